@@ -1,0 +1,1 @@
+"""Store adapters: DuckDB for events (columnar, one writer), SQLite for metadata."""

@@ -1,0 +1,266 @@
+"""The embedded event store: one DuckDB file, one writer thread, group commit.
+
+Durable before the acknowledgement, at high throughput: a request turns its events
+into Arrow tables in its own thread, queues them and waits. The writer thread takes
+everything queued, writes it in one transaction and resolves every waiting request
+at once. Requests that arrive during a commit form the next group, so the group
+grows with the load and an idle collector commits each request immediately.
+
+DuckDB allows one process per file, so the CLI and the dashboard read through the
+collector's API while it runs. Reads here use their own cursors and see committed
+data only (DuckDB's MVCC), so they never block the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+import msgspec
+import pyarrow as pa
+
+from mlpulse.adapters.store.arrow_tables import (
+    LABEL_COLUMNS,
+    OUTCOME_COLUMNS,
+    PREDICTION_COLUMNS,
+    labels_table,
+    outcomes_table,
+    predictions_table,
+)
+from mlpulse.domain.ingest import IngestResult, Rejection
+from mlpulse.domain.models import LatencyPercentiles, VersionSummary
+from mlpulse.domain.storage import AcceptedBatch
+from mlpulse.errors import StoreBusyError, StoreClosedError, StoreError
+
+log = logging.getLogger("mlpulse.store")
+
+_TABLES: Final = {
+    "prediction": ("predictions", PREDICTION_COLUMNS),
+    "label": ("labels", LABEL_COLUMNS),
+    "outcome": ("outcomes", OUTCOME_COLUMNS),
+}
+_STOP: Final = object()
+
+
+@dataclass(slots=True)
+class _Pending:
+    batch: AcceptedBatch
+    tables: dict[str, pa.Table]
+    future: Future[IngestResult]
+
+
+def _create_table_sql(name: str, columns: tuple[tuple[str, str], ...]) -> str:
+    cols = ", ".join(f"{col} {kind}" for col, kind in columns)
+    return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
+
+
+class DuckDBEventStore:
+    """:class:`mlpulse.ports.EventStore` over an embedded DuckDB file."""
+
+    def __init__(self, path: Path, *, max_queued_batches: int = 1024) -> None:
+        self.path = path
+        self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=max_queued_batches)
+        self._rejections = msgspec.json.Encoder()
+        self._decode_rejections = msgspec.json.Decoder(list[Rejection])
+        self._local = threading.local()
+        self._closed = threading.Event()
+        try:
+            self._con = duckdb.connect(str(path))
+            for name, columns in (t for t in _TABLES.values()):
+                self._con.execute(_create_table_sql(name, columns))
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, "
+                "received_at TIMESTAMPTZ, accepted INTEGER, rejected JSON)"
+            )
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open the event store at {path}: {exc}") from exc
+        self._writer = threading.Thread(target=self._write_loop, name="mlpulse-writer", daemon=True)
+        self._writer.start()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, batch: AcceptedBatch) -> Future[IngestResult]:
+        if self._closed.is_set():
+            raise StoreClosedError("the event store is closed")
+        future: Future[IngestResult] = Future()
+        tables = {}
+        meta = {"batch_id": batch.batch_id, "received_at": batch.received_at}
+        if batch.predictions:
+            tables["predictions"] = predictions_table(batch.predictions, **meta)
+        if batch.labels:
+            tables["labels"] = labels_table(batch.labels, **meta)
+        if batch.outcomes:
+            tables["outcomes"] = outcomes_table(batch.outcomes, **meta)
+        try:
+            self._queue.put_nowait(_Pending(batch, tables, future))
+        except queue.Full:
+            raise StoreBusyError("the write queue is full; retry shortly") from None
+        return future
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            group: list[_Pending] = []
+            stop = item is _STOP
+            if not stop:
+                assert isinstance(item, _Pending)
+                group.append(item)
+            # Take whatever else is already queued: that is the group commit.
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is _STOP:
+                    stop = True
+                else:
+                    assert isinstance(more, _Pending)
+                    group.append(more)
+            if group:
+                self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Pending]) -> None:
+        try:
+            known = self._known_batches([p.batch.batch_id for p in group])
+            fresh: list[_Pending] = []
+            results: dict[int, IngestResult] = {}
+            seen: dict[str, IngestResult] = {}
+            for i, pending in enumerate(group):
+                bid = pending.batch.batch_id
+                first = known.get(bid) or seen.get(bid)
+                if first is not None:
+                    results[i] = msgspec.structs.replace(first, duplicate=True)
+                    continue
+                result = IngestResult(
+                    batch_id=bid, accepted=pending.batch.accepted, rejected=pending.batch.rejected
+                )
+                seen[bid] = result
+                results[i] = result
+                fresh.append(pending)
+            if fresh:
+                self._write(fresh)
+        except Exception as exc:  # a loop boundary: every waiting request gets the error
+            log.exception("commit of %d batches failed", len(group))
+            error = StoreError(f"the event store could not commit: {exc}")
+            for pending in group:
+                pending.future.set_exception(error)
+            return
+        for i, pending in enumerate(group):
+            pending.future.set_result(results[i])
+
+    def _known_batches(self, batch_ids: list[str]) -> dict[str, IngestResult]:
+        rows = self._con.execute(
+            "SELECT batch_id, accepted, rejected FROM batches "
+            "WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))",
+            [batch_ids],
+        ).fetchall()
+        return {
+            bid: IngestResult(
+                batch_id=bid, accepted=accepted, rejected=self._decode_rejections.decode(rejected)
+            )
+            for bid, accepted, rejected in rows
+        }
+
+    def _write(self, group: list[_Pending]) -> None:
+        batches = pa.table(
+            {
+                "batch_id": [p.batch.batch_id for p in group],
+                "received_at": pa.array(
+                    [round(p.batch.received_at * 1e6) for p in group], type=pa.timestamp("us", tz="UTC")
+                ),
+                "accepted": pa.array([p.batch.accepted for p in group], type=pa.int32()),
+                "rejected": [self._rejections.encode(p.batch.rejected).decode() for p in group],
+            }
+        )
+        con = self._con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in ("predictions", "labels", "outcomes"):
+                parts = [p.tables[table] for p in group if table in p.tables]
+                if parts:
+                    con.register("incoming", pa.concat_tables(parts))
+                    con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
+                    con.unregister("incoming")
+            con.register("incoming", batches)
+            con.execute("INSERT INTO batches SELECT * FROM incoming")
+            con.unregister("incoming")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- reading ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._closed.is_set():
+            raise StoreClosedError("the event store is closed")
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._con.cursor()
+            self._local.cursor = cursor
+        try:
+            yield cursor
+        except duckdb.Error as exc:
+            raise StoreError(f"event store query failed: {exc}") from exc
+
+    def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
+        with self._reader() as cur:
+            rows = cur.execute(
+                """
+                SELECT version, count(*), count(error),
+                       quantile_cont(latency_ms, [0.5, 0.95, 0.99])
+                FROM predictions
+                WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
+                      AND ts < make_timestamptz(?::BIGINT)
+                GROUP BY version ORDER BY version
+                """,
+                [model, round(start * 1e6), round(end * 1e6)],
+            ).fetchall()
+        window = end - start
+        return [_summary(row, window) for row in rows]
+
+    def count(self, kind: str) -> int:
+        table, _ = _TABLES[kind]
+        with self._reader() as cur:
+            row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Read-only SQL for tests and tools that run inside the collector process."""
+        with self._reader() as cur:
+            return cur.execute(sql, params or []).fetchall()
+
+    def is_healthy(self) -> bool:
+        return self._writer.is_alive() and not self._closed.is_set()
+
+    def close(self) -> None:
+        if self._closed.is_set():
+            return
+        self._closed.set()  # refuse new appends first, so none is queued behind the stop
+        self._queue.put(_STOP)
+        self._writer.join()
+        self._con.close()
+
+
+def _summary(row: tuple[Any, ...], window: float) -> VersionSummary:
+    version, count, errors, quantiles = row
+    p50, p95, p99 = quantiles if quantiles is not None else (None, None, None)
+    return VersionSummary(
+        version=version,
+        count=count,
+        errors=errors,
+        throughput_per_s=count / window,
+        error_rate=errors / count if count else 0.0,
+        latency_ms=LatencyPercentiles(p50=p50, p95=p95, p99=p99),
+    )

@@ -1,0 +1,220 @@
+"""Metadata (API keys, models, schemas) in SQLite.
+
+Why SQLite beside DuckDB: DuckDB lets one process open a file, so while the collector
+runs, nothing else could create a key. SQLite in WAL mode lets the CLI write keys and
+read models next to a running collector, and these records are small and read often
+(point look-ups), which suits a row store. Events stay in DuckDB.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
+from mlpulse.domain.models import ModelInfo, VersionInfo
+from mlpulse.domain.schema import ColumnKind, effective_schema
+from mlpulse.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    scopes TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    PRIMARY KEY (model, version)
+);
+CREATE TABLE IF NOT EXISTS model_columns (
+    model TEXT NOT NULL,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('inferred', 'override')),
+    kind TEXT NOT NULL,
+    PRIMARY KEY (model, name, source)
+);
+"""
+
+
+class SQLiteMetadataStore:
+    """:class:`mlpulse.ports.MetadataStore` in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the metadata store at {path}: {exc}") from exc
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"metadata store failed: {exc}") from exc
+
+    def _run_many(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for sql, params in statements:
+                        self._db.execute(sql, params)
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"metadata store failed: {exc}") from exc
+
+    # -- keys -------------------------------------------------------------------------------
+
+    def create_key(self, scopes: Sequence[Scope], *, name: str, now: float) -> tuple[ApiKey, str]:
+        key_id = secrets.token_hex(6)
+        token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+        key = ApiKey(key_id=key_id, name=name, scopes=frozenset(scopes), created_at=now)
+        self._run_many(
+            [
+                (
+                    "INSERT INTO api_keys (key_id, name, token_hash, scopes, created_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key_id, name, hash_token(token), _scopes_text(key.scopes), now),
+                )
+            ]
+        )
+        return key, token
+
+    def find_key(self, token_hash: str) -> ApiKey | None:
+        rows = self._run(
+            "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys WHERE token_hash = ?",
+            (token_hash,),
+        )
+        return _key(rows[0]) if rows else None
+
+    def list_keys(self) -> list[ApiKey]:
+        rows = self._run(
+            "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at"
+        )
+        return [_key(row) for row in rows]
+
+    def revoke_key(self, key_id: str, *, now: float) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                (now, key_id),
+            )
+            changed = cursor.rowcount > 0
+        return changed or bool(self._run("SELECT 1 FROM api_keys WHERE key_id = ?", (key_id,)))
+
+    # -- models -----------------------------------------------------------------------------
+
+    def upsert_models(
+        self, columns: dict[tuple[str, str], dict[str, ColumnKind]], *, now: float
+    ) -> None:
+        statements: list[tuple[str, Sequence[object]]] = []
+        for (model, version), kinds in columns.items():
+            statements.append(
+                (
+                    "INSERT OR IGNORE INTO model_versions (model, version, first_seen) "
+                    "VALUES (?, ?, ?)",
+                    (model, version, now),
+                )
+            )
+            statements.extend(
+                (
+                    "INSERT OR IGNORE INTO model_columns (model, name, source, kind) "
+                    "VALUES (?, ?, 'inferred', ?)",
+                    (model, name, kind.value),
+                )
+                for name, kind in kinds.items()
+            )
+        if statements:
+            self._run_many(statements)
+
+    def list_models(self) -> list[ModelInfo]:
+        versions: dict[str, list[VersionInfo]] = {}
+        for model, version, first_seen in self._run(
+            "SELECT model, version, first_seen FROM model_versions ORDER BY model, first_seen"
+        ):
+            versions.setdefault(str(model), []).append(
+                VersionInfo(version=str(version), first_seen=float(first_seen))
+            )
+        inferred: dict[str, dict[str, ColumnKind]] = {}
+        overrides: dict[str, dict[str, ColumnKind]] = {}
+        for model, name, source, kind in self._run(
+            "SELECT model, name, source, kind FROM model_columns ORDER BY model, name"
+        ):
+            target = inferred if source == "inferred" else overrides
+            target.setdefault(str(model), {})[str(name)] = ColumnKind(kind)
+        names = sorted(set(versions) | set(overrides))
+        return [
+            ModelInfo(
+                model=name,
+                versions=versions.get(name, []),
+                schema=effective_schema(inferred.get(name, {}), overrides.get(name, {})),
+                overrides=overrides.get(name, {}),
+            )
+            for name in names
+        ]
+
+    def known_columns(self) -> dict[str, set[str]]:
+        """Inferred column names per model (to skip re-inferring after a restart)."""
+        known: dict[str, set[str]] = {}
+        for model, name in self._run(
+            "SELECT model, name FROM model_columns WHERE source = 'inferred'"
+        ):
+            known.setdefault(str(model), set()).add(str(name))
+        return known
+
+    def known_versions(self) -> set[tuple[str, str]]:
+        return {
+            (str(m), str(v)) for m, v in self._run("SELECT model, version FROM model_versions")
+        }
+
+    def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None:
+        statements: list[tuple[str, Sequence[object]]] = [
+            ("DELETE FROM model_columns WHERE model = ? AND source = 'override'", (model,))
+        ]
+        statements.extend(
+            (
+                "INSERT INTO model_columns (model, name, source, kind) "
+                "VALUES (?, ?, 'override', ?)",
+                (model, name, kind.value),
+            )
+            for name, kind in overrides.items()
+        )
+        self._run_many(statements)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _scopes_text(scopes: frozenset[Scope]) -> str:
+    return ",".join(sorted(s.value for s in scopes))
+
+
+def _key(row: tuple[Any, ...]) -> ApiKey:
+    key_id, name, scopes, created_at, revoked_at = row
+    return ApiKey(
+        key_id=str(key_id),
+        name=str(name),
+        scopes=frozenset(Scope(s) for s in str(scopes).split(",") if s),
+        created_at=float(created_at),
+        revoked_at=None if revoked_at is None else float(revoked_at),
+    )

@@ -1,0 +1,1 @@
+"""The ``mlpulse`` command line."""

@@ -1,0 +1,130 @@
+"""``mlpulse``: serve the collector, manage keys, run the demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlpulse.domain.auth import Scope
+from mlpulse.errors import MlpulseError
+from mlpulse.server.settings import Settings
+
+if TYPE_CHECKING:
+    from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+
+app = typer.Typer(help="mlpulse: monitoring for machine-learning systems in production.")
+keys_app = typer.Typer(help="Create, list and revoke API keys.")
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the store lives [env MLPULSE_DATA_DIR, ./mlpulse-data]"),
+]
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except MlpulseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [8080]")] = None,
+) -> None:
+    """Run the collector (HTTP API, /metrics) on the embedded store."""
+    import uvicorn
+
+    from mlpulse.server.app import create_app
+
+    settings = _settings(data_dir=data_dir, host=host, port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not _metadata(settings).list_keys():
+        err.print(
+            "[yellow]No API keys yet.[/] Create one with: "
+            f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def _metadata(settings: Settings) -> SQLiteMetadataStore:
+    # Imported here, not at the top: it keeps `mlpulse --help` fast.
+    from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SQLiteMetadataStore(settings.metadata_path)
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[
+        list[Scope], typer.Option("--scope", help="ingest, read or admin; repeat for several")
+    ],
+    name: Annotated[str, typer.Option(help="What the key is for")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key and print its token (shown once; only its hash is stored)."""
+    metadata = _metadata(_settings(data_dir=data_dir))
+    key, token = metadata.create_key(scope, name=name, now=time.time())
+    err.print(f"created key {key.key_id} with scopes {', '.join(sorted(key.scopes))}")
+    typer.echo(token)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List keys (never their tokens)."""
+    table = Table("key id", "name", "scopes", "created", "revoked")
+    for key in _metadata(_settings(data_dir=data_dir)).list_keys():
+        table.add_row(
+            key.key_id,
+            key.name,
+            ", ".join(sorted(key.scopes)),
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at)),
+            "" if key.revoked_at is None else time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.gmtime(key.revoked_at)
+            ),
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a key; a running collector refuses it within a few seconds."""
+    if not _metadata(_settings(data_dir=data_dir)).revoke_key(key_id, now=time.time()):
+        err.print(f"[red]error:[/] no key with id {key_id!r}")
+        raise typer.Exit(1)
+    err.print(f"revoked key {key_id}")
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the simulated traffic")] = 7,
+    events: Annotated[int, typer.Option(help="Predictions to simulate")] = 20_000,
+    data_dir: DataDir = None,
+) -> None:
+    """A short scenario: a collector on a fresh embedded store, two model versions, a report."""
+    from mlpulse.demo.scenario import run_scenario
+
+    sys.exit(run_scenario(seed=seed, predictions=events, data_dir=data_dir, console=Console()))
+
+
+def main() -> None:
+    app()

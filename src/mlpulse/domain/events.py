@@ -1,0 +1,126 @@
+"""Event types: what serving code sends to the collector.
+
+These structs *are* the wire schema. The SDK encodes them (MessagePack) and the
+collector decodes and validates them with msgspec in C, so type checks, length
+limits and "finite number" checks cost no Python per event. Every constraint
+below therefore shows up as a per-event rejection naming the field.
+
+A batch on the wire::
+
+    {"batch_id": "b-...", "events": [
+        {"kind": "prediction", "model": "fraud", "version": "v3", "request_id": "r1",
+         "timestamp": 1767225600.0, "features": {"amount": 12.5, "country": "DE"},
+         "prediction": 0, "score": 0.12, "latency_ms": 3.1},
+        {"kind": "label", "model": "fraud", "request_id": "r1", "label": 0},
+        {"kind": "outcome", "name": "purchase", "value": 19.99, "request_id": "r1"}]}
+
+Timestamps are seconds since the Unix epoch (float) or, in JSON, ISO-8601 strings
+with a time zone. An absent timestamp means "when the collector received it".
+
+Feature values are numbers, strings, booleans or null. A non-finite feature value
+(NaN, +inf, -inf, which only MessagePack can carry) is recorded as missing (null):
+pandas uses NaN for "missing", and missing values are what data-quality checks
+count. Everywhere else (score, probabilities, latency, label, outcome value,
+timestamp) a number must be finite and an event that breaks this is rejected.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Final, TypeAlias
+
+import msgspec
+
+MAX_NAME_LENGTH: Final = 200
+MAX_STRING_VALUE_LENGTH: Final = 10_000
+MAX_FEATURES: Final = 2_000
+MAX_SEGMENT_TAGS: Final = 32
+MAX_BATCH_EVENTS: Final = 100_000
+_FLOAT_MAX: Final = 1.7976931348623157e308
+# Seconds since the epoch; the upper bound (year 5138) catches milliseconds sent by mistake.
+MAX_EPOCH_SECONDS: Final = 1e11
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+ShortText = Annotated[str, msgspec.Meta(max_length=MAX_STRING_VALUE_LENGTH)]
+# NaN fails every comparison and ±inf fails the bounds, so this rejects all non-finite values.
+FiniteFloat = Annotated[float, msgspec.Meta(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
+NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0.0, le=_FLOAT_MAX)]
+Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+EpochSeconds = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_EPOCH_SECONDS)]
+Timestamp: TypeAlias = EpochSeconds | datetime
+
+FeatureValue: TypeAlias = float | ShortText | bool | None
+Features = Annotated[dict[Name, FeatureValue], msgspec.Meta(max_length=MAX_FEATURES)]
+Segment = Annotated[dict[Name, Name], msgspec.Meta(max_length=MAX_SEGMENT_TAGS)]
+# A prediction or label: a number, a class name, a flag, or a ranked list of item ids.
+Target: TypeAlias = FiniteFloat | ShortText | bool | list[ShortText | int] | None
+
+
+class Prediction(
+    msgspec.Struct, tag="prediction", tag_field="kind", frozen=True, forbid_unknown_fields=True
+):
+    """One answer of one model version to one request."""
+
+    model: Name
+    version: Name
+    request_id: Name
+    features: Features = msgspec.field(default_factory=dict)
+    prediction: Target = None
+    timestamp: Timestamp | None = None
+    score: FiniteFloat | None = None
+    probabilities: dict[Name, Probability] | None = None
+    latency_ms: NonNegativeFloat | None = None
+    segment: Segment | None = None
+    trace_id: Name | None = None
+    error: ShortText | None = None
+
+
+class Label(msgspec.Struct, tag="label", tag_field="kind", frozen=True, forbid_unknown_fields=True):
+    """Ground truth for an earlier prediction, joined to it by ``request_id``."""
+
+    model: Name
+    request_id: Name
+    label: Target
+    version: Name | None = None
+    timestamp: Timestamp | None = None
+
+
+class Outcome(
+    msgspec.Struct, tag="outcome", tag_field="kind", frozen=True, forbid_unknown_fields=True
+):
+    """A business event (click, purchase, revenue), optionally tied to a prediction."""
+
+    name: Name
+    value: FiniteFloat = 1.0
+    model: Name | None = None
+    version: Name | None = None
+    request_id: Name | None = None
+    unit_id: Name | None = None
+    timestamp: Timestamp | None = None
+
+
+Event: TypeAlias = Prediction | Label | Outcome
+EVENT_KINDS: Final = ("prediction", "label", "outcome")
+
+BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+
+
+class Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What ``POST /v1/ingest`` takes. ``batch_id`` makes a retried batch idempotent."""
+
+    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
+    batch_id: BatchId | None = None
+
+
+def epoch_seconds(value: Timestamp) -> float:
+    """Seconds since the epoch for either wire form of a timestamp.
+
+    >>> from datetime import timezone
+    >>> epoch_seconds(datetime(2026, 1, 1, tzinfo=timezone.utc))
+    1767225600.0
+    >>> epoch_seconds(12.5)
+    12.5
+    """
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return value

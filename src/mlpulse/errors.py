@@ -1,0 +1,100 @@
+"""The whole exception tree of mlpulse.
+
+::
+
+    MlpulseError
+    ├── ParameterError        a bad argument to one of our functions or classes
+    ├── ConfigurationError    bad settings (environment, files, command line)
+    ├── InvalidInputError     data sent to us that we cannot accept
+    │   ├── MalformedBodyError    the body does not parse (carries the byte position)
+    │   ├── PayloadTooLargeError  the body is over the size limit
+    │   └── UnsupportedMediaTypeError
+    ├── AuthError
+    │   ├── UnauthenticatedError  no key, or a key we do not know
+    │   └── ForbiddenError        a known key without the scope the action needs
+    ├── NotFoundError         a model, key or other named thing that does not exist
+    └── StoreError            the store failed; the caller may retry
+        ├── StoreBusyError        the write queue is full; retry shortly
+        └── StoreClosedError
+
+Services raise these; the HTTP layer maps them to status codes in one table
+(``mlpulse.server.errors``). Adapters turn third-party errors into ours with
+``raise ... from exc`` in one place each.
+"""
+
+from __future__ import annotations
+
+
+class MlpulseError(Exception):
+    """Root of every error mlpulse raises on purpose."""
+
+
+class ParameterError(MlpulseError, ValueError):
+    """A bad argument: raised at once, with one message format.
+
+    Use :func:`parameter_error` to build the message.
+    """
+
+
+def parameter_error(name: str, owner: str, expected: str, got: object) -> ParameterError:
+    """The one message format for bad parameters.
+
+    >>> str(parameter_error("batch_size", "Client", "an int in [1, 100000]", 0))
+    "The 'batch_size' parameter of Client must be an int in [1, 100000]. Got 0 instead."
+    """
+    return ParameterError(
+        f"The {name!r} parameter of {owner} must be {expected}. Got {got!r} instead."
+    )
+
+
+class ConfigurationError(MlpulseError):
+    """Settings that cannot work (environment variables, files, flags)."""
+
+
+class InvalidInputError(MlpulseError):
+    """Input we cannot accept. ``field`` names where the problem is, when known."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class MalformedBodyError(InvalidInputError):
+    """The request body does not parse as the declared content type."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """The request body is larger than the configured limit."""
+
+
+class UnsupportedMediaTypeError(InvalidInputError):
+    """The request declares a content type we do not read."""
+
+
+class AuthError(MlpulseError):
+    """Authentication or authorisation failed."""
+
+
+class UnauthenticatedError(AuthError):
+    """No API key, or one we do not know (or that was revoked)."""
+
+
+class ForbiddenError(AuthError):
+    """A valid API key without the scope the action needs."""
+
+
+class NotFoundError(MlpulseError):
+    """A named thing (model, key, ...) does not exist."""
+
+
+class StoreError(MlpulseError):
+    """The store failed to do what was asked; nothing was acknowledged."""
+
+
+class StoreClosedError(StoreError):
+    """The store is closed (shutting down, or never opened)."""
+
+
+class StoreBusyError(StoreError):
+    """The store's write queue is full; the caller should retry shortly."""

@@ -1,0 +1,83 @@
+"""Ports: the protocols services use to reach the outside.
+
+Adapters implement them (``mlpulse.adapters``); tests use the fakes in
+``mlpulse.testing``. Services import these, never an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Protocol
+
+from mlpulse.domain.auth import ApiKey, Scope
+from mlpulse.domain.ingest import IngestResult
+from mlpulse.domain.models import ModelInfo, VersionSummary
+from mlpulse.domain.schema import ColumnKind
+from mlpulse.domain.storage import AcceptedBatch
+
+
+class Clock(Protocol):
+    """Where services get the time: the wall clock, or a simulated one."""
+
+    def now(self) -> float:
+        """Seconds since the Unix epoch."""
+        ...
+
+
+class EventStore(Protocol):
+    """Durable storage of raw events."""
+
+    def append(self, batch: AcceptedBatch) -> Future[IngestResult]:
+        """Store ``batch`` durably; the future resolves once it is committed.
+
+        A batch whose ``batch_id`` was stored before is not stored again: the future
+        resolves to the first delivery's result with ``duplicate=True``.
+        """
+        ...
+
+    def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
+        """Per version of ``model``: counts and latency percentiles of predictions in [start, end)."""
+        ...
+
+    def count(self, kind: str) -> int:
+        """How many events of ``kind`` are stored (``prediction``, ``label``, ``outcome``)."""
+        ...
+
+    def is_healthy(self) -> bool:
+        """True while the store accepts writes."""
+        ...
+
+    def close(self) -> None:
+        """Commit what is queued and release the store."""
+        ...
+
+
+class MetadataStore(Protocol):
+    """Small, often-read records: API keys, models, schemas."""
+
+    def create_key(self, scopes: Sequence[Scope], *, name: str, now: float) -> tuple[ApiKey, str]:
+        """Make a new key; returns its record and the secret token (shown once)."""
+        ...
+
+    def find_key(self, token_hash: str) -> ApiKey | None:
+        """The key whose token hashes to ``token_hash``, revoked ones included."""
+        ...
+
+    def list_keys(self) -> list[ApiKey]: ...
+
+    def revoke_key(self, key_id: str, *, now: float) -> bool:
+        """Revoke a key; False when no such key exists."""
+        ...
+
+    def upsert_models(
+        self, columns: dict[tuple[str, str], dict[str, ColumnKind]], *, now: float
+    ) -> None:
+        """Record (model, version) pairs seen, with newly inferred feature kinds."""
+        ...
+
+    def list_models(self) -> list[ModelInfo]: ...
+
+    def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,81 @@
+"""``create_app(settings)``: the collector, wired."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI
+
+from mlpulse.adapters.clock import SystemClock
+from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
+from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.domain.events import Batch
+from mlpulse.domain.ingest import IngestResult
+from mlpulse.domain.models import ModelInfo, ModelSummary
+from mlpulse.ports import Clock
+from mlpulse.server import key_routes, model_routes, system_routes
+from mlpulse.server.auth import Authenticator
+from mlpulse.server.errors import ErrorBody, install_error_handlers
+from mlpulse.server.ingest import routes as ingest_routes
+from mlpulse.server.metrics import CollectorMetrics
+from mlpulse.server.openapi import install_openapi
+from mlpulse.server.settings import Settings
+from mlpulse.services.ingest import IngestService, SchemaTracker
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """The collector app. Stores open when the app starts and close when it stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        metadata = SQLiteMetadataStore(settings.metadata_path)
+        store = DuckDBEventStore(settings.events_path)
+        schemas = SchemaTracker(
+            metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
+        )
+        app.state.metadata = metadata
+        app.state.store = store
+        app.state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)
+        app.state.ingest = IngestService(store, schemas, app.state.clock, app.state.metrics)
+        try:
+            yield
+        finally:
+            store.close()
+            metadata.close()
+
+    app = FastAPI(
+        title="mlpulse collector",
+        version=version("mlpulse"),
+        description="Ingest, store and report on ML predictions, labels and outcomes.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.metrics = CollectorMetrics()
+    install_error_handlers(app)
+    app.include_router(system_routes.router)
+    app.include_router(ingest_routes.router)
+    app.include_router(model_routes.router)
+    app.include_router(key_routes.router)
+    install_openapi(
+        app,
+        [
+            Batch,
+            IngestResult,
+            ErrorBody,
+            ModelInfo,
+            ModelSummary,
+            model_routes.ModelList,
+            model_routes.SchemaOverrides,
+            key_routes.KeyRequest,
+            key_routes.KeyView,
+            key_routes.KeyList,
+        ],
+    )
+    return app

@@ -1,0 +1,1 @@
+"""``POST /v1/ingest``: decode, validate, store durably, acknowledge."""

@@ -1,0 +1,163 @@
+"""``GET /metrics``: Prometheus exposition of traffic per model version and of the collector.
+
+Per-prediction series (count, errors, latency histogram) are aggregated per batch
+with numpy and exposed through a custom prometheus_client ``Collector``. Calling
+``Histogram.observe()`` for every event costs about 2 µs, a fifth of a core at
+100,000 events/s; one ``searchsorted`` + ``bincount`` per batch costs next to nothing.
+Collector-level series use prometheus_client's own metric types, observed per batch.
+Each app gets its own ``CollectorRegistry``: no global state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from mlpulse.domain.ingest import IngestResult
+from mlpulse.domain.storage import AcceptedBatch
+
+LATENCY_BUCKETS_S = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _VersionSeries:
+    predictions: int = 0
+    errors: int = 0
+    buckets: np.ndarray = field(
+        default_factory=lambda: np.zeros(len(LATENCY_BUCKETS_S) + 1, dtype=np.int64)
+    )
+    latency_sum_s: float = 0.0
+
+
+class PredictionSeries(Collector):
+    """Prediction count, error count and latency histogram per (model, version)."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, str], _VersionSeries] = {}
+        self._bounds = np.asarray(LATENCY_BUCKETS_S)
+        self._lock = threading.Lock()
+
+    def observe_batch(self, batch: AcceptedBatch) -> None:
+        groups: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        for p in batch.predictions:
+            key = (p.model, p.version)
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = ([], [0, 0])
+            counts = group[1]
+            counts[0] += 1
+            if p.error is not None:
+                counts[1] += 1
+            if p.latency_ms is not None:
+                group[0].append(p.latency_ms)
+        with self._lock:
+            for key, (latencies_ms, (n, errors)) in groups.items():
+                series = self._series.get(key)
+                if series is None:
+                    series = self._series[key] = _VersionSeries()
+                series.predictions += n
+                series.errors += errors
+                if latencies_ms:
+                    seconds = np.asarray(latencies_ms) / 1000.0
+                    # "le" buckets: a value equal to a bound falls in that bound's bucket.
+                    index = np.searchsorted(self._bounds, seconds, side="left")
+                    series.buckets += np.bincount(index, minlength=len(self._bounds) + 1)
+                    series.latency_sum_s += float(seconds.sum())
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["model", "version"]
+        predictions = CounterMetricFamily(
+            "mlpulse_predictions", "Predictions received, per model version.", labels=labels
+        )
+        errors = CounterMetricFamily(
+            "mlpulse_prediction_errors",
+            "Predictions that reported an error, per model version.",
+            labels=labels,
+        )
+        latency = HistogramMetricFamily(
+            "mlpulse_prediction_latency_seconds",
+            "Prediction latency reported by serving code, per model version.",
+            labels=labels,
+        )
+        with self._lock:
+            items = [
+                (key, s.predictions, s.errors, np.cumsum(s.buckets), s.latency_sum_s)
+                for key, s in sorted(self._series.items())
+            ]
+        for (model, version), n, n_errors, cumulative, total in items:
+            predictions.add_metric([model, version], n)
+            errors.add_metric([model, version], n_errors)
+            bounds = [*(repr(b) for b in LATENCY_BUCKETS_S), "+Inf"]
+            latency.add_metric(
+                [model, version],
+                buckets=[(b, float(c)) for b, c in zip(bounds, cumulative, strict=True)],
+                sum_value=total,
+            )
+        yield predictions
+        yield errors
+        yield latency
+
+
+class CollectorMetrics:
+    """Everything ``/metrics`` shows; implements the ingest service's observer."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.predictions = PredictionSeries()
+        self.registry.register(self.predictions)
+        self.events = Counter(
+            "mlpulse_ingest_events",
+            "Events accepted and stored, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.rejected = Counter(
+            "mlpulse_ingest_rejected_events",
+            "Events refused by validation (each named in the ingest response).",
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "mlpulse_ingest_requests",
+            "Ingest requests, by HTTP status.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.batch_events = Histogram(
+            "mlpulse_ingest_batch_events",
+            "Events per ingest request.",
+            buckets=(1, 10, 100, 500, 1000, 2000, 5000, 10000, 50000, 100000),
+            registry=self.registry,
+        )
+        self.ingest_seconds = Histogram(
+            "mlpulse_ingest_duration_seconds",
+            "Time from a decoded request to its durable commit.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=self.registry,
+        )
+        for kind in ("prediction", "label", "outcome"):
+            self.events.labels(kind)
+
+    def observe(self, batch: AcceptedBatch, result: IngestResult, seconds: float) -> None:
+        self.predictions.observe_batch(batch)
+        for kind, events in (
+            ("prediction", batch.predictions),
+            ("label", batch.labels),
+            ("outcome", batch.outcomes),
+        ):
+            if events:
+                self.events.labels(kind).inc(len(events))
+        if result.rejected:
+            self.rejected.inc(len(result.rejected))
+        self.batch_events.observe(batch.accepted + len(batch.rejected))
+        self.ingest_seconds.observe(seconds)
+
+    def request_done(self, status: int) -> None:
+        self.requests.labels(str(status)).inc()

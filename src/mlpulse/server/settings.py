@@ -1,0 +1,69 @@
+"""Collector settings, read from arguments and ``MLPULSE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from mlpulse.errors import ConfigurationError
+
+T = TypeVar("T", int, float)
+
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # How long a key's look-up is cached: a revoked key stops working within this time.
+    key_cache_seconds: float = 5.0
+
+    @property
+    def events_path(self) -> Path:
+        return self.data_dir / "events.duckdb"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.data_dir / "metadata.sqlite"
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, **overrides: object
+    ) -> Settings:
+        """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {
+            "data_dir": env.get("MLPULSE_DATA_DIR", "mlpulse-data"),
+            "host": env.get("MLPULSE_HOST", "127.0.0.1"),
+            "port": env.get("MLPULSE_PORT", "8080"),
+            "max_body_bytes": env.get("MLPULSE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+            "key_cache_seconds": env.get("MLPULSE_KEY_CACHE_SECONDS", "5"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(
+            data_dir=Path(str(values["data_dir"])),
+            host=str(values["host"]),
+            port=_number(int, "MLPULSE_PORT", values["port"], low=0, high=65535),
+            max_body_bytes=_number(
+                int, "MLPULSE_MAX_BODY_BYTES", values["max_body_bytes"], low=1024, high=2**31
+            ),
+            key_cache_seconds=_number(
+                float, "MLPULSE_KEY_CACHE_SECONDS", values["key_cache_seconds"], low=0, high=3600
+            ),
+        )
+
+
+def _number(kind: type[T], name: str, raw: object, *, low: T, high: T) -> T:
+    try:
+        value = kind(raw)  # type: ignore[call-overload]  # raw is str or already a number
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name} must be a number; got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name} must be in [{low}, {high}]; got {raw!r}")
+    return value  # type: ignore[no-any-return]  # kind(raw) is a T

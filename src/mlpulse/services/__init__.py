@@ -1,0 +1,1 @@
+"""Services: the platform's behaviour, over ports. They import core, domain, ports, errors."""

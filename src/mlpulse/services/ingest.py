@@ -1,0 +1,119 @@
+"""The ingest service: accepted events to the store, the schema and the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol
+
+from mlpulse.domain.events import Event, Label, Outcome, Prediction
+from mlpulse.domain.ingest import IngestResult, Rejection
+from mlpulse.domain.schema import ColumnKind, infer_kinds
+from mlpulse.domain.storage import AcceptedBatch
+from mlpulse.ports import Clock, EventStore, MetadataStore
+
+
+class IngestObserver(Protocol):
+    """Told about every committed batch (the Prometheus metrics implement this)."""
+
+    def observe(self, batch: AcceptedBatch, result: IngestResult, seconds: float) -> None: ...
+
+
+class SchemaTracker:
+    """Remembers which (model, version) pairs and columns are known, and records new ones.
+
+    Checking a batch costs one subset test per event; the metadata store is written
+    only when something new appears.
+    """
+
+    def __init__(
+        self,
+        metadata: MetadataStore,
+        *,
+        versions: set[tuple[str, str]],
+        columns: dict[str, set[str]],
+    ) -> None:
+        self._metadata = metadata
+        self._versions = versions
+        self._columns = columns
+        self._lock = threading.Lock()
+
+    def track(self, predictions: Sequence[Prediction], *, now: float) -> None:
+        by_version: dict[tuple[str, str], list[Prediction]] = {}
+        for p in predictions:
+            by_version.setdefault((p.model, p.version), []).append(p)
+        found: dict[tuple[str, str], dict[str, ColumnKind]] = {}
+        for key, events in by_version.items():
+            known = self._columns.get(key[0], set())
+            kinds = infer_kinds((e.features for e in events), known=known)
+            if kinds or key not in self._versions:
+                found[key] = kinds
+        if not found:
+            return
+        with self._lock:
+            self._metadata.upsert_models(found, now=now)
+            for (model, version), kinds in found.items():
+                self._versions.add((model, version))
+                self._columns.setdefault(model, set()).update(kinds)
+
+
+class IngestService:
+    def __init__(
+        self,
+        store: EventStore,
+        schemas: SchemaTracker,
+        clock: Clock,
+        observer: IngestObserver,
+    ) -> None:
+        self._store = store
+        self._schemas = schemas
+        self._clock = clock
+        self._observer = observer
+
+    def submit(
+        self, batch_id: str | None, events: Sequence[Event], rejected: list[Rejection]
+    ) -> PendingBatch:
+        """Hand the valid events to the store; CPU-bound, so callers run it off the event loop."""
+        started = time.perf_counter()
+        predictions: list[Prediction] = []
+        labels: list[Label] = []
+        outcomes: list[Outcome] = []
+        for event in events:
+            if type(event) is Prediction:
+                predictions.append(event)
+            elif type(event) is Label:
+                labels.append(event)
+            else:
+                assert type(event) is Outcome
+                outcomes.append(event)
+        now = self._clock.now()
+        if predictions:
+            self._schemas.track(predictions, now=now)
+        batch = AcceptedBatch(
+            batch_id=batch_id or f"srv-{uuid.uuid4().hex}",
+            received_at=now,
+            predictions=predictions,
+            labels=labels,
+            outcomes=outcomes,
+            rejected=rejected,
+        )
+        return PendingBatch(batch, self._store.append(batch), started)
+
+    async def acknowledge(self, pending: PendingBatch) -> IngestResult:
+        """Wait until the batch is committed; then it is safe to acknowledge."""
+        result = await asyncio.wrap_future(pending.future)
+        if not result.duplicate:
+            self._observer.observe(pending.batch, result, time.perf_counter() - pending.started)
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class PendingBatch:
+    batch: AcceptedBatch
+    future: Future[IngestResult]
+    started: float

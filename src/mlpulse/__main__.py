@@ -1,0 +1,5 @@
+"""``python -m mlpulse``: the command line."""
+
+from mlpulse.cli.main import main
+
+main()

@@ -1,0 +1,63 @@
+"""Fixtures shared by the integration and end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlpulse.domain.auth import Scope
+from mlpulse.testing.process import CollectorProcess, create_key
+
+
+@dataclass(frozen=True)
+class RunningCollector:
+    process: CollectorProcess
+    admin_key: str
+    ingest_key: str
+    read_key: str
+
+    @property
+    def url(self) -> str:
+        return self.process.url
+
+    def headers(self, key: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+
+def start_collector(data_dir: Path, **env: str) -> tuple[CollectorProcess, dict[str, str]]:
+    keys = {
+        "admin": create_key(data_dir, [Scope.ADMIN], name="admin"),
+        "ingest": create_key(data_dir, [Scope.INGEST], name="ingest"),
+        "read": create_key(data_dir, [Scope.READ], name="read"),
+    }
+    return CollectorProcess(data_dir, env=env).start(), keys
+
+
+@pytest.fixture(scope="session")
+def shared_collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCollector]:
+    """One collector for the many small HTTP tests (each uses its own model names).
+
+    A small body limit (256 KiB) makes the 413 test cheap; key look-ups are not
+    cached so a revoked key is refused at once.
+    """
+    data_dir = tmp_path_factory.mktemp("shared-collector")
+    process, keys = start_collector(
+        data_dir, MLPULSE_MAX_BODY_BYTES=str(256 * 1024), MLPULSE_KEY_CACHE_SECONDS="0"
+    )
+    try:
+        yield RunningCollector(process, keys["admin"], keys["ingest"], keys["read"])
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def collector(tmp_path: Path) -> Iterator[RunningCollector]:
+    """A collector of the test's own, on a fresh data directory."""
+    process, keys = start_collector(tmp_path / "data")
+    try:
+        yield RunningCollector(process, keys["admin"], keys["ingest"], keys["read"])
+    finally:
+        process.stop()

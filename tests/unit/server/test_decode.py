@@ -1,0 +1,116 @@
+"""Body decoding: the fast path, the per-event fallback, and the reasons it gives."""
+
+from __future__ import annotations
+
+import gzip
+import math
+
+import msgspec
+import pytest
+
+from mlpulse.domain.events import Label, Outcome, Prediction
+from mlpulse.errors import (
+    InvalidInputError,
+    MalformedBodyError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+)
+from mlpulse.server.ingest.decode import decode_batch, decompress, media_format
+
+JSON = media_format("application/json")
+MSGPACK = media_format("application/msgpack")
+
+
+def _prediction(**fields: object) -> dict[str, object]:
+    return {"kind": "prediction", "model": "m", "version": "v1", "request_id": "r", **fields}
+
+
+def test_decode_batch_reads_every_kind_in_one_batch() -> None:
+    body = msgspec.json.encode(
+        {
+            "batch_id": "b1",
+            "events": [
+                _prediction(features={"a": 1.0, "c": "x", "f": True, "n": None}, score=0.5),
+                {"kind": "label", "model": "m", "request_id": "r", "label": 1},
+                {"kind": "outcome", "name": "click"},
+            ],
+        }
+    )
+    decoded = decode_batch(body, JSON)
+    assert decoded.batch_id == "b1"
+    assert [type(e) for e in decoded.events] == [Prediction, Label, Outcome]
+    assert decoded.rejected == []
+
+
+def test_decode_batch_keeps_valid_events_and_names_each_bad_field() -> None:
+    body = msgspec.json.encode(
+        {"events": [_prediction(), _prediction(latency_ms="slow"), {"kind": "mystery"}]}
+    )
+    decoded = decode_batch(body, JSON)
+    assert len(decoded.events) == 1
+    assert [(r.index, r.field) for r in decoded.rejected] == [
+        (1, "events[1].latency_ms"),
+        (2, "events[2].kind"),
+    ]
+    assert "'slow'" in decoded.rejected[0].reason
+    assert "mystery" in decoded.rejected[1].reason
+
+
+def test_decode_batch_names_missing_and_unknown_fields() -> None:
+    event = _prediction(colour="red")
+    del event["version"]
+    decoded = decode_batch(msgspec.json.encode({"events": [event]}), JSON)
+    (rejection,) = decoded.rejected
+    assert rejection.field in {"events[0].version", "events[0].colour"}
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("field", ["score", "latency_ms", "timestamp"])
+def test_decode_batch_rejects_non_finite_numbers(field: str, value: float) -> None:
+    body = msgspec.msgpack.encode({"events": [_prediction(**{field: value})]})
+    (rejection,) = decode_batch(body, MSGPACK).rejected
+    assert rejection.field == f"events[0].{field}"
+    assert "finite" in rejection.reason or "Expected" in rejection.reason
+
+
+def test_decode_batch_accepts_nan_features_as_values_to_store_as_missing() -> None:
+    body = msgspec.msgpack.encode({"events": [_prediction(features={"x": math.nan})]})
+    decoded = decode_batch(body, MSGPACK)
+    assert decoded.rejected == []
+
+
+def test_decode_batch_rejects_timestamps_in_milliseconds() -> None:
+    body = msgspec.json.encode({"events": [_prediction(timestamp=1_767_225_600_000)]})
+    (rejection,) = decode_batch(body, JSON).rejected
+    assert rejection.field == "events[0].timestamp"
+
+
+def test_decode_batch_reports_byte_position_of_malformed_json() -> None:
+    with pytest.raises(MalformedBodyError, match="byte"):
+        decode_batch(b'{"events": [}', JSON)
+    with pytest.raises(MalformedBodyError, match="byte 12"):
+        decode_batch(b'{"events": [', JSON)
+
+
+def test_decode_batch_names_the_field_when_the_envelope_is_wrong() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        decode_batch(b'{"events": 5}', JSON)
+    assert info.value.field == "events"
+
+
+def test_media_format_refuses_unknown_content_types() -> None:
+    assert media_format("application/json; charset=utf-8") is JSON
+    with pytest.raises(UnsupportedMediaTypeError):
+        media_format("text/csv")
+    with pytest.raises(UnsupportedMediaTypeError):
+        media_format(None)
+
+
+def test_decompress_inflates_gzip_and_refuses_bombs() -> None:
+    assert decompress(gzip.compress(b"abc"), "gzip", limit=10) == b"abc"
+    with pytest.raises(PayloadTooLargeError):
+        decompress(gzip.compress(b"0" * 10_000), "gzip", limit=1_000)
+    with pytest.raises(MalformedBodyError):
+        decompress(b"not gzip", "gzip", limit=1_000)
+    with pytest.raises(UnsupportedMediaTypeError):
+        decompress(b"x", "br", limit=1_000)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
-from mlpulse.domain.events import Label, Outcome, Prediction
+from mlpulse.domain.blocks import blocks_from_rows
+from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock
 from mlpulse.domain.ingest import Rejection
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreClosedError
@@ -20,19 +21,21 @@ def _batch(batch_id: str, n: int, *, version: str = "v1", start: int = 0) -> Acc
     return AcceptedBatch(
         batch_id=batch_id,
         received_at=NOW,
-        predictions=[
-            Prediction(
-                model="fraud",
-                version=version,
-                request_id=f"{batch_id}-{i}",
-                features={"amount": float(i), "country": "DE", "new": True, "gap": None},
-                prediction=[1, "a"] if i % 2 else 0.5,
-                timestamp=NOW - 10 + (start + i) * 0.001,
-                latency_ms=float(i % 100),
-                error="boom" if i % 10 == 0 else None,
-            )
-            for i in range(n)
-        ],
+        predictions=blocks_from_rows(
+            [
+                Prediction(
+                    model="fraud",
+                    version=version,
+                    request_id=f"{batch_id}-{i}",
+                    features={"amount": float(i), "country": "DE", "new": True, "gap": None},
+                    prediction=[1, "a"] if i % 2 else 0.5,
+                    timestamp=NOW - 10 + (start + i) * 0.001,
+                    latency_ms=float(i % 100),
+                    error="boom" if i % 10 == 0 else None,
+                )
+                for i in range(n)
+            ]
+        ),
     )
 
 
@@ -122,3 +125,33 @@ def test_append_after_close_raises(store: DuckDBEventStore) -> None:
     with pytest.raises(StoreClosedError):
         store.append(_batch("late", 1))
     assert not store.is_healthy()
+
+
+def test_feature_columns_keep_their_types_and_non_finite_values_become_missing(
+    store: DuckDBEventStore,
+) -> None:
+    block = PredictionBlock(
+        model="types",
+        version="v1",
+        request_id=["a", "b", "c"],
+        features={
+            "num": [1.5, float("nan"), float("inf")],
+            "cat": ["x", None, "z"],
+            "flag": [True, False, None],
+            "mixed": [1.0, "one", None],
+            "empty": [None, None, None],
+        },
+        prediction=[0.25, "label", [1, 2]],
+    )
+    store.append(AcceptedBatch(batch_id="t", received_at=NOW, predictions=[block])).result(10)
+    rows = store.query("SELECT features, prediction FROM predictions ORDER BY request_id")
+    import json
+
+    features = [json.loads(r[0]) for r in rows]
+    assert [f["num"] for f in features] == [1.5, None, None]
+    assert [f["cat"] for f in features] == ["x", None, "z"]
+    assert [f["flag"] for f in features] == [True, False, None]
+    assert [f["mixed"] for f in features] == [1.0, "one", None]
+    assert [f["empty"] for f in features] == [None, None, None]
+    assert [json.loads(r[1]) for r in rows] == [0.25, "label", [1, 2]]
+    store.close()

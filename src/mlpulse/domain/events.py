@@ -5,7 +5,8 @@ collector decodes and validates them with msgspec in C, so type checks, length
 limits and "finite number" checks cost no Python per event. Every constraint
 below therefore shows up as a per-event rejection naming the field.
 
-A batch on the wire::
+A batch on the wire (row form; the SDK sends predictions as column blocks, see
+:class:`PredictionBlock`)::
 
     {"batch_id": "b-...", "events": [
         {"kind": "prediction", "model": "fraud", "version": "v3", "request_id": "r1",
@@ -27,7 +28,7 @@ timestamp) a number must be finite and an event that breaks this is rejected.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, TypeAlias
+from typing import Annotated, Final, TypeAlias, TypeVar
 
 import msgspec
 
@@ -37,6 +38,7 @@ MAX_FEATURES: Final = 2_000
 MAX_SEGMENT_TAGS: Final = 32
 MAX_BATCH_EVENTS: Final = 100_000
 _FLOAT_MAX: Final = 1.7976931348623157e308
+_T = TypeVar("_T")
 # Seconds since the epoch; the upper bound (year 5138) catches milliseconds sent by mistake.
 MAX_EPOCH_SECONDS: Final = 1e11
 
@@ -105,10 +107,60 @@ EVENT_KINDS: Final = ("prediction", "label", "outcome")
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
-class Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """What ``POST /v1/ingest`` takes. ``batch_id`` makes a retried batch idempotent."""
+Column = Annotated[list[_T], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
 
-    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)]
+
+class PredictionBlock(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Predictions of one model version, column by column: what the SDK sends.
+
+    Row ``i`` of the block is the prediction whose fields are the ``i``-th value of
+    each column; every column has as many values as ``request_id``. A column left
+    out (``None``) is null in every row. The element types are those of
+    :class:`Prediction`, so a block row is valid exactly when that prediction is.
+
+    Columns cost a fraction of rows to encode, decode and store: a feature name is
+    sent once per block instead of once per event, and each column becomes one
+    Arrow array in one C call on the collector.
+    """
+
+    model: Name
+    version: Name
+    request_id: Column[Name]
+    features: dict[Name, Column[FeatureValue]] = msgspec.field(default_factory=dict)
+    prediction: Column[Target] | None = None
+    timestamp: Column[Timestamp | None] | None = None
+    score: Column[FiniteFloat | None] | None = None
+    probabilities: Column[dict[Name, Probability] | None] | None = None
+    latency_ms: Column[NonNegativeFloat | None] | None = None
+    segment: Column[Segment | None] | None = None
+    trace_id: Column[Name | None] | None = None
+    error: Column[ShortText | None] | None = None
+
+    def __len__(self) -> int:
+        return len(self.request_id)
+
+
+# The optional per-row columns of a block, in the order of Prediction's fields.
+BLOCK_COLUMNS: Final = (
+    "prediction", "timestamp", "score", "probabilities", "latency_ms", "segment", "trace_id",
+    "error",
+)  # fmt: skip
+
+
+class Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """What ``POST /v1/ingest`` takes. ``batch_id`` makes a retried batch idempotent.
+
+    Events come as rows (``events``: any kind, easy to write by hand) or, for
+    predictions, as column blocks (``predictions``), or both. Event positions
+    (``Rejection.index``) count the rows first, then the block rows in order.
+    """
+
+    events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)] = msgspec.field(
+        default_factory=list
+    )
+    predictions: Annotated[list[PredictionBlock], msgspec.Meta(max_length=10_000)] = (
+        msgspec.field(default_factory=list)
+    )
     batch_id: BatchId | None = None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from mlpulse.domain.events import FeatureValue
 
@@ -35,29 +35,22 @@ def infer_kind(value: FeatureValue) -> ColumnKind | None:
     return ColumnKind.CATEGORICAL
 
 
-def infer_kinds(
-    rows: Iterable[Mapping[str, FeatureValue]], *, known: Iterable[str] = ()
+def column_kinds(
+    columns: Mapping[str, Sequence[FeatureValue]], *, known: Iterable[str] = ()
 ) -> dict[str, ColumnKind]:
-    """Kinds of the columns in ``rows`` not already in ``known``.
+    """Kinds of the feature columns of a block not already in ``known``.
 
-    A column's kind comes from its first non-null value; a column seen only as
-    null is not decided yet and is left out.
-
-    >>> infer_kinds([{"a": None, "b": 1}, {"a": "x", "b": 2.0}], known=["b"])
-    {'a': <ColumnKind.CATEGORICAL: 'categorical'>}
+    >>> column_kinds({"a": [None, 2.0], "b": ["x"], "c": [None]}, known=["b"])
+    {'a': <ColumnKind.NUMERIC: 'numeric'>}
     """
     decided = set(known)
     found: dict[str, ColumnKind] = {}
-    for row in rows:
-        if decided.issuperset(row):
+    for name, values in columns.items():
+        if name in decided:
             continue
-        for name, value in row.items():
-            if name in decided:
-                continue
-            kind = infer_kind(value)
-            if kind is not None:
-                found[name] = kind
-                decided.add(name)
+        kind = next((k for k in map(infer_kind, values) if k is not None), None)
+        if kind is not None:
+            found[name] = kind
     return found
 
 

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlpulse.domain.events import Label, Outcome, Prediction
+from mlpulse.domain.events import Label, Outcome, PredictionBlock
 from mlpulse.domain.ingest import Rejection
 
 
 @dataclass(frozen=True, slots=True)
 class AcceptedBatch:
-    """The valid events of one request, plus what was rejected (kept to answer retries)."""
+    """The valid events of one request, plus what was rejected (kept to answer retries).
+
+    Predictions are column blocks, one or more per (model, version).
+    """
 
     batch_id: str
     received_at: float
-    predictions: list[Prediction] = field(default_factory=list)
+    predictions: list[PredictionBlock] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
-        return len(self.predictions) + len(self.labels) + len(self.outcomes)
+        return sum(map(len, self.predictions)) + len(self.labels) + len(self.outcomes)

@@ -46,31 +46,22 @@ class PredictionSeries(Collector):
         self._lock = threading.Lock()
 
     def observe_batch(self, batch: AcceptedBatch) -> None:
-        groups: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
-        for p in batch.predictions:
-            key = (p.model, p.version)
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = ([], [0, 0])
-            counts = group[1]
-            counts[0] += 1
-            if p.error is not None:
-                counts[1] += 1
-            if p.latency_ms is not None:
-                group[0].append(p.latency_ms)
         with self._lock:
-            for key, (latencies_ms, (n, errors)) in groups.items():
+            for block in batch.predictions:
+                key = (block.model, block.version)
                 series = self._series.get(key)
                 if series is None:
                     series = self._series[key] = _VersionSeries()
-                series.predictions += n
-                series.errors += errors
-                if latencies_ms:
-                    seconds = np.asarray(latencies_ms) / 1000.0
-                    # "le" buckets: a value equal to a bound falls in that bound's bucket.
-                    index = np.searchsorted(self._bounds, seconds, side="left")
-                    series.buckets += np.bincount(index, minlength=len(self._bounds) + 1)
-                    series.latency_sum_s += float(seconds.sum())
+                series.predictions += len(block)
+                if block.error is not None:
+                    series.errors += len(block) - block.error.count(None)
+                if block.latency_ms is None:
+                    continue
+                seconds = np.asarray([x for x in block.latency_ms if x is not None]) / 1000.0
+                # "le" buckets: a value equal to a bound falls in that bound's bucket.
+                index = np.searchsorted(self._bounds, seconds, side="left")
+                series.buckets += np.bincount(index, minlength=len(self._bounds) + 1)
+                series.latency_sum_s += float(seconds.sum())
 
     def collect(self) -> Iterator[Metric]:
         labels = ["model", "version"]
@@ -147,13 +138,13 @@ class CollectorMetrics:
 
     def observe(self, batch: AcceptedBatch, result: IngestResult, seconds: float) -> None:
         self.predictions.observe_batch(batch)
-        for kind, events in (
-            ("prediction", batch.predictions),
-            ("label", batch.labels),
-            ("outcome", batch.outcomes),
+        for kind, count in (
+            ("prediction", sum(map(len, batch.predictions))),
+            ("label", len(batch.labels)),
+            ("outcome", len(batch.outcomes)),
         ):
-            if events:
-                self.events.labels(kind).inc(len(events))
+            if count:
+                self.events.labels(kind).inc(count)
         if result.rejected:
             self.rejected.inc(len(result.rejected))
         self.batch_events.observe(batch.accepted + len(batch.rejected))

@@ -11,9 +11,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
-from mlpulse.domain.events import Event, Label, Outcome, Prediction
+from mlpulse.domain.blocks import blocks_from_rows
+from mlpulse.domain.events import Event, Label, Outcome, Prediction, PredictionBlock
 from mlpulse.domain.ingest import IngestResult, Rejection
-from mlpulse.domain.schema import ColumnKind, infer_kinds
+from mlpulse.domain.schema import ColumnKind, column_kinds
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import Clock, EventStore, MetadataStore
 
@@ -43,16 +44,14 @@ class SchemaTracker:
         self._columns = columns
         self._lock = threading.Lock()
 
-    def track(self, predictions: Sequence[Prediction], *, now: float) -> None:
-        by_version: dict[tuple[str, str], list[Prediction]] = {}
-        for p in predictions:
-            by_version.setdefault((p.model, p.version), []).append(p)
+    def track(self, blocks: Sequence[PredictionBlock], *, now: float) -> None:
         found: dict[tuple[str, str], dict[str, ColumnKind]] = {}
-        for key, events in by_version.items():
-            known = self._columns.get(key[0], set())
-            kinds = infer_kinds((e.features for e in events), known=known)
+        for block in blocks:
+            key = (block.model, block.version)
+            known = self._columns.get(block.model, set())
+            kinds = column_kinds(block.features, known=known)
             if kinds or key not in self._versions:
-                found[key] = kinds
+                found.setdefault(key, {}).update(kinds)
         if not found:
             return
         with self._lock:
@@ -76,9 +75,16 @@ class IngestService:
         self._observer = observer
 
     def submit(
-        self, batch_id: str | None, events: Sequence[Event], rejected: list[Rejection]
+        self,
+        batch_id: str | None,
+        events: Sequence[Event],
+        blocks: Sequence[PredictionBlock],
+        rejected: list[Rejection],
     ) -> PendingBatch:
-        """Hand the valid events to the store; CPU-bound, so callers run it off the event loop."""
+        """Hand the valid events to the store; CPU-bound, so callers run it off the event loop.
+
+        Predictions sent as rows join the column blocks, one block per (model, version).
+        """
         started = time.perf_counter()
         predictions: list[Prediction] = []
         labels: list[Label] = []
@@ -92,12 +98,13 @@ class IngestService:
                 assert type(event) is Outcome
                 outcomes.append(event)
         now = self._clock.now()
-        if predictions:
-            self._schemas.track(predictions, now=now)
+        all_blocks = [*blocks, *blocks_from_rows(predictions)]
+        if all_blocks:
+            self._schemas.track(all_blocks, now=now)
         batch = AcceptedBatch(
             batch_id=batch_id or f"srv-{uuid.uuid4().hex}",
             received_at=now,
-            predictions=predictions,
+            predictions=all_blocks,
             labels=labels,
             outcomes=outcomes,
             rejected=rejected,

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from mlpulse.domain.schema import ColumnKind, effective_schema, infer_kind, infer_kinds
+from mlpulse.domain.schema import ColumnKind, column_kinds, effective_schema, infer_kind
 
 
 def test_infer_kind_treats_bool_as_boolean_not_numeric() -> None:
@@ -10,14 +10,14 @@ def test_infer_kind_treats_bool_as_boolean_not_numeric() -> None:
     assert infer_kind(None) is None
 
 
-def test_infer_kinds_decides_from_first_non_null_value() -> None:
-    rows = [{"a": None, "b": "x"}, {"a": 3.0, "b": 1.0}, {"a": "late"}]
-    assert infer_kinds(rows) == {"a": ColumnKind.NUMERIC, "b": ColumnKind.CATEGORICAL}
+def test_column_kinds_decides_from_first_non_null_value() -> None:
+    columns = {"a": [None, 3.0, "late"], "b": ["x", 1.0]}
+    assert column_kinds(columns) == {"a": ColumnKind.NUMERIC, "b": ColumnKind.CATEGORICAL}
 
 
-def test_infer_kinds_skips_known_columns_and_all_null_columns() -> None:
-    rows = [{"known": 1.0, "empty": None, "new": True}]
-    assert infer_kinds(rows, known={"known"}) == {"new": ColumnKind.BOOLEAN}
+def test_column_kinds_skips_known_columns_and_all_null_columns() -> None:
+    columns = {"known": [1.0], "empty": [None, None], "new": [True]}
+    assert column_kinds(columns, known={"known"}) == {"new": ColumnKind.BOOLEAN}
 
 
 def test_effective_schema_lets_overrides_win_and_keeps_declared_only_columns() -> None:

@@ -114,3 +114,59 @@ def test_decompress_inflates_gzip_and_refuses_bombs() -> None:
         decompress(b"not gzip", "gzip", limit=1_000)
     with pytest.raises(UnsupportedMediaTypeError):
         decompress(b"x", "br", limit=1_000)
+
+
+def _block(**columns: object) -> dict[str, object]:
+    return {"model": "m", "version": "v1", "request_id": ["a", "b", "c"], **columns}
+
+
+def test_decode_batch_reads_column_blocks_after_rows() -> None:
+    body = msgspec.msgpack.encode(
+        {
+            "events": [_prediction()],
+            "predictions": [_block(features={"x": [1.0, None, 2.0]}, latency_ms=[1.0, 2.0, 3.0])],
+        }
+    )
+    decoded = decode_batch(body, MSGPACK)
+    (block,) = decoded.blocks
+    assert block.request_id == ["a", "b", "c"]
+    assert block.features == {"x": [1.0, None, 2.0]}
+    assert len(decoded.events) == 1
+    assert decoded.rejected == []
+
+
+def test_decode_batch_keeps_the_valid_rows_of_a_block_and_names_the_bad_cell() -> None:
+    body = msgspec.msgpack.encode(
+        {
+            "events": [_prediction()],
+            "predictions": [
+                _block(latency_ms=[1.0, math.nan, 3.0], features={"x": [1.0, 2.0, {"no": 1}]})
+            ],
+        }
+    )
+    decoded = decode_batch(body, MSGPACK)
+    (block,) = decoded.blocks
+    assert block.request_id == ["a"]
+    assert [(r.index, r.field) for r in decoded.rejected] == [
+        (2, "predictions[0].latency_ms[1]"),
+        (3, "predictions[0].features.x[2]"),
+    ]
+    assert "finite" in decoded.rejected[0].reason
+
+
+def test_decode_batch_rejects_every_row_of_a_block_whose_columns_do_not_line_up() -> None:
+    for body in (
+        msgspec.json.encode({"predictions": [_block(score=[0.1, 0.2])]}),
+        msgspec.json.encode({"predictions": [_block(score=[0.1, 0.2], error=[None, "x", 5])]}),
+    ):
+        decoded = decode_batch(body, JSON)
+        assert decoded.blocks == []
+        assert [r.index for r in decoded.rejected] == [0, 1, 2]
+        assert {r.field for r in decoded.rejected} == {"predictions[0].score"}
+        assert "has 2 values; request_id has 3" in decoded.rejected[0].reason
+
+
+def test_decode_batch_rejects_a_block_that_is_not_a_block() -> None:
+    decoded = decode_batch(msgspec.json.encode({"predictions": [7]}), JSON)
+    assert decoded.blocks == []
+    assert [(r.index, r.field) for r in decoded.rejected] == [(0, "predictions[0]")]

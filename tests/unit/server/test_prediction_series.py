@@ -4,6 +4,7 @@ import numpy as np
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Prediction
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.storage import AcceptedBatch
@@ -16,11 +17,11 @@ def test_latency_histogram_counts_equal_numpy_counts_per_bucket() -> None:
     batch = AcceptedBatch(
         batch_id="b",
         received_at=0.0,
-        predictions=[
+        predictions=blocks_from_rows([
             Prediction(model="m", version="v1", request_id=str(i), latency_ms=float(x),
                        error="e" if i % 7 == 0 else None)
             for i, x in enumerate(latencies_ms)
-        ],
+        ]),
     )  # fmt: skip
     metrics = CollectorMetrics()
     metrics.observe(batch, IngestResult(batch_id="b", accepted=batch.accepted), 0.01)

@@ -14,8 +14,9 @@ from typing import Any
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from mlpulse.domain.events import Label, Outcome, Prediction, epoch_seconds
+from mlpulse.domain.events import Label, Outcome, PredictionBlock, epoch_seconds
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _json = msgspec.json.Encoder()
@@ -58,7 +59,9 @@ OUTCOME_COLUMNS = (
 )
 
 
-def _timestamps(values: Sequence[Any], default: float) -> pa.Array:
+def _timestamps(values: Sequence[Any] | None, default: float, n: int) -> pa.Array:
+    if values is None:
+        return _constant_time(default, n)
     seconds = np.fromiter(
         (
             default if v is None else (v if v.__class__ is float else epoch_seconds(v))
@@ -79,28 +82,79 @@ def _json_or_null(values: Sequence[Any]) -> pa.Array:
     return pa.array([None if v is None else encode(v) for v in values], type=pa.string())
 
 
-def predictions_table(events: Sequence[Prediction], *, batch_id: str, received_at: float) -> pa.Table:
-    n = len(events)
+def _json_values(values: Sequence[Any] | None, n: int) -> pa.Array:
+    """Values stored as JSON exactly as given (DuckDB reads Arrow's json extension type)."""
+    if values is None:
+        return pa.nulls(n, pa.json_())
     encode = _json.encode
+    return pa.array([None if v is None else encode(v) for v in values], type=pa.json_())
+
+
+def _typed_or_json(values: Sequence[Any] | None, n: int) -> pa.Array:
+    """One Arrow type for the column when its values share one; else JSON per value.
+
+    NaN becomes null (``from_pandas``) and so does ±inf: a non-finite feature value
+    is a missing value (see :mod:`mlpulse.domain.events`).
+    """
+    if values is None:
+        return pa.nulls(n)
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return _json_values(values, n)
+    if pa.types.is_floating(array.type):
+        array = pc.if_else(pc.is_finite(array), array, None)
+    return array
+
+
+def _optional(values: Sequence[Any] | None, kind: pa.DataType, n: int) -> pa.Array:
+    return pa.nulls(n, kind) if values is None else pa.array(values, type=kind)
+
+
+def prediction_tables(
+    blocks: Sequence[PredictionBlock], *, batch_id: str, received_at: float
+) -> list[pa.Table]:
+    """One table per block: blocks differ in their feature columns.
+
+    ``features`` and ``prediction`` are Arrow-typed here and turned into JSON by
+    DuckDB (``to_json``) in C++, off the Python interpreter lock.
+    """
+    return [_prediction_table(b, batch_id=batch_id, received_at=received_at) for b in blocks]
+
+
+def _prediction_table(block: PredictionBlock, *, batch_id: str, received_at: float) -> pa.Table:
+    n = len(block.request_id)
+    if block.features:
+        features = pa.StructArray.from_arrays(
+            [_typed_or_json(v, n) for v in block.features.values()], names=list(block.features)
+        )
+    else:
+        features = pa.array(["{}"] * n, type=pa.json_())
     return pa.table(
         {
-            "model": pa.array([e.model for e in events], type=pa.string()),
-            "version": pa.array([e.version for e in events], type=pa.string()),
-            "request_id": pa.array([e.request_id for e in events], type=pa.string()),
-            "ts": _timestamps([e.timestamp for e in events], received_at),
+            "model": pa.array([block.model] * n, type=pa.string()),
+            "version": pa.array([block.version] * n, type=pa.string()),
+            "request_id": pa.array(block.request_id, type=pa.string()),
+            "ts": _timestamps(block.timestamp, received_at, n),
             "received_at": _constant_time(received_at, n),
-            # NaN/inf feature values become JSON null, i.e. missing (see domain.events).
-            "features": pa.array([encode(e.features) for e in events], type=pa.string()),
-            "prediction": _json_or_null([e.prediction for e in events]),
-            "score": pa.array([e.score for e in events], type=pa.float64()),
-            "probabilities": _json_or_null([e.probabilities for e in events]),
-            "latency_ms": pa.array([e.latency_ms for e in events], type=pa.float64()),
-            "segment": _json_or_null([e.segment for e in events]),
-            "trace_id": pa.array([e.trace_id for e in events], type=pa.string()),
-            "error": pa.array([e.error for e in events], type=pa.string()),
+            "features": features,
+            "prediction": _typed_or_json(block.prediction, n),
+            "score": _optional(block.score, pa.float64(), n),
+            "probabilities": _json_values(block.probabilities, n),
+            "latency_ms": _optional(block.latency_ms, pa.float64(), n),
+            "segment": _json_values(block.segment, n),
+            "trace_id": _optional(block.trace_id, pa.string(), n),
+            "error": _optional(block.error, pa.string(), n),
             "batch_id": pa.array([batch_id] * n, type=pa.string()),
         }
     )
+
+
+# Column order of the predictions table, with the conversions DuckDB does on insert.
+PREDICTION_SELECT = ", ".join(
+    f"to_json({name})" if name in ("features", "prediction") else name
+    for name, _ in PREDICTION_COLUMNS
+)
 
 
 def labels_table(events: Sequence[Label], *, batch_id: str, received_at: float) -> pa.Table:
@@ -110,7 +164,7 @@ def labels_table(events: Sequence[Label], *, batch_id: str, received_at: float) 
             "model": pa.array([e.model for e in events], type=pa.string()),
             "version": pa.array([e.version for e in events], type=pa.string()),
             "request_id": pa.array([e.request_id for e in events], type=pa.string()),
-            "ts": _timestamps([e.timestamp for e in events], received_at),
+            "ts": _timestamps([e.timestamp for e in events], received_at, n),
             "received_at": _constant_time(received_at, n),
             "label": _json_or_null([e.label for e in events]),
             "batch_id": pa.array([batch_id] * n, type=pa.string()),
@@ -128,7 +182,7 @@ def outcomes_table(events: Sequence[Outcome], *, batch_id: str, received_at: flo
             "version": pa.array([e.version for e in events], type=pa.string()),
             "request_id": pa.array([e.request_id for e in events], type=pa.string()),
             "unit_id": pa.array([e.unit_id for e in events], type=pa.string()),
-            "ts": _timestamps([e.timestamp for e in events], received_at),
+            "ts": _timestamps([e.timestamp for e in events], received_at, n),
             "received_at": _constant_time(received_at, n),
             "batch_id": pa.array([batch_id] * n, type=pa.string()),
         }

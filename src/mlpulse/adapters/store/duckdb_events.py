@@ -31,9 +31,10 @@ from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
     PREDICTION_COLUMNS,
+    PREDICTION_SELECT,
     labels_table,
     outcomes_table,
-    predictions_table,
+    prediction_tables,
 )
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, VersionSummary
@@ -53,6 +54,7 @@ _STOP: Final = object()
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
+    predictions: list[pa.Table]
     tables: dict[str, pa.Table]
     future: Future[IngestResult]
 
@@ -93,14 +95,13 @@ class DuckDBEventStore:
         future: Future[IngestResult] = Future()
         tables = {}
         meta = {"batch_id": batch.batch_id, "received_at": batch.received_at}
-        if batch.predictions:
-            tables["predictions"] = predictions_table(batch.predictions, **meta)
+        predictions = prediction_tables(batch.predictions, **meta)
         if batch.labels:
             tables["labels"] = labels_table(batch.labels, **meta)
         if batch.outcomes:
             tables["outcomes"] = outcomes_table(batch.outcomes, **meta)
         try:
-            self._queue.put_nowait(_Pending(batch, tables, future))
+            self._queue.put_nowait(_Pending(batch, predictions, tables, future))
         except queue.Full:
             raise StoreBusyError("the write queue is full; retry shortly") from None
         return future
@@ -185,7 +186,12 @@ class DuckDBEventStore:
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
-            for table in ("predictions", "labels", "outcomes"):
+            for pending in group:
+                for table in pending.predictions:
+                    con.register("incoming", table)
+                    con.execute(f"INSERT INTO predictions SELECT {PREDICTION_SELECT} FROM incoming")
+                    con.unregister("incoming")
+            for table in ("labels", "outcomes"):
                 parts = [p.tables[table] for p in group if table in p.tables]
                 if parts:
                     con.register("incoming", pa.concat_tables(parts))

@@ -11,12 +11,25 @@ import gzip
 import math
 import re
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
 import msgspec
 
-from mlpulse.domain.events import EVENT_KINDS, Batch, BatchId, Event
+from mlpulse.domain.blocks import block_rows, blocks_from_rows, misaligned_column
+from mlpulse.domain.events import (
+    BLOCK_COLUMNS,
+    EVENT_KINDS,
+    Batch,
+    BatchId,
+    Event,
+    FeatureValue,
+    Name,
+    Prediction,
+    PredictionBlock,
+    Probability,
+)
 from mlpulse.domain.ingest import Rejection
 from mlpulse.errors import (
     InvalidInputError,
@@ -32,7 +45,8 @@ JSON_TYPES: Final = frozenset({"application/json"})
 
 
 class _RawBatch(msgspec.Struct, forbid_unknown_fields=True):
-    events: list[msgspec.Raw]
+    events: list[msgspec.Raw] = msgspec.field(default_factory=list)
+    predictions: list[msgspec.Raw] = msgspec.field(default_factory=list)
     batch_id: BatchId | None = None
 
 
@@ -42,7 +56,9 @@ class _Format:
     batch: msgspec.json.Decoder[Batch] | msgspec.msgpack.Decoder[Batch]
     raw_batch: msgspec.json.Decoder[_RawBatch] | msgspec.msgpack.Decoder[_RawBatch]
     event: msgspec.json.Decoder[Event] | msgspec.msgpack.Decoder[Event]
+    block: msgspec.json.Decoder[PredictionBlock] | msgspec.msgpack.Decoder[PredictionBlock]
     untyped: msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]
+    encode: Callable[[Any], bytes]
 
 
 _JSON = _Format(
@@ -50,14 +66,18 @@ _JSON = _Format(
     msgspec.json.Decoder(Batch),
     msgspec.json.Decoder(_RawBatch),
     msgspec.json.Decoder(Event),  # type: ignore[arg-type]  # a Union is a valid msgspec type
+    msgspec.json.Decoder(PredictionBlock),
     msgspec.json.Decoder(),
+    msgspec.json.Encoder().encode,
 )
 _MSGPACK = _Format(
     "MessagePack",
     msgspec.msgpack.Decoder(Batch),
     msgspec.msgpack.Decoder(_RawBatch),
     msgspec.msgpack.Decoder(Event),  # type: ignore[arg-type]  # a Union is a valid msgspec type
+    msgspec.msgpack.Decoder(PredictionBlock),
     msgspec.msgpack.Decoder(),
+    msgspec.msgpack.Encoder().encode,
 )
 
 
@@ -65,8 +85,8 @@ _MSGPACK = _Format(
 class DecodedBatch:
     batch_id: str | None
     events: list[Event]
+    blocks: list[PredictionBlock]
     rejected: list[Rejection]
-    total: int
 
 
 def media_format(content_type: str | None) -> _Format:
@@ -104,13 +124,19 @@ def decompress(body: bytes, encoding: str | None, *, limit: int) -> bytes:
 
 
 def decode_batch(body: bytes, fmt: _Format) -> DecodedBatch:
+    """The valid events of ``body``, and a :class:`Rejection` for each invalid one."""
     try:
         batch = fmt.batch.decode(body)
     except msgspec.ValidationError:
         return _decode_each(body, fmt)
     except msgspec.DecodeError as exc:
         raise _malformed(exc, body, fmt) from exc
-    return DecodedBatch(batch.batch_id, batch.events, [], len(batch.events))
+    blocks: list[PredictionBlock] = []
+    rejected: list[Rejection] = []
+    offset = len(batch.events)
+    for b, block in enumerate(batch.predictions):
+        offset += _keep_aligned(b, block, offset, blocks, rejected)
+    return DecodedBatch(batch.batch_id, batch.events, blocks, rejected)
 
 
 def _decode_each(body: bytes, fmt: _Format) -> DecodedBatch:
@@ -127,8 +153,98 @@ def _decode_each(body: bytes, fmt: _Format) -> DecodedBatch:
         try:
             events.append(fmt.event.decode(item))
         except msgspec.ValidationError as exc:
-            rejected.append(_rejection(index, str(exc), item, fmt))
-    return DecodedBatch(raw.batch_id, events, rejected, len(raw.events))
+            rejected.append(_rejection(index, str(exc), item, fmt, f"events[{index}]"))
+    blocks: list[PredictionBlock] = []
+    offset = len(raw.events)
+    for b, item in enumerate(raw.predictions):
+        try:
+            block = fmt.block.decode(item)
+        except msgspec.ValidationError:
+            offset += _salvage_block(b, item, offset, fmt, blocks, rejected)
+        else:
+            offset += _keep_aligned(b, block, offset, blocks, rejected)
+    return DecodedBatch(raw.batch_id, events, blocks, rejected)
+
+
+def _keep_aligned(
+    b: int,
+    block: PredictionBlock,
+    offset: int,
+    blocks: list[PredictionBlock],
+    rejected: list[Rejection],
+) -> int:
+    """Keep ``block`` if its columns line up, else reject its rows; returns its row count."""
+    n = len(block.request_id)
+    problem = misaligned_column(block)
+    if problem is None:
+        if n:
+            blocks.append(block)
+    else:
+        column, length = problem
+        reason = f"has {length} values; request_id has {n}"
+        rejected.extend(_whole_block(b, column, reason, offset, n))
+    return n
+
+
+def _whole_block(b: int, column: str, reason: str, offset: int, n: int) -> list[Rejection]:
+    field = f"predictions[{b}].{column}"
+    return [Rejection(index=offset + i, field=field, reason=reason) for i in range(max(n, 1))]
+
+
+def _salvage_block(
+    b: int,
+    item: msgspec.Raw,
+    offset: int,
+    fmt: _Format,
+    blocks: list[PredictionBlock],
+    rejected: list[Rejection],
+) -> int:
+    """Validate a block that failed as a whole row by row; keep the valid rows."""
+    plain = fmt.untyped.decode(item)
+    if not isinstance(plain, dict) or not isinstance(plain.get("request_id"), list):
+        reason = "must be an object with a request_id list (see PredictionBlock)"
+        rejected.append(Rejection(index=offset, field=f"predictions[{b}]", reason=reason))
+        return 1
+    n = len(plain["request_id"])
+    for column, values in _columns_of(plain):
+        if not isinstance(values, list) or len(values) != n:
+            length = len(values) if isinstance(values, list) else None
+            reason = "must be a list" if length is None else f"has {length} values; request_id has {n}"
+            rejected.extend(_whole_block(b, column, reason, offset, n))
+            return max(n, 1)
+    unknown = set(plain) - _BLOCK_FIELDS
+    if unknown:
+        rejected.extend(_whole_block(b, sorted(unknown)[0], "unknown field", offset, n))
+        return max(n, 1)
+    valid: list[Prediction] = []
+    for i, row in enumerate(block_rows(plain)):
+        encoded = fmt.encode(row)
+        try:
+            event = fmt.event.decode(encoded)
+        except msgspec.ValidationError as exc:
+            rejected.append(
+                _rejection(offset + i, str(exc), encoded, fmt, f"predictions[{b}]", row=i)
+            )
+        else:
+            assert isinstance(event, Prediction)
+            valid.append(event)
+    blocks.extend(blocks_from_rows(valid))
+    return n
+
+
+_BLOCK_FIELDS: Final = frozenset(PredictionBlock.__struct_fields__)
+
+
+def _columns_of(plain: dict[str, Any]) -> Iterator[tuple[str, object]]:
+    for column in BLOCK_COLUMNS:
+        if plain.get(column) is not None:
+            yield column, plain[column]
+    features = plain.get("features", {})
+    if not isinstance(features, dict):
+        yield "features", features
+        return
+    for name, values in features.items():
+        yield f"features.{name}", values
 
 
 def _malformed(exc: msgspec.DecodeError, body: bytes, fmt: _Format) -> MalformedBodyError:
@@ -140,6 +256,7 @@ def _malformed(exc: msgspec.DecodeError, body: bytes, fmt: _Format) -> Malformed
 
 
 _AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
+_AT_KEY = re.compile(r"^(?P<reason>.*) - at `key` in `\$(?P<path>[^`]*)`$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
 _UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
@@ -149,6 +266,9 @@ def _split(message: str, *, prefix: str) -> tuple[str, str]:
     """msgspec's "reason - at `$.a.b`" as (``prefix.a.b``, reason)."""
     match = _AT.match(message)
     path, reason = (match.group("path"), match.group("reason")) if match else ("", message)
+    key = _AT_KEY.match(message)
+    if key:
+        path, reason = key.group("path"), f"a key: {key.group('reason')}"
     missing = _MISSING.match(reason)
     unknown = _UNKNOWN.match(reason)
     if missing:
@@ -161,12 +281,27 @@ def _split(message: str, *, prefix: str) -> tuple[str, str]:
     return field, reason
 
 
-def _rejection(index: int, message: str, item: msgspec.Raw, fmt: _Format) -> Rejection:
-    prefix = f"events[{index}]"
-    field, reason = _split(message, prefix=prefix)
+def _rejection(
+    index: int,
+    message: str,
+    item: bytes | msgspec.Raw,
+    fmt: _Format,
+    prefix: str,
+    *,
+    row: int | None = None,
+) -> Rejection:
+    """A rejection naming the field; ``row`` is set for a row of a column block."""
     match = _AT.match(message)
-    value = _value_at(item, match.group("path") if match else "", fmt)
-    if field == f"{prefix}.kind" and reason.startswith("Invalid value"):
+    path = match.group("path") if match else ""
+    if "[...]" in path:  # msgspec does not name dict keys: find the offending one
+        named = _name_dict_key(path, item, fmt)
+        message = message.replace(f"`${path}`", f"`${named}`")
+        path = named
+    field, reason = _split(message, prefix=prefix)
+    if row is not None:
+        field = _block_field(prefix, field[len(prefix) :], row)
+    value = _value_at(item, path, fmt)
+    if path == ".kind" and reason.startswith("Invalid value"):
         reason = f"unknown event kind {value!r}; expected one of {', '.join(EVENT_KINDS)}"
     elif isinstance(value, float) and not math.isfinite(value):
         reason = f"must be a finite number; got {value!r} (NaN and ±inf are not allowed here)"
@@ -175,10 +310,45 @@ def _rejection(index: int, message: str, item: msgspec.Raw, fmt: _Format) -> Rej
     return Rejection(index=index, field=field, reason=reason)
 
 
+def _block_field(prefix: str, path: str, row: int) -> str:
+    """``.features.amount`` of row 7 → ``predictions[0].features.amount[7]``."""
+    steps = path.lstrip(".").split(".", 2)
+    if steps[0] in ("model", "version", ""):
+        return prefix + path
+    if steps[0] == "features" and len(steps) > 1:
+        rest = "." + steps[2] if len(steps) > 2 else ""
+        return f"{prefix}.features.{steps[1]}[{row}]{rest}"
+    head, _, tail = path.lstrip(".").partition(".")
+    column, bracket, sub = head.partition("[")
+    return f"{prefix}.{column}[{row}]" + (f"[{sub}" if bracket else "") + (f".{tail}" if tail else "")
+
+
 _ABSENT: Final = object()
+# The value type of each mapping field of an event, to find which entry is invalid.
+_ENTRY_TYPES: Final[dict[str, Any]] = {
+    "features": FeatureValue,
+    "probabilities": Probability,
+    "segment": Name,
+}
 
 
-def _value_at(item: msgspec.Raw, path: str, fmt: _Format) -> Any:
+def _name_dict_key(path: str, item: bytes | msgspec.Raw, fmt: _Format) -> str:
+    """``.features[...]`` → ``.features.amount``: the first entry that does not validate."""
+    head, _, tail = path.partition("[...]")
+    entry_type = _ENTRY_TYPES.get(head.lstrip("."))
+    mapping = _value_at(item, head, fmt)
+    if entry_type is None or not isinstance(mapping, dict):
+        return path
+    for key, value in mapping.items():
+        try:
+            msgspec.convert(key, Name)
+            msgspec.convert(value, entry_type)
+        except msgspec.ValidationError:
+            return f"{head}.{key}{tail}"
+    return path
+
+
+def _value_at(item: bytes | msgspec.Raw, path: str, fmt: _Format) -> Any:
     """The offending value, to quote it in the reason (best effort)."""
     try:
         value = fmt.untyped.decode(item)

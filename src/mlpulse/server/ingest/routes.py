@@ -48,7 +48,7 @@ def _decode_and_submit(
 ) -> PendingBatch:
     fmt = media_format(content_type)
     decoded = decode_batch(decompress(body, encoding, limit=limit), fmt)
-    return service.submit(decoded.batch_id, decoded.events, decoded.rejected)
+    return service.submit(decoded.batch_id, decoded.events, decoded.blocks, decoded.rejected)
 
 
 @router.post(

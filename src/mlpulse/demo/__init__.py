@@ -1,0 +1,1 @@
+"""Demo scenarios: simulated traffic through the real SDK into a real collector."""

@@ -49,7 +49,9 @@ FiniteFloat = Annotated[float, msgspec.Meta(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0.0, le=_FLOAT_MAX)]
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 EpochSeconds = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_EPOCH_SECONDS)]
-Timestamp: TypeAlias = EpochSeconds | datetime
+# A datetime must carry its time zone: a naive one would be read in the collector's zone.
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+Timestamp: TypeAlias = EpochSeconds | AwareDatetime
 
 FeatureValue: TypeAlias = float | ShortText | bool | None
 Features = Annotated[dict[Name, FeatureValue], msgspec.Meta(max_length=MAX_FEATURES)]

@@ -31,7 +31,7 @@ DataDir = Annotated[
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(None, **overrides)
     except MlpulseError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc

@@ -45,7 +45,7 @@ def _block(model: str, version: str, rows: list[Prediction]) -> PredictionBlock:
         version=version,
         request_id=[row.request_id for row in rows],
         features=features,
-        **columns,  # type: ignore[arg-type]  # each column holds that field's values
+        **columns,
     )
 
 

@@ -33,9 +33,7 @@ class Settings:
         return self.data_dir / "metadata.sqlite"
 
     @classmethod
-    def from_env(
-        cls, env: Mapping[str, str] | None = None, **overrides: object
-    ) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""
         env = os.environ if env is None else env
         values: dict[str, object] = {
@@ -61,9 +59,9 @@ class Settings:
 
 def _number(kind: type[T], name: str, raw: object, *, low: T, high: T) -> T:
     try:
-        value = kind(raw)  # type: ignore[call-overload]  # raw is str or already a number
-    except (TypeError, ValueError):
+        value = kind(str(raw))
+    except ValueError:
         raise ConfigurationError(f"{name} must be a number; got {raw!r}") from None
     if not low <= value <= high:
         raise ConfigurationError(f"{name} must be in [{low}, {high}]; got {raw!r}")
-    return value  # type: ignore[no-any-return]  # kind(raw) is a T
+    return value

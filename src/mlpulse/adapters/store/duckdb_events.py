@@ -94,12 +94,12 @@ class DuckDBEventStore:
             raise StoreClosedError("the event store is closed")
         future: Future[IngestResult] = Future()
         tables = {}
-        meta = {"batch_id": batch.batch_id, "received_at": batch.received_at}
-        predictions = prediction_tables(batch.predictions, **meta)
+        bid, received = batch.batch_id, batch.received_at
+        predictions = prediction_tables(batch.predictions, batch_id=bid, received_at=received)
         if batch.labels:
-            tables["labels"] = labels_table(batch.labels, **meta)
+            tables["labels"] = labels_table(batch.labels, batch_id=bid, received_at=received)
         if batch.outcomes:
-            tables["outcomes"] = outcomes_table(batch.outcomes, **meta)
+            tables["outcomes"] = outcomes_table(batch.outcomes, batch_id=bid, received_at=received)
         try:
             self._queue.put_nowait(_Pending(batch, predictions, tables, future))
         except queue.Full:

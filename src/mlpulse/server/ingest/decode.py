@@ -65,7 +65,7 @@ _JSON = _Format(
     "JSON",
     msgspec.json.Decoder(Batch),
     msgspec.json.Decoder(_RawBatch),
-    msgspec.json.Decoder(Event),  # type: ignore[arg-type]  # a Union is a valid msgspec type
+    msgspec.json.Decoder(Event),
     msgspec.json.Decoder(PredictionBlock),
     msgspec.json.Decoder(),
     msgspec.json.Encoder().encode,
@@ -74,7 +74,7 @@ _MSGPACK = _Format(
     "MessagePack",
     msgspec.msgpack.Decoder(Batch),
     msgspec.msgpack.Decoder(_RawBatch),
-    msgspec.msgpack.Decoder(Event),  # type: ignore[arg-type]  # a Union is a valid msgspec type
+    msgspec.msgpack.Decoder(Event),
     msgspec.msgpack.Decoder(PredictionBlock),
     msgspec.msgpack.Decoder(),
     msgspec.msgpack.Encoder().encode,

@@ -26,7 +26,8 @@ class ClientStats:
     """Events never delivered: the buffer was full, the client was closed, or
     :meth:`~mlpulse.Client.close` gave up on them at its timeout."""
     retries: int
-    """Attempts to send a batch again after a retryable failure (429, 5xx, network)."""
+    """Retryable failures (429, 5xx, network errors), each followed by a wait and another
+    attempt with the same batch."""
     buffered: int
     """Events waiting in the buffer now."""
     in_flight: int

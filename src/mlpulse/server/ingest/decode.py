@@ -61,24 +61,21 @@ class _Format:
     encode: Callable[[Any], bytes]
 
 
-_JSON = _Format(
-    "JSON",
-    msgspec.json.Decoder(Batch),
-    msgspec.json.Decoder(_RawBatch),
-    msgspec.json.Decoder(Event),
-    msgspec.json.Decoder(PredictionBlock),
-    msgspec.json.Decoder(),
-    msgspec.json.Encoder().encode,
-)
-_MSGPACK = _Format(
-    "MessagePack",
-    msgspec.msgpack.Decoder(Batch),
-    msgspec.msgpack.Decoder(_RawBatch),
-    msgspec.msgpack.Decoder(Event),
-    msgspec.msgpack.Decoder(PredictionBlock),
-    msgspec.msgpack.Decoder(),
-    msgspec.msgpack.Encoder().encode,
-)
+def _format(name: str, codec: Any) -> _Format:
+    """Decoders for one wire format; ``codec`` is ``msgspec.json`` or ``msgspec.msgpack``."""
+    return _Format(
+        name,
+        codec.Decoder(Batch),
+        codec.Decoder(_RawBatch),
+        codec.Decoder(Event),
+        codec.Decoder(PredictionBlock),
+        codec.Decoder(),
+        codec.Encoder().encode,
+    )
+
+
+_JSON = _format("JSON", msgspec.json)
+_MSGPACK = _format("MessagePack", msgspec.msgpack)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,11 @@
 """From buffered events to request bodies: the wire structs, MessagePack and gzip.
 
 The serving thread only appends plain tuples to the buffer (building a struct there
-would cost more); the shipper thread turns them into the structs of
-:mod:`mlpulse.domain.events`, so what goes out is exactly the collector's schema.
+would cost more); the shipper thread turns them into a :class:`~mlpulse.domain.events.Batch`
+of :mod:`mlpulse.domain.events`, so what goes out is exactly the collector's schema:
+predictions as column blocks (:class:`~mlpulse.domain.events.PredictionBlock`, one per
+model version: feature names go once per block, and the collector turns each column
+into one array), labels and outcomes as rows.
 
 Nothing is validated here either: a bad value is encoded as it is and the collector
 rejects that one event, naming the field. Only values MessagePack cannot carry at all
@@ -12,13 +15,14 @@ rejects that one event, naming the field. Only values MessagePack cannot carry a
 from __future__ import annotations
 
 import gzip
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 
-from mlpulse.domain.events import Batch, Event, Label, Outcome, Prediction
+from mlpulse.domain.events import Batch, Event, Label, Outcome, Prediction, PredictionBlock
 
 Compression: TypeAlias = Literal["gzip"] | None
 
@@ -77,6 +81,75 @@ def to_event(item: BufferedEvent) -> Event:
     )
 
 
+def to_batch(batch_id: str, items: Sequence[BufferedEvent]) -> Batch:
+    """The wire batch for buffered tuples: a column block per model version, rows for the rest.
+
+    A prediction whose model, version or features are not of the expected types (the
+    hot path does not check) goes as a row, for the collector to reject by name.
+    """
+    rows: list[Event] = []
+    groups: dict[tuple[str, str], list[BufferedEvent]] = {}
+    for item in items:
+        if (
+            item[0] == PREDICTION
+            and type(item[1]) is str
+            and type(item[2]) is str
+            and type(item[4]) is dict
+        ):
+            groups.setdefault((item[1], item[2]), []).append(item)
+        else:
+            rows.append(to_event(item))
+    blocks = [_block(model, version, group) for (model, version), group in groups.items()]
+    return Batch(events=rows, predictions=blocks, batch_id=batch_id)
+
+
+def _block(model: str, version: str, group: list[BufferedEvent]) -> PredictionBlock:
+    # zip(*) transposes in C: columns[k] holds item k of every buffered tuple.
+    columns = list(zip(*group, strict=True))
+    return PredictionBlock(
+        model=model,
+        version=version,
+        request_id=list(columns[3]),
+        features=_feature_columns(columns[4]),
+        prediction=_column(columns[5]),
+        timestamp=_column(columns[6]),
+        score=_column(columns[7]),
+        probabilities=_column(columns[8]),
+        latency_ms=_column(columns[9]),
+        segment=_column(columns[10]),
+        trace_id=_column(columns[11]),
+        error=_column(columns[12]),
+    )
+
+
+def _column(values: tuple[Any, ...]) -> list[Any] | None:
+    """The column, or None (null in every row) when no row has a value."""
+    return None if values.count(None) == len(values) else list(values)
+
+
+def _feature_columns(rows: tuple[dict[str, Any], ...]) -> dict[str, list[Any]]:
+    names = tuple(rows[0])
+    width = len(names)
+    if width > 1 and all(len(row) == width for row in rows):
+        # The usual case, every row with the same names: pick each row's values in the
+        # first row's order and transpose, all in C.
+        try:
+            picked = list(map(operator.itemgetter(*names), rows))
+        except KeyError:
+            pass  # same sizes, other names: the general case below
+        else:
+            return dict(zip(names, map(list, zip(*picked, strict=True)), strict=True))
+    # A feature missing from a row is null there.
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        for name, value in row.items():
+            column = columns.get(name)
+            if column is None:
+                column = columns[name] = [None] * len(rows)
+            column[i] = value
+    return columns
+
+
 def encode_hook(obj: Any) -> Any:
     """Encode numpy (and pandas, torch...) scalars and arrays as plain Python values.
 
@@ -96,7 +169,8 @@ class Payload:
     """A request body ready to send, reused as it is for every retry of its batch."""
 
     batch_id: str
-    events: Sequence[Event]
+    items: Sequence[BufferedEvent]
+    """The buffered events in the body (to count them, or to split the batch)."""
     body: bytes
     content_encoding: Compression
 
@@ -105,7 +179,7 @@ class Payload:
 class Unencodable:
     """An event left out of its batch because it cannot be encoded at all."""
 
-    event: Event
+    item: BufferedEvent
     reason: str
 
 
@@ -117,37 +191,37 @@ class BatchEncoder:
         self._encoder = msgspec.msgpack.Encoder(enc_hook=encode_hook)
 
     def encode(
-        self, batch_id: str, events: Sequence[Event]
+        self, batch_id: str, items: Sequence[BufferedEvent]
     ) -> tuple[Payload | None, list[Unencodable]]:
-        """The payload for ``events`` (None if none could be encoded) and the events left out."""
+        """The payload for ``items`` (None if none could be encoded) and the events left out."""
         try:
-            body = self._encoder.encode(Batch(events=list(events), batch_id=batch_id))
+            body = self._encoder.encode(to_batch(batch_id, items))
         # User values are arbitrary objects: this is the boundary where any failure of theirs
         # (TypeError, OverflowError, RecursionError, an exception from a tolist()) is caught,
         # so one bad event costs only itself.
         except Exception:
-            return self._encode_each(batch_id, events)
-        return self._payload(batch_id, events, body), []
+            return self._encode_each(batch_id, items)
+        return self._payload(batch_id, items, body), []
 
     def _encode_each(
-        self, batch_id: str, events: Sequence[Event]
+        self, batch_id: str, items: Sequence[BufferedEvent]
     ) -> tuple[Payload | None, list[Unencodable]]:
-        good: list[Event] = []
+        good: list[BufferedEvent] = []
         bad: list[Unencodable] = []
-        for event in events:
+        for item in items:
             try:
-                self._encoder.encode(event)
+                self._encoder.encode(to_event(item))
             except Exception as exc:  # see encode(): user data, per-event boundary
-                bad.append(Unencodable(event, f"{type(exc).__name__}: {exc}"))
+                bad.append(Unencodable(item, f"{type(exc).__name__}: {exc}"))
             else:
-                good.append(event)
+                good.append(item)
         if not good:
             return None, bad
-        body = self._encoder.encode(Batch(events=good, batch_id=batch_id))
+        body = self._encoder.encode(to_batch(batch_id, good))
         return self._payload(batch_id, good, body), bad
 
-    def _payload(self, batch_id: str, events: Sequence[Event], body: bytes) -> Payload:
+    def _payload(self, batch_id: str, items: Sequence[BufferedEvent], body: bytes) -> Payload:
         if self._compression == "gzip":
             # mtime=0 keeps the body of a batch the same byte for byte on every encode.
             body = gzip.compress(body, compresslevel=_GZIP_LEVEL, mtime=0)
-        return Payload(batch_id, events, body, self._compression)
+        return Payload(batch_id, items, body, self._compression)

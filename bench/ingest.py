@@ -53,9 +53,9 @@ def _client_process(
     request_times: list[float] = []
     send = transport.HttpTransport.send
 
-    def timed_send(self: transport.HttpTransport, payload: Any) -> transport.Reply:
+    def timed_send(self: transport.HttpTransport, payload: Any, **options: Any) -> Any:
         started = time.perf_counter()
-        reply = send(self, payload)
+        reply = send(self, payload, **options)
         request_times.append(time.perf_counter() - started)
         return reply
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock
 from mlpulse.domain.ingest import Rejection
 from mlpulse.domain.storage import AcceptedBatch
-from mlpulse.errors import StoreClosedError
+from mlpulse.errors import StoreClosedError, StoreError
 
 NOW = 1_767_225_600.0
 
@@ -59,10 +60,10 @@ def test_append_stores_every_kind_and_its_values(store: DuckDBEventStore) -> Non
     assert store.count("label") == 1
     assert store.count("outcome") == 1
     rows = store.query(
-        "SELECT request_id, features->>'$.amount', features->>'$.country', prediction, "
+        "SELECT request_id, f_amount, f_country, prediction, "
         "error, epoch(ts) FROM predictions ORDER BY request_id"
     )
-    assert rows[0][:5] == ("p-0", "0.0", "DE", "0.5", "boom")
+    assert rows[0][:5] == ("p-0", 0.0, "DE", "0.5", "boom")
     assert rows[1][3] == '[1,"a"]'
     assert rows[0][5] == pytest.approx(NOW - 10, abs=1e-5)
     (label_ts,) = store.query("SELECT epoch(ts) FROM labels")[0]
@@ -144,14 +145,58 @@ def test_feature_columns_keep_their_types_and_non_finite_values_become_missing(
         prediction=[0.25, "label", [1, 2]],
     )
     store.append(AcceptedBatch(batch_id="t", received_at=NOW, predictions=[block])).result(10)
-    rows = store.query("SELECT features, prediction FROM predictions ORDER BY request_id")
-    import json
+    table = store.prediction_table("types")
+    rows = store.query(
+        f"SELECT f_num, f_cat, f_flag, f_mixed, prediction FROM {table} ORDER BY request_id"
+    )
+    assert [r[0] for r in rows] == [1.5, None, None]
+    assert [r[1] for r in rows] == ["x", None, "z"]
+    assert [r[2] for r in rows] == [True, False, None]
+    assert [json.loads(r[3]) if r[3] else None for r in rows] == [1.0, "one", None]
+    assert [json.loads(r[4]) for r in rows] == [0.25, "label", [1, 2]]
+    # A column of no value yet gets no column: its type is not known.
+    columns = {r[0] for r in store.query(f"DESCRIBE {table}")}
+    assert "f_empty" not in columns
+    store.close()
 
-    features = [json.loads(r[0]) for r in rows]
-    assert [f["num"] for f in features] == [1.5, None, None]
-    assert [f["cat"] for f in features] == ["x", None, "z"]
-    assert [f["flag"] for f in features] == [True, False, None]
-    assert [f["mixed"] for f in features] == [1.0, "one", None]
-    assert [f["empty"] for f in features] == [None, None, None]
-    assert [json.loads(r[1]) for r in rows] == [0.25, "label", [1, 2]]
+
+def test_values_of_another_type_than_their_column_go_to_type_errors(
+    store: DuckDBEventStore,
+) -> None:
+    def block(request_ids: list[str], amounts: list[object]) -> AcceptedBatch:
+        b = PredictionBlock(
+            "m", "v1", request_ids, features={"amount": amounts, "Amount": [1.0] * len(request_ids)}
+        )
+        return AcceptedBatch(batch_id=request_ids[0], received_at=NOW, predictions=[b])
+
+    store.append(block(["a", "b"], [1.0, 2.0])).result(10)
+    store.append(block(["c", "d"], ["high", "low"])).result(10)
+    table = store.prediction_table("m")
+    rows = store.query(
+        f"SELECT request_id, f_amount, f_amount_2, type_errors FROM {table} ORDER BY 1"
+    )
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("a", 1.0, 1.0),
+        ("b", 2.0, 1.0),
+        ("c", None, 1.0),
+        ("d", None, 1.0),
+    ]
+    assert rows[0][3] is None
+    assert json.loads(rows[2][3]) == {"amount": "high"}
+    store.close()
+
+
+def test_a_failed_commit_leaves_no_column_behind(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path / "e.duckdb")
+    store.append(_batch("ok", 2)).result(10)
+    bad = PredictionBlock("fraud", "v1", ["x"], features={"brand_new": [1.0]}, latency_ms=[1.0])
+    broken = AcceptedBatch(batch_id="bad", received_at=NOW, predictions=[bad])
+    # A batches table missing a column: the last INSERT of the commit fails.
+    store._con.execute("CREATE TABLE clash (batch_id VARCHAR, accepted INTEGER, rejected JSON)")
+    store._con.execute("DROP TABLE batches")
+    store._con.execute("ALTER TABLE clash RENAME TO batches")
+    with pytest.raises(StoreError):
+        store.append(broken).result(10)
+    table = store.prediction_table("fraud")
+    assert "f_brand_new" not in {r[0] for r in store.query(f"DESCRIBE {table}")}
     store.close()

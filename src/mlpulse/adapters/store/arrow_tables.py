@@ -1,14 +1,15 @@
-"""Events to Arrow tables, one column at a time.
+"""Events to Arrow arrays, one column at a time.
 
-Each column is one list comprehension over the batch and one C-level conversion,
-which is what lets a single Python process keep up with 100k events/s. Nested
-values (features, probabilities, segment, a prediction that may be a list) are
-stored as JSON text so that DuckDB can query them (``features->>'$.amount'``).
+Each column is one C-level conversion (a prediction block is already columnar), which
+is what lets one Python process keep up with 100k events/s. Feature columns keep
+their own Arrow type (double, bool, string) and become typed table columns; nested
+values (probabilities, segment, a prediction that is a list) are stored as JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -21,13 +22,12 @@ from mlpulse.domain.events import Label, Outcome, PredictionBlock, epoch_seconds
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _json = msgspec.json.Encoder()
 
+# The columns every model's prediction table has; feature columns come after them.
 PREDICTION_COLUMNS = (
-    ("model", "VARCHAR"),
     ("version", "VARCHAR"),
     ("request_id", "VARCHAR"),
     ("ts", "TIMESTAMPTZ"),
     ("received_at", "TIMESTAMPTZ"),
-    ("features", "JSON"),
     ("prediction", "JSON"),
     ("score", "DOUBLE"),
     ("probabilities", "JSON"),
@@ -36,6 +36,8 @@ PREDICTION_COLUMNS = (
     ("trace_id", "VARCHAR"),
     ("error", "VARCHAR"),
     ("batch_id", "VARCHAR"),
+    # Feature values whose type differs from their column's: {"name": value, ...}.
+    ("type_errors", "JSON"),
 )
 LABEL_COLUMNS = (
     ("model", "VARCHAR"),
@@ -111,34 +113,32 @@ def _optional(values: Sequence[Any] | None, kind: pa.DataType, n: int) -> pa.Arr
     return pa.nulls(n, kind) if values is None else pa.array(values, type=kind)
 
 
-def prediction_tables(
+@dataclass(frozen=True, slots=True)
+class PredictionArrays:
+    """One block, ready for its model's table: the fixed columns and the feature columns."""
+
+    model: str
+    base: pa.Table
+    features: dict[str, pa.Array]
+
+
+def prediction_arrays(
     blocks: Sequence[PredictionBlock], *, batch_id: str, received_at: float
-) -> list[pa.Table]:
-    """One table per block: blocks differ in their feature columns.
-
-    ``features`` and ``prediction`` are Arrow-typed here and turned into JSON by
-    DuckDB (``to_json``) in C++, off the Python interpreter lock.
-    """
-    return [_prediction_table(b, batch_id=batch_id, received_at=received_at) for b in blocks]
+) -> list[PredictionArrays]:
+    return [_prediction_arrays(b, batch_id=batch_id, received_at=received_at) for b in blocks]
 
 
-def _prediction_table(block: PredictionBlock, *, batch_id: str, received_at: float) -> pa.Table:
+def _prediction_arrays(
+    block: PredictionBlock, *, batch_id: str, received_at: float
+) -> PredictionArrays:
     n = len(block.request_id)
-    if block.features:
-        features = pa.StructArray.from_arrays(
-            [_typed_or_json(v, n) for v in block.features.values()], names=list(block.features)
-        )
-    else:
-        features = pa.array(["{}"] * n, type=pa.json_())
-    return pa.table(
+    base = pa.table(
         {
-            "model": pa.array([block.model] * n, type=pa.string()),
             "version": pa.array([block.version] * n, type=pa.string()),
             "request_id": pa.array(block.request_id, type=pa.string()),
             "ts": _timestamps(block.timestamp, received_at, n),
             "received_at": _constant_time(received_at, n),
-            "features": features,
-            "prediction": _typed_or_json(block.prediction, n),
+            "prediction": _json_values(block.prediction, n),
             "score": _optional(block.score, pa.float64(), n),
             "probabilities": _json_values(block.probabilities, n),
             "latency_ms": _optional(block.latency_ms, pa.float64(), n),
@@ -148,13 +148,8 @@ def _prediction_table(block: PredictionBlock, *, batch_id: str, received_at: flo
             "batch_id": pa.array([batch_id] * n, type=pa.string()),
         }
     )
-
-
-# Column order of the predictions table, with the conversions DuckDB does on insert.
-PREDICTION_SELECT = ", ".join(
-    f"to_json({name})" if name in ("features", "prediction") else name
-    for name, _ in PREDICTION_COLUMNS
-)
+    features = {name: _typed_or_json(values, n) for name, values in block.features.items()}
+    return PredictionArrays(block.model, base, features)
 
 
 def labels_table(events: Sequence[Label], *, batch_id: str, received_at: float) -> pa.Table:

@@ -30,12 +30,12 @@ import pyarrow as pa
 from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
-    PREDICTION_COLUMNS,
-    PREDICTION_SELECT,
+    PredictionArrays,
     labels_table,
     outcomes_table,
-    prediction_tables,
+    prediction_arrays,
 )
+from mlpulse.adapters.store.model_tables import ModelTables
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, VersionSummary
 from mlpulse.domain.storage import AcceptedBatch
@@ -44,7 +44,6 @@ from mlpulse.errors import StoreBusyError, StoreClosedError, StoreError
 log = logging.getLogger("mlpulse.store")
 
 _TABLES: Final = {
-    "prediction": ("predictions", PREDICTION_COLUMNS),
     "label": ("labels", LABEL_COLUMNS),
     "outcome": ("outcomes", OUTCOME_COLUMNS),
 }
@@ -54,7 +53,7 @@ _STOP: Final = object()
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
-    predictions: list[pa.Table]
+    predictions: list[PredictionArrays]
     tables: dict[str, pa.Table]
     future: Future[IngestResult]
 
@@ -82,6 +81,7 @@ class DuckDBEventStore:
                 "CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, "
                 "received_at TIMESTAMPTZ, accepted INTEGER, rejected JSON)"
             )
+            self._models = ModelTables(self._con)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the event store at {path}: {exc}") from exc
         self._writer = threading.Thread(target=self._write_loop, name="mlpulse-writer", daemon=True)
@@ -95,7 +95,7 @@ class DuckDBEventStore:
         future: Future[IngestResult] = Future()
         tables = {}
         bid, received = batch.batch_id, batch.received_at
-        predictions = prediction_tables(batch.predictions, batch_id=bid, received_at=received)
+        predictions = prediction_arrays(batch.predictions, batch_id=bid, received_at=received)
         if batch.labels:
             tables["labels"] = labels_table(batch.labels, batch_id=bid, received_at=received)
         if batch.outcomes:
@@ -187,10 +187,8 @@ class DuckDBEventStore:
         con.execute("BEGIN TRANSACTION")
         try:
             for pending in group:
-                for table in pending.predictions:
-                    con.register("incoming", table)
-                    con.execute(f"INSERT INTO predictions SELECT {PREDICTION_SELECT} FROM incoming")
-                    con.unregister("incoming")
+                for arrays in pending.predictions:
+                    self._models.insert(con, arrays)
             for table in ("labels", "outcomes"):
                 parts = [p.tables[table] for p in group if table in p.tables]
                 if parts:
@@ -203,7 +201,9 @@ class DuckDBEventStore:
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
+            self._models.rolled_back()
             raise
+        self._models.committed()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -220,27 +220,39 @@ class DuckDBEventStore:
         except duckdb.Error as exc:
             raise StoreError(f"event store query failed: {exc}") from exc
 
+    def prediction_table(self, model: str) -> str | None:
+        """The (quoted) name of the table holding ``model``'s predictions, if any."""
+        return self._models.table(model)
+
     def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
+        table = self._models.table(model)
+        if table is None:
+            return []
         with self._reader() as cur:
             rows = cur.execute(
-                """
+                f"""
                 SELECT version, count(*), count(error),
                        quantile_cont(latency_ms, [0.5, 0.95, 0.99])
-                FROM predictions
-                WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
-                      AND ts < make_timestamptz(?::BIGINT)
+                FROM {table}
+                WHERE ts >= make_timestamptz(?::BIGINT) AND ts < make_timestamptz(?::BIGINT)
                 GROUP BY version ORDER BY version
                 """,
-                [model, round(start * 1e6), round(end * 1e6)],
+                [round(start * 1e6), round(end * 1e6)],
             ).fetchall()
         window = end - start
         return [_summary(row, window) for row in rows]
 
     def count(self, kind: str) -> int:
-        table, _ = _TABLES[kind]
+        if kind == "prediction":
+            tables = [table for _, table in self._models.tables()]
+        else:
+            tables = [_TABLES[kind][0]]
+        total = 0
         with self._reader() as cur:
-            row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+            for table in tables:
+                row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+                total += int(row[0]) if row else 0
+        return total
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Read-only SQL for tests and tools that run inside the collector process."""

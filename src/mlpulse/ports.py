@@ -37,7 +37,7 @@ class EventStore(Protocol):
         ...
 
     def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
-        """Per version of ``model``: counts and latency percentiles of predictions in [start, end)."""
+        """Per version of ``model``: counts and latency percentiles in [start, end)."""
         ...
 
     def count(self, kind: str) -> int:

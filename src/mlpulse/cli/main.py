@@ -98,9 +98,9 @@ def keys_list(data_dir: DataDir = None) -> None:
             key.name,
             ", ".join(sorted(key.scopes)),
             time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_at)),
-            "" if key.revoked_at is None else time.strftime(
-                "%Y-%m-%d %H:%M:%S", time.gmtime(key.revoked_at)
-            ),
+            ""
+            if key.revoked_at is None
+            else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.revoked_at)),
         )
     Console().print(table)
 

@@ -92,9 +92,7 @@ def _simulate(client: Client, rng: np.random.Generator, n: int, now: float) -> d
     return truth
 
 
-def run_scenario(
-    *, seed: int, predictions: int, data_dir: Path | None, console: Console
-) -> int:
+def run_scenario(*, seed: int, predictions: int, data_dir: Path | None, console: Console) -> int:
     """Run the scenario; 0 when the collector reports exactly what was sent."""
     owned = None
     if data_dir is None:

@@ -83,9 +83,7 @@ def block_rows(block: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "request_id": request_id,
         }
         if isinstance(features, dict):
-            row["features"] = {
-                name: _at(values, i) for name, values in features.items()
-            }
+            row["features"] = {name: _at(values, i) for name, values in features.items()}
         for name, values in columns.items():
             if values is not None:
                 row[name] = _at(values, i)

@@ -160,8 +160,8 @@ class Batch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     events: Annotated[list[Event], msgspec.Meta(max_length=MAX_BATCH_EVENTS)] = msgspec.field(
         default_factory=list
     )
-    predictions: Annotated[list[PredictionBlock], msgspec.Meta(max_length=10_000)] = (
-        msgspec.field(default_factory=list)
+    predictions: Annotated[list[PredictionBlock], msgspec.Meta(max_length=10_000)] = msgspec.field(
+        default_factory=list
     )
     batch_id: BatchId | None = None
 

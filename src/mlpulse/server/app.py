@@ -32,7 +32,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         metadata = SQLiteMetadataStore(settings.metadata_path)
-        store = DuckDBEventStore(settings.events_path)
+        store = DuckDBEventStore(settings.events_path, checkpoint_mb=settings.checkpoint_mb)
         schemas = SchemaTracker(
             metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
         )

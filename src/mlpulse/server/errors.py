@@ -64,9 +64,7 @@ def status_of(exc: MlpulseError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def error_response(
-    status: int, kind: str, message: str, *, field: str | None = None
-) -> Response:
+def error_response(status: int, kind: str, message: str, *, field: str | None = None) -> Response:
     headers: dict[str, str] = {}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer, Basic realm="mlpulse"'

@@ -73,7 +73,9 @@ async def model_summary(
         lambda: store.version_summaries(model, start=stop - seconds, end=stop)
     )
     return json_response(
-        ModelSummary(model=model, window_s=seconds, start=stop - seconds, end=stop, versions=versions)
+        ModelSummary(
+            model=model, window_s=seconds, start=stop - seconds, end=stop, versions=versions
+        )
     )
 
 

@@ -23,6 +23,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     # How long a key's look-up is cached: a revoked key stops working within this time.
     key_cache_seconds: float = 5.0
+    # DuckDB write-ahead log size that triggers a checkpoint (see DuckDBEventStore).
+    checkpoint_mb: int = 128
 
     @property
     def events_path(self) -> Path:
@@ -42,6 +44,7 @@ class Settings:
             "port": env.get("MLPULSE_PORT", "8080"),
             "max_body_bytes": env.get("MLPULSE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
             "key_cache_seconds": env.get("MLPULSE_KEY_CACHE_SECONDS", "5"),
+            "checkpoint_mb": env.get("MLPULSE_CHECKPOINT_MB", "128"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -53,6 +56,9 @@ class Settings:
             ),
             key_cache_seconds=_number(
                 float, "MLPULSE_KEY_CACHE_SECONDS", values["key_cache_seconds"], low=0, high=3600
+            ),
+            checkpoint_mb=_number(
+                int, "MLPULSE_CHECKPOINT_MB", values["checkpoint_mb"], low=1, high=65536
             ),
         )
 

@@ -144,7 +144,8 @@ class ModelTables:
             suffix += 1
         con.execute(f"ALTER TABLE {quote(model.table)} ADD COLUMN {quote(column)} {sql_type}")
         con.execute(
-            "INSERT INTO feature_columns VALUES (?, ?, ?, ?)", [model_name, feature, column, sql_type]
+            "INSERT INTO feature_columns VALUES (?, ?, ?, ?)",
+            [model_name, feature, column, sql_type],
         )
         model.columns[feature] = (column, sql_type)
         self._new_columns.append((model, feature))

@@ -101,7 +101,8 @@ class SQLiteMetadataStore:
 
     def find_key(self, token_hash: str) -> ApiKey | None:
         rows = self._run(
-            "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys WHERE token_hash = ?",
+            "SELECT key_id, name, scopes, created_at, revoked_at FROM api_keys "
+            "WHERE token_hash = ?",
             (token_hash,),
         )
         return _key(rows[0]) if rows else None
@@ -182,9 +183,7 @@ class SQLiteMetadataStore:
         return known
 
     def known_versions(self) -> set[tuple[str, str]]:
-        return {
-            (str(m), str(v)) for m, v in self._run("SELECT model, version FROM model_versions")
-        }
+        return {(str(m), str(v)) for m, v in self._run("SELECT model, version FROM model_versions")}
 
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None:
         statements: list[tuple[str, Sequence[object]]] = [

@@ -206,7 +206,9 @@ def _salvage_block(
     for column, values in _columns_of(plain):
         if not isinstance(values, list) or len(values) != n:
             length = len(values) if isinstance(values, list) else None
-            reason = "must be a list" if length is None else f"has {length} values; request_id has {n}"
+            reason = (
+                "must be a list" if length is None else f"has {length} values; request_id has {n}"
+            )
             rejected.extend(_whole_block(b, column, reason, offset, n))
             return max(n, 1)
     unknown = set(plain) - _BLOCK_FIELDS
@@ -317,7 +319,9 @@ def _block_field(prefix: str, path: str, row: int) -> str:
         return f"{prefix}.features.{steps[1]}[{row}]{rest}"
     head, _, tail = path.lstrip(".").partition(".")
     column, bracket, sub = head.partition("[")
-    return f"{prefix}.{column}[{row}]" + (f"[{sub}" if bracket else "") + (f".{tail}" if tail else "")
+    return (
+        f"{prefix}.{column}[{row}]" + (f"[{sub}" if bracket else "") + (f".{tail}" if tail else "")
+    )
 
 
 _ABSENT: Final = object()

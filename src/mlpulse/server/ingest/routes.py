@@ -85,4 +85,3 @@ async def ingest(request: Request) -> Response:
     status = 422 if result.accepted == 0 and result.rejected else 200
     metrics.request_done(status)
     return Response(_encode(result), status, media_type="application/json")
-

@@ -92,30 +92,31 @@ def _client_process(
     )
 
 
-def _decode_costs() -> dict[str, float]:
-    """Server-side decode cost per event of the same batch as MessagePack and as JSON."""
-    from mlpulse.domain.events import Batch
+def _decode_costs() -> dict[str, tuple[float, float]]:
+    """Collector decode cost (µs/event) and size (bytes/event): rows or blocks, each format."""
+    from mlpulse.domain.blocks import blocks_from_rows
+    from mlpulse.domain.events import Batch, Prediction
 
-    pool = _feature_pool(99, 5000)
-    events = [
-        {"kind": "prediction", "model": "bench", "version": "v1", "request_id": f"r{i}",
-         "timestamp": 1.8e9, "features": f, "prediction": 1, "score": 0.5, "latency_ms": 3.0}
-        for i, f in enumerate(pool)
-    ]  # fmt: skip
-    bodies = {
-        "msgpack": msgspec.msgpack.encode({"batch_id": "b", "events": events}),
-        "json": msgspec.json.encode({"batch_id": "b", "events": events}),
+    rows = [
+        Prediction("bench", "v1", f"r{i}", f, 1.0, 1.8e9, 0.5, None, 3.0)
+        for i, f in enumerate(_feature_pool(99, 5000))
+    ]
+    batches = {
+        "rows": Batch(events=list(rows), batch_id="b"),
+        "blocks": Batch(predictions=blocks_from_rows(rows), batch_id="b"),
     }
-    decoders = {"msgpack": msgspec.msgpack.Decoder(Batch), "json": msgspec.json.Decoder(Batch)}
     costs = {}
-    for name, body in bodies.items():
-        times = []
-        for _ in range(15):
-            started = time.perf_counter()
-            decoders[name].decode(body)
-            times.append(time.perf_counter() - started)
-        costs[f"{name}_decode_us_per_event"] = statistics.median(times) / len(events) * 1e6
-        costs[f"{name}_bytes_per_event"] = len(body) / len(events)
+    for codec in (msgspec.msgpack, msgspec.json):
+        decoder = codec.Decoder(Batch)
+        for form, batch in batches.items():
+            body = codec.encode(batch)
+            times = []
+            for _ in range(15):
+                started = time.perf_counter()
+                decoder.decode(body)
+                times.append(time.perf_counter() - started)
+            name = f"{form}, {codec.__name__.split('.')[-1]}"
+            costs[name] = (statistics.median(times) / len(rows) * 1e6, len(body) / len(rows))
     return costs
 
 
@@ -164,8 +165,9 @@ def main() -> None:
           f"(of {2 * wall:.1f} available on 2 cores)")  # fmt: skip
     print(f"collector CPU per event: {collector_cpu / sent * 1e6:.1f} µs; "
           f"client CPU per event: {client_cpu / sent * 1e6:.1f} µs")  # fmt: skip
-    for name, value in _decode_costs().items():
-        print(f"{name}: {value:.2f}")
+    print("collector decode of one 5,000-prediction batch:")
+    for name, (us, size) in _decode_costs().items():
+        print(f"  {name:16} {us:5.2f} µs/event, {size:4.0f} bytes/event")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.errors import NotFoundError
 from mlpulse.ports import Clock, MetadataStore
 from mlpulse.server.auth import require
-from mlpulse.server.json_body import json_response, read_json
+from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], dependencies=[Depends(require(Scope.ADMIN))])

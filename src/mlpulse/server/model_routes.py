@@ -14,7 +14,7 @@ from mlpulse.domain.window import parse_duration
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import Clock, EventStore, MetadataStore
 from mlpulse.server.auth import require
-from mlpulse.server.json_body import json_response, read_json
+from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
 
 router = APIRouter(prefix="/v1/models", tags=["models"])

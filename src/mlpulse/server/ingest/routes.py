@@ -10,8 +10,9 @@ from starlette.responses import Response
 from mlpulse.domain.auth import Scope
 from mlpulse.domain.events import Batch
 from mlpulse.domain.ingest import IngestResult
-from mlpulse.errors import MalformedBodyError, MlpulseError, PayloadTooLargeError
+from mlpulse.errors import MlpulseError
 from mlpulse.server.auth import require
+from mlpulse.server.bodies import read_body
 from mlpulse.server.errors import status_of
 from mlpulse.server.ingest.decode import decode_batch, decompress, media_format
 from mlpulse.server.metrics import CollectorMetrics
@@ -20,27 +21,6 @@ from mlpulse.services.ingest import IngestService, PendingBatch
 
 router = APIRouter()
 _encode = msgspec.json.Encoder().encode
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise MalformedBodyError(
-                f"Content-Length must be an integer; got {declared!r}", field="Content-Length"
-            ) from None
-        if size > limit:
-            raise PayloadTooLargeError(f"body of {size} bytes is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    received = 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit:
-            raise PayloadTooLargeError(f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _decode_and_submit(
@@ -69,7 +49,7 @@ async def ingest(request: Request) -> Response:
     limit: int = request.app.state.settings.max_body_bytes
     try:
         media_format(request.headers.get("content-type"))  # 415 before reading the body
-        body = await _read_body(request, limit)
+        body = await read_body(request, limit)
         pending = await run_in_threadpool(
             _decode_and_submit,
             service,

@@ -1,0 +1,117 @@
+"""One suite over every EventStore and MetadataStore: the fakes keep the adapters' promises."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
+from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.domain.auth import Scope, hash_token
+from mlpulse.domain.events import Label, Outcome, PredictionBlock
+from mlpulse.domain.schema import ColumnKind
+from mlpulse.domain.storage import AcceptedBatch
+from mlpulse.ports import EventStore, MetadataStore
+from mlpulse.testing.fakes import InMemoryEventStore, InMemoryMetadataStore
+
+NOW = 1_767_225_600.0
+EVENT_STORES: dict[str, Callable[[Path], EventStore]] = {
+    "duckdb": lambda tmp: DuckDBEventStore(tmp / "events.duckdb"),
+    "in-memory": lambda tmp: InMemoryEventStore(),
+}
+METADATA_STORES: dict[str, Callable[[Path], MetadataStore]] = {
+    "sqlite": lambda tmp: SQLiteMetadataStore(tmp / "metadata.sqlite"),
+    "in-memory": lambda tmp: InMemoryMetadataStore(),
+}
+
+
+@pytest.fixture(params=sorted(EVENT_STORES))
+def event_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    store = EVENT_STORES[request.param](tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=sorted(METADATA_STORES))
+def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
+    store = METADATA_STORES[request.param](tmp_path)
+    yield store
+    store.close()
+
+
+def _block(version: str, latencies: list[float], *, start: float = NOW - 30) -> PredictionBlock:
+    n = len(latencies)
+    return PredictionBlock(
+        model="fraud",
+        version=version,
+        request_id=[f"{version}-{start}-{i}" for i in range(n)],
+        features={"amount": [float(i) for i in range(n)]},
+        timestamp=[start + i * 0.01 for i in range(n)],
+        latency_ms=latencies,
+        error=["boom" if i % 4 == 0 else None for i in range(n)],
+    )
+
+
+def test_event_store_counts_what_it_stored(event_store: EventStore) -> None:
+    batch = AcceptedBatch(
+        "b1",
+        NOW,
+        predictions=[_block("v1", [1.0, 2.0, 3.0])],
+        labels=[Label(model="fraud", request_id="v1-x-0", label=1.0)],
+        outcomes=[Outcome(name="click"), Outcome(name="buy", value=3.5)],
+    )
+    result = event_store.append(batch).result(10)
+    assert (result.accepted, result.duplicate) == (6, False)
+    counts = [event_store.count(k) for k in ("prediction", "label", "outcome")]
+    assert counts == [3, 1, 2]
+
+
+def test_event_store_stores_a_batch_id_once(event_store: EventStore) -> None:
+    batch = AcceptedBatch("same", NOW, predictions=[_block("v1", [1.0])])
+    assert not event_store.append(batch).result(10).duplicate
+    again = event_store.append(batch).result(10)
+    assert again.duplicate and again.accepted == 1
+    assert event_store.count("prediction") == 1
+
+
+def test_event_store_summarises_versions_with_exact_percentiles(event_store: EventStore) -> None:
+    rng = np.random.default_rng(5)
+    v1 = [float(x) for x in rng.lognormal(2, 0.5, 400)]
+    v2 = [float(x) for x in rng.lognormal(3, 0.5, 40)]
+    event_store.append(AcceptedBatch("a", NOW, predictions=[_block("v1", v1)])).result(10)
+    event_store.append(AcceptedBatch("b", NOW, predictions=[_block("v2", v2)])).result(10)
+    old = _block("v1", [999.0], start=NOW - 5000)
+    event_store.append(AcceptedBatch("c", NOW, predictions=[old])).result(10)
+    summaries = event_store.version_summaries("fraud", start=NOW - 60, end=NOW)
+    assert [s.version for s in summaries] == ["v1", "v2"]
+    for summary, latencies in zip(summaries, (v1, v2), strict=True):
+        assert summary.count == len(latencies)
+        assert summary.errors == len(range(0, len(latencies), 4))
+        expected = np.percentile(latencies, [50, 95, 99])
+        got = [summary.latency_ms.p50, summary.latency_ms.p95, summary.latency_ms.p99]
+        assert got == pytest.approx(expected)
+    assert event_store.version_summaries("nobody", start=NOW - 60, end=NOW) == []
+
+
+def test_metadata_store_finds_keys_by_hash_and_honours_revocation(
+    metadata: MetadataStore,
+) -> None:
+    key, token = metadata.create_key([Scope.READ], name="grafana", now=1.0)
+    assert metadata.find_key(hash_token(token)) == key
+    assert metadata.revoke_key(key.key_id, now=2.0)
+    found = metadata.find_key(hash_token(token))
+    assert found is not None and found.revoked_at == 2.0
+    assert not metadata.revoke_key("missing", now=3.0)
+
+
+def test_metadata_store_merges_inferred_schema_with_overrides(metadata: MetadataStore) -> None:
+    metadata.upsert_models({("fraud", "v1"): {"zip": ColumnKind.NUMERIC}}, now=1.0)
+    metadata.upsert_models({("fraud", "v2"): {"age": ColumnKind.NUMERIC}}, now=2.0)
+    metadata.set_schema_overrides("fraud", {"zip": ColumnKind.CATEGORICAL})
+    (info,) = metadata.list_models()
+    assert [v.version for v in info.versions] == ["v1", "v2"]
+    assert info.schema == {"zip": ColumnKind.CATEGORICAL, "age": ColumnKind.NUMERIC}
+    assert info.overrides == {"zip": ColumnKind.CATEGORICAL}

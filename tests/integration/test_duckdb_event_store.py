@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from mlpulse.adapters.store import duckdb_events
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock
@@ -200,3 +201,22 @@ def test_a_failed_commit_leaves_no_column_behind(tmp_path: Path) -> None:
     table = store.prediction_table("fraud")
     assert "f_brand_new" not in {r[0] for r in store.query(f"DESCRIBE {table}")}
     store.close()
+
+
+def test_a_batch_id_from_long_ago_is_still_recognised_after_a_restart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Remember only 5 ids in memory, so "old" is found by the table's primary key.
+    monkeypatch.setattr(duckdb_events, "REMEMBERED_BATCHES", 5)
+    first = DuckDBEventStore(tmp_path / "e.duckdb")
+    first.append(_batch("old", 3)).result(10)
+    for i in range(50):
+        first.append(_batch(f"later-{i}", 1)).result(10)
+    first.close()
+    second = DuckDBEventStore(tmp_path / "e.duckdb")
+    fresh_and_old = [second.append(_batch(bid, 3)) for bid in ("new", "old")]
+    new, again = (f.result(10) for f in fresh_and_old)
+    assert again.duplicate and again.accepted == 3
+    assert not new.duplicate
+    assert second.count("prediction") == 56
+    second.close()

@@ -8,14 +8,14 @@ values (probabilities, segment, a prediction that is a list) are stored as JSON.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mlpulse.domain.events import Label, Outcome, PredictionBlock, epoch_seconds
 
@@ -92,21 +92,42 @@ def _json_values(values: Sequence[Any] | None, n: int) -> pa.Array:
     return pa.array([None if v is None else encode(v) for v in values], type=pa.json_())
 
 
+_ARROW_TYPE: Final[dict[type, pa.DataType]] = {
+    float: pa.float64(),
+    int: pa.float64(),
+    bool: pa.bool_(),
+    str: pa.string(),
+}
+
+
 def _typed_or_json(values: Sequence[Any] | None, n: int) -> pa.Array:
     """One Arrow type for the column when its values share one; else JSON per value.
 
-    NaN becomes null (``from_pandas``) and so does ±inf: a non-finite feature value
-    is a missing value (see :mod:`mlpulse.domain.events`).
+    The type comes from the first non-null value; a column that mixes types becomes
+    JSON. NaN and ±inf become null: a non-finite feature value is a missing value (see
+    :mod:`mlpulse.domain.events`).
     """
     if values is None:
         return pa.nulls(n)
+    first = next((v for v in values if v is not None), None)
+    kind = _ARROW_TYPE.get(type(first))
+    if kind is None:
+        return pa.nulls(n) if first is None else _json_values(values, n)
     try:
-        array = pa.array(values, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Always with an explicit type: pyarrow's own inference (and pyarrow.compute)
+        # try to import dateutil on every call: 0.1 ms each where it is not installed.
+        array = pa.array(values, type=kind, from_pandas=True)  # NaN → null
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return _json_values(values, n)
-    if pa.types.is_floating(array.type):
-        array = pc.if_else(pc.is_finite(array), array, None)
+    if kind == pa.float64() and n:
+        data = np.frombuffer(array.buffers()[1], dtype=np.float64, count=n, offset=array.offset * 8)
+        if np.isinf(data).any():  # rare: rebuild with ±inf (and NaN) as null
+            finite = [None if v in _INFINITE or v != v else v for v in values]
+            array = pa.array(finite, type=kind)
     return array
+
+
+_INFINITE: Final = (math.inf, -math.inf)
 
 
 def _optional(values: Sequence[Any] | None, kind: pa.DataType, n: int) -> pa.Array:

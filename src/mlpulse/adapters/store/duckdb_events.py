@@ -13,10 +13,12 @@ data only (DuckDB's MVCC), so they never block the writer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +50,15 @@ _TABLES: Final = {
     "outcome": ("outcomes", OUTCOME_COLUMNS),
 }
 _STOP: Final = object()
+REMEMBERED_BATCHES: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The counts of a batch's first delivery, to answer its retries the same way."""
+
+    accepted: int
+    rejected: list[Rejection]
 
 
 @dataclass(slots=True)
@@ -67,7 +78,11 @@ class DuckDBEventStore:
     """:class:`mlpulse.ports.EventStore` over an embedded DuckDB file."""
 
     def __init__(
-        self, path: Path, *, max_queued_batches: int = 1024, checkpoint_mb: int = 128
+        self,
+        path: Path,
+        *,
+        max_queued_batches: int = 1024,
+        checkpoint_mb: int = 128,
     ) -> None:
         """Open (or create) the store at ``path`` and start its writer thread.
 
@@ -93,6 +108,16 @@ class DuckDBEventStore:
                 "received_at TIMESTAMPTZ, accepted INTEGER, rejected JSON)"
             )
             self._models = ModelTables(self._con)
+            # Batch ids seen lately: a retry is recognised without a query. Older ones
+            # are caught by the table's primary key (see _commit).
+            self._recent_order = deque(
+                row[0]
+                for row in self._con.execute(
+                    "SELECT batch_id FROM batches ORDER BY rowid DESC LIMIT ?",
+                    [REMEMBERED_BATCHES],
+                ).fetchall()[::-1]
+            )
+            self._recent = set(self._recent_order)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the event store at {path}: {exc}") from exc
         self._writer = threading.Thread(target=self._write_loop, name="mlpulse-writer", daemon=True)
@@ -142,62 +167,88 @@ class DuckDBEventStore:
                 return
 
     def _commit(self, group: list[_Pending]) -> None:
+        # The same batch id twice in one group: the later ones are duplicates of the first.
+        firsts: dict[str, _Pending] = {}
+        for pending in group:
+            firsts.setdefault(pending.batch.batch_id, pending)
         try:
-            known = self._known_batches([p.batch.batch_id for p in group])
-            fresh: list[_Pending] = []
-            results: dict[int, IngestResult] = {}
-            seen: dict[str, IngestResult] = {}
-            for i, pending in enumerate(group):
-                bid = pending.batch.batch_id
-                first = known.get(bid) or seen.get(bid)
-                if first is not None:
-                    results[i] = msgspec.structs.replace(first, duplicate=True)
-                    continue
-                result = IngestResult(
-                    batch_id=bid, accepted=pending.batch.accepted, rejected=pending.batch.rejected
-                )
-                seen[bid] = result
-                results[i] = result
-                fresh.append(pending)
-            if fresh:
+            fresh = [p for bid, p in firsts.items() if bid not in self._recent]
+            try:
                 self._write(fresh)
+            except duckdb.ConstraintException:
+                # A batch id older than the remembered window came again: ask the table.
+                known = set(self._stored_answers([p.batch.batch_id for p in fresh]))
+                fresh = [p for p in fresh if p.batch.batch_id not in known]
+                self._write(fresh)
+            stored = {p.batch.batch_id for p in fresh}
+            self._remember(stored)
+            earlier = self._stored_answers([b for b in firsts if b not in stored])
         except Exception as exc:  # a loop boundary: every waiting request gets the error
             log.exception("commit of %d batches failed", len(group))
             error = StoreError(f"the event store could not commit: {exc}")
             for pending in group:
                 pending.future.set_exception(error)
             return
-        for i, pending in enumerate(group):
-            pending.future.set_result(results[i])
+        for pending in group:
+            bid = pending.batch.batch_id
+            if pending is firsts[bid] and bid in stored:
+                result = IngestResult(bid, pending.batch.accepted, pending.batch.rejected)
+            else:
+                first = earlier.get(bid) or _Answer(
+                    firsts[bid].batch.accepted, firsts[bid].batch.rejected
+                )
+                result = IngestResult(bid, first.accepted, first.rejected, duplicate=True)
+            pending.future.set_result(result)
 
-    def _known_batches(self, batch_ids: list[str]) -> dict[str, IngestResult]:
+    def _remember(self, batch_ids: Iterable[str]) -> None:
+        for bid in batch_ids:
+            self._recent.add(bid)
+            self._recent_order.append(bid)
+        while len(self._recent_order) > REMEMBERED_BATCHES:
+            self._recent.discard(self._recent_order.popleft())
+
+    def _stored_answers(self, batch_ids: list[str]) -> dict[str, _Answer]:
+        """What was accepted and rejected the first time these (earlier) batches came."""
+        if not batch_ids:
+            return {}
         rows = self._con.execute(
             "SELECT batch_id, accepted, rejected FROM batches "
             "WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))",
             [batch_ids],
         ).fetchall()
         return {
-            bid: IngestResult(
-                batch_id=bid, accepted=accepted, rejected=self._decode_rejections.decode(rejected)
-            )
+            bid: _Answer(accepted, self._decode_rejections.decode(rejected))
             for bid, accepted, rejected in rows
         }
 
     def _write(self, group: list[_Pending]) -> None:
+        """Write the group in one transaction.
+
+        The ``batches`` primary key makes a retry idempotent at any distance in time: a
+        batch id stored before fails the transaction with a ConstraintException.
+        """
+        if not group:
+            return
         batches = pa.table(
             {
-                "batch_id": [p.batch.batch_id for p in group],
+                "batch_id": pa.array([p.batch.batch_id for p in group], type=pa.string()),
                 "received_at": pa.array(
                     [round(p.batch.received_at * 1e6) for p in group],
                     type=pa.timestamp("us", tz="UTC"),
                 ),
                 "accepted": pa.array([p.batch.accepted for p in group], type=pa.int32()),
-                "rejected": [self._rejections.encode(p.batch.rejected).decode() for p in group],
+                "rejected": pa.array(
+                    [self._rejections.encode(p.batch.rejected).decode() for p in group],
+                    type=pa.string(),
+                ),
             }
         )
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
+            con.register("incoming", batches)
+            con.execute("INSERT INTO batches SELECT * FROM incoming")
+            con.unregister("incoming")
             for pending in group:
                 for arrays in pending.predictions:
                     self._models.insert(con, arrays)
@@ -207,12 +258,10 @@ class DuckDBEventStore:
                     con.register("incoming", pa.concat_tables(parts))
                     con.execute(f"INSERT INTO {table} SELECT * FROM incoming")
                     con.unregister("incoming")
-            con.register("incoming", batches)
-            con.execute("INSERT INTO batches SELECT * FROM incoming")
-            con.unregister("incoming")
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
+                con.execute("ROLLBACK")
             self._models.rolled_back()
             raise
         self._models.committed()

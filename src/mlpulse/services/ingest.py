@@ -28,7 +28,7 @@ class IngestObserver(Protocol):
 class SchemaTracker:
     """Remembers which (model, version) pairs and columns are known, and records new ones.
 
-    Checking a batch costs one subset test per event; the metadata store is written
+    Checking a block costs a look at its feature names; the metadata store is written
     only when something new appears.
     """
 

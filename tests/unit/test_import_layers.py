@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "mlpulse"
 
 # For each layer: the mlpulse packages it may import.
 ALLOWED = {
-    "core": {"core"},
+    "core": {"core", "errors"},
     "domain": {"core", "domain", "errors"},
     "services": {"core", "domain", "ports", "errors", "services"},
     "sdk": {"sdk", "domain", "errors"},

@@ -1,0 +1,1 @@
+"""Mergeable profiles of datasets and time windows (Apache DataSketches)."""

@@ -1,0 +1,158 @@
+"""Properties of the categorical drift statistics over random count vectors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from mlpulse.core.drift.categorical import (
+    CategoryCounts,
+    chi_square,
+    fisher_exact,
+    hellinger,
+    jensen_shannon,
+    jensen_shannon_noise_corrected,
+    proportion_z,
+    psi,
+    top_k_with_other,
+    total_variation,
+)
+
+Distance = Callable[[CategoryCounts, CategoryCounts], float]
+DISTANCES: list[Distance] = [jensen_shannon, hellinger, total_variation, psi]
+BOUNDED: list[Distance] = [jensen_shannon, hellinger, total_variation]
+CATEGORIES = [f"c{i}" for i in range(12)]
+
+count_values = st.one_of(st.integers(0, 10_000).map(float), st.floats(0, 1e6))
+count_maps = st.dictionaries(st.sampled_from(CATEGORIES), count_values, min_size=1).filter(
+    lambda counts: sum(counts.values()) > 0
+)
+distances = st.sampled_from(DISTANCES)
+
+
+@settings(max_examples=100, deadline=None)
+@given(distance=distances, reference=count_maps, current=count_maps)
+def test_distances_are_non_negative_and_bounded(
+    distance: Distance, reference: dict[str, float], current: dict[str, float]
+) -> None:
+    value = distance(reference, current)
+    assert value >= 0
+    if distance in BOUNDED:
+        assert value <= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(distance=distances, reference=count_maps)
+def test_distances_are_zero_on_identical_counts(
+    distance: Distance, reference: dict[str, float]
+) -> None:
+    assert distance(reference, dict(reference)) < 1e-7
+
+
+@settings(max_examples=100, deadline=None)
+@given(distance=distances, reference=count_maps, current=count_maps)
+def test_distances_are_symmetric(
+    distance: Distance, reference: dict[str, float], current: dict[str, float]
+) -> None:
+    # PSI is symmetric too: with its renormalised smoothing it is KL(p||q) + KL(q||p).
+    forward, backward = distance(reference, current), distance(current, reference)
+    assert abs(forward - backward) <= 1e-9 * max(1.0, forward)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    distance=distances,
+    reference=count_maps,
+    current=count_maps,
+    seed=st.randoms(use_true_random=False),
+)
+def test_distances_ignore_the_names_of_categories(
+    distance: Distance, reference: dict[str, float], current: dict[str, float], seed: object
+) -> None:
+    shuffled = list(CATEGORIES)
+    seed.shuffle(shuffled)  # type: ignore[attr-defined]
+    rename = dict(zip(CATEGORIES, shuffled, strict=True))
+    renamed_reference = {rename[c]: n for c, n in reference.items()}
+    renamed_current = {rename[c]: n for c, n in current.items()}
+    before = distance(reference, current)
+    assert abs(distance(renamed_reference, renamed_current) - before) <= 1e-9 * max(1.0, before)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    distance=distances,
+    reference=count_maps,
+    current=count_maps,
+    factor=st.floats(1e-3, 1e3),
+)
+def test_distances_ignore_a_common_scale_of_the_counts(
+    distance: Distance, reference: dict[str, float], current: dict[str, float], factor: float
+) -> None:
+    scaled_reference = {c: n * factor for c, n in reference.items()}
+    scaled_current = {c: n * factor for c, n in current.items()}
+    assume(sum(scaled_reference.values()) > 0 and sum(scaled_current.values()) > 0)
+    before = distance(reference, current)
+    after = distance(scaled_reference, scaled_current)
+    assert abs(after - before) <= 1e-7 * max(1.0, before)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=count_maps, current=count_maps)
+def test_chi_square_p_value_is_a_probability(
+    reference: dict[str, float], current: dict[str, float]
+) -> None:
+    result = chi_square(reference, current)
+    assert 0 <= result.p_value <= 1
+    assert result.statistic >= 0
+
+
+binary_counts = st.tuples(st.integers(0, 500), st.integers(0, 500)).filter(lambda c: sum(c) > 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=binary_counts, current=binary_counts)
+def test_binary_tests_give_p_values_in_unit_interval_and_agree_with_chi_square(
+    reference: tuple[int, int], current: tuple[int, int]
+) -> None:
+    reference_counts = dict(zip("ab", reference, strict=True))
+    current_counts = dict(zip("ab", current, strict=True))
+    z = proportion_z(reference_counts, current_counts)
+    fisher = fisher_exact(reference_counts, current_counts)
+    chi = chi_square(reference_counts, current_counts)
+    assert 0 <= z.p_value <= 1
+    assert 0 <= fisher.p_value <= 1
+    assert abs(z.statistic**2 - chi.statistic) <= 1e-7 * max(1.0, chi.statistic)
+    assert abs(z.p_value - chi.p_value) <= 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=count_maps, current=count_maps, k=st.integers(1, 12))
+def test_top_k_with_other_keeps_totals_and_distances_shrink(
+    reference: dict[str, float], current: dict[str, float], k: int
+) -> None:
+    lumped_reference, lumped_current = top_k_with_other(reference, current, k=k)
+    assert abs(sum(lumped_reference.values()) - sum(reference.values())) <= 1e-9 * sum(
+        reference.values()
+    )
+    assert abs(sum(lumped_current.values()) - sum(current.values())) <= 1e-9 * sum(current.values())
+    # Merging categories never increases an f-divergence (data-processing inequality).
+    for distance in BOUNDED:
+        assert distance(lumped_reference, lumped_current) <= distance(reference, current) + 1e-9
+
+
+integer_count_maps = st.dictionaries(
+    st.sampled_from(CATEGORIES), st.integers(0, 2_000).map(float), min_size=1
+).filter(lambda counts: sum(counts.values()) > 0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=integer_count_maps, current=integer_count_maps, seed=st.integers(0, 2**32))
+def test_noise_corrected_jensen_shannon_is_bounded_by_the_plain_distance(
+    reference: dict[str, float], current: dict[str, float], seed: int
+) -> None:
+    result = jensen_shannon_noise_corrected(reference, current, n_resamples=20, seed=seed)
+    assert 0 < result.p_value <= 1
+    assert 0 <= result.corrected <= result.distance <= 1
+    assert abs(result.distance - jensen_shannon(reference, current)) <= 1e-9

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from mlpulse.domain.auth import Scope
 from mlpulse.testing.process import CollectorProcess, create_key
+
+# CI runs the property tests on a fixed sequence of examples, so a landing never depends
+# on the luck of the draw; runs on a developer's machine keep exploring new examples.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ def welch_t(reference: ArrayLike, current: ArrayLike) -> HypothesisTestResult:
             return HypothesisTestResult(0.0, 1.0, n, m)
         return HypothesisTestResult(math.copysign(math.inf, difference), 0.0, n, m)
     statistic = difference / math.sqrt(a + b)
-    dof = (a + b) ** 2 / (a * a / (n - 1) + b * b / (m - 1))
+    # Welch–Satterthwaite, written with shares of a + b: a² and b² underflow to 0 for
+    # tiny variances, and one share is always ≥ 1/2, so this denominator never is 0.
+    share_a, share_b = a / (a + b), b / (a + b)
+    dof = 1.0 / (share_a * share_a / (n - 1) + share_b * share_b / (m - 1))
     p_value = 2.0 * float(special.stdtr(dof, -abs(statistic)))
     return HypothesisTestResult(statistic, min(max(p_value, 0.0), 1.0), n, m)
 

@@ -10,7 +10,7 @@ import mlpulse.sdk
 
 
 def test_public_api_is_pinned() -> None:
-    assert mlpulse.__all__ == ["Client", "__version__"]
+    assert mlpulse.__all__ == ["Client", "__version__", "report"]
     assert mlpulse.__version__ == "0.1.0"
     assert mlpulse.Client is mlpulse.sdk.Client
 

@@ -17,6 +17,7 @@ from mlpulse.server.settings import Settings
 
 if TYPE_CHECKING:
     from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+    from mlpulse.library.report import Report
 
 app = typer.Typer(help="mlpulse: monitoring for machine-learning systems in production.")
 keys_app = typer.Typer(help="Create, list and revoke API keys.")
@@ -124,6 +125,90 @@ def demo(
     from mlpulse.demo.scenario import run_scenario
 
     sys.exit(run_scenario(seed=seed, predictions=events, data_dir=data_dir, console=Console()))
+
+
+def _read_table(path: Path) -> object:
+    """A CSV or Parquet file as a pyarrow Table."""
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        err.print(f"[red]error:[/] no such file: {path}")
+        raise typer.Exit(2)
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path)
+    if suffix in (".csv", ".tsv", ".txt"):
+        import pyarrow.csv as pacsv
+
+        delimiter = "\t" if suffix == ".tsv" else ","
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    err.print(f"[red]error:[/] {path}: expected a .csv, .tsv or .parquet file")
+    raise typer.Exit(2)
+
+
+def _drift_report(reference: Path, current: Path) -> Report:
+    from mlpulse.library.report import report
+
+    with Console(stderr=True).status("computing drift..."):
+        return report(_read_table(reference), _read_table(current))
+
+
+ReferenceFile = Annotated[Path, typer.Option("--reference", help="CSV or Parquet file")]
+CurrentFile = Annotated[Path, typer.Option("--current", help="CSV or Parquet file")]
+
+
+@app.command("report")
+def report_command(
+    reference: ReferenceFile,
+    current: CurrentFile,
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path(
+        "drift-report.html"
+    ),
+    json_output: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON")
+    ] = None,
+) -> None:
+    """Write a drift report (self-contained HTML, optionally JSON) of two datasets."""
+    result = _drift_report(reference, current)
+    result.save_html(output)
+    if json_output is not None:
+        json_output.write_text(result.to_json(), encoding="utf-8")
+    summary = result.to_dict()["dataset"]
+    err.print(
+        f"{summary['n_drifted']} of {summary['n_columns']} columns drifted "
+        f"(dataset: {summary['status']}); wrote {output}"
+    )
+
+
+_SEVERITY = {"warning": ("warning", "critical"), "critical": ("critical",)}
+
+
+@app.command("check")
+def check_command(
+    reference: ReferenceFile,
+    current: CurrentFile,
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 when a check reaches this status: warning or critical")
+    ] = "critical",
+) -> None:
+    """Run the drift checks as a pass/fail suite (for CI, Airflow, Dagster, Kubeflow)."""
+    if fail_on not in _SEVERITY:
+        err.print(f"[red]error:[/] --fail-on must be warning or critical; got {fail_on!r}")
+        raise typer.Exit(2)
+    columns = _drift_report(reference, current).to_dict()["columns"]
+    table = Table("column", "method", "value", "threshold", "status")
+    failed = 0
+    for name, c in sorted(columns.items()):
+        bad = c["status"] in _SEVERITY[fail_on]
+        failed += bad
+        value = "n/a" if c["value"] is None else f"{c['value']:.4g}"
+        colour = "red" if bad else "green"
+        table.add_row(name, c["method"], value, f"{c['threshold']:.4g}", f"[{colour}]{c['status']}")
+    Console().print(table)
+    if failed:
+        err.print(f"[red]FAILED:[/] {failed} of {len(columns)} checks at {fail_on} or worse")
+        raise typer.Exit(1)
+    err.print(f"[green]passed:[/] {len(columns)} checks below {fail_on}")
 
 
 def main() -> None:

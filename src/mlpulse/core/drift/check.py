@@ -207,5 +207,11 @@ def dataset_drift(
     total = sum(weights.values())
     drifted = sum(weights[r.column] for r in judged if r.drifted)
     value = drifted / total if total > 0 else math.nan
-    status = _status(value, share, p_value=False)
+    # Inclusive, as people say it: "the dataset drifted when half its columns did".
+    if math.isnan(value):
+        status = Status.INSUFFICIENT_DATA
+    elif value >= share.critical:
+        status = Status.CRITICAL
+    else:
+        status = Status.WARNING if value >= share.warning else Status.OK
     return DatasetDriftResult(results, value, status, share)

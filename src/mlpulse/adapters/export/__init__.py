@@ -1,0 +1,1 @@
+"""Exporters: what mlpulse writes for other tools and for people (HTML reports)."""

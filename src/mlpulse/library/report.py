@@ -1,0 +1,169 @@
+"""``mlpulse.report(reference, current)``: a drift report of two datasets.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> ref = {"amount": rng.normal(size=2000), "country": rng.choice(["DE", "FR"], 2000)}
+>>> cur = {"amount": rng.normal(1.0, 1, 2000), "country": rng.choice(["DE", "FR"], 2000)}
+>>> r = report(ref, cur)
+>>> r.to_dict()["columns"]["amount"]["drifted"], r.to_dict()["columns"]["country"]["drifted"]
+(True, False)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from mlpulse.core.drift.check import (
+    ColumnCheck,
+    ColumnDriftResult,
+    DatasetDriftResult,
+    Kind,
+    dataset_drift,
+)
+from mlpulse.core.drift.methods import Thresholds
+from mlpulse.library.frames import as_kind, columns_of, infer_kind
+
+
+@dataclass(frozen=True, slots=True)
+class Distribution:
+    """What the HTML shows of a column: shares per bin (numeric) or per category."""
+
+    labels: list[str]
+    reference: list[float]
+    current: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A dataset's drift: per column and overall. Build it with :func:`report`."""
+
+    drift: DatasetDriftResult
+    distributions: Mapping[str, Distribution]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data: ``columns`` (name → result) and the ``dataset`` verdict."""
+        columns = {name: _column(r) for name, r in self.drift.columns.items()}
+        return {
+            "dataset": {
+                "drifted": self.drift.drifted,
+                "drifted_share": _number(self.drift.drifted_share),
+                "status": self.drift.status.value,
+                "share_thresholds": {
+                    "warning": self.drift.thresholds.warning,
+                    "critical": self.drift.thresholds.critical,
+                },
+                "n_columns": len(columns),
+                "n_drifted": sum(c["drifted"] for c in columns.values()),
+            },
+            "columns": columns,
+        }
+
+    def to_json(self) -> str:
+        return msgspec.json.encode(self.to_dict()).decode()
+
+    def save_html(self, path: str | Path) -> Path:
+        """Write a self-contained HTML page (no scripts, no network) and return its path."""
+        from mlpulse.adapters.export.html_report import render_html
+
+        target = Path(path)
+        target.write_text(render_html(self.to_dict(), self.distributions), encoding="utf-8")
+        return target
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _column(result: ColumnDriftResult) -> dict[str, Any]:
+    return {
+        "kind": result.kind,
+        "method": result.method,
+        "value": _number(result.value),
+        "threshold": result.threshold,
+        "thresholds": {
+            "warning": result.thresholds.warning,
+            "critical": result.thresholds.critical,
+        },
+        "value_is_p_value": result.p_value,
+        "status": result.status.value,
+        "drifted": result.drifted,
+        "n_reference": result.n_reference,
+        "n_current": result.n_current,
+        "details": msgspec.to_builtins(dict(result.details), str_keys=True),
+    }
+
+
+def report(
+    reference: Any,
+    current: Any,
+    *,
+    kinds: Mapping[str, Kind] | None = None,
+    checks: Mapping[str, ColumnCheck] | None = None,
+    importances: Mapping[str, float] | None = None,
+    share: Thresholds | None = None,
+) -> Report:
+    """Drift of every column shared by ``reference`` and ``current``.
+
+    ``reference`` and ``current``: pandas or polars DataFrames, pyarrow Tables, mappings
+    of column → array, or numpy structured arrays. ``kinds`` overrides the inferred kind
+    (numeric, categorical, boolean) of some columns; ``checks`` the method and thresholds
+    of some columns; ``importances`` weighs the dataset verdict. Columns in only one of
+    the two datasets are a data-quality matter, not drift, and are left out here.
+    """
+    ref = columns_of(reference, name="reference")
+    cur = columns_of(current, name="current")
+    shared = [name for name in ref if name in cur]
+    column_kinds: dict[str, Kind] = {n: infer_kind(ref[n]) for n in shared}
+    column_kinds.update({n: k for n, k in (kinds or {}).items() if n in column_kinds})
+    ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
+    cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
+    options: dict[str, Any] = {"checks": checks, "importances": importances}
+    if share is not None:
+        options["share"] = share
+    drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
+    distributions = {n: _distribution(ref[n], cur[n], k) for n, k in column_kinds.items()}
+    return Report(drift, distributions)
+
+
+def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:
+    if kind == "numeric":
+        r = reference[~np.isnan(reference)]
+        c = current[~np.isnan(current)]
+        if r.size == 0 or c.size == 0:
+            return Distribution([], [], [])
+        low, high = np.percentile(np.concatenate([r, c]), [0.5, 99.5])
+        if low == high:
+            low, high = low - 0.5, high + 0.5
+        edges = np.linspace(low, high, 31)
+        shares = [np.histogram(np.clip(x, low, high), bins=edges)[0] / x.size for x in (r, c)]
+        labels = [f"{edge:.4g}" for edge in edges[:-1]]
+        return Distribution(labels, shares[0].tolist(), shares[1].tolist())
+    ref_labels, ref_counts = _category_counts(reference)
+    cur_labels, cur_counts = _category_counts(current)
+    ref_map = dict(zip(ref_labels, ref_counts, strict=True))
+    cur_map = dict(zip(cur_labels, cur_counts, strict=True))
+    top = sorted(
+        set(ref_map) | set(cur_map), key=lambda k: -(ref_map.get(k, 0) + cur_map.get(k, 0))
+    )
+    top = top[:15]
+    ref_total, cur_total = max(sum(ref_counts), 1), max(sum(cur_counts), 1)
+    return Distribution(
+        [str(k) for k in top],
+        [ref_map.get(k, 0) / ref_total for k in top],
+        [cur_map.get(k, 0) / cur_total for k in top],
+    )
+
+
+def _category_counts(values: np.ndarray) -> tuple[list[str], list[int]]:
+    present = np.array([str(v) for v in values if v is not None and v == v], dtype=object)
+    if present.size == 0:
+        return [], []
+    labels, counts = np.unique(present, return_counts=True)
+    return [str(x) for x in labels], [int(x) for x in counts]

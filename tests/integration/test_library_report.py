@@ -1,0 +1,137 @@
+"""Library mode: mlpulse.report on every kind of frame, and its JSON and HTML."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import mlpulse
+from mlpulse.core.drift.check import ColumnCheck
+from mlpulse.core.drift.methods import Thresholds
+from mlpulse.errors import InvalidInputError
+
+
+def _frames(n: int = 5000, seed: int = 0) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    reference = {
+        "amount": rng.lognormal(3, 1, n),
+        "age": rng.integers(18, 90, n).astype(float),
+        "country": rng.choice(["DE", "FR", "US", "GB"], n),
+        "vip": rng.random(n) < 0.1,
+    }
+    current = {
+        "amount": rng.lognormal(3.6, 1, n),  # shifted
+        "age": rng.integers(18, 90, n).astype(float),
+        "country": rng.choice(["DE", "FR", "US", "GB", "BR"], n, p=[0.2, 0.2, 0.2, 0.2, 0.2]),
+        "vip": rng.random(n) < 0.1,
+    }
+    current["age"][:100] = np.nan
+    return reference, current
+
+
+def test_report_flags_shifted_columns_and_keeps_the_others() -> None:
+    reference, current = _frames()
+    result = mlpulse.report(reference, current).to_dict()
+    columns = result["columns"]
+    assert {n for n, c in columns.items() if c["drifted"]} == {"amount", "country"}
+    for c in columns.values():
+        assert {"drifted", "method", "value", "threshold", "status"} <= set(c)
+    assert columns["vip"]["kind"] == "boolean"
+    assert columns["age"]["n_current"] == 4900  # missing values are left out
+    assert "BR" in columns["country"]["details"]["unseen_categories"]
+    assert result["dataset"]["n_drifted"] == 2
+    assert result["dataset"]["drifted_share"] == pytest.approx(0.5)
+    assert result["dataset"]["status"] == "critical"
+
+
+@pytest.mark.parametrize("frame", ["pandas", "polars", "pyarrow"])
+def test_report_gives_the_same_answer_for_every_frame_library(frame: str) -> None:
+    reference, current = _frames()
+    convert = {"pandas": pd.DataFrame, "polars": pl.DataFrame, "pyarrow": pa.table}[frame]
+    expected = mlpulse.report(reference, current).to_dict()
+    got = mlpulse.report(convert(reference), convert(current)).to_dict()
+    assert got == expected
+
+
+def test_report_to_json_is_the_dict_with_nan_as_null() -> None:
+    reference, current = _frames()
+    current["age"] = np.full(5000, np.nan)  # nothing left to compare
+    r = mlpulse.report(reference, current)
+    data = json.loads(r.to_json())
+    assert data == r.to_dict()
+    assert data["columns"]["age"]["status"] == "insufficient_data"
+    assert data["columns"]["age"]["value"] is None
+
+
+def test_report_honours_kinds_and_checks() -> None:
+    reference, current = _frames()
+    r = mlpulse.report(
+        reference,
+        current,
+        kinds={"age": "categorical"},
+        checks={"amount": ColumnCheck(method="psi", thresholds=Thresholds(5.0, 9.0))},
+    ).to_dict()
+    assert r["columns"]["age"]["kind"] == "categorical"
+    assert r["columns"]["amount"]["method"] == "psi"
+    assert not r["columns"]["amount"]["drifted"]
+
+
+def test_report_save_html_is_self_contained(tmp_path: Path) -> None:
+    reference, current = _frames()
+    page = mlpulse.report(reference, current).save_html(tmp_path / "r.html").read_text()
+    assert page.startswith("<!doctype html>")
+    for name in ("amount", "age", "country", "vip", "critical", "<svg"):
+        assert name in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+
+
+def test_report_names_the_argument_it_cannot_read() -> None:
+    with pytest.raises(InvalidInputError, match="current"):
+        mlpulse.report({"a": [1.0, 2.0]}, "not a frame")
+
+
+def _mlpulse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlpulse", *args], capture_output=True, text=True)
+
+
+def test_cli_report_and_check_read_csv_and_parquet(tmp_path: Path) -> None:
+    reference, current = _frames()
+    pd.DataFrame(reference).to_csv(tmp_path / "ref.csv", index=False)
+    pq.write_table(pa.table(current), tmp_path / "cur.parquet")
+    pq.write_table(pa.table(reference), tmp_path / "same.parquet")
+    out = tmp_path / "out.html"
+    done = _mlpulse(
+        "report", "--reference", str(tmp_path / "ref.csv"), "--current",
+        str(tmp_path / "cur.parquet"), "-o", str(out), "--json", str(tmp_path / "out.json"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().startswith("<!doctype html>")
+    assert json.loads((tmp_path / "out.json").read_text())["dataset"]["n_drifted"] == 2
+    failing = _mlpulse(
+        "check",
+        "--reference",
+        str(tmp_path / "ref.csv"),
+        "--current",
+        str(tmp_path / "cur.parquet"),
+    )
+    assert failing.returncode == 1
+    assert "FAILED" in failing.stderr
+    passing = _mlpulse(
+        "check",
+        "--reference",
+        str(tmp_path / "ref.csv"),
+        "--current",
+        str(tmp_path / "same.parquet"),
+    )
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    missing = _mlpulse("check", "--reference", str(tmp_path / "nope.csv"), "--current", str(out))
+    assert missing.returncode == 2 and "no such file" in missing.stderr

@@ -46,7 +46,10 @@ def _bars(distribution: Distribution, *, width: int = 640, height: int = 160) ->
         return "<p>No values to show.</p>"
     top = max(max(distribution.reference, default=0), max(distribution.current, default=0)) or 1.0
     slot = width / n
-    parts = [f'<svg width="{width}" height="{height + 30}" role="img">']
+    # A margin on each side, so the first and last labels are not cut off.
+    parts = [
+        f'<svg width="{width + 40}" height="{height + 30}" role="img"><g transform="translate(20,0)">'
+    ]
     for i, (label, r, c) in enumerate(
         zip(distribution.labels, distribution.reference, distribution.current, strict=True)
     ):
@@ -63,7 +66,7 @@ def _bars(distribution: Distribution, *, width: int = 640, height: int = 160) ->
                 f'<text x="{x + slot / 2:.1f}" y="{height + 14}" font-size="10" '
                 f'text-anchor="middle">{_e(label[:12])}</text>'
             )
-    parts.append("</svg>")
+    parts.append("</g></svg>")
     return "".join(parts)
 
 

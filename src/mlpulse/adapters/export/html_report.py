@@ -48,7 +48,8 @@ def _bars(distribution: Distribution, *, width: int = 640, height: int = 160) ->
     slot = width / n
     # A margin on each side, so the first and last labels are not cut off.
     parts = [
-        f'<svg width="{width + 40}" height="{height + 30}" role="img"><g transform="translate(20,0)">'
+        f'<svg width="{width + 40}" height="{height + 30}" role="img">',
+        '<g transform="translate(20,0)">',
     ]
     for i, (label, r, c) in enumerate(
         zip(distribution.labels, distribution.reference, distribution.current, strict=True)

@@ -1,0 +1,105 @@
+"""Every applicable data-quality check over every column of a dataset, worst first.
+
+>>> reference = {"age": [30.0, 41.0, 25.0, 52.0, 38.0], "plan": list("abab" "a")}
+>>> current = {"age": [31.0, None, 27.0, 250.0, 36.0], "plan": list("abzb" "a")}
+>>> [(r.check, r.column, r.status.value) for r in quality_checks(
+...     reference, current, kinds={"age": "numeric", "plan": "categorical"})][:3]
+[('missing_values', 'age', 'critical'), ('out_of_range', 'age', 'critical'), ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from mlpulse.core.drift.check import Kind
+from mlpulse.core.quality.cardinality import cardinality
+from mlpulse.core.quality.columns import column_changes
+from mlpulse.core.quality.constant import constant
+from mlpulse.core.quality.duplicates import duplicate_rows
+from mlpulse.core.quality.missing import missing_values
+from mlpulse.core.quality.out_of_range import out_of_range
+from mlpulse.core.quality.result import QualityResult, by_severity
+from mlpulse.core.quality.type_errors import KINDS, type_errors
+from mlpulse.core.quality.unseen import unseen_share
+from mlpulse.core.quality.values import Values
+from mlpulse.errors import parameter_error
+
+ColumnCheck = Callable[[Values, Values, str], QualityResult]
+
+# The checks beyond missing values and type errors (which every column gets), by kind.
+BY_KIND: Final[dict[str, tuple[ColumnCheck, ...]]] = {
+    "numeric": (
+        lambda r, c, name: out_of_range(r, c, column=name),
+        lambda r, c, name: constant(r, c, column=name),
+    ),
+    "categorical": (
+        lambda r, c, name: unseen_share(r, c, column=name),
+        lambda r, c, name: cardinality(r, c, column=name),
+        lambda r, c, name: constant(r, c, column=name),
+    ),
+    "boolean": (lambda r, c, name: constant(r, c, column=name),),
+}
+
+
+def quality_checks(
+    reference: Mapping[str, Values],
+    current: Mapping[str, Values],
+    *,
+    kinds: Mapping[str, Kind],
+) -> list[QualityResult]:
+    """Run every data-quality check that applies, with default thresholds.
+
+    Every column in ``kinds`` present on both sides gets
+    :func:`~mlpulse.core.quality.missing.missing_values` and
+    :func:`~mlpulse.core.quality.type_errors.type_errors`; a numeric column also
+    :func:`~mlpulse.core.quality.out_of_range.out_of_range` and
+    :func:`~mlpulse.core.quality.constant.constant`; a categorical one
+    :func:`~mlpulse.core.quality.unseen.unseen_share`,
+    :func:`~mlpulse.core.quality.cardinality.cardinality` and ``constant``; a boolean one
+    ``constant``. The dataset gets
+    :func:`~mlpulse.core.quality.columns.column_changes` (over all columns of both
+    mappings) and :func:`~mlpulse.core.quality.duplicates.duplicate_rows`. A column in
+    ``kinds`` missing from one side is reported by ``column_changes`` only.
+
+    Parameters
+    ----------
+    reference, current : mapping of str to array_like
+        Datasets as column → values.
+    kinds : mapping of str to {'numeric', 'categorical', 'boolean'}
+        The columns to check and what each holds.
+
+    Returns
+    -------
+    list of QualityResult
+        Worst status first (critical, warning, insufficient_data, ok), then by column
+        (dataset-level results first) and check.
+
+    Examples
+    --------
+    >>> results = quality_checks({"x": [1, 2, 3, 4, 5]}, {"x": [2, 3, 4, 5, 1]},
+    ...                          kinds={"x": "numeric"})
+    >>> sorted({r.status.value for r in results}), len(results)
+    (['ok'], 6)
+    """
+    for name, kind in kinds.items():
+        if kind not in KINDS:
+            raise parameter_error(
+                "kinds", "quality_checks", f"a mapping to one of {', '.join(KINDS)}", dict(kinds)
+            )
+        if name not in reference and name not in current:
+            raise parameter_error(
+                "kinds",
+                "quality_checks",
+                "a mapping of columns found in reference or current",
+                name,
+            )
+    results = [column_changes(reference, current), duplicate_rows(reference, current)]
+    for name, kind in kinds.items():
+        if name not in reference or name not in current:
+            continue
+        ref, cur = reference[name], current[name]
+        results.append(missing_values(ref, cur, column=name))
+        results.append(type_errors(ref, cur, kind=kind, column=name))
+        results.extend(check(ref, cur, name) for check in BY_KIND[kind])
+    return by_severity(results)

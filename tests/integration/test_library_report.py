@@ -135,3 +135,17 @@ def test_cli_report_and_check_read_csv_and_parquet(tmp_path: Path) -> None:
     assert passing.returncode == 0, passing.stdout + passing.stderr
     missing = _mlpulse("check", "--reference", str(tmp_path / "nope.csv"), "--current", str(out))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_report_runs_the_data_quality_checks_too(tmp_path: Path) -> None:
+    reference, current = _frames()
+    current["age"][:1500] = np.nan  # 2% → 30% missing
+    current["channel"] = np.full(5000, "web")  # a column the reference does not have
+    del current["vip"]  # and one it had
+    r = mlpulse.report(reference, current)
+    quality = {(q["check"], q["column"]): q["status"] for q in r.to_dict()["quality"]}
+    assert quality[("missing_values", "age")] == "critical"
+    assert quality[("columns", None)] == "critical"
+    assert "vip" not in r.to_dict()["columns"]
+    page = r.save_html(tmp_path / "q.html").read_text()
+    assert "Data quality" in page and "missing_values" in page

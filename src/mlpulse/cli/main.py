@@ -195,20 +195,26 @@ def check_command(
     if fail_on not in _SEVERITY:
         err.print(f"[red]error:[/] --fail-on must be warning or critical; got {fail_on!r}")
         raise typer.Exit(2)
-    columns = _drift_report(reference, current).to_dict()["columns"]
-    table = Table("column", "method", "value", "threshold", "status")
+    result = _drift_report(reference, current).to_dict()
+    table = Table("check", "column", "value", "threshold", "status")
+    rows = [
+        ("drift: " + c["method"], name, c["value"], f"{c['threshold']:.4g}", c["status"])
+        for name, c in sorted(result["columns"].items())
+    ] + [
+        (q["check"], q["column"] or "(dataset)", q["value"], "", q["status"])
+        for q in result["quality"]
+    ]
     failed = 0
-    for name, c in sorted(columns.items()):
-        bad = c["status"] in _SEVERITY[fail_on]
+    for check, column, value, threshold, status in rows:
+        bad = status in _SEVERITY[fail_on]
         failed += bad
-        value = "n/a" if c["value"] is None else f"{c['value']:.4g}"
-        colour = "red" if bad else "green"
-        table.add_row(name, c["method"], value, f"{c['threshold']:.4g}", f"[{colour}]{c['status']}")
+        shown = "n/a" if value is None else f"{value:.4g}"
+        table.add_row(check, column, shown, threshold, f"[{'red' if bad else 'green'}]{status}")
     Console().print(table)
     if failed:
-        err.print(f"[red]FAILED:[/] {failed} of {len(columns)} checks at {fail_on} or worse")
+        err.print(f"[red]FAILED:[/] {failed} of {len(rows)} checks at {fail_on} or worse")
         raise typer.Exit(1)
-    err.print(f"[green]passed:[/] {len(columns)} checks below {fail_on}")
+    err.print(f"[green]passed:[/] {len(rows)} checks below {fail_on}")
 
 
 def main() -> None:

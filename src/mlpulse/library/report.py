@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from mlpulse.core.drift.check import (
     dataset_drift,
 )
 from mlpulse.core.drift.methods import Thresholds
+from mlpulse.core.quality import QualityResult, quality_checks
 from mlpulse.library.frames import as_kind, columns_of, infer_kind
 
 
@@ -46,11 +47,23 @@ class Report:
 
     drift: DatasetDriftResult
     distributions: Mapping[str, Distribution]
+    quality: Sequence[QualityResult] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``columns`` (name → result) and the ``dataset`` verdict."""
+        """Plain data: ``columns`` (name → drift result), the ``dataset`` verdict and
+        ``quality`` (the data-quality checks, worst first)."""
         columns = {name: _column(r) for name, r in self.drift.columns.items()}
         return {
+            "quality": [
+                {
+                    "check": q.check,
+                    "column": q.column,
+                    "value": _number(q.value),
+                    "status": q.status.value,
+                    "details": _plain(q.details),
+                }
+                for q in self.quality
+            ],
             "dataset": {
                 "drifted": self.drift.drifted,
                 "drifted_share": _number(self.drift.drifted_share),
@@ -81,6 +94,13 @@ def _number(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
+def _plain(details: Mapping[str, Any]) -> Any:
+    """JSON-shaped data (NaN as null, tuples as lists), so to_dict() == loads(to_json())."""
+    return msgspec.json.decode(
+        msgspec.json.encode(msgspec.to_builtins(dict(details), str_keys=True))
+    )
+
+
 def _column(result: ColumnDriftResult) -> dict[str, Any]:
     return {
         "kind": result.kind,
@@ -96,7 +116,7 @@ def _column(result: ColumnDriftResult) -> dict[str, Any]:
         "drifted": result.drifted,
         "n_reference": result.n_reference,
         "n_current": result.n_current,
-        "details": msgspec.to_builtins(dict(result.details), str_keys=True),
+        "details": _plain(result.details),
     }
 
 
@@ -115,13 +135,16 @@ def report(
     of column → array, or numpy structured arrays. ``kinds`` overrides the inferred kind
     (numeric, categorical, boolean) of some columns; ``checks`` the method and thresholds
     of some columns; ``importances`` weighs the dataset verdict. Columns in only one of
-    the two datasets are a data-quality matter, not drift, and are left out here.
+    the two datasets are a data-quality matter, not drift: the ``quality`` checks
+    report them, with missing values, type errors, out-of-range values, unseen
+    categories, constant columns, cardinality changes and duplicated rows.
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
-    shared = [name for name in ref if name in cur]
-    column_kinds: dict[str, Kind] = {n: infer_kind(ref[n]) for n in shared}
-    column_kinds.update({n: k for n, k in (kinds or {}).items() if n in column_kinds})
+    every = {n: infer_kind(ref[n] if n in ref else cur[n]) for n in [*ref, *cur]}
+    every.update({n: k for n, k in (kinds or {}).items() if n in every})
+    quality = quality_checks(ref, cur, kinds=every)
+    column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}
     ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
     cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
     options: dict[str, Any] = {"checks": checks, "importances": importances}
@@ -129,7 +152,7 @@ def report(
         options["share"] = share
     drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
     distributions = {n: _distribution(ref[n], cur[n], k) for n, k in column_kinds.items()}
-    return Report(drift, distributions)
+    return Report(drift, distributions, quality)
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

@@ -130,6 +130,25 @@ def render_html(report: Mapping[str, Any], distributions: Mapping[str, Distribut
         f"from {dataset['share_thresholds']['warning']:.0%} (warning) and "
         f"{dataset['share_thresholds']['critical']:.0%} (critical).</div>"
     )
+    quality = report.get("quality", [])
+    quality_rows = "".join(
+        f"<tr><td>{_e(q['check'])}</td><td>{_e(q['column'] or '(dataset)')}</td>"
+        f'<td class="num">{_value(q["value"])}</td><td class="{q["status"]}">'
+        f"{_e(q['status'])}</td></tr>"
+        for q in quality
+        if q["status"] != "ok"
+    )
+    quality_table = (
+        "<h2>Data quality</h2>"
+        + (
+            "<table><thead><tr><th>check</th><th>column</th><th>value</th><th>status</th>"
+            f"</tr></thead><tbody>{quality_rows}</tbody></table>"
+            if quality_rows
+            else f"<p class='ok'>All {len(quality)} checks ok.</p>"
+        )
+        if quality
+        else ""
+    )
     legend = (
         f'<p class="legend"><span style="background:{_REFERENCE}"></span>reference'
         f'<span style="background:{_CURRENT}"></span>current</p>'
@@ -140,5 +159,5 @@ def render_html(report: Mapping[str, Any], distributions: Mapping[str, Distribut
         f"<style>{_CSS}</style></head><body><h1>Drift report</h1>{verdict}"
         "<table><thead><tr><th>column</th><th>kind</th><th>method</th><th>value</th>"
         "<th>threshold</th><th>status</th><th>reference rows</th><th>current rows</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table>{legend}{sections}</body></html>"
+        f"</thead><tbody>{rows}</tbody></table>{quality_table}{legend}{sections}</body></html>"
     )

@@ -128,6 +128,7 @@ def report(
     checks: Mapping[str, ColumnCheck] | None = None,
     importances: Mapping[str, float] | None = None,
     share: Thresholds | None = None,
+    quality: bool = True,
 ) -> Report:
     """Drift of every column shared by ``reference`` and ``current``.
 
@@ -137,13 +138,14 @@ def report(
     of some columns; ``importances`` weighs the dataset verdict. Columns in only one of
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
     report them, with missing values, type errors, out-of-range values, unseen
-    categories, constant columns, cardinality changes and duplicated rows.
+    categories, constant columns, cardinality changes and duplicated rows
+    (``quality=False`` leaves them out).
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
     every = {n: infer_kind(ref[n] if n in ref else cur[n]) for n in [*ref, *cur]}
     every.update({n: k for n, k in (kinds or {}).items() if n in every})
-    quality = quality_checks(ref, cur, kinds=every)
+    checked = quality_checks(ref, cur, kinds=every) if quality else []
     column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}
     ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
     cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
@@ -152,7 +154,7 @@ def report(
         options["share"] = share
     drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
     distributions = {n: _distribution(ref[n], cur[n], k) for n, k in column_kinds.items()}
-    return Report(drift, distributions, quality)
+    return Report(drift, distributions, checked)
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

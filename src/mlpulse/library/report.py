@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from mlpulse.core.drift.categorical import counts as count_categories
 from mlpulse.core.drift.check import (
     ColumnCheck,
     ColumnDriftResult,
@@ -46,8 +47,16 @@ class Report:
     """A dataset's drift: per column and overall. Build it with :func:`report`."""
 
     drift: DatasetDriftResult
-    distributions: Mapping[str, Distribution]
-    quality: Sequence[QualityResult] = ()
+    quality: Sequence[QualityResult]
+    # The compared columns, kept (not copied) so that the charts are computed only when
+    # an HTML page is asked for.
+    data: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray], Mapping[str, Kind]]
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        """Per column, what the HTML page plots: shares per bin or per category."""
+        reference, current, kinds = self.data
+        return {n: _distribution(reference[n], current[n], k) for n, k in kinds.items()}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``columns`` (name → drift result), the ``dataset`` verdict and
@@ -153,8 +162,7 @@ def report(
     if share is not None:
         options["share"] = share
     drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
-    distributions = {n: _distribution(ref[n], cur[n], k) for n, k in column_kinds.items()}
-    return Report(drift, distributions, checked)
+    return Report(drift, checked, (ref, cur, column_kinds))
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:
@@ -170,25 +178,15 @@ def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Dis
         shares = [np.histogram(np.clip(x, low, high), bins=edges)[0] / x.size for x in (r, c)]
         labels = [f"{edge:.4g}" for edge in edges[:-1]]
         return Distribution(labels, shares[0].tolist(), shares[1].tolist())
-    ref_labels, ref_counts = _category_counts(reference)
-    cur_labels, cur_counts = _category_counts(current)
-    ref_map = dict(zip(ref_labels, ref_counts, strict=True))
-    cur_map = dict(zip(cur_labels, cur_counts, strict=True))
+    ref_map = {str(k): v for k, v in count_categories(reference).items()}
+    cur_map = {str(k): v for k, v in count_categories(current).items()}
     top = sorted(
         set(ref_map) | set(cur_map), key=lambda k: -(ref_map.get(k, 0) + cur_map.get(k, 0))
     )
     top = top[:15]
-    ref_total, cur_total = max(sum(ref_counts), 1), max(sum(cur_counts), 1)
+    ref_total, cur_total = max(sum(ref_map.values()), 1), max(sum(cur_map.values()), 1)
     return Distribution(
-        [str(k) for k in top],
+        top,
         [ref_map.get(k, 0) / ref_total for k in top],
         [cur_map.get(k, 0) / cur_total for k in top],
     )
-
-
-def _category_counts(values: np.ndarray) -> tuple[list[str], list[int]]:
-    present = np.array([str(v) for v in values if v is not None and v == v], dtype=object)
-    if present.size == 0:
-        return [], []
-    labels, counts = np.unique(present, return_counts=True)
-    return [str(x) for x in labels], [int(x) for x in counts]

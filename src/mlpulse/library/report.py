@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,7 @@ def report(
     importances: Mapping[str, float] | None = None,
     share: Thresholds | None = None,
     quality: bool = True,
+    workers: int | None = None,
 ) -> Report:
     """Drift of every column shared by ``reference`` and ``current``.
 
@@ -148,7 +150,8 @@ def report(
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
     report them, with missing values, type errors, out-of-range values, unseen
     categories, constant columns, cardinality changes and duplicated rows
-    (``quality=False`` leaves them out).
+    (``quality=False`` leaves them out). Columns are checked in ``workers`` threads
+    (default: one per CPU).
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
@@ -158,7 +161,11 @@ def report(
     column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}
     ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
     cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
-    options: dict[str, Any] = {"checks": checks, "importances": importances}
+    options: dict[str, Any] = {
+        "checks": checks,
+        "importances": importances,
+        "workers": workers or os.cpu_count() or 1,
+    }
     if share is not None:
         options["share"] = share
     drift = dataset_drift(ref, cur, kinds=column_kinds, **options)

@@ -140,3 +140,12 @@ def test_column_drift_says_insufficient_data_for_a_near_empty_window() -> None:
 def test_column_drift_names_the_methods_it_knows_when_given_another() -> None:
     with pytest.raises(ParameterError, match="'method' parameter of ColumnCheck"):
         column_drift([1.0] * 10, [1.0] * 10, kind="numeric", check=ColumnCheck(method="chi_square"))
+
+
+def test_dataset_drift_in_threads_gives_the_same_results() -> None:
+    reference, current, kinds = _synthetic(20_000, seed=7)
+    alone = dataset_drift(reference, current, kinds=kinds)
+    threaded = dataset_drift(reference, current, kinds=kinds, workers=2)
+    assert threaded == alone
+    with pytest.raises(ParameterError, match="'workers' parameter"):
+        dataset_drift(reference, current, kinds=kinds, workers=0)

@@ -147,10 +147,19 @@ def _read_table(path: Path) -> object:
 
 
 def _drift_report(reference: Path, current: Path) -> Report:
+    from rich.progress import Progress
+
     from mlpulse.library.report import report
 
-    with Console(stderr=True).status("computing drift..."):
-        return report(_read_table(reference), _read_table(current))
+    tables = _read_table(reference), _read_table(current)
+    # A bar on a terminal; nothing in a log (Airflow, CI) where no one watches it.
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("drift", total=None)
+
+        def advance(column: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"drift: {column}")
+
+        return report(*tables, progress=advance)
 
 
 ReferenceFile = Annotated[Path, typer.Option("--reference", help="CSV or Parquet file")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,6 +140,7 @@ def report(
     share: Thresholds | None = None,
     quality: bool = True,
     workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Drift of every column shared by ``reference`` and ``current``.
 
@@ -151,7 +152,7 @@ def report(
     report them, with missing values, type errors, out-of-range values, unseen
     categories, constant columns, cardinality changes and duplicated rows
     (``quality=False`` leaves them out). Columns are checked in ``workers`` threads
-    (default: one per CPU).
+    (default: one per CPU); ``progress(column, done, total)`` hears of each one.
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
@@ -165,6 +166,7 @@ def report(
         "checks": checks,
         "importances": importances,
         "workers": workers or os.cpu_count() or 1,
+        "progress": progress,
     }
     if share is not None:
         options["share"] = share

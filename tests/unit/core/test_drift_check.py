@@ -149,3 +149,12 @@ def test_dataset_drift_in_threads_gives_the_same_results() -> None:
     assert threaded == alone
     with pytest.raises(ParameterError, match="'workers' parameter"):
         dataset_drift(reference, current, kinds=kinds, workers=0)
+
+
+def test_dataset_drift_reports_progress_once_per_column() -> None:
+    reference, current, kinds = _synthetic(5_000, seed=8)
+    heard: list[tuple[str, int, int]] = []
+    dataset_drift(reference, current, kinds=kinds, workers=2, progress=lambda *a: heard.append(a))
+    assert sorted(name for name, _, _ in heard) == sorted(kinds)
+    assert sorted(done for _, done, _ in heard) == list(range(1, len(kinds) + 1))
+    assert {total for _, _, total in heard} == {len(kinds)}

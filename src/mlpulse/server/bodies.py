@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 
 import msgspec
@@ -10,9 +9,9 @@ from fastapi import Request
 from starlette.responses import Response
 
 from mlpulse.errors import InvalidInputError, MalformedBodyError, PayloadTooLargeError
+from mlpulse.server.validation_errors import field_and_reason
 
 T = TypeVar("T")
-_AT = re.compile(r"^(?P<reason>.*) - at `\$\.?(?P<path>[^`]*)`$", re.DOTALL)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -43,10 +42,8 @@ async def read_json(request: Request, kind: type[T], *, limit: int = 1024 * 1024
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
-        match = _AT.match(str(exc))
-        field = match.group("path") if match else None
-        reason = match.group("reason") if match else str(exc)
-        raise InvalidInputError(f"{field or 'body'}: {reason}", field=field or None) from exc
+        field, reason = field_and_reason(str(exc))
+        raise InvalidInputError(f"{field}: {reason}", field=field) from exc
     except msgspec.DecodeError as exc:
         raise MalformedBodyError(f"body is not valid JSON: {exc}") from exc
 

@@ -81,7 +81,13 @@ class ColumnDriftResult:
         return self.status in (Status.WARNING, Status.CRITICAL)
 
 
-def _status(value: float, thresholds: Thresholds, *, p_value: bool) -> Status:
+def drift_status(value: float, thresholds: Thresholds, *, p_value: bool) -> Status:
+    """The status of a drift value: a p-value is worse below its thresholds, a distance
+    above them; NaN means insufficient data.
+
+    >>> drift_status(0.15, Thresholds(0.1, 0.2), p_value=False)
+    <Status.WARNING: 'warning'>
+    """
     if math.isnan(value):
         return Status.INSUFFICIENT_DATA
     if p_value:
@@ -151,7 +157,7 @@ def column_drift(
             "unseen_categories": list(unseen.categories[:20]),
             "unseen_share": unseen.share,
         }
-    status = _status(value, thresholds, p_value=method.p_value)
+    status = drift_status(value, thresholds, p_value=method.p_value)
     return ColumnDriftResult(
         column, kind, name, value, method.p_value, thresholds, status, n_ref, n_cur, details
     )

@@ -56,7 +56,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from mlpulse.core.drift.categorical import unseen_categories
-from mlpulse.core.drift.check import MIN_ROWS, ColumnCheck, ColumnDriftResult, Kind, _status
+from mlpulse.core.drift.check import MIN_ROWS, ColumnCheck, ColumnDriftResult, Kind, drift_status
 from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Group, choose_method
 from mlpulse.core.drift.numeric.binning import smoothed
 from mlpulse.core.profiles import CategoricalProfile, NumericProfile
@@ -223,7 +223,7 @@ def column_drift_from_profiles(
     if min(n_ref, n_cur) < MIN_ROWS:
         return ColumnDriftResult(
             column, kind, name, math.nan, p_value, thresholds,
-            _status(math.nan, thresholds, p_value=p_value), n_ref, n_cur,
+            drift_status(math.nan, thresholds, p_value=p_value), n_ref, n_cur,
         )  # fmt: skip
     if isinstance(reference, NumericProfile) and isinstance(current, NumericProfile):
         value, details = _NUMERIC[name](reference, current)
@@ -237,7 +237,7 @@ def column_drift_from_profiles(
             "unseen_categories": list(unseen.categories[:20]),
             "unseen_share": unseen.count / n_cur if n_cur else 0.0,
         }
-    status = _status(value, thresholds, p_value=p_value)
+    status = drift_status(value, thresholds, p_value=p_value)
     return ColumnDriftResult(
         column, kind, name, value, p_value, thresholds, status, n_ref, n_cur, details
     )

@@ -37,6 +37,7 @@ from mlpulse.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from mlpulse.server.validation_errors import AT, field_and_reason
 
 MSGPACK_TYPES: Final = frozenset(
     {"application/msgpack", "application/x-msgpack", "application/vnd.msgpack"}
@@ -140,7 +141,7 @@ def _decode_each(body: bytes, fmt: _Format) -> DecodedBatch:
     try:
         raw = fmt.raw_batch.decode(body)
     except msgspec.ValidationError as exc:
-        field, reason = _split(str(exc), prefix="")
+        field, reason = field_and_reason(str(exc), prefix="")
         raise InvalidInputError(f"{field}: {reason}", field=field) from exc
     except msgspec.DecodeError as exc:  # msgspec validates as it parses: syntax errors show here
         raise _malformed(exc, body, fmt) from exc
@@ -254,30 +255,7 @@ def _malformed(exc: msgspec.DecodeError, body: bytes, fmt: _Format) -> Malformed
     return MalformedBodyError(f"body is not valid {fmt.name}: {message}", field="body")
 
 
-_AT = re.compile(r"^(?P<reason>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_AT_KEY = re.compile(r"^(?P<reason>.*) - at `key` in `\$(?P<path>[^`]*)`$", re.DOTALL)
-_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`")
-_UNKNOWN = re.compile(r"^Object contains unknown field `(?P<name>[^`]+)`")
 _STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
-
-
-def _split(message: str, *, prefix: str) -> tuple[str, str]:
-    """msgspec's "reason - at `$.a.b`" as (``prefix.a.b``, reason)."""
-    match = _AT.match(message)
-    path, reason = (match.group("path"), match.group("reason")) if match else ("", message)
-    key = _AT_KEY.match(message)
-    if key:
-        path, reason = key.group("path"), f"a key: {key.group('reason')}"
-    missing = _MISSING.match(reason)
-    unknown = _UNKNOWN.match(reason)
-    if missing:
-        path += f".{missing.group('name')}"
-        reason = "required field is missing"
-    elif unknown:
-        path += f".{unknown.group('name')}"
-        reason = "unknown field"
-    field = (prefix + path).lstrip(".") or "body"
-    return field, reason
 
 
 def _rejection(
@@ -290,13 +268,13 @@ def _rejection(
     row: int | None = None,
 ) -> Rejection:
     """A rejection naming the field; ``row`` is set for a row of a column block."""
-    match = _AT.match(message)
+    match = AT.match(message)
     path = match.group("path") if match else ""
     if "[...]" in path:  # msgspec does not name dict keys: find the offending one
         named = _name_dict_key(path, item, fmt)
         message = message.replace(f"`${path}`", f"`${named}`")
         path = named
-    field, reason = _split(message, prefix=prefix)
+    field, reason = field_and_reason(message, prefix=prefix)
     if row is not None:
         field = _block_field(prefix, field[len(prefix) :], row)
     value = _value_at(item, path, fmt)

@@ -149,3 +149,58 @@ def test_report_runs_the_data_quality_checks_too(tmp_path: Path) -> None:
     assert "vip" not in r.to_dict()["columns"]
     page = r.save_html(tmp_path / "q.html").read_text()
     assert "Data quality" in page and "missing_values" in page
+
+
+def _correlation_flip(n: int, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every column keeps its distribution; the correlation of x and y changes sign."""
+    rng = np.random.default_rng(seed)
+    x, x2 = rng.normal(size=n), rng.normal(size=n)
+    reference = {"x": x, "y": x + rng.normal(scale=0.3, size=n), "z": rng.normal(size=n),
+                 "c": rng.choice(["a", "b", "c"], n)}  # fmt: skip
+    current = {"x": x2, "y": -x2 + rng.normal(scale=0.3, size=n), "z": rng.normal(size=n),
+               "c": rng.choice(["a", "b", "c"], n)}  # fmt: skip
+    return reference, current
+
+
+def test_report_multivariate_catches_a_correlation_change_no_column_shows(tmp_path: Path) -> None:
+    reference, current = _correlation_flip(20_000, seed=3)
+    steps: list[tuple[str, int, int]] = []
+    r = mlpulse.report(
+        reference, current, multivariate=True, progress=lambda *a: steps.append(a)
+    ).to_dict()
+    assert not any(c["drifted"] for c in r["columns"].values())
+    joint = {m["check"]: m for m in r["multivariate"]}
+    assert joint["pca_reconstruction"]["status"] == "critical"
+    assert joint["pca_reconstruction"]["columns"] == ["x", "y", "z"]  # no category codes
+    assert joint["domain_classifier"]["value"] > 0.9
+    top = [name for name, _ in joint["domain_classifier"]["details"]["top_features"][:2]]
+    assert sorted(top) == ["x", "y"]
+    # Progress: quality, each column, then the multivariate checks, counted to the total.
+    assert steps[0] == ("quality", 1, 6) and steps[-1] == ("multivariate", 6, 6)
+    assert sorted(s[1] for s in steps) == [1, 2, 3, 4, 5, 6]
+    page = mlpulse.report(reference, current, multivariate=True).save_html(tmp_path / "m.html")
+    assert "Multivariate drift" in page.read_text()
+
+
+def test_report_multivariate_stays_ok_without_a_change() -> None:
+    reference, _ = _correlation_flip(20_000, seed=4)
+    current, _ = _correlation_flip(20_000, seed=5)
+    r = mlpulse.report(reference, current, multivariate=True).to_dict()
+    assert [m["status"] for m in r["multivariate"]] == ["ok", "ok"]
+    assert mlpulse.report(reference, current).to_dict()["multivariate"] == []
+
+
+def test_cli_check_fails_on_multivariate_drift_only_when_asked(tmp_path: Path) -> None:
+    reference, current = _correlation_flip(5_000, seed=6)
+    pq.write_table(pa.table(reference), tmp_path / "ref.parquet")
+    pq.write_table(pa.table(current), tmp_path / "cur.parquet")
+    files = (
+        "--reference",
+        str(tmp_path / "ref.parquet"),
+        "--current",
+        str(tmp_path / "cur.parquet"),
+    )
+    assert _mlpulse("check", *files).returncode == 0
+    failing = _mlpulse("check", *files, "--multivariate")
+    assert failing.returncode == 1
+    assert "domain_classifier" in failing.stdout and "pca_reconstruction" in failing.stdout

@@ -146,7 +146,7 @@ def _read_table(path: Path) -> object:
     raise typer.Exit(2)
 
 
-def _drift_report(reference: Path, current: Path) -> Report:
+def _drift_report(reference: Path, current: Path, *, multivariate: bool = False) -> Report:
     from rich.progress import Progress
 
     from mlpulse.library.report import report
@@ -154,15 +154,19 @@ def _drift_report(reference: Path, current: Path) -> Report:
     tables = _read_table(reference), _read_table(current)
     # A bar on a terminal; nothing in a log (Airflow, CI) where no one watches it.
     with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("drift", total=None)
+        task = bar.add_task("checks", total=None)
 
-        def advance(column: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=f"drift: {column}")
+        def advance(step: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, description=f"checked: {step}")
 
-        return report(*tables, progress=advance)
+        return report(*tables, multivariate=multivariate, progress=advance)
 
 
 ReferenceFile = Annotated[Path, typer.Option("--reference", help="CSV or Parquet file")]
+Multivariate = Annotated[
+    bool,
+    typer.Option(help="Also run PCA reconstruction and a domain classifier over all columns"),
+]
 CurrentFile = Annotated[Path, typer.Option("--current", help="CSV or Parquet file")]
 
 
@@ -176,9 +180,10 @@ def report_command(
     json_output: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON")
     ] = None,
+    multivariate: Multivariate = False,
 ) -> None:
     """Write a drift report (self-contained HTML, optionally JSON) of two datasets."""
-    result = _drift_report(reference, current)
+    result = _drift_report(reference, current, multivariate=multivariate)
     result.save_html(output)
     if json_output is not None:
         json_output.write_text(result.to_json(), encoding="utf-8")
@@ -199,12 +204,13 @@ def check_command(
     fail_on: Annotated[
         str, typer.Option(help="Exit 1 when a check reaches this status: warning or critical")
     ] = "critical",
+    multivariate: Multivariate = False,
 ) -> None:
     """Run the drift checks as a pass/fail suite (for CI, Airflow, Dagster, Kubeflow)."""
     if fail_on not in _SEVERITY:
         err.print(f"[red]error:[/] --fail-on must be warning or critical; got {fail_on!r}")
         raise typer.Exit(2)
-    result = _drift_report(reference, current).to_dict()
+    result = _drift_report(reference, current, multivariate=multivariate).to_dict()
     table = Table("check", "column", "value", "threshold", "status")
     rows = [
         ("drift: " + c["method"], name, c["value"], f"{c['threshold']:.4g}", c["status"])
@@ -212,7 +218,11 @@ def check_command(
     ] + [
         (q["check"], q["column"] or "(dataset)", q["value"], "", q["status"])
         for q in result["quality"]
-    ]
+    ] + [
+        ("drift: " + m["check"], "(dataset)", m["value"], f"{m['thresholds']['warning']:.4g}",
+         m["status"])
+        for m in result["multivariate"]
+    ]  # fmt: skip
     failed = 0
     for check, column, value, threshold, status in rows:
         bad = status in _SEVERITY[fail_on]

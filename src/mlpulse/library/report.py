@@ -32,6 +32,7 @@ from mlpulse.core.drift.check import (
 from mlpulse.core.drift.methods import Thresholds
 from mlpulse.core.quality import QualityResult, quality_checks
 from mlpulse.library.frames import as_kind, columns_of, infer_kind
+from mlpulse.library.multivariate import MultivariateCheck, multivariate_checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class Report:
     # The compared columns, kept (not copied) so that the charts are computed only when
     # an HTML page is asked for.
     data: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray], Mapping[str, Kind]]
+    multivariate: Sequence[MultivariateCheck] = ()
 
     @property
     def distributions(self) -> dict[str, Distribution]:
@@ -60,10 +62,26 @@ class Report:
         return {n: _distribution(reference[n], current[n], k) for n, k in kinds.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data: ``columns`` (name → drift result), the ``dataset`` verdict and
-        ``quality`` (the data-quality checks, worst first)."""
+        """Plain data: ``columns`` (name → drift result), the ``dataset`` verdict,
+        ``quality`` (the data-quality checks, worst first) and ``multivariate`` (PCA
+        reconstruction and domain classifier, when asked for)."""
         columns = {name: _column(r) for name, r in self.drift.columns.items()}
         return {
+            "multivariate": [
+                {
+                    "check": m.check,
+                    "value": _number(m.value),
+                    "thresholds": {
+                        "warning": m.thresholds.warning,
+                        "critical": m.thresholds.critical,
+                    },
+                    "status": m.status.value,
+                    "drifted": m.drifted,
+                    "columns": list(m.columns),
+                    "details": _plain(m.details),
+                }
+                for m in self.multivariate
+            ],
             "quality": [
                 {
                     "check": q.check,
@@ -139,8 +157,10 @@ def report(
     importances: Mapping[str, float] | None = None,
     share: Thresholds | None = None,
     quality: bool = True,
+    multivariate: bool = False,
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    seed: int = 0,
 ) -> Report:
     """Drift of every column shared by ``reference`` and ``current``.
 
@@ -151,27 +171,40 @@ def report(
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
     report them, with missing values, type errors, out-of-range values, unseen
     categories, constant columns, cardinality changes and duplicated rows
-    (``quality=False`` leaves them out). Columns are checked in ``workers`` threads
-    (default: one per CPU); ``progress(column, done, total)`` hears of each one.
+    (``quality=False`` leaves them out). ``multivariate=True`` adds PCA reconstruction
+    drift and a domain classifier over all compared columns (about 1-3 s more at any
+    size; ``seed`` makes them deterministic). Columns are checked in ``workers`` threads
+    (default: one per CPU); ``progress(step, done, total)`` hears of each step done
+    (``"quality"``, each column's name, ``"multivariate"``).
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
     every = {n: infer_kind(ref[n] if n in ref else cur[n]) for n in [*ref, *cur]}
     every.update({n: k for n, k in (kinds or {}).items() if n in every})
-    checked = quality_checks(ref, cur, kinds=every) if quality else []
     column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}
+    total = len(column_kinds) + quality + multivariate
+    # Steps: quality first, then the columns (numbered by dataset_drift, whose calls
+    # come from its worker threads), then the multivariate checks.
+    step: Callable[[str, int, int], None] = progress or (lambda _name, _done, _total: None)
+    checked = quality_checks(ref, cur, kinds=every) if quality else []
+    if quality:
+        step("quality", 1, total)
     ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
     cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
     options: dict[str, Any] = {
         "checks": checks,
         "importances": importances,
         "workers": workers or os.cpu_count() or 1,
-        "progress": progress,
+        "progress": lambda column, done, _total: step(column, quality + done, total),
     }
     if share is not None:
         options["share"] = share
     drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
-    return Report(drift, checked, (ref, cur, column_kinds))
+    joint: list[MultivariateCheck] = []
+    if multivariate:
+        joint = multivariate_checks(ref, cur, column_kinds, seed=seed)
+        step("multivariate", total, total)
+    return Report(drift, checked, (ref, cur, column_kinds), joint)
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

@@ -149,6 +149,25 @@ def render_html(report: Mapping[str, Any], distributions: Mapping[str, Distribut
         if quality
         else ""
     )
+    joint = report.get("multivariate", [])
+    joint_table = (
+        "<h2>Multivariate drift</h2><table><thead><tr><th>check</th><th>value</th>"
+        "<th>warning</th><th>critical</th><th>status</th><th>columns</th></tr></thead><tbody>"
+        + "".join(
+            f"<tr><td>{_e(m['check'])}</td><td class='num'>{_value(m['value'])}</td>"
+            f"<td class='num'>{m['thresholds']['warning']:.4g}</td>"
+            f"<td class='num'>{m['thresholds']['critical']:.4g}</td>"
+            f'<td class="{m["status"]}">{_e(m["status"])}</td>'
+            f"<td>{_e(', '.join(m['columns']))}</td></tr>"
+            for m in joint
+        )
+        + "</tbody></table><p>pca_reconstruction: mean reconstruction error of current rows"
+        " by the reference's PCA, over the reference's own (1 = no change). domain_classifier:"
+        " cross-validated ROC AUC of a classifier telling current rows from reference rows"
+        " (0.5 = indistinguishable).</p>"
+        if joint
+        else ""
+    )
     legend = (
         f'<p class="legend"><span style="background:{_REFERENCE}"></span>reference'
         f'<span style="background:{_CURRENT}"></span>current</p>'
@@ -159,5 +178,6 @@ def render_html(report: Mapping[str, Any], distributions: Mapping[str, Distribut
         f"<style>{_CSS}</style></head><body><h1>Drift report</h1>{verdict}"
         "<table><thead><tr><th>column</th><th>kind</th><th>method</th><th>value</th>"
         "<th>threshold</th><th>status</th><th>reference rows</th><th>current rows</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table>{quality_table}{legend}{sections}</body></html>"
+        f"</thead><tbody>{rows}</tbody></table>{joint_table}{quality_table}{legend}{sections}"
+        "</body></html>"
     )

@@ -6,7 +6,7 @@ Adapters implement them (``mlpulse.adapters``); tests use the fakes in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -14,6 +14,7 @@ from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, VersionSummary
 from mlpulse.domain.schema import ColumnKind
+from mlpulse.domain.series import LabelledRows, MetricPoint, MinuteProfile, StoredReference
 from mlpulse.domain.storage import AcceptedBatch
 
 
@@ -81,3 +82,58 @@ class MetadataStore(Protocol):
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None: ...
 
     def close(self) -> None: ...
+
+
+class SeriesStore(Protocol):
+    """Minute profiles, metric points and references (kept longer than raw events)."""
+
+    def append_profiles(self, rows: Sequence[MinuteProfile]) -> None:
+        """Store partial minute profiles durably (returns once committed)."""
+        ...
+
+    def read_profiles(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[MinuteProfile]:
+        """Every stored partial profile of ``model`` whose minute starts in [start, end)."""
+        ...
+
+    def append_points(self, points: Sequence[MetricPoint]) -> None:
+        """Store metric points; one with the same (name, labels, ts) as before replaces it."""
+        ...
+
+    def query_points(
+        self, name: str, *, matchers: Mapping[str, str], start: float, end: float
+    ) -> list[MetricPoint]:
+        """Points of ``name`` in [start, end] whose labels include ``matchers``, by time."""
+        ...
+
+    def latest_points(self) -> list[MetricPoint]:
+        """The newest point of every (name, labels) series."""
+        ...
+
+    def put_reference(self, reference: StoredReference) -> None:
+        """Store the reference of (model, version), replacing an earlier one."""
+        ...
+
+    def get_reference(self, model: str, version: str) -> StoredReference | None:
+        """The reference of (model, version), else the model's ("" version), else None."""
+        ...
+
+
+class LabelStore(Protocol):
+    """Predictions joined to labels, and the raw events' retention."""
+
+    def labelled_predictions(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> LabelledRows:
+        """Predictions with ``ts`` in [start, end) that have a label (the latest one)."""
+        ...
+
+    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+        """(version, prediction ts) of the predictions whose label arrived at or after
+        ``since`` (received time): the windows to recompute."""
+        ...
+
+    def delete_events_before(self, cutoff: float) -> int:
+        """Delete raw predictions, labels and outcomes with ``ts`` < cutoff; returns rows."""
+        ...

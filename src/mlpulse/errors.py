@@ -98,3 +98,63 @@ class StoreClosedError(StoreError):
 
 class StoreBusyError(StoreError):
     """The store's write queue is full; the caller should retry shortly."""
+
+
+class ConfigProblem:
+    """One problem in a configuration document: where it is and what is wrong.
+
+    ``path`` is the dotted place in the document (``monitors.fraud-drift.window``);
+    ``file`` and ``line`` are filled in when the document came from a file.
+
+    >>> str(ConfigProblem("monitors.m.window", "must be a duration", file="a.yaml", line=7))
+    'a.yaml:7: monitors.m.window: must be a duration'
+    """
+
+    __slots__ = ("file", "line", "message", "path")
+
+    def __init__(
+        self, path: str, message: str, *, file: str | None = None, line: int | None = None
+    ) -> None:
+        self.path = path
+        self.message = message
+        self.file = file
+        self.line = line
+
+    def _key(self) -> tuple[str | None, int | None, str, str]:
+        return (self.file, self.line, self.path, self.message)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConfigProblem) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"ConfigProblem(path={self.path!r}, message={self.message!r}, "
+            f"file={self.file!r}, line={self.line!r})"
+        )
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else self.file
+        return ": ".join(part for part in (where, self.path, self.message) if part)
+
+
+class ConfigFileError(ConfigurationError):
+    """A configuration document (``mlpulse.yaml``) with problems; ``problems`` lists all.
+
+    >>> error = ConfigFileError([ConfigProblem("version", "must be 1", file="m.yaml")])
+    >>> str(error)
+    'm.yaml: version: must be 1'
+    """
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = list(problems)
+        lines = [f"  {problem}" for problem in self.problems]
+        files = {problem.file for problem in self.problems}
+        source = f" in {files.pop()}" if len(files) == 1 and None not in files else ""
+        if len(lines) == 1:
+            message = lines[0].strip()
+        else:
+            message = f"{len(lines)} problems{source}:\n" + "\n".join(lines)
+        super().__init__(message)

@@ -1,0 +1,134 @@
+"""What applying a new ``mlpulse.yaml`` would change: a pure diff of two configs.
+
+Fields are compared flattened to dotted names (``reference.file``,
+``columns_config.amount.method``), defaults included, so writing a default out changes
+nothing. Changes come models first, then monitors, each by
+name, so the same two configs always give the same plan.
+
+>>> from mlpulse.domain.monitoring import Config, MonitorConfig
+>>> old = Config(version=1, monitors={"x": MonitorConfig(model="m", check="errors"),
+...                                    "y": MonitorConfig(model="m", check="quality")})
+>>> new = Config(version=1, monitors={
+...     "x": MonitorConfig(model="m", check="errors", window="30m"),
+...     "z": MonitorConfig(model="m", check="drift")})
+>>> print(plan(old, new).render())
+~ monitor x: window 1h → 30m
+- monitor y
++ monitor z
+Plan: 1 to create, 1 to update, 1 to delete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, TypeAlias
+
+import msgspec
+
+from mlpulse.domain.monitoring import Config
+
+__all__ = ["Change", "Plan", "plan"]
+
+Action: TypeAlias = Literal["create", "update", "delete"]
+Kind: TypeAlias = Literal["model", "monitor"]
+_SIGN: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One model or monitor to create, update or delete.
+
+    ``fields`` maps each dotted field that differs to ``(old, new)``; ``None`` stands for
+    unset, so a create has every set field as ``(None, value)`` and a delete the reverse.
+    """
+
+    action: Action
+    kind: Kind
+    name: str
+    fields: dict[str, tuple[Any, Any]]
+
+    def render(self) -> str:
+        """One line: ``~ monitor x: window 1h → 30m, critical 0.8 → unset``."""
+        head = f"{_SIGN[self.action]} {self.kind} {self.name}"
+        if self.action != "update":
+            return head
+        diffs = ", ".join(
+            f"{f} {_show(old)} → {_show(new)}" for f, (old, new) in self.fields.items()
+        )
+        return f"{head}: {diffs}"
+
+
+class Plan(msgspec.Struct, frozen=True):
+    """The changes that turn the applied config into the desired one."""
+
+    changes: tuple[Change, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.changes
+
+    def render(self) -> str:
+        """Text like ``terraform plan``: a line per change, then a summary."""
+        if self.is_empty:
+            return "No changes: the applied config matches the file."
+        counts = {
+            a: sum(c.action == a for c in self.changes) for a in ("create", "update", "delete")
+        }
+        summary = (
+            f"Plan: {counts['create']} to create, {counts['update']} to update, "
+            f"{counts['delete']} to delete."
+        )
+        return "\n".join([*(change.render() for change in self.changes), summary])
+
+
+def plan(applied: Config, desired: Config) -> Plan:
+    """The changes from ``applied`` (what runs now) to ``desired`` (the new file)."""
+    changes = [
+        *_diff("model", applied.models, desired.models),
+        *_diff("monitor", applied.monitors, desired.monitors),
+    ]
+    return Plan(changes=tuple(changes))
+
+
+def _diff(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
+    changes = []
+    for name in sorted(old.keys() | new.keys()):
+        before = _flat(old[name]) if name in old else {}
+        after = _flat(new[name]) if name in new else {}
+        fields = {
+            key: (before.get(key), after.get(key))
+            for key in sorted(before.keys() | after.keys())
+            if before.get(key) != after.get(key)
+        }
+        if name not in old:
+            changes.append(Change("create", kind, name, fields))
+        elif name not in new:
+            changes.append(Change("delete", kind, name, fields))
+        elif fields:
+            changes.append(Change("update", kind, name, fields))
+    return changes
+
+
+def _flat(struct: msgspec.Struct) -> dict[str, Any]:
+    """A Struct as dotted field → value, defaults included and unset values left out."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, msgspec.Struct):
+            for field in msgspec.structs.fields(value):
+                walk(f"{prefix}.{field.encode_name}".lstrip("."), getattr(value, field.name))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(f"{prefix}.{key}", item)
+        elif value is not None and value != []:
+            out[prefix] = msgspec.to_builtins(value)
+
+    walk("", struct)
+    return out
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "unset"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)

@@ -81,6 +81,14 @@ class MetadataStore(Protocol):
 
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None: ...
 
+    def applied_config(self) -> tuple[str, float] | None:
+        """The applied ``mlpulse.yaml`` (as JSON text) and when it was applied, if any."""
+        ...
+
+    def apply_config(self, document: str, *, now: float) -> None:
+        """Replace the applied configuration (JSON text of a validated Config)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -56,6 +56,32 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/keys", "/v1/keys", Scope.ADMIN, 200),
     # A key id that does not exist: authorised callers get as far as "not found".
     Endpoint("DELETE", "/v1/keys/{key_id}", "/v1/keys/no-such-key", Scope.ADMIN, 404),
+    # A JSON body where a Parquet or CSV file belongs: authorised callers get a 415.
+    Endpoint(
+        "POST",
+        "/v1/models/{model}/reference",
+        f"/v1/models/{MODEL}/reference",
+        Scope.ADMIN,
+        415,
+        {"not": "a file"},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/models/{model}/reference/window",
+        f"/v1/models/{MODEL}/reference/window",
+        Scope.ADMIN,
+        404,
+        {"start": 1, "end": 2},
+    ),
+    Endpoint(
+        "GET", "/v1/models/{model}/reference", f"/v1/models/{MODEL}/reference", Scope.READ, 404
+    ),
+    Endpoint(
+        "GET", "/v1/metrics/query", "/v1/metrics/query?name=mlpulse_error_rate", Scope.READ, 200
+    ),
+    Endpoint("POST", "/v1/evaluator/tick", "/v1/evaluator/tick", Scope.ADMIN, 200),
+    Endpoint("GET", "/v1/config", "/v1/config", Scope.READ, 200),
+    Endpoint("PUT", "/v1/config", "/v1/config", Scope.ADMIN, 200, {"version": 1}),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),

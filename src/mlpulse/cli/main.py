@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlpulse.cli import config_commands
 from mlpulse.domain.auth import Scope
 from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
@@ -234,6 +235,11 @@ def check_command(
         err.print(f"[red]FAILED:[/] {failed} of {len(rows)} checks at {fail_on} or worse")
         raise typer.Exit(1)
     err.print(f"[green]passed:[/] {len(rows)} checks below {fail_on}")
+
+
+app.command("plan")(config_commands.plan_command)
+app.command("apply")(config_commands.apply_command)
+app.add_typer(config_commands.reference_app, name="reference")
 
 
 def main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -10,19 +12,32 @@ from fastapi import FastAPI
 
 from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
+from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.domain.events import Batch
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ModelSummary
 from mlpulse.ports import Clock
-from mlpulse.server import key_routes, model_routes, system_routes
+from mlpulse.server import (
+    config_routes,
+    key_routes,
+    model_routes,
+    reference_routes,
+    series_routes,
+    system_routes,
+)
 from mlpulse.server.auth import Authenticator
+from mlpulse.server.background import BackgroundLoop
+from mlpulse.server.check_metrics import CheckPoints
 from mlpulse.server.errors import ErrorBody, install_error_handlers
 from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.settings import Settings
-from mlpulse.services.ingest import IngestService, SchemaTracker
+from mlpulse.services.evaluator import Evaluator
+from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
+from mlpulse.services.stream_detection import StreamDetectors
+from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -39,10 +54,41 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.metadata = metadata
         app.state.store = store
         app.state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)
-        app.state.ingest = IngestService(store, schemas, app.state.clock, app.state.metrics)
+        series = DuckDBSeriesStore(store.connection())
+        app.state.series = series
+        app.state.metrics.registry.register(CheckPoints(series))
+        clock = app.state.clock
+        aggregator = WindowAggregator(
+            series,
+            writer=settings.writer_id or f"{socket.gethostname()}-{os.getpid()}",
+            kinds=ModelKinds(metadata),
+        )
+        app.state.detectors = StreamDetectors(series, clock)
+        windows = AggregatorThread(aggregator, clock, listeners=[app.state.detectors])
+        app.state.windows = windows
+        observers = Observers([app.state.metrics, windows])
+        app.state.ingest = IngestService(store, schemas, clock, observers)
+        evaluator = Evaluator(
+            series=series,
+            labels=store,
+            metadata=metadata,
+            clock=clock,
+            config=lambda: config_routes.applied(metadata),
+        )
+        background = BackgroundLoop(
+            evaluator,
+            store,
+            clock,
+            interval_s=settings.evaluator_interval_s,
+            retention_s=settings.retention_days * 86400.0,
+        )
+        app.state.background = background
+        background.start()
         try:
             yield
         finally:
+            background.close()
+            windows.close()  # writes every open minute before the store closes
             store.close()
             metadata.close()
 
@@ -63,6 +109,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(ingest_routes.router)
     app.include_router(model_routes.router)
     app.include_router(key_routes.router)
+    app.include_router(reference_routes.router)
+    app.include_router(series_routes.router)
+    app.include_router(config_routes.router)
     install_openapi(
         app,
         [
@@ -76,6 +125,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             key_routes.KeyRequest,
             key_routes.KeyView,
             key_routes.KeyList,
+            reference_routes.ReferenceView,
+            reference_routes.PinnedWindow,
+            series_routes.QueryResult,
+            series_routes.TickResult,
+            config_routes.AppliedConfig,
+            config_routes.ApplyResult,
         ],
     )
     return app

@@ -25,6 +25,12 @@ class Settings:
     key_cache_seconds: float = 5.0
     # DuckDB write-ahead log size that triggers a checkpoint (see DuckDBEventStore).
     checkpoint_mb: int = 128
+    # Seconds between evaluator ticks (each monitor still runs on its own `every`).
+    evaluator_interval_s: float = 10.0
+    # Days raw events are kept; minute profiles and metric points are kept regardless.
+    retention_days: float = 30.0
+    # Names this collector in the minute profiles it writes (default: host and pid).
+    writer_id: str = ""
 
     @property
     def events_path(self) -> Path:
@@ -45,6 +51,9 @@ class Settings:
             "max_body_bytes": env.get("MLPULSE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
             "key_cache_seconds": env.get("MLPULSE_KEY_CACHE_SECONDS", "5"),
             "checkpoint_mb": env.get("MLPULSE_CHECKPOINT_MB", "128"),
+            "evaluator_interval_s": env.get("MLPULSE_EVALUATOR_INTERVAL", "10"),
+            "retention_days": env.get("MLPULSE_RETENTION_DAYS", "30"),
+            "writer_id": env.get("MLPULSE_WRITER_ID", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -60,6 +69,17 @@ class Settings:
             checkpoint_mb=_number(
                 int, "MLPULSE_CHECKPOINT_MB", values["checkpoint_mb"], low=1, high=65536
             ),
+            evaluator_interval_s=_number(
+                float,
+                "MLPULSE_EVALUATOR_INTERVAL",
+                values["evaluator_interval_s"],
+                low=0.05,
+                high=86400,
+            ),
+            retention_days=_number(
+                float, "MLPULSE_RETENTION_DAYS", values["retention_days"], low=0.001, high=36500
+            ),
+            writer_id=str(values["writer_id"]),
         )
 
 

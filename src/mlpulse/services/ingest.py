@@ -25,6 +25,17 @@ class IngestObserver(Protocol):
     def observe(self, batch: AcceptedBatch, result: IngestResult, seconds: float) -> None: ...
 
 
+class Observers:
+    """Several observers as one, told in order."""
+
+    def __init__(self, observers: Sequence[IngestObserver]) -> None:
+        self._observers = list(observers)
+
+    def observe(self, batch: AcceptedBatch, result: IngestResult, seconds: float) -> None:
+        for observer in self._observers:
+            observer.observe(batch, result, seconds)
+
+
 class SchemaTracker:
     """Remembers which (model, version) pairs and columns are known, and records new ones.
 

@@ -6,25 +6,57 @@ They keep the ports' promises (idempotent batch ids, exact percentiles as DuckDB
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import secrets
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from typing import Any
 
 import msgspec
 import numpy as np
 
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
-from mlpulse.domain.events import epoch_seconds
+from mlpulse.domain.events import PredictionBlock, epoch_seconds
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import LatencyPercentiles, ModelInfo, VersionInfo, VersionSummary
 from mlpulse.domain.schema import ColumnKind, effective_schema
+from mlpulse.domain.series import (
+    LabelledRows,
+    MetricPoint,
+    MinuteProfile,
+    StoredReference,
+    segment_key,
+)
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreClosedError
 
 
+def _micros(seconds: float) -> int:
+    """Times are kept to the microsecond, as DuckDB's TIMESTAMPTZ keeps them."""
+    return round(seconds * 1e6)
+
+
+_BLOCK_COLUMNS = (
+    "prediction", "timestamp", "score", "probabilities", "latency_ms", "segment", "trace_id",
+    "error",
+)  # fmt: skip
+
+
+def _keep_rows(block: PredictionBlock, keep: list[bool]) -> PredictionBlock:
+    def pick(column: Sequence[Any] | None) -> list[Any] | None:
+        return None if column is None else [v for v, k in zip(column, keep, strict=True) if k]
+
+    changes: dict[str, Any] = {name: pick(getattr(block, name)) for name in _BLOCK_COLUMNS}
+    features = {name: pick(values) for name, values in block.features.items()}
+    return msgspec.structs.replace(
+        block, request_id=pick(block.request_id), features=features, **changes
+    )
+
+
 class InMemoryEventStore:
-    """:class:`mlpulse.ports.EventStore` in a list."""
+    """:class:`mlpulse.ports.EventStore` and :class:`mlpulse.ports.LabelStore` in a list."""
 
     def __init__(self) -> None:
         self.batches: list[AcceptedBatch] = []
@@ -89,6 +121,89 @@ class InMemoryEventStore:
             return sum(len(block) for b in self.batches for block in b.predictions)
         return sum(len(b.labels if kind == "label" else b.outcomes) for b in self.batches)
 
+    # -- LabelStore ------------------------------------------------------------------------
+
+    def _predictions(self, model: str) -> Iterator[tuple[int, str, str, tuple[Any, ...]]]:
+        """(ts in µs, version, request_id, (prediction, score, probabilities, segment))."""
+        for batch in self.batches:
+            for block in batch.predictions:
+                if block.model != model:
+                    continue
+                none = [None] * len(block)
+                for row in zip(
+                    block.timestamp or none, block.request_id, block.prediction or none,
+                    block.score or none, block.probabilities or none, block.segment or none,
+                    strict=True,
+                ):  # fmt: skip
+                    ts = batch.received_at if row[0] is None else epoch_seconds(row[0])
+                    yield _micros(ts), block.version, row[1], row[2:]
+
+    def _latest_labels(self, model: str, *, since: float | None = None) -> dict[str, Any]:
+        """request_id → the label received last (stored last among equals); null ignored."""
+        labels: dict[str, Any] = {}
+        for batch in self.batches:
+            if since is not None and _micros(batch.received_at) < _micros(since):
+                continue
+            for label in batch.labels:
+                if label.model == model and label.label is not None:
+                    labels[label.request_id] = label.label  # batches are in received order
+        return labels
+
+    def labelled_predictions(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> LabelledRows:
+        labels = self._latest_labels(model)
+        total, rows = 0, []
+        for us, v, request_id, values in self._predictions(model):
+            if not _micros(start) <= us < _micros(end) or version not in (None, v):
+                continue
+            total += 1
+            if request_id in labels:
+                rows.append((us, request_id, v, *values, labels[request_id]))
+        rows.sort(key=lambda row: row[:3])
+        columns: list[list[Any]] = [list(c) for c in zip(*rows, strict=True)] or [
+            [] for _ in range(8)
+        ]
+        return LabelledRows(
+            ts=[us / 1e6 for us in columns[0]],
+            version=columns[2],
+            request_id=columns[1],
+            prediction=columns[3],
+            score=columns[4],
+            probabilities=columns[5],
+            segment=[segment_key(s) for s in columns[6]],
+            label=columns[7],
+            total=total,
+        )
+
+    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+        late = self._latest_labels(model, since=since)
+        found = {(us, v) for us, v, request_id, _ in self._predictions(model) if request_id in late}
+        return [(v, us / 1e6) for us, v in sorted(found)]
+
+    def delete_events_before(self, cutoff: float) -> int:
+        limit, deleted = _micros(cutoff), 0
+
+        def keep(ts: Any, received_at: float) -> bool:
+            return _micros(received_at if ts is None else epoch_seconds(ts)) >= limit
+
+        with self._lock:
+            for i, batch in enumerate(self.batches):
+                blocks = []
+                for block in batch.predictions:
+                    times = block.timestamp or [None] * len(block)
+                    kept = [keep(ts, batch.received_at) for ts in times]
+                    deleted += kept.count(False)
+                    if any(kept):
+                        blocks.append(_keep_rows(block, kept))
+                labels = [e for e in batch.labels if keep(e.timestamp, batch.received_at)]
+                outcomes = [e for e in batch.outcomes if keep(e.timestamp, batch.received_at)]
+                deleted += len(batch.labels) - len(labels) + len(batch.outcomes) - len(outcomes)
+                self.batches[i] = dataclasses.replace(
+                    batch, predictions=blocks, labels=labels, outcomes=outcomes
+                )
+        return deleted
+
     def is_healthy(self) -> bool:
         return not self._closed
 
@@ -104,6 +219,7 @@ class InMemoryMetadataStore:
         self._versions: dict[tuple[str, str], float] = {}
         self._inferred: dict[str, dict[str, ColumnKind]] = {}
         self._overrides: dict[str, dict[str, ColumnKind]] = {}
+        self._config: tuple[str, float] | None = None
 
     def create_key(self, scopes: Sequence[Scope], *, name: str, now: float) -> tuple[ApiKey, str]:
         key_id = secrets.token_hex(6)
@@ -156,5 +272,79 @@ class InMemoryMetadataStore:
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None:
         self._overrides[model] = dict(overrides)
 
+    def applied_config(self) -> tuple[str, float] | None:
+        return self._config
+
+    def apply_config(self, document: str, *, now: float) -> None:
+        self._config = (document, now)
+
     def close(self) -> None:
         pass
+
+
+def _labels_text(labels: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"), ensure_ascii=False)
+
+
+class InMemorySeriesStore:
+    """:class:`mlpulse.ports.SeriesStore` in a list and dicts."""
+
+    def __init__(self) -> None:
+        self._profiles: list[MinuteProfile] = []
+        self._points: dict[tuple[str, str, int], MetricPoint] = {}
+        self._references: dict[tuple[str, str], StoredReference] = {}
+        self._lock = threading.Lock()
+
+    def append_profiles(self, rows: Sequence[MinuteProfile]) -> None:
+        with self._lock:
+            self._profiles.extend(
+                msgspec.structs.replace(r, minute=_micros(r.minute) / 1e6) for r in rows
+            )
+
+    def read_profiles(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[MinuteProfile]:
+        found = [
+            r
+            for r in self._profiles
+            if r.model == model
+            and _micros(start) <= _micros(r.minute) < _micros(end)
+            and version in (None, r.version)
+        ]
+        return sorted(found, key=lambda r: (r.minute, r.version, r.segment, r.writer))
+
+    def append_points(self, points: Sequence[MetricPoint]) -> None:
+        with self._lock:
+            for p in points:
+                labels = dict(sorted(p.labels.items()))
+                us = _micros(p.ts)
+                stored = MetricPoint(us / 1e6, p.name, labels, p.value, p.status)
+                self._points[p.name, _labels_text(labels), us] = stored
+
+    def query_points(
+        self, name: str, *, matchers: Mapping[str, str], start: float, end: float
+    ) -> list[MetricPoint]:
+        found = [
+            (us, text, point)
+            for (n, text, us), point in self._points.items()
+            if n == name
+            and _micros(start) <= us <= _micros(end)
+            and all(point.labels.get(k) == v for k, v in matchers.items())
+        ]
+        return [point for *_, point in sorted(found, key=lambda row: row[:2])]
+
+    def latest_points(self) -> list[MetricPoint]:
+        latest: dict[tuple[str, str], tuple[int, MetricPoint]] = {}
+        for (name, text, us), point in self._points.items():
+            if (name, text) not in latest or latest[name, text][0] < us:
+                latest[name, text] = (us, point)
+        return [point for _, (_, point) in sorted(latest.items(), key=lambda item: item[0])]
+
+    def put_reference(self, reference: StoredReference) -> None:
+        created = _micros(reference.created_at) / 1e6
+        self._references[reference.model, reference.version] = msgspec.structs.replace(
+            reference, created_at=created
+        )
+
+    def get_reference(self, model: str, version: str) -> StoredReference | None:
+        return self._references.get((model, version)) or self._references.get((model, ""))

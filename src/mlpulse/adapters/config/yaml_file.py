@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
-import yaml  # type: ignore[import-untyped]  # no stubs: types-PyYAML is not a dev dependency
+import yaml
 
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.monitoring import Config, ModelConfig

@@ -29,6 +29,7 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
+from mlpulse.adapters.store import duckdb_labels
 from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
@@ -40,6 +41,7 @@ from mlpulse.adapters.store.arrow_tables import (
 from mlpulse.adapters.store.model_tables import ModelTables
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, VersionSummary
+from mlpulse.domain.series import LabelledRows
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreBusyError, StoreClosedError, StoreError
 
@@ -319,6 +321,42 @@ class DuckDBEventStore:
         """Read-only SQL for tests and tools that run inside the collector process."""
         with self._reader() as cur:
             return cur.execute(sql, params or []).fetchall()
+
+    # -- labels and retention (LabelStore, in duckdb_labels.py) -----------------------------
+
+    def labelled_predictions(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> LabelledRows:
+        with self._reader() as cur:
+            return duckdb_labels.labelled_predictions(
+                cur, self._models.table(model), model, start=start, end=end, version=version
+            )
+
+    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+        with self._reader() as cur:
+            return duckdb_labels.labelled_since(cur, self._models.table(model), model, since=since)
+
+    def delete_events_before(self, cutoff: float) -> int:
+        if self._closed.is_set():
+            raise StoreClosedError("the event store is closed")
+        tables = [table for _, table in self._models.tables()] + ["labels", "outcomes"]
+        try:
+            cursor = self._con.cursor()  # its own transaction, beside the writer's
+            try:
+                return duckdb_labels.delete_events_before(cursor, tables, cutoff)
+            finally:
+                cursor.close()
+        except duckdb.Error as exc:
+            raise StoreError(f"could not delete the events before {cutoff}: {exc}") from exc
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on this store's database, for the series store to share the file.
+
+        Closing this store closes it too.
+        """
+        if self._closed.is_set():
+            raise StoreClosedError("the event store is closed")
+        return self._con.cursor()
 
     def is_healthy(self) -> bool:
         return self._writer.is_alive() and not self._closed.is_set()

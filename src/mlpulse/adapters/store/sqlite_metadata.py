@@ -35,6 +35,11 @@ CREATE TABLE IF NOT EXISTS model_versions (
     first_seen REAL NOT NULL,
     PRIMARY KEY (model, version)
 );
+CREATE TABLE IF NOT EXISTS applied_config (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    document TEXT NOT NULL,
+    applied_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS model_columns (
     model TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -121,6 +126,24 @@ class SQLiteMetadataStore:
             )
             changed = cursor.rowcount > 0
         return changed or bool(self._run("SELECT 1 FROM api_keys WHERE key_id = ?", (key_id,)))
+
+    # -- monitors as code -------------------------------------------------------------------
+
+    def applied_config(self) -> tuple[str, float] | None:
+        rows = self._run("SELECT document, applied_at FROM applied_config WHERE id = 1")
+        return (str(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def apply_config(self, document: str, *, now: float) -> None:
+        self._run_many(
+            [
+                (
+                    "INSERT INTO applied_config (id, document, applied_at) VALUES (1, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET document = excluded.document, "
+                    "applied_at = excluded.applied_at",
+                    (document, now),
+                )
+            ]
+        )
 
     # -- models -----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -238,6 +238,47 @@ class CategoricalProfile:
 
     def __add__(self, other: CategoricalProfile) -> CategoricalProfile:
         return self.merge(other)
+
+    @classmethod
+    def merge_all(cls, profiles: Sequence[CategoricalProfile]) -> CategoricalProfile:
+        """The profile of every input's values: one new object, merged into in place.
+
+        Examples
+        --------
+        >>> parts = [CategoricalProfile() for _ in range(3)]
+        >>> for p in parts: p.update_many(["x", "y", "x"])
+        >>> CategoricalProfile.merge_all(parts).counts()
+        {'x': 6, 'y': 3}
+        """
+        if not profiles:
+            return cls()
+        first = profiles[0]
+        result = cls(lg_max_map_size=first._lg_max_map_size, exact_limit=first._exact_limit)
+        union = hll_union(_HLL_LG_K)
+        exact: dict[str, int] | None = {}
+        for other in profiles:
+            if not isinstance(other, CategoricalProfile) or (
+                other._lg_max_map_size,
+                other._exact_limit,
+            ) != (first._lg_max_map_size, first._exact_limit):
+                raise parameter_error(
+                    "profiles", "CategoricalProfile.merge_all",
+                    "CategoricalProfiles with equal parameters", other,
+                )  # fmt: skip
+            result._count += other._count
+            result._missing += other._missing
+            result._items.merge(other._items)
+            union.update(other._distinct)
+            if exact is not None and other._exact is not None:
+                for category, n in other._exact.items():
+                    exact[category] = exact.get(category, 0) + n
+                if len(exact) > first._exact_limit:
+                    exact = None
+            else:
+                exact = None
+        result._distinct = union.get_result(HLL_8)
+        result._exact = exact
+        return result
 
     # ------------------------------------------------------------------ state
 

@@ -7,7 +7,7 @@ profile of the union of both sets of events within the sketches' error.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Literal
 
 import msgspec
@@ -253,6 +253,43 @@ class Profile(Mapping[str, ColumnProfile]):
 
     def __add__(self, other: Profile) -> Profile:
         return self.merge(other)
+
+    @classmethod
+    def merge_all(cls, profiles: Sequence[Profile]) -> Profile:
+        """The profile of every input's rows, each column merged once (see
+        :meth:`NumericProfile.merge_all`): equal to pairwise merges, much cheaper.
+
+        Raises
+        ------
+        ParameterError
+            If a column has different kinds in two inputs.
+
+        Examples
+        --------
+        >>> parts = [Profile.from_columns({"x": [float(i)]}, {"x": "numeric"}) for i in range(4)]
+        >>> merged = Profile.merge_all(parts)
+        >>> merged.row_count, merged["x"].mean
+        (4, 1.5)
+        """
+        columns: dict[str, list[ColumnProfile]] = {}
+        kinds: dict[str, ColumnKind] = {}
+        for profile in profiles:
+            for name, kind in profile._kinds.items():
+                if kinds.setdefault(name, kind) != kind:
+                    raise parameter_error(
+                        "profiles",
+                        "Profile.merge_all",
+                        f"profiles whose column {name!r} is {kinds[name]}",
+                        kind,
+                    )
+                columns.setdefault(name, []).append(profile._columns[name])
+        merged: dict[str, ColumnProfile] = {}
+        for name, parts in columns.items():
+            if kinds[name] == "numeric":
+                merged[name] = NumericProfile.merge_all(parts)  # type: ignore[arg-type]  # kind
+            else:
+                merged[name] = CategoricalProfile.merge_all(parts)  # type: ignore[arg-type]  # kind
+        return cls(merged, kinds, row_count=sum(p._row_count for p in profiles))
 
     # ------------------------------------------------------------------ bytes
 

@@ -13,7 +13,7 @@ sketch and the outputs add at most two numeric columns and one categorical colum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
 import numpy as np
@@ -192,6 +192,24 @@ class WindowProfile:
 
     def __add__(self, other: WindowProfile) -> WindowProfile:
         return self.merge(other)
+
+    @classmethod
+    def merge_all(cls, profiles: Sequence[WindowProfile]) -> WindowProfile:
+        """The profile of every input's predictions: each column merged once.
+
+        This is how a window is made of its minutes (sixty merges into one accumulator
+        per column, instead of sixty intermediate profiles).
+        """
+        profiles = [p for p in profiles if p._requests]
+        if len(profiles) <= 1:
+            return WindowProfile.from_bytes(profiles[0].to_bytes()) if profiles else cls.empty()
+        return cls(
+            features=Profile.merge_all([p._features for p in profiles]),
+            outputs=Profile.merge_all([p._outputs for p in profiles]),
+            latency=NumericProfile.merge_all([p._latency for p in profiles]),
+            requests=sum(p._requests for p in profiles),
+            errors=sum(p._errors for p in profiles),
+        )
 
     # ------------------------------------------------------------------ bytes
 

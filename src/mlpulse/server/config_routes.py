@@ -1,0 +1,90 @@
+"""``/v1/config``: the applied ``mlpulse.yaml`` (monitors as code), read and replaced.
+
+``mlpulse apply -f mlpulse.yaml`` reads and validates the file on the user's machine
+(where the reference files are), uploads the references, then PUTs the document here
+as JSON; the server validates it again (a client may send anything) and answers with
+the plan it applied. ``mlpulse plan`` GETs the applied document and diffs locally.
+"""
+
+from __future__ import annotations
+
+import msgspec
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mlpulse.domain.auth import Scope
+from mlpulse.domain.config_decode import decode_config
+from mlpulse.domain.config_plan import Change, plan
+from mlpulse.domain.monitoring import Config
+from mlpulse.domain.schema import ColumnKind
+from mlpulse.errors import InvalidInputError, MalformedBodyError
+from mlpulse.ports import Clock, MetadataStore
+from mlpulse.server.auth import require
+from mlpulse.server.bodies import json_response, read_body
+from mlpulse.server.openapi import response_schema
+
+router = APIRouter(prefix="/v1/config", tags=["config"])
+
+
+class AppliedConfig(msgspec.Struct, frozen=True):
+    config: Config | None
+    applied_at: float | None
+
+
+class ApplyResult(msgspec.Struct, frozen=True):
+    applied_at: float
+    changes: list[Change]
+    plan: str
+
+
+def applied(metadata: MetadataStore) -> Config | None:
+    """The applied config, or None before the first apply."""
+    found = metadata.applied_config()
+    return None if found is None else msgspec.json.decode(found[0], type=Config)
+
+
+@router.get(
+    "",
+    summary="The applied monitors-as-code document",
+    openapi_extra=response_schema(AppliedConfig),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def get_config(request: Request) -> Response:
+    metadata: MetadataStore = request.app.state.metadata
+    found = await run_in_threadpool(metadata.applied_config)
+    if found is None:
+        return json_response(AppliedConfig(None, None))
+    return json_response(AppliedConfig(msgspec.json.decode(found[0], type=Config), found[1]))
+
+
+@router.put(
+    "",
+    summary="Validate and apply a monitors-as-code document (JSON of mlpulse.yaml)",
+    openapi_extra=response_schema(ApplyResult),
+    dependencies=[Depends(require(Scope.ADMIN))],
+)
+async def put_config(request: Request) -> Response:
+    metadata: MetadataStore = request.app.state.metadata
+    clock: Clock = request.app.state.clock
+    body = await read_body(request, 4 * 1024 * 1024)
+    try:
+        raw = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedBodyError(f"body is not valid JSON: {exc}") from exc
+    config, problems = decode_config(raw, strict=False)  # JSON carries times as text
+    if problems:
+        listed = "; ".join(str(p) for p in problems)
+        raise InvalidInputError(f"{len(problems)} problem(s): {listed}", field=problems[0].path)
+    before = await run_in_threadpool(applied, metadata) or Config(version=1)
+    now = clock.now()
+    await run_in_threadpool(
+        lambda: metadata.apply_config(msgspec.json.encode(config).decode(), now=now)
+    )
+    # The schema overrides the file declares take effect for inference at once.
+    for name, model in config.models.items():
+        if model.schema:
+            kinds = {column: ColumnKind(kind) for column, kind in model.schema.items()}
+            await run_in_threadpool(metadata.set_schema_overrides, name, kinds)
+    changes = plan(before, config)
+    return json_response(ApplyResult(now, list(changes.changes), changes.render()))

@@ -94,6 +94,13 @@ def _config(models: int) -> Config:
     return Config(version=1, monitors=monitors)
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +120,7 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
         # Only the configured monitors: leave the defaults of these models out.
         evaluator.monitors = lambda: dict(config.monitors)  # type: ignore[method-assign]
         gc.collect()
-        tracemalloc.start()
+        rss_before = _rss_mb()
         started = time.perf_counter()
         first = evaluator.tick()
         cold = time.perf_counter() - started
@@ -127,6 +134,12 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
             report = evaluator.tick()
             warm.append(time.perf_counter() - started)
             assert report.runs == models * 5, report
+        rss_after = _rss_mb()
+        # Python-level peak of one more tick, traced apart: tracing slows every allocation.
+        series.append_profiles([r for r in rows if r.minute == T0 + (MINUTES - 1) * 60])
+        clock.t = T0 + MINUTES * 60
+        tracemalloc.start()
+        evaluator.tick()
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         column = WindowProfile.from_bytes(rows[0].profile).features
@@ -138,6 +151,7 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
         "warm_s": statistics.median(warm) if warm else cold,
         "points": first.points,
         "peak_mb": peak / 2**20,
+        "rss_mb": rss_after - rss_before,
         "numeric_kb": numeric_bytes / 1024,
         "categorical_kb": categorical_bytes / 1024,
     }
@@ -151,13 +165,13 @@ def main() -> None:
     parser.add_argument("--ticks", type=int, default=4)
     args = parser.parse_args()
     print(f"{'models':>6} {'features':>8} {'cold s':>7} {'warm s':>7} {'points':>7} "
-          f"{'peak MB':>8} {'num KB':>7} {'cat KB':>7}")  # fmt: skip
+          f"{'RSS+ MB':>8} {'peak MB':>8} {'num KB':>7} {'cat KB':>7}")  # fmt: skip
     for models in args.models:
         for features in args.features:
             r = run(models, features, args.events, args.ticks)
             print(f"{models:6} {features:8} {r['cold_s']:7.2f} {r['warm_s']:7.2f} "
-                  f"{r['points']:7.0f} {r['peak_mb']:8.0f} {r['numeric_kb']:7.1f} "
-                  f"{r['categorical_kb']:7.1f}", flush=True)  # fmt: skip
+                  f"{r['points']:7.0f} {r['rss_mb']:8.0f} {r['peak_mb']:8.0f} "
+                  f"{r['numeric_kb']:7.1f} {r['categorical_kb']:7.1f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -105,6 +105,17 @@ class SeriesStore(Protocol):
         """Every stored partial profile of ``model`` whose minute starts in [start, end)."""
         ...
 
+    def profile_index(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[tuple[float, int, int]]:
+        """Per minute in [start, end) with profiles: (minute, partial rows, version stamp).
+
+        The stamp changes whenever a row is added to the minute (e.g. the newest write
+        time). Cheap, no profile is read: readers cache merged minutes and re-read a
+        minute only when its rows changed (a late partial row, another collector's).
+        """
+        ...
+
     def append_points(self, points: Sequence[MetricPoint]) -> None:
         """Store metric points; one with the same (name, labels, ts) as before replaces it."""
         ...
@@ -137,9 +148,12 @@ class LabelStore(Protocol):
         """Predictions with ``ts`` in [start, end) that have a label (the latest one)."""
         ...
 
-    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+    def labelled_since(
+        self, model: str, *, since: float, window: float | None = None
+    ) -> list[tuple[str, float]]:
         """(version, prediction ts) of the predictions whose label arrived at or after
-        ``since`` (received time): the windows to recompute."""
+        ``since`` (received time); with ``window`` (seconds), each distinct (version,
+        start of the epoch-aligned window) once: the windows to recompute."""
         ...
 
     def delete_events_before(self, cutoff: float) -> int:

@@ -11,10 +11,12 @@ to stay deterministic across 50 examples the check allows twice that.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -145,3 +147,46 @@ def test_profile_merge_leaves_its_inputs_unchanged(a: Batch, b: Batch) -> None:
     pa.merge(pb)
     assert Profile.from_bytes(before_a) == pa
     assert Profile.from_bytes(before_b) == pb
+
+
+@st.composite
+def categorical_parts(draw: st.DrawFn) -> tuple[int, list[list[str | None]]]:
+    """An exact_limit in [0, 30] and up to 8 parts whose union is around that many categories.
+
+    At most 2 × 30 + 5 categories: the frequent-items sketch purges nothing and the HLL
+    stays in its exact-count modes, so even past exact_limit every merge order agrees.
+    """
+    limit = draw(st.integers(0, 30))
+    category = st.integers(0, 2 * limit + 5).map(lambda i: f"c{i}")
+    part = st.lists(st.one_of(category, st.none()), max_size=40)
+    return limit, draw(st.lists(part, min_size=1, max_size=8))
+
+
+@settings(max_examples=100, deadline=None)
+@given(categorical_parts())
+def test_categorical_merge_all_equals_pairwise_merge_around_exact_limit(
+    case: tuple[int, list[list[str | None]]],
+) -> None:
+    limit, values = case
+    parts = []
+    for part_values in values:
+        part = CategoricalProfile(lg_max_map_size=10, exact_limit=limit)
+        part.update_many(part_values)
+        parts.append(part)
+    before = [part.to_bytes() for part in parts]
+    at_once = CategoricalProfile.merge_all(parts)
+    pairwise = parts[0]
+    for part in parts[1:]:
+        pairwise = pairwise.merge(part)
+    truth = Counter(v for part_values in values for v in part_values if v is not None)
+    for merged in (at_once, pairwise):
+        assert merged.is_exact == (len(truth) <= limit)
+        assert merged.counts() == truth
+        assert merged.count == sum(map(len, values))
+        assert merged.missing == merged.count - truth.total()
+        assert merged.distinct_estimate == pytest.approx(len(truth), rel=1e-4)
+    assert at_once.distinct_estimate == pairwise.distinct_estimate
+    assert at_once.count_error_bound == pairwise.count_error_bound
+    if at_once.is_exact:
+        assert at_once == pairwise
+    assert [part.to_bytes() for part in parts] == before

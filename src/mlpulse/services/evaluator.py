@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import msgspec
@@ -28,11 +28,12 @@ from mlpulse.core.performance import CBPE
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.default_monitors import default_monitors
 from mlpulse.domain.monitoring import DEFAULT_POSITIVE_CLASS, Config, ModelConfig, MonitorConfig
-from mlpulse.domain.series import LabelledRows, MetricPoint, MinuteProfile
+from mlpulse.domain.series import LabelledRows, MetricPoint
 from mlpulse.domain.window import parse_duration
 from mlpulse.ports import Clock, LabelStore, MetadataStore, SeriesStore
 from mlpulse.services import monitor_checks as checks
-from mlpulse.services.windows import merge_profiles
+from mlpulse.services.window_reader import WindowReader
+from mlpulse.services.windows import MINUTE
 
 log = logging.getLogger("mlpulse.evaluator")
 
@@ -56,12 +57,16 @@ def _segment_labels(segment: str, keys: Sequence[str]) -> tuple[tuple[str, str],
 
 
 def _grouped(
-    rows: Iterable[MinuteProfile], keys: Sequence[str]
-) -> dict[tuple[tuple[str, str], ...], list[MinuteProfile]]:
-    groups: dict[tuple[tuple[str, str], ...], list[MinuteProfile]] = {}
-    for row in rows:
-        groups.setdefault(_segment_labels(row.segment, keys), []).append(row)
-    return groups
+    segments: Mapping[str, WindowProfile], keys: Sequence[str]
+) -> dict[tuple[tuple[str, str], ...], WindowProfile]:
+    """The window's profile per value of the ``segment_by`` tags (one group without)."""
+    groups: dict[tuple[tuple[str, str], ...], list[WindowProfile]] = {}
+    for segment, profile in segments.items():
+        groups.setdefault(_segment_labels(segment, keys), []).append(profile)
+    return {
+        labels: parts[0] if len(parts) == 1 else WindowProfile.merge_all(parts)
+        for labels, parts in groups.items()
+    }
 
 
 def _subset(rows: LabelledRows, keep: list[int]) -> LabelledRows:
@@ -101,6 +106,8 @@ class Evaluator:
         self._last_run: dict[tuple[str, str, str], float] = {}
         self._labels_checked: dict[str, float] = {}
         self._estimators: dict[tuple[str, str], tuple[float, CBPE | None]] = {}
+        self._windows = WindowReader(series)
+        self._references: dict[tuple[str, str, float], WindowProfile] = {}
 
     def monitors(self) -> dict[str, MonitorConfig]:
         """Every monitor in force: defaults per model, then the applied file's."""
@@ -118,6 +125,8 @@ class Evaluator:
     def tick(self, now: float | None = None) -> TickReport:
         now = self._clock.now() if now is None else now
         report = TickReport()
+        self._windows.new_tick(now)
+        pending: list[MetricPoint] = []
         config = self._config()
         versions = {
             info.model: [v.version for v in info.versions] for info in self._metadata.list_models()
@@ -133,13 +142,16 @@ class Evaluator:
                 self._last_run[key] = now
                 try:
                     points = self._run(name, monitor, model_config, version, now)
-                    if points:
-                        self._series.append_points(points)
-                    report.runs += 1
-                    report.points += len(points)
                 except Exception as exc:  # a loop boundary: one monitor must not stop the rest
                     log.exception("monitor %s (%s/%s) failed", name, monitor.model, version)
                     report.failures.append(f"{name} {monitor.model}/{version}: {exc}")
+                    continue
+                report.runs += 1
+                pending += points
+        # One write per tick (a transaction each costs more than the points in it).
+        if pending:
+            self._series.append_points(pending)
+            report.points = len(pending)
         for model in versions:
             self._labels_checked[model] = now
         return report
@@ -158,13 +170,11 @@ class Evaluator:
         if monitor.check == "performance":
             return self._performance(base, monitor, model_config, version, now)
         window = parse_duration(monitor.window)
-        rows = self._series.read_profiles(
-            monitor.model, start=now - window, end=now, version=version
-        )
+        end = math.floor(now / MINUTE) * MINUTE  # whole minutes: the open one is not stored
+        segments = self._windows.window(monitor.model, version, start=end - window, end=end)
         points: list[MetricPoint] = []
-        for segment, group in _grouped(rows, monitor.segment_by).items():
+        for segment, current in _grouped(segments, monitor.segment_by).items():
             labels = {**base, **dict(segment)}
-            current = merge_profiles(group)
             if current.requests == 0:
                 continue
             if monitor.check in ("latency", "throughput", "errors"):
@@ -174,7 +184,7 @@ class Evaluator:
                 if estimator is not None:
                     points += checks.estimated_points(now, labels, monitor, current, estimator)
             else:
-                reference = self._reference(monitor, version, segment, now, window)
+                reference = self._reference(monitor, version, segment, end, window)
                 if monitor.check == "quality":
                     features = reference.features if reference is not None else None
                     points += checks.quality_points(
@@ -202,15 +212,19 @@ class Evaluator:
         if monitor.compare_to != "previous_window":
             stored = self._series.get_reference(monitor.model, version)
             if stored is not None:
-                return WindowProfile.from_bytes(stored.profile)
+                # Decoded once per stored reference (a new upload has a new created_at).
+                key = (stored.model, stored.version, stored.created_at)
+                decoded = self._references.get(key)
+                if decoded is None:
+                    decoded = self._references[key] = WindowProfile.from_bytes(stored.profile)
+                return decoded
             if monitor.compare_to == "reference":
                 return None  # asked for a reference that is not there yet
-        rows = self._series.read_profiles(
-            monitor.model, start=now - 2 * window, end=now - window, version=version
+        segments = self._windows.window(
+            monitor.model, version, start=now - 2 * window, end=now - window
         )
-        previous = _grouped(rows, monitor.segment_by).get(segment, [])
-        merged = merge_profiles(previous)
-        return merged if merged.requests else None
+        previous = _grouped(segments, monitor.segment_by).get(segment)
+        return previous if previous is not None and previous.requests else None
 
     def _performance(
         self,
@@ -227,9 +241,8 @@ class Evaluator:
         # Windows whose predictions got labels since the last tick (since ever, on the
         # first tick of this process), so late labels update the window they belong to.
         since = self._labels_checked.get(monitor.model, 0.0)
-        for label_version, ts in self._labels.labelled_since(monitor.model, since=since):
-            if label_version == version:
-                starts.add(math.floor(ts / window) * window)
+        late = self._labels.labelled_since(monitor.model, since=since, window=window)
+        starts.update(start for label_version, start in late if label_version == version)
         points: list[MetricPoint] = []
         for start in sorted(starts):
             rows = self._labels.labelled_predictions(

@@ -176,9 +176,14 @@ class InMemoryEventStore:
             total=total,
         )
 
-    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+    def labelled_since(
+        self, model: str, *, since: float, window: float | None = None
+    ) -> list[tuple[str, float]]:
         late = self._latest_labels(model, since=since)
         found = {(us, v) for us, v, request_id, _ in self._predictions(model) if request_id in late}
+        if window is not None:
+            step = round(window * 1e6)
+            found = {(us // step * step, v) for us, v in found}
         return [(v, us / 1e6) for us, v in sorted(found)]
 
     def delete_events_before(self, cutoff: float) -> int:
@@ -312,6 +317,15 @@ class InMemorySeriesStore:
             and version in (None, r.version)
         ]
         return sorted(found, key=lambda r: (r.minute, r.version, r.segment, r.writer))
+
+    def profile_index(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[tuple[float, int, int]]:
+        index: dict[float, tuple[int, int]] = {}
+        for row in self.read_profiles(model, start=start, end=end, version=version):
+            rows, size = index.get(row.minute, (0, 0))
+            index[row.minute] = (rows + 1, size + len(row.profile))
+        return [(minute, rows, size) for minute, (rows, size) in sorted(index.items())]
 
     def append_points(self, points: Sequence[MetricPoint]) -> None:
         with self._lock:

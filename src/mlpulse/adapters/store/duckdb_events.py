@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +71,20 @@ class _Pending:
     future: Future[IngestResult]
 
 
+@dataclass(slots=True)
+class _Job:
+    """Work on the writer's connection, between two group commits (e.g. retention)."""
+
+    work: Callable[[duckdb.DuckDBPyConnection], int]
+    future: Future[int]
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> None:
+        try:
+            self.future.set_result(self.work(con))
+        except BaseException as exc:  # handed to the caller waiting on the future
+            self.future.set_exception(exc)
+
+
 def _create_table_sql(name: str, columns: tuple[tuple[str, str], ...]) -> str:
     cols = ", ".join(f"{col} {kind}" for col, kind in columns)
     return f"CREATE TABLE IF NOT EXISTS {name} ({cols})"
@@ -94,7 +108,7 @@ class DuckDBEventStore:
         bench/README.md). A larger log costs a longer replay after a crash.
         """
         self.path = path
-        self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=max_queued_batches)
+        self._queue: queue.Queue[_Pending | _Job | object] = queue.Queue(maxsize=max_queued_batches)
         self._rejections = msgspec.json.Encoder()
         self._decode_rejections = msgspec.json.Decoder(list[Rejection])
         self._local = threading.local()
@@ -146,27 +160,27 @@ class DuckDBEventStore:
 
     def _write_loop(self) -> None:
         while True:
-            item = self._queue.get()
-            group: list[_Pending] = []
-            stop = item is _STOP
-            if not stop:
-                assert isinstance(item, _Pending)
-                group.append(item)
+            items = [self._queue.get()]
             # Take whatever else is already queued: that is the group commit.
             while True:
                 try:
-                    more = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if more is _STOP:
-                    stop = True
-                else:
-                    assert isinstance(more, _Pending)
-                    group.append(more)
+            group: list[_Pending] = []
+            for item in items:
+                if isinstance(item, _Pending):
+                    group.append(item)
+                    continue
+                if group:  # what came before a job or the stop is written first
+                    self._commit(group)
+                    group = []
+                if item is _STOP:
+                    return
+                assert isinstance(item, _Job)
+                item.run(self._con)
             if group:
                 self._commit(group)
-            if stop:
-                return
 
     def _commit(self, group: list[_Pending]) -> None:
         # The same batch id twice in one group: the later ones are duplicates of the first.
@@ -332,20 +346,30 @@ class DuckDBEventStore:
                 cur, self._models.table(model), model, start=start, end=end, version=version
             )
 
-    def labelled_since(self, model: str, *, since: float) -> list[tuple[str, float]]:
+    def labelled_since(
+        self, model: str, *, since: float, window: float | None = None
+    ) -> list[tuple[str, float]]:
         with self._reader() as cur:
-            return duckdb_labels.labelled_since(cur, self._models.table(model), model, since=since)
+            return duckdb_labels.labelled_since(
+                cur, self._models.table(model), model, since=since, window=window
+            )
 
     def delete_events_before(self, cutoff: float) -> int:
         if self._closed.is_set():
             raise StoreClosedError("the event store is closed")
-        tables = [table for _, table in self._models.tables()] + ["labels", "outcomes"]
+        # On the writer thread, between group commits: a delete beside the writer's
+        # transactions conflicts with a column it adds to a model's table.
+        future: Future[int] = Future()
+        self._queue.put(
+            _Job(
+                lambda con: duckdb_labels.delete_events_before(
+                    con, [t for _, t in self._models.tables()] + ["labels", "outcomes"], cutoff
+                ),
+                future,
+            )
+        )
         try:
-            cursor = self._con.cursor()  # its own transaction, beside the writer's
-            try:
-                return duckdb_labels.delete_events_before(cursor, tables, cutoff)
-            finally:
-                cursor.close()
+            return future.result()
         except duckdb.Error as exc:
             raise StoreError(f"could not delete the events before {cutoff}: {exc}") from exc
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 import duckdb
 import msgspec
@@ -29,7 +29,6 @@ log = logging.getLogger("mlpulse.store")
 _values = msgspec.json.Decoder(list[Any])
 _probabilities = msgspec.json.Decoder(list[dict[str, float] | None])
 _segments = msgspec.json.Decoder(list[dict[str, str] | None])
-_RETRIES: Final = 1
 
 
 def _json_column(values: Sequence[str | None]) -> str:
@@ -108,14 +107,26 @@ def labelled_predictions(
 
 
 def labelled_since(
-    cur: duckdb.DuckDBPyConnection, table: str | None, model: str, *, since: float
+    cur: duckdb.DuckDBPyConnection,
+    table: str | None,
+    model: str,
+    *,
+    since: float,
+    window: float | None = None,
 ) -> list[tuple[str, float]]:
-    """(version, prediction ts) of predictions labelled at or after ``since``, by time."""
+    """(version, prediction ts) of predictions labelled at or after ``since``, by time;
+    with ``window``, each distinct (version, start of the aligned window) once."""
     if table is None:
         return []
+    bucket = "epoch_us(ts)"
+    params: list[Any] = []
+    if window is not None:
+        window_us = round(window * 1e6)
+        bucket = "(epoch_us(ts) // ?) * ?"
+        params += [window_us, window_us]
     rows = cur.execute(
         f"""
-        SELECT DISTINCT version, epoch_us(ts) AS us FROM {table}
+        SELECT DISTINCT version, {bucket} AS us FROM {table}
         WHERE request_id IN (
             SELECT request_id FROM labels
             WHERE model = ? AND label IS NOT NULL
@@ -123,7 +134,7 @@ def labelled_since(
         )
         ORDER BY us, version
         """,
-        [model, round(since * 1e6)],
+        [*params, model, round(since * 1e6)],
     ).fetchall()
     return [(version, us / 1e6) for version, us in rows]
 
@@ -133,18 +144,10 @@ def delete_events_before(
 ) -> int:
     """Delete the rows of ``tables`` with ``ts`` < cutoff in one transaction.
 
-    The event writer appends to the same tables meanwhile; appends and deletes do not
-    conflict in DuckDB, but a column it adds to a model's table does (the commit fails
-    with a TransactionException). That is rare, so the delete is tried once more.
+    The event store runs this on its writer thread, between two group commits: beside
+    the writer, a delete conflicts with a column the writer adds to a model's table.
     """
-    for attempt in range(_RETRIES + 1):
-        try:
-            return _delete(con, tables, round(cutoff * 1e6))
-        except duckdb.TransactionException as exc:
-            if attempt == _RETRIES:
-                raise
-            log.info("deleting old events conflicted with a write (%s); trying again", exc)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _delete(con, tables, round(cutoff * 1e6))
 
 
 def _delete(con: duckdb.DuckDBPyConnection, tables: Sequence[str], cutoff_us: int) -> int:

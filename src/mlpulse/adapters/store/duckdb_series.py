@@ -228,6 +228,25 @@ class DuckDBSeriesStore:
             for m, v, segment, us, writer, profile in self._read("read profiles", sql, params)
         ]
 
+    def profile_index(
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[tuple[float, int, int]]:
+        sql = (
+            # Not the profiles' sizes: reading a BLOB's length reads the BLOB.
+            "SELECT epoch_us(minute), count(*), epoch_us(max(written_at)) "
+            "FROM window_profiles WHERE model = ? "
+            "AND minute >= make_timestamptz(?::BIGINT) AND minute < make_timestamptz(?::BIGINT)"
+        )
+        params: list[Any] = [model, _micros(start), _micros(end)]
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(version)
+        sql += " GROUP BY minute ORDER BY minute"
+        return [
+            (us / 1e6, int(rows), int(size))
+            for us, rows, size in self._read("index profiles", sql, params)
+        ]
+
     def query_points(
         self, name: str, *, matchers: Mapping[str, str], start: float, end: float
     ) -> list[MetricPoint]:

@@ -26,6 +26,7 @@ import numpy as np
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.monitoring import Config, MonitorConfig
 from mlpulse.domain.schema import ColumnKind
@@ -105,7 +106,9 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckDBEventStore(Path(tmp) / "events.duckdb")
-        series = DuckDBSeriesStore(store.connection())
+        series = DuckDBSeriesStore(
+            store.connection(), SQLiteProfileStore(Path(tmp) / "profiles.sqlite")
+        )
         rows = _minute_profiles(models, features, events, rng)
         last_hour = rows  # written in two steps: all but the last few minutes, then one a tick
         series.append_profiles([r for r in last_hour if r.minute < T0 + (MINUTES - ticks) * 60])

@@ -12,6 +12,7 @@ import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Label, Outcome, Prediction
 from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
@@ -25,7 +26,9 @@ T = 1_767_225_600.0
 def _duckdb_series(tmp: Path, stack: ExitStack) -> SeriesStore:
     events = DuckDBEventStore(tmp / "mlpulse.duckdb")
     stack.callback(events.close)
-    return DuckDBSeriesStore(events.connection())
+    series = DuckDBSeriesStore(events.connection(), SQLiteProfileStore(tmp / "profiles.sqlite"))
+    stack.callback(series.close)
+    return series
 
 
 SERIES_STORES: dict[str, Callable[[Path, ExitStack], SeriesStore]] = {

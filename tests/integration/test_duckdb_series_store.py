@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Prediction
 from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
@@ -26,12 +28,17 @@ class Opened:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.events = DuckDBEventStore(path)
-        self.series = DuckDBSeriesStore(self.events.connection())
+        self.series = self._series()
+
+    def _series(self) -> DuckDBSeriesStore:
+        profiles = SQLiteProfileStore(self.path.with_suffix(".profiles.sqlite"))
+        return DuckDBSeriesStore(self.events.connection(), profiles)
 
     def reopen(self) -> DuckDBSeriesStore:
+        self.series.close()
         self.events.close()
         self.events = DuckDBEventStore(self.path)
-        self.series = DuckDBSeriesStore(self.events.connection())
+        self.series = self._series()
         return self.series
 
 
@@ -198,18 +205,25 @@ def test_writes_from_many_threads_beside_the_event_writer_are_all_kept(opened: O
 
 
 def test_the_series_store_is_closed_with_the_event_store(opened: Opened) -> None:
-    assert opened.series.read_profiles("fraud", start=0, end=MINUTE) == []  # a reader cursor
+    assert opened.series.query_points("psi", matchers={}, start=0, end=MINUTE) == []
     opened.events.close()
     with pytest.raises(StoreClosedError):
         opened.series.append_points([MetricPoint(MINUTE, "psi", {}, 1.0)])
     with pytest.raises(StoreClosedError):
+        opened.series.query_points("psi", matchers={}, start=0, end=MINUTE)
+    opened.series.close()
+    with pytest.raises(StoreClosedError):  # the profiles close with the series store
         opened.series.read_profiles("fraud", start=0, end=MINUTE)
 
 
-def test_duckdb_errors_become_store_errors(opened: Opened) -> None:
-    opened.events._con.execute("DROP TABLE window_profiles")
+def test_duckdb_and_sqlite_errors_become_store_errors(opened: Opened) -> None:
+    opened.series._profiles._db.execute("DROP TABLE window_profiles")
     with pytest.raises(StoreError) as caught:
         opened.series.append_profiles([_profile(MINUTE)])
-    assert isinstance(caught.value.__cause__, duckdb.Error)
+    assert isinstance(caught.value.__cause__, sqlite3.Error)
     with pytest.raises(StoreError):
         opened.series.read_profiles("fraud", start=0, end=MINUTE)
+    opened.events._con.execute("DROP TABLE metric_points")
+    with pytest.raises(StoreError) as caught:
+        opened.series.append_points([MetricPoint(MINUTE, "psi", {}, 1.0)])
+    assert isinstance(caught.value.__cause__, duckdb.Error)

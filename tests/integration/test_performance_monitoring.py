@@ -14,6 +14,7 @@ from sklearn import metrics as sk
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.events import Label, PredictionBlock
 from mlpulse.domain.monitoring import Config, ModelConfig, MonitorConfig
 from mlpulse.domain.storage import AcceptedBatch
@@ -53,7 +54,7 @@ def _config(task: str) -> Config:
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     store = DuckDBEventStore(tmp_path / "events.duckdb")
-    series = DuckDBSeriesStore(store.connection())
+    series = DuckDBSeriesStore(store.connection(), SQLiteProfileStore(tmp_path / "profiles.sqlite"))
     metadata = SQLiteMetadataStore(tmp_path / "metadata.sqlite")
     clock = FakeClock(T0 + 3 * HOUR + 600)
     rng = np.random.default_rng(7)

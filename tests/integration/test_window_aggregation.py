@@ -10,6 +10,7 @@ import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.events import PredictionBlock
 from mlpulse.domain.schema import ColumnKind
@@ -23,7 +24,7 @@ KINDS = {"amount": ColumnKind.NUMERIC, "plan": ColumnKind.CATEGORICAL}
 @pytest.fixture
 def series(tmp_path: Path) -> Iterator[DuckDBSeriesStore]:
     store = DuckDBEventStore(tmp_path / "events.duckdb")
-    yield DuckDBSeriesStore(store.connection())
+    yield DuckDBSeriesStore(store.connection(), SQLiteProfileStore(tmp_path / "profiles.sqlite"))
     store.close()
 
 

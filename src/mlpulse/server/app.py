@@ -14,6 +14,7 @@ from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.events import Batch
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ModelSummary
@@ -54,7 +55,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.metadata = metadata
         app.state.store = store
         app.state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)
-        series = DuckDBSeriesStore(store.connection())
+        series = DuckDBSeriesStore(store.connection(), SQLiteProfileStore(settings.profiles_path))
         app.state.series = series
         app.state.metrics.registry.register(CheckPoints(series))
         clock = app.state.clock
@@ -89,6 +90,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         finally:
             background.close()
             windows.close()  # writes every open minute before the store closes
+            series.close()
             store.close()
             metadata.close()
 

@@ -1,4 +1,5 @@
-"""Minute profiles, metric points and references, in the event store's DuckDB file.
+"""Metric points and references in the event store's DuckDB file; minute profiles
+delegated to :class:`~mlpulse.adapters.store.sqlite_profiles.SQLiteProfileStore`.
 
 The collector owns one DuckDB database; this store works on a cursor of it
 (``DuckDBEventStore.connection()``), beside the event writer thread. DuckDB's MVCC
@@ -27,14 +28,12 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
+from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
 from mlpulse.errors import StoreClosedError, StoreError
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 _SCHEMA: Final = (
-    "CREATE TABLE IF NOT EXISTS window_profiles (model VARCHAR, version VARCHAR, "
-    "segment VARCHAR, minute TIMESTAMPTZ, writer VARCHAR, profile BLOB, "
-    "written_at TIMESTAMPTZ DEFAULT current_timestamp)",
     # No PRIMARY KEY on (name, labels, ts): measured with 2M points, its index made the
     # file 8x larger (176 MB against 21 MB), and this table is kept for a long time.
     # The upsert deletes then inserts in one transaction instead (see append_points),
@@ -82,14 +81,17 @@ def _translated(action: str) -> Iterator[None]:
 class DuckDBSeriesStore:
     """:class:`mlpulse.ports.SeriesStore` over the collector's DuckDB database."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, profiles: SQLiteProfileStore) -> None:
         """Use ``connection`` (a cursor of its own) for writes; make the tables.
+
+        Minute profiles live in ``profiles`` (SQLite: see its module for why).
 
         The newest point of every series is loaded into memory here and kept up to
         date on append, so :meth:`latest_points` (called by every ``/metrics`` scrape)
         costs a copy of a dict, not a scan of a table that holds months of points.
         """
         self._con = connection
+        self._profiles = profiles
         self._lock = threading.Lock()
         self._local = threading.local()
         with _translated("create its tables"):
@@ -131,20 +133,7 @@ class DuckDBSeriesStore:
             con.unregister("incoming_series")
 
     def append_profiles(self, rows: Sequence[MinuteProfile]) -> None:
-        if not rows:
-            return
-        table = pa.table(
-            {
-                "model": pa.array([r.model for r in rows], type=pa.string()),
-                "version": pa.array([r.version for r in rows], type=pa.string()),
-                "segment": pa.array([r.segment for r in rows], type=pa.string()),
-                "minute": pa.array([_micros(r.minute) for r in rows], type=_TIMESTAMP),
-                "writer": pa.array([r.writer for r in rows], type=pa.string()),
-                "profile": pa.array([r.profile for r in rows], type=pa.binary()),
-            }
-        )
-        with self._lock, self._transaction("store minute profiles") as con:
-            self._insert(con, "window_profiles", table)
+        self._profiles.append_profiles(rows)
 
     def append_points(self, points: Sequence[MetricPoint]) -> None:
         # One row per (name, labels, ts), the last one given winning, as if each
@@ -212,40 +201,12 @@ class DuckDBSeriesStore:
     def read_profiles(
         self, model: str, *, start: float, end: float, version: str | None = None
     ) -> list[MinuteProfile]:
-        sql = (
-            "SELECT model, version, segment, epoch_us(minute), writer, profile "
-            "FROM window_profiles WHERE model = ? "
-            "AND minute >= make_timestamptz(?::BIGINT) AND minute < make_timestamptz(?::BIGINT)"
-        )
-        params: list[Any] = [model, _micros(start), _micros(end)]
-        if version is not None:
-            sql += " AND version = ?"
-            params.append(version)
-        # rowid last: the order they were written in, as the in-memory store keeps it.
-        sql += " ORDER BY minute, version, segment, writer, rowid"
-        return [
-            MinuteProfile(m, v, segment, us / 1e6, writer, bytes(profile))
-            for m, v, segment, us, writer, profile in self._read("read profiles", sql, params)
-        ]
+        return self._profiles.read_profiles(model, start=start, end=end, version=version)
 
     def profile_index(
         self, model: str, *, start: float, end: float, version: str | None = None
     ) -> list[tuple[float, int, int]]:
-        sql = (
-            # Not the profiles' sizes: reading a BLOB's length reads the BLOB.
-            "SELECT epoch_us(minute), count(*), epoch_us(max(written_at)) "
-            "FROM window_profiles WHERE model = ? "
-            "AND minute >= make_timestamptz(?::BIGINT) AND minute < make_timestamptz(?::BIGINT)"
-        )
-        params: list[Any] = [model, _micros(start), _micros(end)]
-        if version is not None:
-            sql += " AND version = ?"
-            params.append(version)
-        sql += " GROUP BY minute ORDER BY minute"
-        return [
-            (us / 1e6, int(rows), int(size))
-            for us, rows, size in self._read("index profiles", sql, params)
-        ]
+        return self._profiles.profile_index(model, start=start, end=end, version=version)
 
     def query_points(
         self, name: str, *, matchers: Mapping[str, str], start: float, end: float
@@ -284,6 +245,8 @@ class DuckDBSeriesStore:
         return StoredReference(m, v, us / 1e6, source, bytes(profile), bytes(sample))
 
     def close(self) -> None:
-        """Release the cursor (closing the event store releases it as well)."""
+        """Release the cursor (closing the event store releases it as well) and the
+        profile store."""
         with self._lock, contextlib.suppress(duckdb.Error):
             self._con.close()
+        self._profiles.close()

@@ -9,7 +9,7 @@ import httpx
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: grep-able in logs
 
 Url = Annotated[
     str | None, typer.Option("--url", help="Collector URL [env MLPULSE_URL, http://127.0.0.1:8080]")

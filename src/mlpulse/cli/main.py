@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="mlpulse: monitoring for machine-learning systems in production.")
 keys_app = typer.Typer(help="Create, list and revoke API keys.")
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: grep-able in logs
 
 DataDir = Annotated[
     Path | None,

@@ -69,6 +69,24 @@ def _grouped(
     }
 
 
+# Segment tags compared side by side without being asked: real-time against batch
+# inference (``mode``), staging against production (``environment``).
+SIDE_BY_SIDE_TAGS = ("mode", "environment")
+
+
+Group = tuple[Sequence[str], tuple[tuple[str, str], ...], WindowProfile]
+
+
+def _side_by_side(segments: Mapping[str, WindowProfile]) -> list[Group]:
+    """One group per value of each side-by-side tag the window's segments carry."""
+    found: list[Group] = []
+    for tag in SIDE_BY_SIDE_TAGS:
+        for segment, profile in _grouped(segments, [tag]).items():
+            if segment[0][1]:  # rows without the tag are in the overall group only
+                found.append(((tag,), segment, profile))
+    return found
+
+
 def _subset(rows: LabelledRows, keep: list[int]) -> LabelledRows:
     def pick(values: list[object]) -> list[object]:
         return [values[i] for i in keep]
@@ -173,7 +191,13 @@ class Evaluator:
         end = math.floor(now / MINUTE) * MINUTE  # whole minutes: the open one is not stored
         segments = self._windows.window(monitor.model, version, start=end - window, end=end)
         points: list[MetricPoint] = []
-        for segment, current in _grouped(segments, monitor.segment_by).items():
+        groups: list[Group] = [
+            (monitor.segment_by, segment, current)
+            for segment, current in _grouped(segments, monitor.segment_by).items()
+        ]
+        if not monitor.segment_by:
+            groups += _side_by_side(segments)
+        for keys, segment, current in groups:
             labels = {**base, **dict(segment)}
             if current.requests == 0:
                 continue
@@ -184,7 +208,7 @@ class Evaluator:
                 if estimator is not None:
                     points += checks.estimated_points(now, labels, monitor, current, estimator)
             else:
-                reference = self._reference(monitor, version, segment, end, window)
+                reference = self._reference(monitor, version, keys, segment, end, window)
                 if monitor.check == "quality":
                     features = reference.features if reference is not None else None
                     points += checks.quality_points(
@@ -205,6 +229,7 @@ class Evaluator:
         self,
         monitor: MonitorConfig,
         version: str,
+        keys: Sequence[str],
         segment: tuple[tuple[str, str], ...],
         now: float,
         window: float,
@@ -223,7 +248,7 @@ class Evaluator:
         segments = self._windows.window(
             monitor.model, version, start=now - 2 * window, end=now - window
         )
-        previous = _grouped(segments, monitor.segment_by).get(segment)
+        previous = _grouped(segments, keys).get(segment)
         return previous if previous is not None and previous.requests else None
 
     def _performance(

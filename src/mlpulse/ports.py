@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
+from mlpulse.domain.alerts import DeliveryResult, Notification
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, VersionSummary
@@ -42,7 +43,7 @@ class EventStore(Protocol):
         ...
 
     def count(self, kind: str) -> int:
-        """How many events of ``kind`` are stored (``prediction``, ``label``, ``outcome``)."""
+        """How many events of ``kind`` (one of ``EVENT_KINDS``) are stored."""
         ...
 
     def is_healthy(self) -> bool:
@@ -157,5 +158,18 @@ class LabelStore(Protocol):
         ...
 
     def delete_events_before(self, cutoff: float) -> int:
-        """Delete raw predictions, labels and outcomes with ``ts`` < cutoff; returns rows."""
+        """Delete raw events of every kind with ``ts`` < cutoff; returns rows."""
         ...
+
+
+class Notifier(Protocol):
+    """Sends notifications to one kind of service (Slack, PagerDuty, webhook, ...)."""
+
+    kind: str
+
+    def send(self, notification: Notification) -> DeliveryResult:
+        """Deliver one notification; never raises for the service's or network's errors
+        (they are a result with ``delivered=False``)."""
+        ...
+
+    def close(self) -> None: ...

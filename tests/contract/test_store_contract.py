@@ -11,7 +11,7 @@ import pytest
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.domain.auth import Scope, hash_token
-from mlpulse.domain.events import Label, Outcome, PredictionBlock
+from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import EventStore, MetadataStore
@@ -62,11 +62,31 @@ def test_event_store_counts_what_it_stored(event_store: EventStore) -> None:
         predictions=[_block("v1", [1.0, 2.0, 3.0])],
         labels=[Label(model="fraud", request_id="v1-x-0", label=1.0)],
         outcomes=[Outcome(name="click"), Outcome(name="buy", value=3.5)],
+        resources=[Resource(host="h", pid=1, cpu_percent=5.0), Resource(gpu_utilization=[1.0])],
     )
     result = event_store.append(batch).result(10)
-    assert (result.accepted, result.duplicate) == (6, False)
-    counts = [event_store.count(k) for k in ("prediction", "label", "outcome")]
-    assert counts == [3, 1, 2]
+    assert (result.accepted, result.duplicate) == (8, False)
+    counts = [event_store.count(k) for k in ("prediction", "label", "outcome", "resource")]
+    assert counts == [3, 1, 2, 2]
+
+
+def test_event_store_deletes_old_resource_samples_with_the_other_events(
+    event_store: EventStore,
+) -> None:
+    old, new = NOW - 86_400, NOW
+    batch = AcceptedBatch(
+        "b1",
+        NOW,
+        outcomes=[Outcome(name="click", timestamp=old)],
+        resources=[
+            Resource(pid=1, cpu_percent=1.0, timestamp=old),
+            Resource(pid=1, cpu_percent=2.0, timestamp=new),
+            Resource(pid=2, cpu_percent=3.0),  # no timestamp: the time it was received
+        ],
+    )
+    event_store.append(batch).result(10)
+    assert event_store.delete_events_before(NOW - 3600) == 2
+    assert [event_store.count(k) for k in ("outcome", "resource")] == [0, 2]
 
 
 def test_event_store_stores_a_batch_id_once(event_store: EventStore) -> None:

@@ -6,12 +6,13 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from mlpulse.adapters.store import duckdb_events
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.domain.blocks import blocks_from_rows
-from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock
+from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock, Resource
 from mlpulse.domain.ingest import Rejection
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreClosedError, StoreError
@@ -70,6 +71,61 @@ def test_append_stores_every_kind_and_its_values(store: DuckDBEventStore) -> Non
     (label_ts,) = store.query("SELECT epoch(ts) FROM labels")[0]
     assert label_ts == pytest.approx(NOW)  # no timestamp sent: the time it was received
     store.close()
+
+
+def test_append_stores_resource_samples_with_their_values(store: DuckDBEventStore) -> None:
+    full = Resource(
+        model="fraud",
+        version="v3",
+        host="web-1",
+        pid=4242,
+        timestamp=NOW - 5,
+        cpu_percent=250.0,
+        memory_rss_mb=812.5,
+        memory_percent=12.5,
+        gpu_utilization=[87.0, 3.5],
+        gpu_memory_used_mb=[1024.0, 0.0],
+    )
+    batch = AcceptedBatch(
+        batch_id="r1",
+        received_at=NOW,
+        predictions=_batch("p", 1).predictions,
+        resources=[full, Resource(host="web-2", cpu_percent=1.0)],
+    )
+    result = store.append(batch).result(10)
+    assert (result.accepted, result.duplicate) == (3, False)
+    assert store.count("resource") == 2
+    assert store.count("prediction") == 1
+    rows = store.query(
+        "SELECT model, version, host, pid, epoch(ts), epoch(received_at), cpu_percent, "
+        "memory_rss_mb, memory_percent, gpu_utilization, gpu_memory_used_mb, batch_id "
+        "FROM resources ORDER BY host"
+    )
+    assert rows[0] == (
+        "fraud", "v3", "web-1", 4242, pytest.approx(NOW - 5), pytest.approx(NOW),
+        250.0, 812.5, 12.5, [87.0, 3.5], [1024.0, 0.0], "r1",
+    )  # fmt: skip
+    assert rows[1] == (
+        None, None, "web-2", None, pytest.approx(NOW), pytest.approx(NOW),
+        1.0, None, None, None, None, "r1",
+    )  # fmt: skip
+    again = store.append(batch).result(10)  # a retried batch: samples are not stored twice
+    assert again.duplicate and again.accepted == 3
+    assert store.count("resource") == 2
+    store.close()
+
+
+def test_store_opened_before_resource_samples_existed_gains_their_table(tmp_path: Path) -> None:
+    path = tmp_path / "e.duckdb"
+    first = DuckDBEventStore(path)
+    first.append(_batch("x", 1)).result(10)
+    first.close()
+    with duckdb.connect(str(path)) as con:  # as a file written by an earlier version
+        con.execute("DROP TABLE resources")
+    second = DuckDBEventStore(path)
+    second.append(AcceptedBatch("y", NOW, resources=[Resource(pid=1)])).result(10)
+    assert (second.count("prediction"), second.count("resource")) == (1, 1)
+    second.close()
 
 
 def test_append_twice_with_one_batch_id_stores_once_and_replays_the_answer(

@@ -16,7 +16,13 @@ def test_public_api_is_pinned() -> None:
 
 
 def test_sdk_public_api_is_pinned() -> None:
-    assert mlpulse.sdk.__all__ == ["Client", "ClientOptions", "ClientStats", "Tracking"]
+    assert mlpulse.sdk.__all__ == [
+        "Client",
+        "ClientOptions",
+        "ClientStats",
+        "ResourceSampler",
+        "Tracking",
+    ]
 
 
 def test_client_public_methods_are_pinned() -> None:
@@ -28,6 +34,8 @@ def test_client_public_methods_are_pinned() -> None:
         "log_label",
         "log_outcome",
         "log_prediction",
+        "log_resource",
+        "start_resource_sampler",
         "stats",
         "track",
     ]
@@ -36,7 +44,8 @@ def test_client_public_methods_are_pinned() -> None:
 def test_import_mlpulse_is_light_and_starts_nothing() -> None:
     code = (
         "import sys, threading, mlpulse\n"
-        "heavy = [m for m in ('fastapi', 'duckdb', 'pyarrow', 'numpy', 'pandas', 'uvicorn')"
+        "heavy = [m for m in ('fastapi', 'duckdb', 'pyarrow', 'numpy', 'pandas', 'uvicorn',"
+        " 'psutil', 'pynvml')"
         " if m in sys.modules]\n"
         "print(heavy, threading.active_count())\n"
     )

@@ -13,7 +13,9 @@ A batch on the wire (row form; the SDK sends predictions as column blocks, see
          "timestamp": 1767225600.0, "features": {"amount": 12.5, "country": "DE"},
          "prediction": 0, "score": 0.12, "latency_ms": 3.1},
         {"kind": "label", "model": "fraud", "request_id": "r1", "label": 0},
-        {"kind": "outcome", "name": "purchase", "value": 19.99, "request_id": "r1"}]}
+        {"kind": "outcome", "name": "purchase", "value": 19.99, "request_id": "r1"},
+        {"kind": "resource", "host": "web-1", "pid": 4242, "cpu_percent": 35.0,
+         "memory_rss_mb": 812.5, "gpu_utilization": [87.0]}]}
 
 Timestamps are seconds since the Unix epoch (float) or, in JSON, ISO-8601 strings
 with a time zone. An absent timestamp means "when the collector received it".
@@ -37,7 +39,9 @@ MAX_STRING_VALUE_LENGTH: Final = 10_000
 MAX_FEATURES: Final = 2_000
 MAX_SEGMENT_TAGS: Final = 32
 MAX_BATCH_EVENTS: Final = 100_000
+MAX_GPUS: Final = 64
 _FLOAT_MAX: Final = 1.7976931348623157e308
+_INT64_MAX: Final = 2**63 - 1
 _T = TypeVar("_T")
 # Seconds since the epoch; the upper bound (year 5138) catches milliseconds sent by mistake.
 MAX_EPOCH_SECONDS: Final = 1e11
@@ -48,6 +52,9 @@ ShortText = Annotated[str, msgspec.Meta(max_length=MAX_STRING_VALUE_LENGTH)]
 FiniteFloat = Annotated[float, msgspec.Meta(ge=-_FLOAT_MAX, le=_FLOAT_MAX)]
 NonNegativeFloat = Annotated[float, msgspec.Meta(ge=0.0, le=_FLOAT_MAX)]
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+Percent = Annotated[float, msgspec.Meta(ge=0.0, le=100.0)]
+# Bounded to fit the store's BIGINT: a larger one would fail the whole group commit.
+ProcessId = Annotated[int, msgspec.Meta(ge=0, le=_INT64_MAX)]
 EpochSeconds = Annotated[float, msgspec.Meta(gt=0.0, lt=MAX_EPOCH_SECONDS)]
 # A datetime must carry its time zone: a naive one would be read in the collector's zone.
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -103,8 +110,33 @@ class Outcome(
     timestamp: Timestamp | None = None
 
 
-Event: TypeAlias = Prediction | Label | Outcome
-EVENT_KINDS: Final = ("prediction", "label", "outcome")
+class Resource(
+    msgspec.Struct, tag="resource", tag_field="kind", frozen=True, forbid_unknown_fields=True
+):
+    """A CPU/GPU/memory sample of one process, optionally tied to the model it serves.
+
+    ``cpu_percent`` is the process's share of one core (so above 100 on several cores,
+    as ``psutil`` and ``top`` report it); ``memory_percent`` is its resident memory as a
+    share of the host's, in [0, 100]. Sizes are in MB of 2**20 bytes. The GPU lists hold
+    one value per device, in device order: utilization in [0, 100] and memory used.
+    """
+
+    model: Name | None = None
+    version: Name | None = None
+    host: Name | None = None
+    pid: ProcessId | None = None
+    timestamp: Timestamp | None = None
+    cpu_percent: NonNegativeFloat | None = None
+    memory_rss_mb: NonNegativeFloat | None = None
+    memory_percent: Percent | None = None
+    gpu_utilization: Annotated[list[Percent], msgspec.Meta(max_length=MAX_GPUS)] | None = None
+    gpu_memory_used_mb: (
+        Annotated[list[NonNegativeFloat], msgspec.Meta(max_length=MAX_GPUS)] | None
+    ) = None
+
+
+Event: TypeAlias = Prediction | Label | Outcome | Resource
+EVENT_KINDS: Final = ("prediction", "label", "outcome", "resource")
 
 BatchId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mlpulse.domain.events import Label, Outcome, PredictionBlock
+from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource
 from mlpulse.domain.ingest import Rejection
 
 
@@ -20,8 +20,14 @@ class AcceptedBatch:
     predictions: list[PredictionBlock] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
-        return sum(map(len, self.predictions)) + len(self.labels) + len(self.outcomes)
+        return (
+            sum(map(len, self.predictions))
+            + len(self.labels)
+            + len(self.outcomes)
+            + len(self.resources)
+        )

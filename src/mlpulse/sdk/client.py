@@ -2,7 +2,8 @@
 
 Everything slow (encoding, compression, HTTP, retries) happens on the shipper's
 background thread (:mod:`mlpulse.sdk.shipper`). The ``log_*`` methods validate
-nothing and never raise: what the collector refuses is counted in
+nothing and never raise (the one exception: ``attributions``, see
+:mod:`mlpulse.sdk.attributions`): what the collector refuses is counted in
 :meth:`Client.stats` and logged by the ``mlpulse.sdk`` logger.
 """
 
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, Unpack
 
-from mlpulse.domain.events import MAX_BATCH_EVENTS
+from mlpulse.domain.events import MAX_BATCH_EVENTS, MAX_NAME_LENGTH
 from mlpulse.errors import ConfigurationError, ParameterError, parameter_error
 from mlpulse.sdk import lifecycle
+from mlpulse.sdk.attributions import attribution_features
 from mlpulse.sdk.backoff import Backoff
 from mlpulse.sdk.options import (
     API_KEY_VARIABLE,
@@ -31,16 +33,17 @@ from mlpulse.sdk.options import (
     environment_variable,
 )
 from mlpulse.sdk.reply import Transport
+from mlpulse.sdk.resources import ProcessSample, ResourceSampler, start_sampler
 from mlpulse.sdk.shipper import Shipper
 from mlpulse.sdk.stats import ClientStats
 from mlpulse.sdk.track import Tracking
-from mlpulse.sdk.wire import LABEL, OUTCOME, PREDICTION, Compression
+from mlpulse.sdk.wire import LABEL, OUTCOME, PREDICTION, RESOURCE, Compression
 
 Timestamp = float | datetime
 
 
 class Client:
-    """Sends predictions, labels and outcomes to an mlpulse collector in the background.
+    """Sends predictions, labels, outcomes and resource samples to a collector in the background.
 
     >>> client = Client("http://localhost:8000", "mlp_key")  # doctest: +SKIP
     >>> rid = client.log_prediction("fraud", "v3", {"amount": 12.5}, 0)  # doctest: +SKIP
@@ -115,6 +118,7 @@ class Client:
         # hot path can hold it directly.
         self._buffer = shipper.buffer
         lifecycle.manage(shipper)
+        self._samplers: list[ResourceSampler] = []
         # A client dropped without close(): its shipper delivers what it holds and quits.
         self._finalizer = weakref.finalize(self, shipper.request_stop, exit_timeout)
         self._finalizer.atexit = False  # lifecycle's exit hook does it, and waits for it
@@ -161,13 +165,22 @@ class Client:
         trace_id: str | None = None,
         error: str | None = None,
         timestamp: Timestamp | None = None,
+        attributions: Mapping[str, float] | None = None,
     ) -> str:
         """Record one prediction; returns its request id (made up if not given).
 
         Pass the returned id to :meth:`log_label` when the ground truth arrives.
         ``timestamp`` defaults to now (seconds since the epoch). ``features`` is copied,
         so the caller may reuse its dict.
+
+        ``attributions`` (feature name → attribution, e.g. SHAP values) are sent as extra
+        numeric features named ``attr:<feature>``: the collector stores, profiles and
+        drift-checks them like any feature, with no schema of their own. Unlike the other
+        arguments they are checked here: a value that is not a finite number, or an
+        ``attr:`` name that ``features`` already has, raises
+        :class:`~mlpulse.errors.ParameterError`.
         """
+        extra = None if attributions is None else attribution_features(attributions, features)
         shipper = self._shipper
         if request_id is None:
             # Not uuid4 (about 6 µs): a random per-process prefix and a counter are just as
@@ -182,6 +195,8 @@ class Client:
             features = dict(features)  # callers often reuse one dict for every request
         except (TypeError, ValueError):
             pass  # sent as it is: the collector rejects the event, naming the field
+        if extra is not None and type(features) is dict:
+            features.update(extra)
         buffer.append(
             (
                 PREDICTION,
@@ -262,6 +277,103 @@ class Client:
         if len(buffer) == self._batch_size:
             self._shipper.wake()
 
+    def log_resource(
+        self,
+        *,
+        cpu_percent: float | None = None,
+        memory_rss_mb: float | None = None,
+        memory_percent: float | None = None,
+        gpu_utilization: Sequence[float] | None = None,
+        gpu_memory_used_mb: Sequence[float] | None = None,
+        model: str | None = None,
+        version: str | None = None,
+        host: str | None = None,
+        pid: int | None = None,
+        timestamp: Timestamp | None = None,
+    ) -> None:
+        """Record a CPU/GPU/memory sample of a process, optionally tied to a model version.
+
+        ``cpu_percent`` is in percent of one core (over 100 on several); ``memory_percent``
+        is the share of the host's memory in [0, 100]; sizes are in MB of 2**20 bytes; the
+        GPU sequences hold one value per device (utilization in [0, 100]). The collector
+        shows the latest sample per (host, pid, model, version) on ``/metrics``.
+        :meth:`start_resource_sampler` calls this periodically for this process.
+        """
+        buffer = self._buffer
+        if len(buffer) >= self._shipper.limit:
+            self._shipper.count_dropped()
+            return
+        buffer.append(
+            (
+                RESOURCE,
+                model,
+                version,
+                host,
+                pid,
+                time.time() if timestamp is None else timestamp,
+                cpu_percent,
+                memory_rss_mb,
+                memory_percent,
+                None if gpu_utilization is None else _copy_list(gpu_utilization),
+                None if gpu_memory_used_mb is None else _copy_list(gpu_memory_used_mb),
+            )
+        )
+        if len(buffer) == self._batch_size:
+            self._shipper.wake()
+
+    def start_resource_sampler(
+        self,
+        *,
+        interval: float = 15.0,
+        model: str | None = None,
+        version: str | None = None,
+    ) -> ResourceSampler:
+        """Sample this process every ``interval`` seconds on a daemon thread (psutil).
+
+        Each sample is logged with :meth:`log_resource`: CPU, resident memory (and its
+        share of the host's), this host's name and pid, and the given ``model`` and
+        ``version``. GPU utilization and memory are added when the ``nvidia-ml-py``
+        package (NVML) is installed and finds a GPU; otherwise samples have no GPU fields.
+        The first sample comes one interval after the start. The sampler stops on
+        :meth:`ResourceSampler.stop`, on :meth:`close`, or when this client is garbage
+        collected; it does not follow ``os.fork``.
+
+        Raises :class:`~mlpulse.errors.ConfigurationError` when psutil is not installed
+        (``pip install 'mlpulse[resources]'``).
+        """
+        owner = "Client.start_resource_sampler"
+        check_seconds("interval", interval, positive=True, owner=owner)
+        for name, value in (("model", model), ("version", version)):
+            if value is not None and not (
+                isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH
+            ):
+                expected = f"None or a str of 1 to {MAX_NAME_LENGTH} characters"
+                raise parameter_error(name, owner, expected, value)
+        # Weak: a running sampler must not keep a dropped client (and its shipper) alive.
+        client = weakref.ref(self)
+
+        def emit(sample: ProcessSample) -> bool:
+            live = client()
+            if live is None or live._shipper.stopping:
+                return False
+            live.log_resource(
+                cpu_percent=sample.cpu_percent,
+                memory_rss_mb=sample.memory_rss_mb,
+                memory_percent=sample.memory_percent,
+                gpu_utilization=sample.gpu_utilization,
+                gpu_memory_used_mb=sample.gpu_memory_used_mb,
+                model=model,
+                version=version,
+                host=sample.host,
+                pid=sample.pid,
+            )
+            return True
+
+        sampler = start_sampler(emit, interval=interval)
+        self._samplers = [s for s in self._samplers if s.running]
+        self._samplers.append(sampler)
+        return sampler
+
     def track(
         self,
         model: str,
@@ -314,6 +426,9 @@ class Client:
         dropped (and counted), never raised on. Also done at interpreter exit.
         """
         check_seconds("timeout", timeout, positive=False, owner="Client.close")
+        for sampler in self._samplers:  # first, so their last samples are still shipped
+            sampler.stop(timeout)
+        self._samplers = []
         shipper = self._shipper
         shipper.stop(timeout)
         settled = shipper.join(timeout)
@@ -342,6 +457,13 @@ def _http_transport(url: str, api_key: str, timeout: float) -> Transport:
     from mlpulse.sdk.transport import HttpTransport
 
     return HttpTransport(url, api_key, timeout=timeout)
+
+
+def _copy_list(values: Sequence[Any]) -> Any:
+    try:
+        return list(values)
+    except (TypeError, ValueError):
+        return values  # sent as it is: the collector rejects the event, naming the field
 
 
 def _copy(mapping: Mapping[str, Any]) -> Any:

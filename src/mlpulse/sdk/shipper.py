@@ -174,6 +174,11 @@ class Shipper:
                 self._settled.wait(remaining)
         return True
 
+    @property
+    def stopping(self) -> bool:
+        """True once the client is closing (or closed): new events are refused."""
+        return self._deadline is not None
+
     def request_stop(self, timeout: float) -> None:
         """Refuse new events; ship what is buffered for at most ``timeout`` s, then quit.
 

@@ -16,7 +16,7 @@ class ClientStats:
     """
 
     logged: int
-    """Calls to ``log_prediction``, ``log_label`` and ``log_outcome`` (and tracked blocks)."""
+    """Calls to the ``log_*`` methods (and tracked blocks and resource samples)."""
     sent: int
     """Events the collector acknowledged as accepted (stored durably)."""
     rejected: int

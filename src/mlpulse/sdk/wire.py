@@ -5,7 +5,7 @@ would cost more); the shipper thread turns them into a :class:`~mlpulse.domain.e
 of :mod:`mlpulse.domain.events`, so what goes out is exactly the collector's schema:
 predictions as column blocks (:class:`~mlpulse.domain.events.PredictionBlock`, one per
 model version: feature names go once per block, and the collector turns each column
-into one array), labels and outcomes as rows.
+into one array), labels, outcomes and resource samples as rows.
 
 Nothing is validated here either: a bad value is encoded as it is and the collector
 rejects that one event, naming the field. Only values MessagePack cannot carry at all
@@ -22,7 +22,15 @@ from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
 
-from mlpulse.domain.events import Batch, Event, Label, Outcome, Prediction, PredictionBlock
+from mlpulse.domain.events import (
+    Batch,
+    Event,
+    Label,
+    Outcome,
+    Prediction,
+    PredictionBlock,
+    Resource,
+)
 
 Compression: TypeAlias = Literal["gzip"] | None
 
@@ -30,6 +38,7 @@ Compression: TypeAlias = Literal["gzip"] | None
 PREDICTION: Final = 0
 LABEL: Final = 1
 OUTCOME: Final = 2
+RESOURCE: Final = 3
 
 # A buffered event. Its items are whatever the caller passed (unvalidated, hence Any), in the
 # order the ``*_item`` functions below unpack them:
@@ -37,6 +46,8 @@ OUTCOME: Final = 2
 #    probabilities, latency_ms, segment, trace_id, error)
 #   (LABEL, model, request_id, label, version, timestamp)
 #   (OUTCOME, name, value, model, version, request_id, unit_id, timestamp)
+#   (RESOURCE, model, version, host, pid, timestamp, cpu_percent, memory_rss_mb,
+#    memory_percent, gpu_utilization, gpu_memory_used_mb)
 BufferedEvent: TypeAlias = tuple[Any, ...]
 
 # gzip level 1: ML feature batches are repetitive, so the fastest level already shrinks them
@@ -68,6 +79,21 @@ def to_event(item: BufferedEvent) -> Event:
         _, model, request_id, label, version, timestamp = item
         return Label(
             model=model, request_id=request_id, label=label, version=version, timestamp=timestamp
+        )
+    if kind == RESOURCE:
+        (_, model, version, host, pid, timestamp, cpu_percent, memory_rss_mb, memory_percent,
+         gpu_utilization, gpu_memory_used_mb) = item  # fmt: skip
+        return Resource(
+            model=model,
+            version=version,
+            host=host,
+            pid=pid,
+            timestamp=timestamp,
+            cpu_percent=cpu_percent,
+            memory_rss_mb=memory_rss_mb,
+            memory_percent=memory_percent,
+            gpu_utilization=gpu_utilization,
+            gpu_memory_used_mb=gpu_memory_used_mb,
         )
     _, name, value, model, version, request_id, unit_id, timestamp = item
     return Outcome(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mlpulse.domain.blocks import blocks_from_rows
-from mlpulse.domain.events import Event, Label, Outcome, Prediction, PredictionBlock
+from mlpulse.domain.events import Event, Label, Outcome, Prediction, PredictionBlock, Resource
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.schema import ColumnKind, column_kinds
 from mlpulse.domain.storage import AcceptedBatch
@@ -100,14 +100,17 @@ class IngestService:
         predictions: list[Prediction] = []
         labels: list[Label] = []
         outcomes: list[Outcome] = []
+        resources: list[Resource] = []
         for event in events:
             if type(event) is Prediction:
                 predictions.append(event)
             elif type(event) is Label:
                 labels.append(event)
-            else:
-                assert type(event) is Outcome
+            elif type(event) is Outcome:
                 outcomes.append(event)
+            else:
+                assert type(event) is Resource
+                resources.append(event)
         now = self._clock.now()
         all_blocks = [*blocks, *blocks_from_rows(predictions)]
         if all_blocks:
@@ -118,6 +121,7 @@ class IngestService:
             predictions=all_blocks,
             labels=labels,
             outcomes=outcomes,
+            resources=resources,
             rejected=rejected,
         )
         return PendingBatch(batch, self._store.append(batch), started)

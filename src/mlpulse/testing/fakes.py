@@ -119,7 +119,8 @@ class InMemoryEventStore:
     def count(self, kind: str) -> int:
         if kind == "prediction":
             return sum(len(block) for b in self.batches for block in b.predictions)
-        return sum(len(b.labels if kind == "label" else b.outcomes) for b in self.batches)
+        rows = {"label": "labels", "outcome": "outcomes", "resource": "resources"}[kind]
+        return sum(len(getattr(b, rows)) for b in self.batches)
 
     # -- LabelStore ------------------------------------------------------------------------
 
@@ -203,9 +204,15 @@ class InMemoryEventStore:
                         blocks.append(_keep_rows(block, kept))
                 labels = [e for e in batch.labels if keep(e.timestamp, batch.received_at)]
                 outcomes = [e for e in batch.outcomes if keep(e.timestamp, batch.received_at)]
+                resources = [e for e in batch.resources if keep(e.timestamp, batch.received_at)]
                 deleted += len(batch.labels) - len(labels) + len(batch.outcomes) - len(outcomes)
+                deleted += len(batch.resources) - len(resources)
                 self.batches[i] = dataclasses.replace(
-                    batch, predictions=blocks, labels=labels, outcomes=outcomes
+                    batch,
+                    predictions=blocks,
+                    labels=labels,
+                    outcomes=outcomes,
+                    resources=resources,
                 )
         return deleted
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 
 from mlpulse.domain.blocks import block_rows
-from mlpulse.domain.events import Batch, Label, Prediction
-from mlpulse.sdk.wire import LABEL, PREDICTION, BatchEncoder, to_batch, to_event
+from mlpulse.domain.events import Batch, Label, Prediction, Resource
+from mlpulse.sdk.wire import LABEL, PREDICTION, RESOURCE, BatchEncoder, to_batch, to_event
 
 
 def prediction(
@@ -74,3 +74,28 @@ def test_encoder_leaves_out_only_the_events_it_cannot_encode() -> None:
     assert [item[3] for item in payload.items] == ["a"]
     assert [u.item[3] for u in unencodable] == ["b", "c"]
     assert "object" in unencodable[0].reason
+
+
+def test_resource_samples_go_as_rows_and_decode_as_the_wire_schema() -> None:
+    sample = (RESOURCE, "fraud", "v3", "web-1", 42, 1767225600.0, 150.0, 512.0, 6.5,
+              [87.0], [1024.0])  # fmt: skip
+    items = [prediction("a", {"x": 1.0}), sample]
+    payload, unencodable = BatchEncoder(compression=None).encode("b-1", items)
+
+    assert payload is not None and not unencodable
+    decoded = msgspec.msgpack.decode(payload.body, type=Batch)
+    assert decoded.events == [
+        Resource(
+            model="fraud",
+            version="v3",
+            host="web-1",
+            pid=42,
+            timestamp=1767225600.0,
+            cpu_percent=150.0,
+            memory_rss_mb=512.0,
+            memory_percent=6.5,
+            gpu_utilization=[87.0],
+            gpu_memory_used_mb=[1024.0],
+        )
+    ]
+    assert len(decoded.predictions) == 1

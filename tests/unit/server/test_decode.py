@@ -8,7 +8,7 @@ import math
 import msgspec
 import pytest
 
-from mlpulse.domain.events import Label, Outcome, Prediction
+from mlpulse.domain.events import Label, Outcome, Prediction, Resource
 from mlpulse.errors import (
     InvalidInputError,
     MalformedBodyError,
@@ -83,6 +83,40 @@ def test_decode_batch_rejects_timestamps_in_milliseconds() -> None:
     body = msgspec.json.encode({"events": [_prediction(timestamp=1_767_225_600_000)]})
     (rejection,) = decode_batch(body, JSON).rejected
     assert rejection.field == "events[0].timestamp"
+
+
+def test_decode_batch_keeps_valid_resource_samples_and_names_each_bad_field() -> None:
+    good = {"kind": "resource", "host": "web-1", "pid": 7, "cpu_percent": 12.0}
+    body = msgspec.msgpack.encode(
+        {
+            "events": [
+                good,
+                {"kind": "resource", "memory_percent": 140.0},
+                {"kind": "resource", "gpu_utilization": [10.0, math.nan]},
+                {"kind": "resource", "pid": -3},
+                {"kind": "resource", "cpu_percent": "high"},
+            ]
+        }
+    )
+    decoded = decode_batch(body, MSGPACK)
+    assert decoded.events == [Resource(host="web-1", pid=7, cpu_percent=12.0)]
+    assert [(r.index, r.field) for r in decoded.rejected] == [
+        (1, "events[1].memory_percent"),
+        (2, "events[2].gpu_utilization[1]"),
+        (3, "events[3].pid"),
+        (4, "events[4].cpu_percent"),
+    ]
+    reasons = [r.reason for r in decoded.rejected]
+    assert "<= 100.0" in reasons[0] and "140.0" in reasons[0]
+    assert "finite" in reasons[1]
+    assert ">= 0" in reasons[2]
+    assert "'high'" in reasons[3]
+
+
+def test_decode_batch_lists_resource_among_the_event_kinds() -> None:
+    body = msgspec.json.encode({"events": [{"kind": "cpu"}]})
+    (rejection,) = decode_batch(body, JSON).rejected
+    assert "resource" in rejection.reason
 
 
 def test_decode_batch_reports_byte_position_of_malformed_json() -> None:

@@ -149,3 +149,54 @@ def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model() -> None:
     mae = float(np.mean(errors))
     print(f"CBPE accuracy MAE over 12 windows: {mae:.4f}")
     assert mae < 0.02, mae
+
+
+def test_regression_and_ranking_performance_match_sklearn_on_the_labelled_rows() -> None:
+    from sklearn import metrics as sk
+
+    rng = np.random.default_rng(3)
+    world = World(
+        Config(
+            version=1,
+            models={"m": ModelConfig(task="regression")},
+            monitors={"perf": MonitorConfig(model="m", check="performance")},
+        )
+    )
+    truth = rng.normal(10, 3, 500)
+    predicted = truth + rng.normal(0, 1, 500)
+    ids = world.send(T0, x=[1.0] * 500, prediction=predicted.tolist())
+    labels = [
+        Label(model="m", request_id=r, label=float(v)) for r, v in zip(ids, truth, strict=True)
+    ]
+    world.events.append(AcceptedBatch("labels", T0 + 60, labels=labels[:400])).result()
+    world.clock.t = T0 + HOUR
+    assert world.evaluator.tick().failures == []
+    got = {dict(k)["metric"]: v for k, v in world.latest("mlpulse_performance").items()}
+    assert got["mae"] == pytest.approx(sk.mean_absolute_error(truth[:400], predicted[:400]))
+    assert got["rmse"] == pytest.approx(sk.root_mean_squared_error(truth[:400], predicted[:400]))
+    assert got["r2"] == pytest.approx(sk.r2_score(truth[:400], predicted[:400]))
+    assert list(world.latest("mlpulse_label_coverage").values()) == [0.8]
+
+    ranking = World(
+        Config(
+            version=1,
+            models={"m": ModelConfig(task="ranking")},
+            monitors={
+                "perf": MonitorConfig(model="m", check="performance", metric="ndcg_at_k", k=5)
+            },
+        )
+    )
+    lists = [[f"item{j}" for j in rng.permutation(10)[:5]] for _ in range(300)]
+    clicked = [[lst[int(rng.integers(0, 5))]] for lst in lists]
+    ids = ranking.send(T0, x=[1.0] * 300, prediction=lists)
+    labels = [Label(model="m", request_id=r, label=c) for r, c in zip(ids, clicked, strict=True)]
+    ranking.events.append(AcceptedBatch("labels", T0 + 60, labels=labels)).result()
+    ranking.clock.t = T0 + HOUR
+    assert ranking.evaluator.tick().failures == []
+    relevance = np.array(
+        [[1.0 if item in c else 0.0 for item in lst] for lst, c in zip(lists, clicked, strict=True)]
+    )
+    scores = np.tile(np.arange(5, 0, -1, dtype=float), (300, 1))  # rank 1 scores highest
+    expected = sk.ndcg_score(relevance, scores, k=5)
+    (value,) = ranking.latest("mlpulse_performance").values()
+    assert value == pytest.approx(expected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock
+from mlpulse.domain.events import Label, Outcome, Prediction, PredictionBlock, Resource
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.storage import AcceptedBatch
@@ -43,12 +43,13 @@ def test_ingest_service_joins_prediction_rows_to_blocks_and_keeps_other_kinds() 
         Prediction("fraud", "v2", "r2", {"amount": 2.0}),
         Label(model="fraud", request_id="r1", label=0.0),
         Outcome(name="click"),
+        Resource(host="web-1", pid=7, cpu_percent=3.0),
     ]
     block = PredictionBlock("fraud", "v1", ["r3", "r4"], features={"country": ["DE", None]})
     rejected = [Rejection(index=9, field="events[9].model", reason="required field is missing")]
     pending = service.submit("b1", rows, [block], rejected)
     result = asyncio.run(service.acknowledge(pending))
-    assert (result.accepted, len(result.rejected)) == (6, 1)
+    assert (result.accepted, len(result.rejected)) == (7, 1)
     (stored,) = store.batches
     assert sorted((b.version, len(b)) for b in stored.predictions) == [
         ("v1", 1),
@@ -56,6 +57,7 @@ def test_ingest_service_joins_prediction_rows_to_blocks_and_keeps_other_kinds() 
         ("v2", 1),
     ]
     assert (len(stored.labels), len(stored.outcomes), stored.received_at) == (1, 1, 1_000.0)
+    assert stored.resources == [Resource(host="web-1", pid=7, cpu_percent=3.0)]
     assert len(observer.seen) == 1
 
 

@@ -17,7 +17,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from mlpulse.domain.events import Label, Outcome, PredictionBlock, epoch_seconds
+from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource, epoch_seconds
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _json = msgspec.json.Encoder()
@@ -59,6 +59,22 @@ OUTCOME_COLUMNS = (
     ("received_at", "TIMESTAMPTZ"),
     ("batch_id", "VARCHAR"),
 )
+RESOURCE_COLUMNS = (
+    ("model", "VARCHAR"),
+    ("version", "VARCHAR"),
+    ("host", "VARCHAR"),
+    ("pid", "BIGINT"),
+    ("ts", "TIMESTAMPTZ"),
+    ("received_at", "TIMESTAMPTZ"),
+    ("cpu_percent", "DOUBLE"),
+    ("memory_rss_mb", "DOUBLE"),
+    ("memory_percent", "DOUBLE"),
+    # One value per GPU, in device order.
+    ("gpu_utilization", "DOUBLE[]"),
+    ("gpu_memory_used_mb", "DOUBLE[]"),
+    ("batch_id", "VARCHAR"),
+)
+_DOUBLES = pa.list_(pa.float64())
 
 
 def _timestamps(values: Sequence[Any] | None, default: float, n: int) -> pa.Array:
@@ -200,6 +216,26 @@ def outcomes_table(events: Sequence[Outcome], *, batch_id: str, received_at: flo
             "unit_id": pa.array([e.unit_id for e in events], type=pa.string()),
             "ts": _timestamps([e.timestamp for e in events], received_at, n),
             "received_at": _constant_time(received_at, n),
+            "batch_id": pa.array([batch_id] * n, type=pa.string()),
+        }
+    )
+
+
+def resources_table(events: Sequence[Resource], *, batch_id: str, received_at: float) -> pa.Table:
+    n = len(events)
+    return pa.table(
+        {
+            "model": pa.array([e.model for e in events], type=pa.string()),
+            "version": pa.array([e.version for e in events], type=pa.string()),
+            "host": pa.array([e.host for e in events], type=pa.string()),
+            "pid": pa.array([e.pid for e in events], type=pa.int64()),
+            "ts": _timestamps([e.timestamp for e in events], received_at, n),
+            "received_at": _constant_time(received_at, n),
+            "cpu_percent": pa.array([e.cpu_percent for e in events], type=pa.float64()),
+            "memory_rss_mb": pa.array([e.memory_rss_mb for e in events], type=pa.float64()),
+            "memory_percent": pa.array([e.memory_percent for e in events], type=pa.float64()),
+            "gpu_utilization": pa.array([e.gpu_utilization for e in events], type=_DOUBLES),
+            "gpu_memory_used_mb": pa.array([e.gpu_memory_used_mb for e in events], type=_DOUBLES),
             "batch_id": pa.array([batch_id] * n, type=pa.string()),
         }
     )

@@ -33,10 +33,12 @@ from mlpulse.adapters.store import duckdb_labels
 from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
+    RESOURCE_COLUMNS,
     PredictionArrays,
     labels_table,
     outcomes_table,
     prediction_arrays,
+    resources_table,
 )
 from mlpulse.adapters.store.model_tables import ModelTables
 from mlpulse.domain.ingest import IngestResult, Rejection
@@ -50,7 +52,10 @@ log = logging.getLogger("mlpulse.store")
 _TABLES: Final = {
     "label": ("labels", LABEL_COLUMNS),
     "outcome": ("outcomes", OUTCOME_COLUMNS),
+    "resource": ("resources", RESOURCE_COLUMNS),
 }
+# The tables of events other than predictions (those have a table per model).
+_ROW_TABLES: Final = tuple(table for table, _ in _TABLES.values())
 _STOP: Final = object()
 REMEMBERED_BATCHES: Final = 100_000
 
@@ -152,6 +157,10 @@ class DuckDBEventStore:
             tables["labels"] = labels_table(batch.labels, batch_id=bid, received_at=received)
         if batch.outcomes:
             tables["outcomes"] = outcomes_table(batch.outcomes, batch_id=bid, received_at=received)
+        if batch.resources:
+            tables["resources"] = resources_table(
+                batch.resources, batch_id=bid, received_at=received
+            )
         try:
             self._queue.put_nowait(_Pending(batch, predictions, tables, future))
         except queue.Full:
@@ -268,7 +277,7 @@ class DuckDBEventStore:
             for pending in group:
                 for arrays in pending.predictions:
                     self._models.insert(con, arrays)
-            for table in ("labels", "outcomes"):
+            for table in _ROW_TABLES:
                 parts = [p.tables[table] for p in group if table in p.tables]
                 if parts:
                     con.register("incoming", pa.concat_tables(parts))
@@ -363,7 +372,7 @@ class DuckDBEventStore:
         self._queue.put(
             _Job(
                 lambda con: duckdb_labels.delete_events_before(
-                    con, [t for _, t in self._models.tables()] + ["labels", "outcomes"], cutoff
+                    con, [t for _, t in self._models.tables()] + list(_ROW_TABLES), cutoff
                 ),
                 future,
             )

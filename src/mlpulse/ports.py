@@ -10,7 +10,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
-from mlpulse.domain.alerts import DeliveryResult, Notification
+from mlpulse.domain.alerts import (
+    Alert,
+    DeliveryResult,
+    GroupState,
+    Notification,
+    OutboxEntry,
+    Silence,
+)
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, VersionSummary
@@ -171,5 +178,39 @@ class Notifier(Protocol):
         """Deliver one notification; never raises for the service's or network's errors
         (they are a result with ``delivered=False``)."""
         ...
+
+    def close(self) -> None: ...
+
+
+class AlertStore(Protocol):
+    """Alerts, notification groups, silences and the durable outbox."""
+
+    def alerts(self, *, include_resolved_since: float | None = None) -> list[Alert]: ...
+
+    def groups(self) -> list[GroupState]: ...
+
+    def silences(self) -> list[Silence]: ...
+
+    def save_silence(self, silence: Silence) -> None: ...
+
+    def commit(
+        self,
+        *,
+        alerts: Sequence[Alert] = (),
+        groups: Sequence[GroupState] = (),
+        dropped_groups: Sequence[str] = (),
+        notifications: Sequence[Notification] = (),
+        now: float,
+    ) -> None:
+        """Alert and group states and queued notifications, in one transaction."""
+        ...
+
+    def due(self, now: float, *, limit: int = 100) -> list[OutboxEntry]: ...
+
+    def next_due_at(self) -> float | None: ...
+
+    def record_attempt(self, entry: OutboxEntry, result: DeliveryResult, *, now: float) -> None: ...
+
+    def outbox(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxEntry]: ...
 
     def close(self) -> None: ...

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlpulse.cli import config_commands
+from mlpulse.cli import alert_commands, config_commands
 from mlpulse.domain.auth import Scope
 from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
@@ -240,6 +240,9 @@ def check_command(
 app.command("plan")(config_commands.plan_command)
 app.command("apply")(config_commands.apply_command)
 app.add_typer(config_commands.reference_app, name="reference")
+app.add_typer(alert_commands.alerts_app, name="alerts")
+app.add_typer(alert_commands.silences_app, name="silences")
+app.command("outbox")(alert_commands.outbox_command)
 
 
 def main() -> None:

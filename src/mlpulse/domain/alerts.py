@@ -22,8 +22,11 @@ __all__ = [
     "Alert",
     "AlertState",
     "DeliveryResult",
+    "GroupState",
     "Notification",
+    "OutboxEntry",
     "Severity",
+    "Silence",
     "fingerprint",
 ]
 
@@ -119,3 +122,57 @@ class DeliveryResult(msgspec.Struct, frozen=True):
     detail: str = ""
     retry_after: float | None = None
     permanent: bool = False
+
+
+class Silence(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Mutes the alerts whose labels match ``matchers`` between ``starts_at`` and ``ends_at``."""
+
+    id: str
+    matchers: dict[str, str]
+    starts_at: float
+    ends_at: float
+    created_by: str
+    comment: str
+    created_at: float
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def mutes(self, labels: Mapping[str, str], now: float) -> bool:
+        return self.active(now) and all(labels.get(k, "") == v for k, v in self.matchers.items())
+
+
+class GroupState(msgspec.Struct, frozen=True):
+    """Where one notification group stands (Alertmanager's aggregation group).
+
+    ``sent`` maps each alert fingerprint of the last notification to its state then, so
+    a change (a new alert, one resolving) is seen; ``next_flush_at`` is when the group
+    may be sent next (``group_wait`` after it formed, ``group_interval`` after a send).
+    """
+
+    key: str
+    route: str
+    receiver: str
+    group_labels: dict[str, str]
+    created_at: float
+    next_flush_at: float
+    last_sent_at: float | None = None
+    sent: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class OutboxEntry(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A notification on its way: ``pending`` → ``delivered`` | ``dead`` | ``superseded``.
+
+    A newer notification of the same (receiver, dedup_key) supersedes a pending one, so a
+    receiver that was down gets the group's latest state once, not every step it missed.
+    """
+
+    id: str
+    notification: Notification
+    status: str
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    updated_at: float
+    last_error: str = ""
+    delivered_at: float | None = None

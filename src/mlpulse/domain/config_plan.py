@@ -30,7 +30,7 @@ from mlpulse.domain.monitoring import Config
 __all__ = ["Change", "Plan", "plan"]
 
 Action: TypeAlias = Literal["create", "update", "delete"]
-Kind: TypeAlias = Literal["model", "monitor"]
+Kind: TypeAlias = Literal["model", "monitor", "rule", "receiver", "alerting"]
 _SIGN: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
 
 
@@ -85,7 +85,18 @@ def plan(applied: Config, desired: Config) -> Plan:
     changes = [
         *_diff("model", applied.models, desired.models),
         *_diff("monitor", applied.monitors, desired.monitors),
+        *_diff("rule", applied.rules, desired.rules),
+        *_diff("receiver", applied.receivers, desired.receivers),
     ]
+    for kind, old, new in (
+        ("route", applied.route, desired.route),
+        ("inhibit_rules", applied.inhibit_rules, desired.inhibit_rules),
+        ("schedules", applied.schedules, desired.schedules),
+        ("escalation_policies", applied.escalation_policies, desired.escalation_policies),
+    ):
+        if old != new:
+            action: Action = "create" if not old else "delete" if not new else "update"
+            changes.append(Change(action, "alerting", kind, {}))
     return Plan(changes=tuple(changes))
 
 

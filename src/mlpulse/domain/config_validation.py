@@ -32,6 +32,7 @@ from mlpulse.domain.monitoring import (
     default_direction,
     drift_direction,
 )
+from mlpulse.domain.rules_validation import alerting_problems
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
 
@@ -66,6 +67,7 @@ def validate(config: Config) -> list[ConfigProblem]:
         problems += _model(f"models.{name}", model)
     for name, monitor in config.monitors.items():
         problems += _monitor(f"monitors.{name}", monitor, config.models.get(monitor.model))
+    problems += alerting_problems(config)
     return problems
 
 

@@ -33,11 +33,12 @@ dashboards and for rules (relative to a baseline, absent data) to alert on.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, TypeAlias, get_args
+from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 
 import msgspec
 
 from mlpulse.domain.events import AwareDatetime, FiniteFloat, Name
+from mlpulse.domain.rules import InhibitRule, ReceiverConfig, RouteConfig, RuleConfig
 
 Task: TypeAlias = Literal[
     "binary_classification", "multiclass_classification", "regression", "ranking"
@@ -208,6 +209,15 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     version: Literal[1]
     models: dict[Name, ModelConfig] = msgspec.field(default_factory=dict)
     monitors: dict[Name, MonitorConfig] = msgspec.field(default_factory=dict)
+    # Alerting (mlpulse.domain.rules): rules over the monitors' series, where their
+    # notifications go, and who is paged when (schedules, escalation policies: read by
+    # mlpulse.domain.schedules and mlpulse.domain.escalation).
+    rules: dict[Name, RuleConfig] = msgspec.field(default_factory=dict)
+    receivers: dict[Name, ReceiverConfig] = msgspec.field(default_factory=dict)
+    route: RouteConfig | None = None
+    inhibit_rules: list[InhibitRule] = msgspec.field(default_factory=list)
+    schedules: dict[Name, Any] = msgspec.field(default_factory=dict)
+    escalation_policies: dict[Name, Any] = msgspec.field(default_factory=dict)
 
 
 # The optional monitor fields each check reads; setting another is a problem.

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.events import Batch
@@ -20,6 +21,7 @@ from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ModelSummary
 from mlpulse.ports import Clock
 from mlpulse.server import (
+    alert_routes,
     config_routes,
     key_routes,
     model_routes,
@@ -28,15 +30,18 @@ from mlpulse.server import (
     system_routes,
 )
 from mlpulse.server.auth import Authenticator
-from mlpulse.server.background import BackgroundLoop
+from mlpulse.server.background import AlertLoop, BackgroundLoop
 from mlpulse.server.check_metrics import CheckPoints
 from mlpulse.server.errors import ErrorBody, install_error_handlers
 from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
+from mlpulse.server.receivers import Receivers
 from mlpulse.server.settings import Settings
+from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
+from mlpulse.services.outbox_worker import OutboxWorker
 from mlpulse.services.stream_detection import StreamDetectors
 from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
 
@@ -69,26 +74,41 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.windows = windows
         observers = Observers([app.state.metrics, windows])
         app.state.ingest = IngestService(store, schemas, clock, observers)
+        config = config_routes.AppliedConfigCache(metadata)
         evaluator = Evaluator(
-            series=series,
-            labels=store,
-            metadata=metadata,
-            clock=clock,
-            config=lambda: config_routes.applied(metadata),
+            series=series, labels=store, metadata=metadata, clock=clock, config=config
         )
+        alert_store = SQLiteAlertStore(settings.alerts_path)
+        app.state.alert_store = alert_store
+        worker = OutboxWorker(alert_store, {}, clock)
+        engine = AlertEngine(
+            series=series, store=alert_store, clock=clock, config=config,
+            on_queued=worker.wake,
+        )  # fmt: skip
+        app.state.alerts = engine
+        receivers = Receivers()
+        alert_loop = AlertLoop(engine, worker, receivers, config)
+        app.state.detectors.on_point = lambda _point: alert_loop.wake()
         background = BackgroundLoop(
             evaluator,
             store,
             clock,
             interval_s=settings.evaluator_interval_s,
             retention_s=settings.retention_days * 86400.0,
+            after_tick=alert_loop.wake,
         )
         app.state.background = background
+        worker.start()
+        alert_loop.start()
         background.start()
         try:
             yield
         finally:
             background.close()
+            alert_loop.close()
+            worker.close()
+            receivers.close()
+            alert_store.close()
             windows.close()  # writes every open minute before the store closes
             series.close()
             store.close()
@@ -114,6 +134,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(reference_routes.router)
     app.include_router(series_routes.router)
     app.include_router(config_routes.router)
+    app.include_router(alert_routes.router)
     install_openapi(
         app,
         [
@@ -132,6 +153,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             series_routes.QueryResult,
             series_routes.TickResult,
             config_routes.AppliedConfig,
+            alert_routes.AlertList,
+            alert_routes.SilenceRequest,
+            alert_routes.SilenceList,
+            alert_routes.OutboxList,
+            alert_routes.TickResult,
             config_routes.ApplyResult,
         ],
     )

@@ -38,6 +38,23 @@ class ApplyResult(msgspec.Struct, frozen=True):
     plan: str
 
 
+class AppliedConfigCache:
+    """The applied config for the background loops: decoded again only when it changes."""
+
+    def __init__(self, metadata: MetadataStore) -> None:
+        self._metadata = metadata
+        self._text: str | None = None
+        self._config: Config | None = None
+
+    def __call__(self) -> Config | None:
+        found = self._metadata.applied_config()
+        text = None if found is None else found[0]
+        if text != self._text:
+            self._config = None if text is None else msgspec.json.decode(text, type=Config)
+            self._text = text
+        return self._config
+
+
 def applied(metadata: MetadataStore) -> Config | None:
     """The applied config, or None before the first apply."""
     found = metadata.applied_config()

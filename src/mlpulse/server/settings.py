@@ -37,6 +37,10 @@ class Settings:
         return self.data_dir / "events.duckdb"
 
     @property
+    def alerts_path(self) -> Path:
+        return self.data_dir / "alerts.sqlite"
+
+    @property
     def profiles_path(self) -> Path:
         return self.data_dir / "profiles.sqlite"
 

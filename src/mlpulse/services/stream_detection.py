@@ -46,7 +46,7 @@ class StreamDetectors:
     ) -> None:
         self._store = store
         self._clock = clock
-        self._on_point = on_point
+        self.on_point = on_point
         self._streams: dict[tuple[str, str], _Streams] = {}
         self.detections = 0
 
@@ -97,6 +97,6 @@ class StreamDetectors:
         if found:
             self.detections += len(found)
             self._store.append_points(found)
-            if self._on_point is not None:
+            if self.on_point is not None:
                 for point in found:
-                    self._on_point(point)
+                    self.on_point(point)

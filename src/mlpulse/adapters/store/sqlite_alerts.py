@@ -1,0 +1,260 @@
+"""Alerts, silences, notification groups and the durable outbox, in SQLite.
+
+The alert engine changes alert states, group states and queues notifications in one
+transaction (:meth:`SQLiteAlertStore.commit`), so a crash between them can neither
+lose a notification nor send one twice for the same change. The outbox worker then
+takes due entries, attempts them and records each attempt in the delivery log. Records
+are MessagePack blobs beside the few columns queries filter on: the shapes belong to
+:mod:`mlpulse.domain.alerts`, and the tables stay small (open alerts, live groups).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from mlpulse.domain.alerts import (
+    Alert,
+    DeliveryResult,
+    GroupState,
+    Notification,
+    OutboxEntry,
+    Silence,
+)
+from mlpulse.errors import StoreClosedError, StoreError
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL, body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS silences (
+    id TEXT PRIMARY KEY, ends_at REAL NOT NULL, body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alert_groups (key TEXT PRIMARY KEY, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id TEXT PRIMARY KEY, receiver TEXT NOT NULL, dedup_key TEXT NOT NULL,
+    status TEXT NOT NULL, next_attempt_at REAL NOT NULL, created_at REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_key ON outbox (receiver, dedup_key, status);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY, outbox_id TEXT NOT NULL, at REAL NOT NULL, delivered INTEGER NOT NULL,
+    status_code INTEGER, detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_entry ON deliveries (outbox_id);
+"""
+
+
+class Delivery(msgspec.Struct, frozen=True):
+    """One attempt of one outbox entry, as the delivery log keeps it."""
+
+    outbox_id: str
+    at: float
+    delivered: bool
+    status_code: int | None
+    detail: str
+
+
+class SQLiteAlertStore:
+    """:class:`mlpulse.ports.AlertStore` in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the alert store at {path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"the alert store is closed (could not {action})")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"the alert store could not {action}: {exc}") from exc
+
+    def _rows(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"the alert store is closed (could not {action})")
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"the alert store could not {action}: {exc}") from exc
+
+    @staticmethod
+    def _decode(rows: list[tuple[Any, ...]], kind: type[T]) -> list[T]:
+        return [msgspec.msgpack.decode(row[0], type=kind) for row in rows]
+
+    # -- alerts, groups, silences ------------------------------------------------------------
+
+    def alerts(self, *, include_resolved_since: float | None = None) -> list[Alert]:
+        """Pending and firing alerts, and those resolved at or after the given time."""
+        since = float("inf") if include_resolved_since is None else include_resolved_since
+        rows = self._rows(
+            "read alerts",
+            "SELECT body FROM alerts WHERE state != 'resolved' OR updated_at >= ? "
+            "ORDER BY updated_at",
+            (since,),
+        )
+        return self._decode(rows, Alert)
+
+    def groups(self) -> list[GroupState]:
+        return self._decode(self._rows("read groups", "SELECT body FROM alert_groups"), GroupState)
+
+    def silences(self) -> list[Silence]:
+        rows = self._rows("read silences", "SELECT body FROM silences ORDER BY ends_at")
+        return self._decode(rows, Silence)
+
+    def save_silence(self, silence: Silence) -> None:
+        with self._transaction("store a silence") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO silences (id, ends_at, body) VALUES (?, ?, ?)",
+                (silence.id, silence.ends_at, msgspec.msgpack.encode(silence)),
+            )
+
+    def commit(
+        self,
+        *,
+        alerts: Sequence[Alert] = (),
+        groups: Sequence[GroupState] = (),
+        dropped_groups: Sequence[str] = (),
+        notifications: Sequence[Notification] = (),
+        now: float,
+    ) -> None:
+        """Save alert and group states and queue notifications, in one transaction.
+
+        A queued notification supersedes the pending ones of the same (receiver,
+        dedup_key): the receiver gets the group's latest state once.
+        """
+        with self._transaction("commit alert changes") as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO alerts (fingerprint, state, updated_at, body) "
+                "VALUES (?, ?, ?, ?)",
+                [(a.fingerprint, a.state.value, a.updated_at, msgspec.msgpack.encode(a))
+                 for a in alerts],
+            )  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO alert_groups (key, body) VALUES (?, ?)",
+                [(g.key, msgspec.msgpack.encode(g)) for g in groups],
+            )
+            db.executemany("DELETE FROM alert_groups WHERE key = ?", [(k,) for k in dropped_groups])
+            for notification in notifications:
+                self._supersede(db, notification, now)
+                entry = OutboxEntry(
+                    id=notification.id, notification=notification, status="pending",
+                    attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+                )  # fmt: skip
+                db.execute(
+                    "INSERT INTO outbox (id, receiver, dedup_key, status, next_attempt_at, "
+                    "created_at, body) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+                    (entry.id, notification.receiver, notification.dedup_key, now, now,
+                     msgspec.msgpack.encode(entry)),
+                )  # fmt: skip
+
+    def _supersede(self, db: sqlite3.Connection, notification: Notification, now: float) -> None:
+        rows = db.execute(
+            "SELECT body FROM outbox WHERE receiver = ? AND dedup_key = ? AND status = 'pending'",
+            (notification.receiver, notification.dedup_key),
+        ).fetchall()
+        for entry in self._decode(rows, OutboxEntry):
+            replaced = msgspec.structs.replace(
+                entry, status="superseded", updated_at=now,
+                last_error=f"superseded by {notification.id}",
+            )  # fmt: skip
+            db.execute(
+                "UPDATE outbox SET status = 'superseded', body = ? WHERE id = ?",
+                (msgspec.msgpack.encode(replaced), entry.id),
+            )
+
+    # -- the outbox ---------------------------------------------------------------------------
+
+    def due(self, now: float, *, limit: int = 100) -> list[OutboxEntry]:
+        rows = self._rows(
+            "read the outbox",
+            "SELECT body FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
+            "ORDER BY next_attempt_at, created_at LIMIT ?",
+            (now, limit),
+        )
+        return self._decode(rows, OutboxEntry)
+
+    def next_due_at(self) -> float | None:
+        rows = self._rows(
+            "read the outbox", "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"
+        )
+        return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    def record_attempt(self, entry: OutboxEntry, result: DeliveryResult, *, now: float) -> None:
+        """Store ``entry`` (its new status, attempts, next time) and log the attempt.
+
+        An entry superseded while it was being sent keeps its ``superseded`` status.
+        """
+        with self._transaction("record a delivery") as db:
+            current = db.execute("SELECT status FROM outbox WHERE id = ?", (entry.id,)).fetchone()
+            status = entry.status
+            if current is not None and current[0] == "superseded" and status == "pending":
+                status = "superseded"
+                entry = msgspec.structs.replace(entry, status=status)
+            db.execute(
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, body = ? WHERE id = ?",
+                (status, entry.next_attempt_at, msgspec.msgpack.encode(entry), entry.id),
+            )
+            db.execute(
+                "INSERT INTO deliveries (outbox_id, at, delivered, status_code, detail) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (entry.id, now, int(result.delivered), result.status_code, result.detail),
+            )
+
+    def outbox(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxEntry]:
+        if status is None:
+            rows = self._rows(
+                "read the outbox",
+                "SELECT body FROM outbox ORDER BY created_at DESC LIMIT ?",
+                (limit,),
+            )
+        else:
+            rows = self._rows(
+                "read the outbox",
+                "SELECT body FROM outbox WHERE status = ? ORDER BY created_at DESC LIMIT ?",
+                (status, limit),
+            )
+        return self._decode(rows, OutboxEntry)
+
+    def deliveries(self, outbox_id: str) -> list[Delivery]:
+        rows = self._rows(
+            "read deliveries",
+            "SELECT outbox_id, at, delivered, status_code, detail FROM deliveries "
+            "WHERE outbox_id = ? ORDER BY id",
+            (outbox_id,),
+        )
+        return [Delivery(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()

@@ -1,0 +1,103 @@
+"""What only makes sense in combination in the alerting part of ``mlpulse.yaml``.
+
+Each problem names its dotted path: a rule that needs a field its kind reads, a route
+naming an unknown receiver, a duration that does not parse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from mlpulse.domain.rules import RouteConfig, RuleConfig
+from mlpulse.domain.window import parse_duration
+from mlpulse.errors import ConfigProblem, InvalidInputError
+
+if TYPE_CHECKING:
+    from mlpulse.domain.monitoring import Config
+
+# The fields each rule kind needs, and the ones it reads at all.
+NEEDS = {
+    "threshold": ("op", "value"),
+    "relative": ("op", "ratio"),
+    "anomaly": (),
+    "absent": ("absent_for",),
+    "detection": (),
+}
+READS = {
+    "threshold": {"op", "value", "resolve_value"},
+    "relative": {"op", "ratio", "baseline_window", "baseline_value"},
+    "anomaly": {"sensitivity"},
+    "absent": {"absent_for"},
+    "detection": set(),
+}
+OPTIONAL_BY_KIND = {"op", "value", "resolve_value", "ratio", "baseline_value", "sensitivity",
+                    "absent_for"}  # fmt: skip
+
+
+def _duration(path: str, text: str | None) -> Iterator[ConfigProblem]:
+    if text is None:
+        return
+    try:
+        parse_duration(text, field=path)
+    except InvalidInputError as exc:
+        yield ConfigProblem(path, exc.message.split(" must ", 1)[-1].join(["must ", ""]))
+
+
+def _rule(path: str, rule: RuleConfig) -> Iterator[ConfigProblem]:
+    for field in NEEDS[rule.kind]:
+        if getattr(rule, field) is None:
+            yield ConfigProblem(f"{path}.{field}", f"required for a {rule.kind} rule")
+    for field in sorted(OPTIONAL_BY_KIND - READS[rule.kind]):
+        if getattr(rule, field) is not None:
+            yield ConfigProblem(f"{path}.{field}", f"does not apply to a {rule.kind} rule")
+    if rule.kind == "threshold" and None not in (rule.op, rule.value, rule.resolve_value):
+        assert rule.value is not None and rule.resolve_value is not None
+        above = rule.op in (">", ">=")
+        if (rule.resolve_value > rule.value) if above else (rule.resolve_value < rule.value):
+            side = "at or below" if above else "at or above"
+            yield ConfigProblem(
+                f"{path}.resolve_value",
+                f"must be {side} value ({rule.value}) for {rule.op}; got {rule.resolve_value}",
+            )
+    if rule.kind == "relative" and rule.ratio is not None and rule.ratio <= 0:
+        yield ConfigProblem(f"{path}.ratio", f"must be above 0; got {rule.ratio}")
+    if rule.sensitivity is not None and rule.sensitivity <= 0:
+        yield ConfigProblem(f"{path}.sensitivity", f"must be above 0; got {rule.sensitivity}")
+    yield from _duration(f"{path}.for", rule.for_ if rule.for_ != "0m" else None)
+    yield from _duration(f"{path}.baseline_window", rule.baseline_window)
+    if rule.keep_firing_for not in ("0m", "0s"):
+        yield from _duration(f"{path}.keep_firing_for", rule.keep_firing_for)
+    yield from _duration(f"{path}.absent_for", rule.absent_for)
+
+
+def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProblem]:
+    if route.receiver is not None and route.receiver not in config.receivers:
+        known = ", ".join(sorted(config.receivers)) or "none declared"
+        yield ConfigProblem(
+            f"{path}.receiver", f"no receiver named {route.receiver!r} (receivers: {known})"
+        )
+    if route.escalation_policy is not None and (
+        route.escalation_policy not in config.escalation_policies
+    ):
+        yield ConfigProblem(
+            f"{path}.escalation_policy", f"no escalation policy named {route.escalation_policy!r}"
+        )
+    for name in ("group_wait", "group_interval", "repeat_interval"):
+        yield from _duration(f"{path}.{name}", getattr(route, name))
+    for i, child in enumerate(route.routes):
+        yield from _route(f"{path}.routes[{i}]", child, config)
+
+
+def alerting_problems(config: Config) -> list[ConfigProblem]:
+    """Every problem of the rules, route and inhibit rules of ``config``."""
+    problems: list[ConfigProblem] = []
+    for name, rule in config.rules.items():
+        problems += _rule(f"rules.{name}", rule)
+    if config.route is not None:
+        if config.route.receiver is None:
+            problems.append(ConfigProblem("route.receiver", "the root route needs a receiver"))
+        problems += _route("route", config.route, config)
+    elif config.rules and config.receivers:
+        problems.append(ConfigProblem("route", "rules and receivers need a route between them"))
+    return problems

@@ -1,0 +1,175 @@
+"""Rule conditions over the evaluator's metric series: which label sets breach, now.
+
+Each tick the engine hands every rule the newest point of every series (the store keeps
+them in memory, so 10,000 series cost a dictionary walk) and gets back one
+:class:`Observation` per label set: whether the condition holds and whether it has
+cleared (which differs from "does not hold" when a rule has a ``resolve_value``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from mlpulse.domain.rules import RuleConfig, matches
+from mlpulse.domain.series import MetricPoint
+from mlpulse.domain.window import parse_duration
+from mlpulse.ports import SeriesStore
+
+# A point older than this no longer speaks for its series (threshold, relative, anomaly).
+STALE_S: Final = 900.0
+# How long a streaming detection keeps a detection rule active without its own `for`.
+DETECTION_HOLD_S: Final = 600.0
+BASELINE_REFRESH_S: Final = 600.0
+
+_OPS: Final[dict[str, Callable[[float, float], bool]]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+}
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds; ``0s`` / ``0m`` are zero.
+
+    >>> seconds("0m"), seconds("90s")
+    (0.0, 90.0)
+    """
+    return 0.0 if text.strip() in ("0", "0s", "0m", "0h") else parse_duration(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """The condition of one rule for one label set at one tick."""
+
+    labels: Mapping[str, str]
+    value: float
+    active: bool
+    cleared: bool  # the condition is over (past resolve_value when there is one)
+
+
+def labels_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(labels.items()))
+
+
+class RuleConditions:
+    """Evaluates rule conditions; keeps per-series state (anomaly detectors, baselines)."""
+
+    def __init__(self, series: SeriesStore, *, started_at: float) -> None:
+        self._series = series
+        self._started_at = started_at
+        self._baselines: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[float, float]] = {}
+        self._detectors: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+        self._fed: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        self._anomalous: dict[tuple[str, tuple[tuple[str, str], ...]], bool] = {}
+
+    def observe(
+        self,
+        name: str,
+        rule: RuleConfig,
+        points: Sequence[MetricPoint],
+        now: float,
+    ) -> list[Observation]:
+        """One observation per matching series (``points``: the newest of each series
+        of ``rule.series``)."""
+        matching = [p for p in points if matches(p.labels, rule.match)]
+        if rule.kind == "absent":
+            return self._absent(rule, matching, now)
+        if rule.kind == "detection":
+            hold = seconds(rule.for_) or DETECTION_HOLD_S
+            return [
+                Observation(p.labels, p.value, active := (now - p.ts <= hold), not active)
+                for p in matching
+            ]
+        found = []
+        for point in matching:
+            fresh = now - point.ts <= STALE_S and not math.isnan(point.value)
+            if rule.kind == "threshold":
+                found.append(self._threshold(rule, point, fresh))
+            elif rule.kind == "relative":
+                found.append(self._relative(name, rule, point, fresh, now))
+            else:
+                found.append(self._anomaly(name, rule, point, fresh))
+        return found
+
+    @staticmethod
+    def _threshold(rule: RuleConfig, point: MetricPoint, fresh: bool) -> Observation:
+        assert rule.op is not None and rule.value is not None
+        breach = _OPS[rule.op]
+        active = fresh and breach(point.value, rule.value)
+        limit = rule.value if rule.resolve_value is None else rule.resolve_value
+        cleared = not fresh or not breach(point.value, limit)
+        return Observation(point.labels, point.value, active, cleared and not active)
+
+    def _relative(
+        self, name: str, rule: RuleConfig, point: MetricPoint, fresh: bool, now: float
+    ) -> Observation:
+        assert rule.op is not None and rule.ratio is not None
+        baseline = rule.baseline_value
+        if baseline is None:
+            baseline = self._trailing_median(name, rule, point, now)
+        if baseline is None or not fresh:
+            return Observation(point.labels, point.value, False, True)
+        active = _OPS[rule.op](point.value, rule.ratio * baseline)
+        return Observation(point.labels, point.value, active, not active)
+
+    def _trailing_median(
+        self, name: str, rule: RuleConfig, point: MetricPoint, now: float
+    ) -> float | None:
+        """The median of the series over ``baseline_window`` before the newest point,
+        recomputed every ten minutes."""
+        key = (name, labels_key(point.labels))
+        cached = self._baselines.get(key)
+        if cached is not None and now - cached[0] < BASELINE_REFRESH_S:
+            return cached[1]
+        window = parse_duration(rule.baseline_window)
+        history = self._series.query_points(
+            point.name, matchers=dict(point.labels), start=point.ts - window, end=point.ts
+        )
+        values = [
+            p.value for p in history if p.labels == point.labels and p.ts < point.ts
+            and not math.isnan(p.value)
+        ]  # fmt: skip
+        if len(values) < 3:
+            return None
+        median = statistics.median(values)
+        self._baselines[key] = (now, median)
+        return median
+
+    def _anomaly(self, name: str, rule: RuleConfig, point: MetricPoint, fresh: bool) -> Observation:
+        """Each new point of the series goes to its own detector, once."""
+        from mlpulse.core.anomaly import AnomalyDetector
+
+        key = (name, labels_key(point.labels))
+        detector = self._detectors.get(key)
+        if detector is None:
+            detector = self._detectors[key] = (
+                AnomalyDetector()
+                if rule.sensitivity is None
+                else AnomalyDetector(sensitivity=rule.sensitivity)
+            )
+        last = self._fed.get(key)
+        if last is None or point.ts > last:
+            self._fed[key] = point.ts
+            self._anomalous[key] = bool(detector.update(point.ts, point.value).is_anomaly)
+        active = fresh and self._anomalous.get(key, False)
+        return Observation(point.labels, point.value, active, not active)
+
+    def _absent(
+        self, rule: RuleConfig, matching: Sequence[MetricPoint], now: float
+    ) -> list[Observation]:
+        assert rule.absent_for is not None
+        limit = parse_duration(rule.absent_for)
+        if not matching:
+            # No series at all: one alert on the matchers, once the engine has been up
+            # long enough to know (not at every restart).
+            active = now - self._started_at >= limit
+            return [Observation(dict(rule.match), math.nan, active, not active)]
+        return [
+            Observation(p.labels, p.value, active := (now - p.ts >= limit), not active)
+            for p in matching
+        ]

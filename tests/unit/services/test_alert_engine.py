@@ -1,0 +1,187 @@
+"""The alert engine on the in-memory series store, a real SQLite alert store, a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
+from mlpulse.domain.alerts import AlertState
+from mlpulse.domain.monitoring import Config
+from mlpulse.domain.rules import InhibitRule, ReceiverConfig, RouteConfig, RuleConfig
+from mlpulse.domain.series import MetricPoint
+from mlpulse.services.alert_engine import AlertEngine
+from mlpulse.testing.fakes import InMemorySeriesStore
+
+T0 = 1_767_225_600.0
+
+
+@dataclass
+class Clock:
+    t: float = T0
+
+    def now(self) -> float:
+        return self.t
+
+
+def _config(rules: dict[str, RuleConfig], **route: object) -> Config:
+    return Config(
+        version=1,
+        rules=rules,
+        receivers={"team": ReceiverConfig(kind="webhook", settings={"url": "http://x"}),
+                   "pager": ReceiverConfig(kind="webhook", settings={"url": "http://y"})},
+        route=RouteConfig(receiver="team", group_wait="30s", group_interval="5m",
+                          repeat_interval="4h", **route),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+DRIFT = RuleConfig(
+    kind="threshold", series="mlpulse_drift_score", op=">", value=0.25, resolve_value=0.2,
+    for_="2m", keep_firing_for="5m", severity="warning",
+    annotations={"summary": "{{ $labels.model }}/{{ $labels.column }} drifted: {{ $value }}"},
+)  # fmt: skip
+
+
+@dataclass
+class World:
+    config: Config
+    clock: Clock
+    series: InMemorySeriesStore
+    store: SQLiteAlertStore
+    engine: AlertEngine
+    path: Path
+
+    def point(self, value: float, **labels: str) -> None:
+        self.series.append_points(
+            [MetricPoint(self.clock.t, "mlpulse_drift_score", {"model": "fraud", **labels}, value)]
+        )
+
+    def run(self, minutes: float, step: float = 30.0) -> None:
+        end = self.clock.t + minutes * 60
+        while self.clock.t < end:
+            self.clock.t += step
+            self.engine.tick()
+
+    def restart(self) -> None:
+        self.store.close()
+        self.store = SQLiteAlertStore(self.path)
+        self.engine = AlertEngine(
+            series=self.series, store=self.store, clock=self.clock, config=lambda: self.config
+        )
+
+    def sent(self) -> list:  # type: ignore[type-arg]
+        return sorted(self.store.outbox(), key=lambda e: e.created_at)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock, series = Clock(), InMemorySeriesStore()
+    store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
+    config = _config({"drift": DRIFT})
+    engine = AlertEngine(series=series, store=store, clock=clock, config=lambda: w.config)
+    w = World(config, clock, series, store, engine, tmp_path / "alerts.sqlite")
+    yield w
+    w.store.close()
+
+
+def test_threshold_rule_goes_pending_then_firing_then_resolved_with_notifications(
+    world: World,
+) -> None:
+    world.point(0.4, column="amount")
+    world.engine.tick()
+    (alert,) = world.engine.alerts()
+    assert alert.state == AlertState.PENDING and alert.labels["alertname"] == "drift"
+    world.run(2)  # `for: 2m`
+    (alert,) = world.engine.alerts()
+    assert alert.state == AlertState.FIRING
+    assert alert.annotations["summary"] == "fraud/amount drifted: 0.4"
+    world.run(1)  # group_wait 30 s
+    (firing,) = world.sent()
+    assert firing.notification.status == "firing" and firing.notification.receiver == "team"
+    world.point(0.1, column="amount")
+    world.run(4)
+    assert world.engine.alerts()[0].state == AlertState.FIRING  # keep_firing_for: 5 m
+    world.run(7)
+    assert world.engine.alerts()[0].state == AlertState.RESOLVED
+    statuses = [e.notification.status for e in world.sent()]
+    assert statuses[-1] == "resolved"
+    assert {e.notification.dedup_key for e in world.sent()} == {firing.notification.dedup_key}
+
+
+def test_flapping_series_makes_one_alert_and_one_firing_notification(world: World) -> None:
+    for i in range(120):  # an hour, crossing the threshold every 30 s
+        world.point(0.3 if i % 2 else 0.22, column="amount")
+        world.clock.t += 30
+        world.engine.tick()
+    alerts = world.engine.alerts()
+    assert len(alerts) == 1 and alerts[0].state == AlertState.FIRING
+    assert [e.notification.status for e in world.sent()] == ["firing"]
+
+
+def test_fifty_drifting_features_make_one_notification_per_group_interval(world: World) -> None:
+    world.config = _config({"drift": RuleConfig(kind="threshold", series="mlpulse_drift_score",
+                                                op=">", value=0.25)})  # fmt: skip
+    for _minute in range(30):
+        for j in range(50):
+            world.point(0.5, column=f"f{j}")
+        world.clock.t += 60
+        world.engine.tick()
+    sent = world.sent()
+    assert len(sent) == 1  # unchanged group: no more until repeat_interval
+    assert len(sent[0].notification.alerts) == 50
+    world.point(0.5, column="f50")  # a new feature joins: one more, after group_interval
+    world.run(10, step=60)
+    assert len(world.sent()) == 2
+
+
+def test_silence_mutes_and_inhibition_mutes_warnings_of_a_model_with_a_critical(
+    world: World,
+) -> None:
+    critical = RuleConfig(kind="threshold", series="mlpulse_drift_score", op=">", value=0.9,
+                          severity="critical")  # fmt: skip
+    world.config = Config(
+        version=1, rules={"drift": DRIFT, "drift-critical": critical},
+        receivers=world.config.receivers, route=world.config.route,
+        inhibit_rules=[InhibitRule(source_match={"severity": "critical"},
+                                   target_match={"severity": "warning"}, equal=["model"])],
+    )  # fmt: skip
+    world.point(0.95, column="amount")
+    world.run(5)
+    names = [a.labels["alertname"] for e in world.sent() for a in e.notification.alerts]
+    assert names == ["drift-critical"]  # the warning on the same model is inhibited
+    world.engine.silence({"model": "other"}, starts_at=None, ends_at=world.clock.t + 3600,
+                         created_by="ana", comment="maintenance")  # fmt: skip
+    world.series.append_points(
+        [MetricPoint(world.clock.t, "mlpulse_drift_score", {"model": "other"}, 0.95)]
+    )
+    world.run(10)
+    models = {a.labels["model"] for e in world.sent() for a in e.notification.alerts}
+    assert models == {"fraud"}
+
+
+def test_restart_neither_loses_nor_repeats_alerts(world: World) -> None:
+    world.point(0.4, column="amount")
+    world.run(4)
+    assert len(world.sent()) == 1
+    world.restart()
+    world.run(10)
+    assert len(world.sent()) == 1  # the same firing group: not sent again
+    (alert,) = world.engine.alerts()
+    assert alert.state == AlertState.FIRING
+    world.point(0.05, column="amount")
+    world.restart()
+    world.run(10)
+    assert [e.notification.status for e in world.sent()] == ["firing", "resolved"]
+
+
+def test_acknowledge_and_manual_resolve(world: World) -> None:
+    world.point(0.4, column="amount")
+    world.run(3)
+    (alert,) = world.engine.alerts()
+    acked = world.engine.acknowledge(alert.fingerprint, by="ana")
+    assert acked.acknowledged_by == "ana"
+    resolved = world.engine.resolve(alert.fingerprint, by="ana")
+    assert resolved.state == AlertState.RESOLVED

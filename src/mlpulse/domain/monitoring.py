@@ -38,7 +38,13 @@ from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 import msgspec
 
 from mlpulse.domain.events import AwareDatetime, FiniteFloat, Name
-from mlpulse.domain.rules import InhibitRule, ReceiverConfig, RouteConfig, RuleConfig
+from mlpulse.domain.rules import (
+    InhibitRule,
+    ReceiverConfig,
+    RouteConfig,
+    RuleConfig,
+    UserConfig,
+)
 
 Task: TypeAlias = Literal[
     "binary_classification", "multiclass_classification", "regression", "ranking"
@@ -218,6 +224,7 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     inhibit_rules: list[InhibitRule] = msgspec.field(default_factory=list)
     schedules: dict[Name, Any] = msgspec.field(default_factory=dict)
     escalation_policies: dict[Name, Any] = msgspec.field(default_factory=dict)
+    users: dict[Name, UserConfig] = msgspec.field(default_factory=dict)
 
 
 # The optional monitor fields each check reads; setting another is a problem.

@@ -119,6 +119,13 @@ class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     routes: list[RouteConfig] = msgspec.field(default_factory=list)
 
 
+class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A person escalation policies page: the receiver that reaches them (their pager,
+    their e-mail address)."""
+
+    receiver: Name
+
+
 class InhibitRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """While an alert matching ``source_match`` fires, alerts matching ``target_match``
     with the same values of the ``equal`` labels are muted."""
@@ -146,5 +153,6 @@ __all__ = [
     "ReceiverConfig",
     "RouteConfig",
     "RuleConfig",
+    "UserConfig",
     "matches",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from mlpulse.domain.oncall_config import policies_from_config, schedules_from_config
 from mlpulse.domain.rules import RouteConfig, RuleConfig
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
@@ -89,9 +90,30 @@ def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProb
         yield from _route(f"{path}.routes[{i}]", child, config)
 
 
+def _oncall(config: Config) -> Iterator[ConfigProblem]:
+    """Schedules and escalation policies parse, and their targets exist."""
+    try:
+        schedules = schedules_from_config(config.schedules)
+        policies = policies_from_config(config.escalation_policies, schedules)
+    except InvalidInputError as exc:
+        yield ConfigProblem(exc.field or "schedules", exc.message)
+        return
+    for name, policy in policies.items():
+        for i, step in enumerate(policy.steps):
+            for j, target in enumerate(step.targets):
+                path = f"escalation_policies.{name}.steps[{i}].targets[{j}]"
+                if target.kind == "channel" and target.name not in config.receivers:
+                    yield ConfigProblem(path, f"no receiver named {target.name!r}")
+                if target.kind == "user" and target.name not in config.users:
+                    yield ConfigProblem(path, f"no user named {target.name!r} (see users:)")
+    for name, user in config.users.items():
+        if user.receiver not in config.receivers:
+            yield ConfigProblem(f"users.{name}.receiver", f"no receiver named {user.receiver!r}")
+
+
 def alerting_problems(config: Config) -> list[ConfigProblem]:
-    """Every problem of the rules, route and inhibit rules of ``config``."""
-    problems: list[ConfigProblem] = []
+    """Every problem of the rules, route, inhibit rules and on-call parts of ``config``."""
+    problems: list[ConfigProblem] = list(_oncall(config))
     for name, rule in config.rules.items():
         problems += _rule(f"rules.{name}", rule)
     if config.route is not None:

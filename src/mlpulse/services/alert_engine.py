@@ -27,6 +27,7 @@ from mlpulse.ports import AlertStore, Clock, SeriesStore
 from mlpulse.services.alert_book import AlertBook
 from mlpulse.services.alert_dispatch import dispatch
 from mlpulse.services.alert_rules import RuleConditions
+from mlpulse.services.escalations import Escalations
 
 log = logging.getLogger("mlpulse.alerts")
 
@@ -67,6 +68,7 @@ class AlertEngine:
         self._conditions = RuleConditions(series, started_at=now)
         self._book = AlertBook(store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S))
         self._groups = {g.key: g for g in store.groups()}
+        self._escalations = Escalations()
         self._lock = threading.RLock()  # ticks and API calls (ack, silence) take turns
 
     # -- the tick --------------------------------------------------------------------------
@@ -112,6 +114,7 @@ class AlertEngine:
             notifications, groups, dropped = (
                 decided.notifications, decided.groups, decided.dropped
             )  # fmt: skip
+            notifications += self._escalations.pages(config, self._book, now)
         if changed or notifications or groups or dropped:
             self._store.commit(
                 alerts=changed, groups=groups, dropped_groups=dropped,

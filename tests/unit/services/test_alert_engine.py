@@ -185,3 +185,47 @@ def test_acknowledge_and_manual_resolve(world: World) -> None:
     assert acked.acknowledged_by == "ana"
     resolved = world.engine.resolve(alert.fingerprint, by="ana")
     assert resolved.state == AlertState.RESOLVED
+
+
+def test_escalation_pages_on_call_then_secondary_then_channel_until_acknowledged(
+    world: World,
+) -> None:
+    from mlpulse.domain.rules import UserConfig
+
+    hook = ReceiverConfig(kind="webhook", settings={"url": "http://x"})
+    world.config = Config(
+        version=1,
+        rules={"drift": RuleConfig(kind="threshold", series="mlpulse_drift_score", op=">",
+                                   value=0.25, severity="critical")},
+        receivers={"team": hook, "ana-pager": hook, "bo-pager": hook, "ml-channel": hook},
+        users={"ana": UserConfig(receiver="ana-pager"), "bo": UserConfig(receiver="bo-pager")},
+        schedules={
+            "primary": {"time_zone": "UTC", "layers": [
+                {"users": ["ana"], "rotation": "weekly", "start": "2025-12-29"}]},
+            "secondary": {"time_zone": "UTC", "layers": [
+                {"users": ["bo"], "rotation": "weekly", "start": "2025-12-29"}]},
+        },
+        escalation_policies={"critical": {"steps": [
+            {"delay_minutes": 0, "targets": ["schedule:primary"]},
+            {"delay_minutes": 10, "targets": ["schedule:secondary"]},
+            {"delay_minutes": 10, "targets": ["channel:ml-channel"]}]}},
+        route=RouteConfig(receiver="team", group_wait="30s", escalation_policy="critical"),
+    )  # fmt: skip
+    from mlpulse.domain.config_validation import validate
+
+    assert validate(world.config) == []
+    world.point(0.9, column="amount")
+    world.run(1)
+    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    assert pages == ["ana-pager"]
+    world.run(10)
+    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    assert pages == ["ana-pager", "bo-pager"]
+    (alert,) = world.engine.alerts()
+    world.engine.acknowledge(alert.fingerprint, by="bo")
+    world.run(20)
+    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    assert pages == ["ana-pager", "bo-pager"]  # the channel is not paged after the ack
+    world.restart()
+    world.run(5)
+    assert len([e for e in world.sent() if e.id.startswith("page-")]) == 2  # no repeats

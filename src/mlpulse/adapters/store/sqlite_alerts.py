@@ -149,7 +149,8 @@ class SQLiteAlertStore:
         """Save alert and group states and queue notifications, in one transaction.
 
         A queued notification supersedes the pending ones of the same (receiver,
-        dedup_key): the receiver gets the group's latest state once.
+        dedup_key): the receiver gets the group's latest state once. A notification
+        whose id is in the outbox already is not queued again.
         """
         with self._transaction("commit alert changes") as db:
             db.executemany(
@@ -164,6 +165,8 @@ class SQLiteAlertStore:
             )
             db.executemany("DELETE FROM alert_groups WHERE key = ?", [(k,) for k in dropped_groups])
             for notification in notifications:
+                if db.execute("SELECT 1 FROM outbox WHERE id = ?", (notification.id,)).fetchone():
+                    continue  # queued before (an escalation page, after a restart)
                 self._supersede(db, notification, now)
                 entry = OutboxEntry(
                     id=notification.id, notification=notification, status="pending",

@@ -27,15 +27,17 @@ Season = Literal["auto", "weekly", "daily", "none"]
 _SEASONS = ("auto", "weekly", "daily", "none")
 STEP = 300  # seconds between samples: a timestamp falls in slot floor(ts / STEP)
 _DAY, _WEEK = 288, 2016  # slots
-_HALF_WIDTH = 3  # ±15 minutes around the same time of day / week
+_HALF_WIDTH = 6  # ±30 minutes around the same time of day / week
 _DAYS = 7  # trailing days in the daily season
 _ROLLING = 24  # slots (2 hours) in the rolling fallback
-_MIN_POINTS = 14  # values a season window needs: 2 weeks or 2 days of history
-_MIN_ROLLING = 12  # values the rolling window needs
+_MIN_POINTS = 13  # values a season window needs: one period (1 week or 1 day) of history
+_MIN_ROLLING = 20  # values the rolling window needs
 _RECENT = 36  # slots (3 hours) of recent residuals in the scale
 _RESIDUAL_HALF_WIDTH = 12  # ±1 hour around the same time on previous days, for the scale
-_MIN_RESIDUALS = 24
+_MIN_RESIDUALS = 72  # below this, the scale is also at least 1.4826 MAD of the window
+_LEVEL_WINDOW = 72  # residuals (6 hours) whose median is the level correction L
 _MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
+_TREND_RATIO = 0.9
 _SCORE_CAP = 1e12
 _TINY = float(np.finfo(np.float64).tiny)
 
@@ -223,6 +225,7 @@ class AnomalyDetector:
         self._last_slot: int | None = None
         self._level = 0.0
         self._adapted = False
+        self._last_season = "none"
         self._ewma = 0.0
         self._run = 0
         self._recent: deque[tuple[int, float, float]] = deque(maxlen=self._adapt_points)
@@ -246,9 +249,8 @@ class AnomalyDetector:
     def _spread(self, slot: int, mad: float) -> float:
         residuals = self._residuals[(slot - self._residual_ago) % self._residual_size]
         residuals = residuals[~np.isnan(residuals)]
-        if residuals.size < _MIN_RESIDUALS:
-            return _MAD_TO_SIGMA * mad
-        return _MAD_TO_SIGMA * float(np.median(np.abs(residuals)))
+        spread = float(np.median(np.abs(residuals))) if residuals.size else 0.0
+        return _MAD_TO_SIGMA * (spread if residuals.size >= _MIN_RESIDUALS else max(spread, mad))
 
     def _advance(self, slot: int) -> None:
         """Clear the cells of the slots skipped since the last point, and this slot's."""
@@ -278,6 +280,8 @@ class AnomalyDetector:
                 self._advance(slot)
                 self._values[slot % self._size] = x
             return AnomalyPoint(ts, x, 0.0, False, nan, nan, nan, season, "insufficient_data")
+        if season != self._last_season:  # a new window already holds the level: drop L
+            self._adapted, self._level, self._last_season = False, 0.0, season
         k = self._k
         base = median + self._level
         scale = max(
@@ -289,13 +293,14 @@ class AnomalyDetector:
         )
         z = (x - base) / scale
         ewma = (1.0 - self._lam) * self._ewma + self._lam * min(max(z, -k), k)
-        score = min(max(abs(z), abs(ewma) / self._sigma_e), _SCORE_CAP)
+        trend = abs(ewma) / self._sigma_e / _TREND_RATIO if season != "rolling" else 0.0
+        score = min(max(abs(z), trend), _SCORE_CAP)
         anomalous = score > k
         half = k * scale
         if learn:
             self._advance(slot)
             self._ewma = ewma
-            self._values[slot % self._size] = base if anomalous and not self._adapted else x
+            self._values[slot % self._size] = nan if anomalous and not self._adapted else x
             self._residuals[slot % self._residual_size] = min(max(x - base, -half), half)
             self._learn_level(slot, x, median, anomalous, scale)
         return AnomalyPoint(ts, x, score, anomalous, base, base - half, base + half, season, "ok")
@@ -311,7 +316,8 @@ class AnomalyDetector:
             for past_slot, past_x, _ in self._recent:
                 self._values[past_slot % self._size] = past_x
         if self._adapted:
-            self._level = float(np.median([residual for _, _, residual in self._recent]))
+            recent = [residual for _, _, residual in self._recent][-_LEVEL_WINDOW:]
+            self._level = float(np.median(recent))
             if abs(self._level) <= scale:
                 self._adapted, self._level = False, 0.0
 

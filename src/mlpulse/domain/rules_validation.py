@@ -37,7 +37,7 @@ OPTIONAL_BY_KIND = {"op", "value", "resolve_value", "ratio", "baseline_value", "
 
 
 def _duration(path: str, text: str | None) -> Iterator[ConfigProblem]:
-    if text is None:
+    if text is None or text.strip() in ("0", "0s", "0m", "0h"):
         return
     try:
         parse_duration(text, field=path)

@@ -37,6 +37,7 @@ class AlertBook:
         self._clear_since: dict[str, float] = {}
         self._changed: dict[str, Alert] = {}
         self._seen: set[str] = set()
+        self._identities: dict[tuple[object, ...], tuple[str, dict[str, str]]] = {}
 
     def __iter__(self) -> Iterator[Alert]:
         return iter(self._alerts.values())
@@ -61,11 +62,26 @@ class AlertBook:
         self._seen.clear()
         return changed
 
+    def _identity(
+        self, rule_name: str, rule: RuleConfig, series: Mapping[str, str]
+    ) -> tuple[str, dict[str, str]]:
+        """The alert's fingerprint and labels for a series (hashed once per series: at
+        10,000 series a tick would otherwise spend most of its time hashing)."""
+        key = (rule_name, rule.severity, tuple(sorted(series.items())))
+        found = self._identities.get(key)
+        if found is None:
+            if len(self._identities) > 200_000:
+                self._identities.clear()
+            labels = {**series, **rule.labels, "alertname": rule_name, "severity": rule.severity}
+            found = self._identities[key] = (fingerprint(rule_name, labels), labels)
+        return found
+
     def observe(self, rule_name: str, rule: RuleConfig, obs: Observation, now: float) -> None:
-        labels = {**obs.labels, **rule.labels, "alertname": rule_name, "severity": rule.severity}
-        fp = fingerprint(rule_name, labels)
+        fp, labels = self._identity(rule_name, rule, obs.labels)
         self._seen.add(fp)
         alert = self._alerts.get(fp)
+        if alert is None and not obs.active:
+            return  # the common case: a healthy series with no alert
         if obs.active:
             self._clear_since.pop(fp, None)
             if alert is None or alert.state == AlertState.RESOLVED:

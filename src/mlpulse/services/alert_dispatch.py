@@ -29,7 +29,7 @@ from mlpulse.domain.alerts import (
     Silence,
 )
 from mlpulse.domain.rules import DEFAULT_GROUP_BY, InhibitRule, RouteConfig, matches
-from mlpulse.domain.window import parse_duration
+from mlpulse.services.alert_rules import seconds
 
 DEFAULT_GROUP_WAIT: Final = 30.0
 DEFAULT_GROUP_INTERVAL: Final = 300.0
@@ -52,7 +52,7 @@ class Route:
 
 
 def _seconds(text: str | None, default: float) -> float:
-    return default if text is None else parse_duration(text)
+    return default if text is None else seconds(text)
 
 
 def routes_for(labels: Mapping[str, str], root: RouteConfig) -> list[Route]:

@@ -38,6 +38,7 @@ from typing import Annotated, Any, Final, Literal, TypeAlias, get_args
 import msgspec
 
 from mlpulse.domain.events import AwareDatetime, FiniteFloat, Name
+from mlpulse.domain.incidents import RunbookConfig
 from mlpulse.domain.rules import (
     InhibitRule,
     ReceiverConfig,
@@ -225,6 +226,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     schedules: dict[Name, Any] = msgspec.field(default_factory=dict)
     escalation_policies: dict[Name, Any] = msgspec.field(default_factory=dict)
     users: dict[Name, UserConfig] = msgspec.field(default_factory=dict)
+    # Incident response (mlpulse.domain.incidents): automated actions for matching alerts.
+    runbooks: dict[Name, RunbookConfig] = msgspec.field(default_factory=dict)
 
 
 # The optional monitor fields each check reads; setting another is a problem.

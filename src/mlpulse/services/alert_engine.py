@@ -57,6 +57,7 @@ class AlertEngine:
         config: Callable[[], Config | None],
         external_url: str = "",
         on_queued: Callable[[], None] | None = None,
+        on_alerts: Callable[[list[Alert], float], None] | None = None,
     ) -> None:
         self._series = series
         self._store = store
@@ -64,6 +65,7 @@ class AlertEngine:
         self._config = config
         self._external_url = external_url
         self._on_queued = on_queued
+        self.on_alerts = on_alerts  # incidents and runbooks follow every tick
         now = clock.now()
         self._conditions = RuleConditions(series, started_at=now)
         self._book = AlertBook(store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S))
@@ -103,6 +105,14 @@ class AlertEngine:
     def _flush(self, config: Config | None, now: float, report: AlertTickReport) -> int:
         changed = self._book.take_changes()
         report.changed = len(changed)
+        if self.on_alerts is not None:
+            seen = {a.fingerprint: a for a in changed}
+            seen.update((a.fingerprint, a) for a in self._book.active)
+            try:
+                self.on_alerts(list(seen.values()), now)
+            except Exception as exc:  # incidents must not stop alerting
+                log.exception("incident handling failed")
+                report.failures.append(f"incidents: {exc}")
         route = config.route if config else None
         notifications, groups, dropped = [], [], []
         if route is not None:  # without a route, alerts are kept and shown, not sent

@@ -27,6 +27,7 @@ from mlpulse.domain.alerts import (
     OutboxEntry,
     Silence,
 )
+from mlpulse.domain.incidents import ActionOutcome, Incident
 from mlpulse.errors import StoreClosedError, StoreError
 
 T = TypeVar("T")
@@ -51,6 +52,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
     status_code INTEGER, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_entry ON deliveries (outbox_id);
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY, model TEXT NOT NULL, status TEXT NOT NULL, opened_at REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_model ON incidents (model, opened_at);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY, runbook TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL
+);
 """
 
 
@@ -255,6 +264,45 @@ class SQLiteAlertStore:
             (outbox_id,),
         )
         return [Delivery(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+
+    # -- incidents and the audit log of actions ----------------------------------------------
+
+    def save_incident(self, incident: Incident) -> None:
+        with self._transaction("store an incident") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO incidents (id, model, status, opened_at, body) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (incident.id, incident.model, incident.status, incident.opened_at,
+                 msgspec.msgpack.encode(incident)),
+            )  # fmt: skip
+
+    def incidents(
+        self, *, model: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[Incident]:
+        sql, params = "SELECT body FROM incidents WHERE 1 = 1", list[Any]()
+        if model is not None:
+            sql, params = sql + " AND model = ?", [*params, model]
+        if status is not None:
+            sql, params = sql + " AND status = ?", [*params, status]
+        rows = self._rows("read incidents", sql + " ORDER BY opened_at DESC LIMIT ?",
+                          [*params, limit])  # fmt: skip
+        return self._decode(rows, Incident)
+
+    def record_action(self, outcome: ActionOutcome) -> None:
+        with self._transaction("record an action") as db:
+            db.execute(
+                "INSERT INTO actions (runbook, at, body) VALUES (?, ?, ?)",
+                (outcome.runbook, outcome.at, msgspec.msgpack.encode(outcome)),
+            )
+
+    def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]:
+        if runbook is None:
+            rows = self._rows("read actions", "SELECT body FROM actions WHERE at >= ? "
+                              "ORDER BY id", (since,))  # fmt: skip
+        else:
+            rows = self._rows("read actions", "SELECT body FROM actions WHERE at >= ? AND "
+                              "runbook = ? ORDER BY id", (since, runbook))  # fmt: skip
+        return self._decode(rows, ActionOutcome)
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,270 @@
+"""Incidents and runbooks, driven by the alert engine's ticks.
+
+After each alert tick the service sees every pending and firing alert (and those that
+just resolved):
+
+* a firing ``critical`` alert opens an incident for its model, or joins the model's open
+  incident (one open incident per model groups its related alerts);
+* every alert of an incident appears on its timeline when it fires and when it resolves;
+  once all have resolved, the incident resolves;
+* runbooks whose ``match`` fits a firing alert run their actions once per alert firing,
+  within their guardrails: a cooldown per (runbook, model), at most ``max_per_hour``
+  automatic actions per runbook, ``dry_run`` (record what would be done), and
+  ``require_approval`` (record and wait for a person); a rollback never picks a version
+  that has a firing critical alert of its own; every outcome goes to the audit log and
+  the incident's timeline, with the error when it failed. A successful rollback, traffic
+  shift or circuit opening marks the incident ``mitigated``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import msgspec
+
+from mlpulse.domain.alerts import Alert, AlertState, Severity
+from mlpulse.domain.incidents import (
+    ActionKind,
+    ActionOutcome,
+    EntryKind,
+    Incident,
+    TimelineEntry,
+)
+from mlpulse.domain.monitoring import Config
+from mlpulse.domain.rules import matches
+from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.ports import Clock
+from mlpulse.services.alert_rules import seconds
+from mlpulse.services.runbook_actions import RunbookActions
+
+log = logging.getLogger("mlpulse.incidents")
+
+MITIGATING = ("rollback", "shift_traffic", "open_circuit")
+
+
+class IncidentStore(Protocol):
+    def save_incident(self, incident: Incident) -> None: ...
+
+    def incidents(
+        self, *, model: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[Incident]: ...
+
+    def record_action(self, outcome: ActionOutcome) -> None: ...
+
+    def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
+
+
+def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEntry:
+    return TimelineEntry(at=at, kind=kind, text=text, data=dict(data))
+
+
+class IncidentService:
+    def __init__(
+        self,
+        store: IncidentStore,
+        clock: Clock,
+        config: Callable[[], Config | None],
+        actions: RunbookActions,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._config = config
+        self._actions = actions
+        self._lock = threading.RLock()
+        self._open = {i.model: i for i in store.incidents() if i.status != "resolved"}
+        self._ran: set[tuple[str, str, float]] = set()  # (runbook, fingerprint, starts_at)
+
+    # -- driven by the alert engine ----------------------------------------------------------
+
+    def on_alerts(self, alerts: Sequence[Alert], now: float) -> None:
+        with self._lock:
+            for alert in alerts:
+                self._follow(alert, now)
+            config = self._config()
+            firing = [a for a in alerts if a.state == AlertState.FIRING]
+            if config is not None and config.runbooks:
+                for alert in firing:
+                    self._runbooks(config, alert, firing, now)
+            still = {a.fingerprint for a in firing}
+            for incident in list(self._open.values()):
+                if not still.intersection(incident.alerts):
+                    self._status(incident, "resolved", now, "all alerts resolved")
+
+    def _follow(self, alert: Alert, now: float) -> None:
+        model = alert.labels.get("model", "")
+        incident = self._open.get(model)
+        if alert.state == AlertState.FIRING and alert.severity == Severity.CRITICAL:
+            if incident is None:
+                incident = Incident(
+                    id=uuid.uuid4().hex[:12], title=_title(alert), model=model,
+                    severity=alert.severity.value, status="triggered",
+                    onset_at=alert.active_since, opened_at=now, updated_at=now,
+                    timeline=[_entry(now, "status", "incident opened")],
+                )  # fmt: skip
+            if alert.fingerprint not in incident.alerts:
+                incident = msgspec.structs.replace(
+                    incident, alerts=[*incident.alerts, alert.fingerprint],
+                    onset_at=min(incident.onset_at, alert.active_since), updated_at=now,
+                    timeline=[*incident.timeline, _entry(
+                        alert.starts_at or now, "alert", f"{_title(alert)} firing",
+                        fingerprint=alert.fingerprint, value=alert.value)],
+                )  # fmt: skip
+                self._save(incident)
+            return
+        if incident is None or alert.fingerprint not in incident.alerts:
+            return
+        if alert.state == AlertState.RESOLVED and not any(
+            e.kind == "alert" and e.data.get("resolved") == alert.fingerprint
+            for e in incident.timeline
+        ):
+            incident = msgspec.structs.replace(
+                incident, updated_at=now,
+                timeline=[*incident.timeline, _entry(alert.ends_at or now, "alert",
+                          f"{_title(alert)} resolved", resolved=alert.fingerprint)],
+            )  # fmt: skip
+            self._save(incident)
+
+    def _runbooks(self, config: Config, alert: Alert, firing: Sequence[Alert], now: float) -> None:
+        for name, runbook in config.runbooks.items():
+            if not matches(alert.labels, runbook.match):
+                continue
+            key = (name, alert.fingerprint, alert.starts_at or 0.0)
+            if key in self._ran:
+                continue
+            self._ran.add(key)
+            model = alert.labels.get("model", "")
+            recent = self._store.actions(since=now - 3600.0, runbook=name)
+            done = [o for o in recent if o.status == "ok"]
+            cooldown = seconds(runbook.cooldown)
+            last = max((o.at for o in done if _model_of(o) == model), default=None)
+            for action in runbook.actions:
+                if last is not None and now - last < cooldown:
+                    status, detail = "skipped", f"cooldown: last action {now - last:.0f} s ago"
+                elif len(done) >= runbook.max_per_hour:
+                    status, detail = "skipped", f"at most {runbook.max_per_hour} actions an hour"
+                elif runbook.dry_run:
+                    status, detail = "dry_run", f"would run {action.kind}"
+                elif runbook.require_approval:
+                    status, detail = "awaiting_approval", f"{action.kind} needs a person's approval"
+                else:
+                    status, detail = self._actions.run(
+                        action, alert, healthy=_healthy(firing), now=now
+                    )
+                self._record(name, action.kind, status, f"{detail} [model={model}]", model, now)
+                if status == "ok":
+                    done.append(ActionOutcome(name, action.kind, status, detail, now))
+
+    def _record(
+        self, runbook: str, kind: ActionKind, status: str, detail: str, model: str, now: float
+    ) -> None:
+        incident = self._open.get(model)
+        outcome = ActionOutcome(
+            runbook=runbook, action=kind, status=status, detail=detail, at=now,
+            incident=incident.id if incident else None,
+        )  # fmt: skip
+        self._store.record_action(outcome)
+        log.info("runbook %s: %s %s: %s", runbook, kind, status, detail)
+        if incident is None:
+            return
+        incident = msgspec.structs.replace(
+            incident, updated_at=now,
+            timeline=[*incident.timeline, _entry(now, "action", f"{runbook}: {kind} {status}",
+                                                 detail=detail)],
+        )  # fmt: skip
+        if status == "ok" and kind in MITIGATING and incident.mitigated_at is None:
+            incident = msgspec.structs.replace(incident, status="mitigated", mitigated_at=now)
+        self._save(incident)
+
+    # -- what people do ----------------------------------------------------------------------
+
+    def incidents(self, *, model: str | None = None, status: str | None = None) -> list[Incident]:
+        return self._store.incidents(model=model, status=status)
+
+    def get(self, incident_id: str) -> Incident:
+        for incident in self._store.incidents():
+            if incident.id == incident_id:
+                return incident
+        raise NotFoundError(f"no incident {incident_id!r}")
+
+    def acknowledge(self, incident_id: str, *, by: str) -> Incident:
+        with self._lock:
+            incident = self.get(incident_id)
+            if incident.acknowledged_at is None:
+                incident = msgspec.structs.replace(
+                    incident, acknowledged_at=self._clock.now(), commander=incident.commander or by
+                )
+            return self._status(
+                incident, "acknowledged", self._clock.now(), f"acknowledged by {by}"
+            )
+
+    def resolve(self, incident_id: str, *, by: str) -> Incident:
+        with self._lock:
+            return self._status(
+                self.get(incident_id), "resolved", self._clock.now(), f"resolved by {by}"
+            )
+
+    def note(self, incident_id: str, text: str, *, by: str) -> Incident:
+        if not text.strip():
+            raise InvalidInputError("a note needs text", field="text")
+        with self._lock:
+            incident = self.get(incident_id)
+            now = self._clock.now()
+            incident = msgspec.structs.replace(
+                incident, updated_at=now,
+                timeline=[*incident.timeline, _entry(now, "note", text, by=by)],
+            )  # fmt: skip
+            self._save(incident)
+            return incident
+
+    def add_deployment(self, model: str, text: str, at: float) -> None:
+        """A deployment of ``model`` (from the registry) on its open incident's timeline."""
+        with self._lock:
+            incident = self._open.get(model)
+            if incident is not None:
+                timeline = [*incident.timeline, _entry(at, "deployment", text)]
+                self._save(msgspec.structs.replace(incident, timeline=timeline))
+
+    def _status(self, incident: Incident, status: str, now: float, text: str) -> Incident:
+        order = ("triggered", "acknowledged", "mitigated", "resolved")
+        if order.index(status) < order.index(incident.status):
+            status = incident.status  # never backwards (an ack after mitigation keeps it)
+        changes: dict[str, object] = {"status": status, "updated_at": now}
+        if status == "resolved" and incident.resolved_at is None:
+            changes["resolved_at"] = now
+        incident = msgspec.structs.replace(
+            incident, **changes, timeline=[*incident.timeline, _entry(now, "status", text)]
+        )
+        self._save(incident)
+        return incident
+
+    def _save(self, incident: Incident) -> None:
+        self._store.save_incident(incident)
+        if incident.status == "resolved":
+            self._open.pop(incident.model, None)
+        else:
+            self._open[incident.model] = incident
+
+
+def _title(alert: Alert) -> str:
+    name = alert.labels.get("alertname", alert.rule)
+    where = "/".join(v for v in (alert.labels.get("model"), alert.labels.get("version")) if v)
+    return f"{name} ({where})" if where else name
+
+
+def _model_of(outcome: ActionOutcome) -> str:
+    _, _, rest = outcome.detail.rpartition("[model=")
+    return rest.rstrip("]")
+
+
+def _healthy(firing: Sequence[Alert]) -> Callable[[str, str], bool]:
+    """A version is healthy unless a critical alert of its own fires."""
+    sick = {
+        (a.labels.get("model", ""), a.labels.get("version", ""))
+        for a in firing
+        if a.severity == Severity.CRITICAL
+    }
+    return lambda model, version: (model, version) not in sick

@@ -1,0 +1,144 @@
+"""Incidents and runbooks on a real SQLite store, a fake registry and a fake clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
+from mlpulse.domain.alerts import Alert, AlertState, Severity
+from mlpulse.domain.incidents import ActionConfig, RunbookConfig
+from mlpulse.domain.monitoring import Config
+from mlpulse.services.incidents import IncidentService
+from mlpulse.services.postmortem import postmortem
+from mlpulse.services.runbook_actions import RunbookActions
+
+T0 = 1_767_225_600.0
+
+
+@dataclass
+class Clock:
+    t: float = T0
+
+    def now(self) -> float:
+        return self.t
+
+
+@dataclass
+class FakeRegistry:
+    versions: list[str] = field(default_factory=lambda: ["v1", "v2", "v3"])  # oldest first
+    champion: str = "v3"
+    rollbacks: list[str] = field(default_factory=list)
+
+    def rollback(
+        self, model: str, *, actor: str, to_version: str | None = None,
+        healthy: Callable[[str], bool] = lambda v: True, reason: str = "",
+    ) -> str:  # fmt: skip
+        candidates = [v for v in reversed(self.versions) if v != self.champion and healthy(v)]
+        if not candidates:
+            raise RuntimeError("no healthy version to roll back to")
+        self.champion = to_version or candidates[0]
+        self.rollbacks.append(self.champion)
+        return self.champion
+
+    def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> None:
+        pass
+
+    def open_circuit(self, model: str, version: str, *, actor: str) -> None:
+        pass
+
+
+def _alert(n: int, *, version: str = "v3", state: AlertState = AlertState.FIRING,
+           severity: Severity = Severity.CRITICAL, at: float = T0) -> Alert:  # fmt: skip
+    return Alert(
+        fingerprint=f"fp{n}", rule="errors", severity=severity, state=state,
+        labels={"alertname": "errors", "model": "recs", "version": version,
+                "severity": severity.value},
+        annotations={}, value=0.3, active_since=at - 30, starts_at=at,
+        ends_at=None if state == AlertState.FIRING else at + 600, updated_at=at,
+    )  # fmt: skip
+
+
+@dataclass
+class World:
+    clock: Clock
+    store: SQLiteAlertStore
+    registry: FakeRegistry
+    config: Config
+    service: IncidentService
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    clock, registry = Clock(), FakeRegistry()
+    store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
+    config = Config(version=1, runbooks={"rollback-on-errors": RunbookConfig(
+        match={"alertname": "errors", "severity": "critical"},
+        actions=[ActionConfig(kind="rollback")], cooldown="10m", max_per_hour=3)})  # fmt: skip
+    actions = RunbookActions(routing=registry, poster=None, enqueue=None)
+    service = IncidentService(store, clock, lambda: w.config, actions)
+    w = World(clock, store, registry, config, service)
+    yield w
+    store.close()
+
+
+def test_a_critical_alert_opens_an_incident_the_runbook_rolls_back_and_it_resolves(
+    world: World,
+) -> None:
+    world.service.on_alerts([_alert(1)], T0)
+    (incident,) = world.service.incidents()
+    assert incident.status == "mitigated" and world.registry.rollbacks == ["v2"]
+    assert incident.times["time_to_detect"] == 30.0
+    assert incident.times["time_to_recover"] == 30.0
+    world.clock.t = T0 + 60
+    world.service.on_alerts([_alert(2, at=T0 + 60)], T0 + 60)  # joins the open incident
+    (incident,) = world.service.incidents()
+    assert incident.alerts == ["fp1", "fp2"]
+    world.service.on_alerts([_alert(1, state=AlertState.RESOLVED),
+                             _alert(2, state=AlertState.RESOLVED)], T0 + 700)  # fmt: skip
+    (incident,) = world.service.incidents()
+    assert incident.status == "resolved" and incident.resolved_at == T0 + 700
+    kinds = [e.kind for e in incident.timeline]
+    assert kinds.count("alert") == 4 and "action" in kinds
+
+
+def test_a_second_failure_inside_the_cooldown_does_not_roll_back_again(world: World) -> None:
+    world.service.on_alerts([_alert(1)], T0)
+    world.service.on_alerts([_alert(3, version="v2", at=T0 + 120)], T0 + 120)
+    assert world.registry.rollbacks == ["v2"]  # no loop: the second one is in cooldown
+    outcomes = [(o.status, o.detail.split(":")[0]) for o in world.store.actions()]
+    assert outcomes == [("ok", "rolled recs back"), ("skipped", "cooldown")]
+
+
+def test_rollback_never_picks_a_version_that_is_itself_unhealthy(world: World) -> None:
+    sick = _alert(9, version="v2")  # v2 has a critical alert of its own
+    world.service.on_alerts([_alert(1), sick], T0)
+    assert world.registry.rollbacks == ["v1"]
+
+
+def test_dry_run_and_approval_record_without_acting(world: World) -> None:
+    base = world.config.runbooks["rollback-on-errors"]
+    dry = RunbookConfig(match=base.match, actions=base.actions, dry_run=True)
+    ask = RunbookConfig(match=base.match, actions=base.actions, require_approval=True)
+    world.config = Config(version=1, runbooks={"dry": dry, "ask": ask})
+    world.service.on_alerts([_alert(1)], T0)
+    assert world.registry.rollbacks == []
+    assert sorted(o.status for o in world.store.actions()) == ["awaiting_approval", "dry_run"]
+
+
+def test_the_postmortem_has_the_timeline_numbers_and_hints(world: World) -> None:
+    world.service.on_alerts([_alert(1)], T0)
+    world.service.acknowledge(world.service.incidents()[0].id, by="ana")
+    world.service.on_alerts([_alert(1, state=AlertState.RESOLVED)], T0 + 600)
+    (incident,) = world.service.incidents()
+    text = postmortem(
+        incident, deployments=[(T0 - 900, "recs v3 promoted to champion")],
+        actions=world.store.actions(),
+    )  # fmt: skip
+    assert text.startswith("# Post-mortem: errors (recs/v3)")
+    assert "| time to recover (onset → mitigated) | 30.0 s |" in text
+    assert "Deployment 14.5 min before the onset: recs v3 promoted to champion" in text
+    assert "rollback — ok" in text and "acknowledged by ana" in text

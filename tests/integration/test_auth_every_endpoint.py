@@ -35,6 +35,7 @@ class Endpoint:
     scope: Scope
     ok: int  # the answer to a caller with the scope
     json: Any = None
+    also: Scope | None = None  # a second scope that may call it (read OR ingest)
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}"
@@ -107,6 +108,75 @@ ENDPOINTS = (
         200,
         {"alerts": []},
     ),
+    # Registry: an invalid body, or a model the registry does not know, so that the
+    # answers do not depend on the order the tests run in.
+    Endpoint(
+        "POST",
+        "/v1/registry/{model}/versions",
+        f"/v1/registry/{MODEL}/versions",
+        Scope.ADMIN,
+        422,
+        {"artifact_uri": "s3://m/v1"},
+    ),
+    Endpoint("GET", "/v1/registry/{model}", "/v1/registry/no-such-model", Scope.READ, 404),
+    Endpoint(
+        "PUT",
+        "/v1/registry/{model}/routing",
+        "/v1/registry/no-such-model/routing",
+        Scope.ADMIN,
+        404,
+        {"versions": [{"version": "v1", "stage": "champion", "weight": 100}]},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/registry/{model}/promote",
+        "/v1/registry/no-such-model/promote",
+        Scope.ADMIN,
+        404,
+        {"version": "v1"},
+    ),
+    Endpoint(
+        "POST",
+        "/v1/registry/{model}/rollback",
+        "/v1/registry/no-such-model/rollback",
+        Scope.ADMIN,
+        404,
+        {},
+    ),
+    Endpoint("GET", "/v1/deployments", "/v1/deployments", Scope.READ, 200),
+    Endpoint(
+        "GET",
+        "/v1/routing/{model}",
+        "/v1/routing/no-such-model",
+        Scope.READ,
+        404,
+        also=Scope.INGEST,
+    ),
+    Endpoint("GET", "/v1/incidents", "/v1/incidents", Scope.READ, 200),
+    Endpoint("GET", "/v1/incidents/{incident_id}", "/v1/incidents/nope", Scope.READ, 404),
+    Endpoint("POST", "/v1/incidents/{incident_id}/ack", "/v1/incidents/nope/ack", Scope.ADMIN, 404),
+    Endpoint(
+        "POST",
+        "/v1/incidents/{incident_id}/resolve",
+        "/v1/incidents/nope/resolve",
+        Scope.ADMIN,
+        404,
+    ),
+    Endpoint(
+        "POST",
+        "/v1/incidents/{incident_id}/notes",
+        "/v1/incidents/nope/notes",
+        Scope.ADMIN,
+        404,
+        {"text": "hi"},
+    ),
+    Endpoint(
+        "GET",
+        "/v1/incidents/{incident_id}/postmortem",
+        "/v1/incidents/nope/postmortem",
+        Scope.READ,
+        404,
+    ),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),
@@ -119,12 +189,12 @@ FORBIDDEN = [
     pytest.param(endpoint, scope, id=f"{endpoint}-{scope}")
     for endpoint in ENDPOINTS
     for scope in (Scope.INGEST, Scope.READ)
-    if scope is not endpoint.scope
+    if scope not in (endpoint.scope, endpoint.also)
 ]
 ALLOWED = [
     pytest.param(endpoint, scope, id=f"{endpoint}-{scope}")
     for endpoint in ENDPOINTS
-    for scope in dict.fromkeys((endpoint.scope, Scope.ADMIN))
+    for scope in dict.fromkeys(s for s in (endpoint.scope, endpoint.also, Scope.ADMIN) if s)
 ]
 
 

@@ -35,6 +35,7 @@ def test_client_public_methods_are_pinned() -> None:
         "log_outcome",
         "log_prediction",
         "log_resource",
+        "router",
         "start_resource_sampler",
         "stats",
         "track",

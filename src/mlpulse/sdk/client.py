@@ -9,12 +9,13 @@ nothing and never raise (the one exception: ``attributions``, see
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self, Unpack
+from typing import TYPE_CHECKING, Any, Self, Unpack
 
 from mlpulse.domain.events import MAX_BATCH_EVENTS, MAX_NAME_LENGTH
 from mlpulse.errors import ConfigurationError, ParameterError, parameter_error
@@ -38,6 +39,9 @@ from mlpulse.sdk.shipper import Shipper
 from mlpulse.sdk.stats import ClientStats
 from mlpulse.sdk.track import Tracking
 from mlpulse.sdk.wire import LABEL, OUTCOME, PREDICTION, RESOURCE, Compression
+
+if TYPE_CHECKING:  # the router imports httpx: loaded by Client.router, not by ``import mlpulse``
+    from mlpulse.sdk.router import Router, RouterOptions
 
 Timestamp = float | datetime
 
@@ -104,6 +108,9 @@ class Client:
             raise parameter_error("compression", "Client", "None or 'gzip'", compression)
 
         self._url = url.rstrip("/")
+        self._router_settings = (url, api_key, timeout)
+        self._routers: dict[str, Router] = {}
+        self._routers_lock = threading.Lock()
         self._batch_size = batch_size
         self._shipper = shipper = Shipper(
             transport_factory=lambda: _http_transport(url, api_key, timeout),
@@ -407,6 +414,46 @@ class Client:
             timestamp=timestamp,
         )
 
+    def router(self, model: str, **options: Unpack[RouterOptions]) -> Router:
+        """The router of ``model``: which version serves each unit (one router per model).
+
+        >>> router = client.router("recs")  # doctest: +SKIP
+        >>> choice = router.choose(user_id)  # doctest: +SKIP
+        >>> router.record(choice.version, ok=True, latency_ms=12.0)  # doctest: +SKIP
+
+        Waits up to ``ready_timeout`` seconds (default 5) for the first routing table and
+        raises :class:`~mlpulse.errors.ConfigurationError` when none arrives. Circuit
+        trips and recoveries are logged as ``circuit_open`` / ``circuit_closed`` outcomes
+        of this client. The router is closed with the client. Options apply when the
+        router is made: passing them again for a model that has one raises
+        :class:`~mlpulse.errors.ParameterError`. See :class:`mlpulse.sdk.router.Router`.
+        """
+        from mlpulse.sdk.router import Router
+
+        if not (isinstance(model, str) and 0 < len(model) <= MAX_NAME_LENGTH):
+            expected = f"a str of 1 to {MAX_NAME_LENGTH} characters"
+            raise parameter_error("model", "Client.router", expected, model)
+        client = weakref.ref(self)  # a router must not keep a dropped client alive
+
+        def report(name: str, version: str) -> None:
+            live = client()
+            if live is not None:
+                live.log_outcome(name, 1.0, model=model, version=version)
+
+        with self._routers_lock:
+            existing = self._routers.get(model)
+            if existing is not None:
+                if options:
+                    expected = f"empty: model {model!r} already has a router"
+                    raise parameter_error("options", "Client.router", expected, options)
+                return existing
+            url, api_key, timeout = self._router_settings
+            options.setdefault("timeout", timeout)
+            router = Router(url, api_key, model, report=report, **options)
+            weakref.finalize(self, router.request_stop).atexit = False
+            self._routers[model] = router
+            return router
+
     # -- control ---------------------------------------------------------------------
 
     def stats(self) -> ClientStats:
@@ -429,6 +476,10 @@ class Client:
         for sampler in self._samplers:  # first, so their last samples are still shipped
             sampler.stop(timeout)
         self._samplers = []
+        with self._routers_lock:
+            routers, self._routers = self._routers, {}
+        for router in routers.values():  # before the shipper, so a last trip is shipped
+            router.close(timeout)
         shipper = self._shipper
         shipper.stop(timeout)
         settled = shipper.join(timeout)

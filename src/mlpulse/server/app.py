@@ -11,21 +11,27 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from mlpulse.adapters.clock import SystemClock
+from mlpulse.adapters.http_poster import HttpPoster
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
+from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
+from mlpulse.domain.alerts import Notification
 from mlpulse.domain.events import Batch
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ModelSummary
+from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
 from mlpulse.ports import Clock
 from mlpulse.server import (
     alert_routes,
     config_routes,
+    incident_routes,
     key_routes,
     model_routes,
     reference_routes,
+    registry_routes,
     series_routes,
     system_routes,
 )
@@ -37,11 +43,15 @@ from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.receivers import Receivers
+from mlpulse.server.registry_control import RegistryControl
 from mlpulse.server.settings import Settings
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.evaluator import Evaluator
+from mlpulse.services.incidents import IncidentService
 from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
 from mlpulse.services.outbox_worker import OutboxWorker
+from mlpulse.services.registry import Registry
+from mlpulse.services.runbook_actions import RunbookActions
 from mlpulse.services.stream_detection import StreamDetectors
 from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
 
@@ -80,12 +90,30 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
         alert_store = SQLiteAlertStore(settings.alerts_path)
         app.state.alert_store = alert_store
+        registry_store = SQLiteRegistryStore(settings.registry_path)
+        app.state.registry = Registry(registry_store, clock)
         worker = OutboxWorker(alert_store, {}, clock)
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
             on_queued=worker.wake,
         )  # fmt: skip
         app.state.alerts = engine
+        poster = HttpPoster()
+
+        def enqueue(notification: Notification) -> None:
+            alert_store.commit(notifications=[notification], now=clock.now())
+            worker.wake()
+
+        incidents = IncidentService(
+            alert_store,
+            clock,
+            config,
+            RunbookActions(
+                routing=RegistryControl(app.state.registry), poster=poster, enqueue=enqueue
+            ),
+        )
+        app.state.incidents = incidents
+        engine.on_alerts = incidents.on_alerts
         receivers = Receivers()
         alert_loop = AlertLoop(engine, worker, receivers, config)
         app.state.detectors.on_point = lambda _point: alert_loop.wake()
@@ -108,7 +136,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             alert_loop.close()
             worker.close()
             receivers.close()
+            poster.close()
             alert_store.close()
+            app.state.registry.close()  # wakes long-polls before the store closes
+            registry_store.close()
             windows.close()  # writes every open minute before the store closes
             series.close()
             store.close()
@@ -135,6 +166,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(series_routes.router)
     app.include_router(config_routes.router)
     app.include_router(alert_routes.router)
+    app.include_router(incident_routes.router)
+    app.include_router(registry_routes.router)
     install_openapi(
         app,
         [
@@ -154,11 +187,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             series_routes.TickResult,
             config_routes.AppliedConfig,
             alert_routes.AlertList,
+            incident_routes.IncidentView,
+            incident_routes.IncidentList,
+            incident_routes.NoteRequest,
             alert_routes.SilenceRequest,
             alert_routes.SilenceList,
             alert_routes.OutboxList,
             alert_routes.TickResult,
             config_routes.ApplyResult,
+            ModelVersion,
+            RoutingTable,
+            Deployment,
+            registry_routes.VersionRequest,
+            registry_routes.RoutingRequest,
+            registry_routes.PromoteRequest,
+            registry_routes.RollbackRequest,
+            registry_routes.RegistryView,
+            registry_routes.DeploymentList,
         ],
     )
     return app

@@ -48,6 +48,10 @@ class Settings:
     def metadata_path(self) -> Path:
         return self.data_dir / "metadata.sqlite"
 
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""

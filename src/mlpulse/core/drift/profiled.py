@@ -48,6 +48,7 @@ the KLL sketch compacts at random, so two profiles of the same data differ sligh
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Final
 
@@ -87,6 +88,13 @@ def _ks(reference: NumericProfile, current: NumericProfile) -> tuple[float, dict
     return min(max(p_value, 0.0), 1.0), {"statistic": statistic}
 
 
+@functools.lru_cache(maxsize=16)
+def _body_ranks(a: float) -> list[float]:
+    """The midpoint ranks of the body [a, 1 - a], as the list the sketch reads directly."""
+    ranks: list[float] = (a + (1.0 - 2.0 * a) * _W_RANKS).tolist()
+    return ranks
+
+
 def _wasserstein(
     reference: NumericProfile, current: NumericProfile
 ) -> tuple[float, dict[str, Any]]:
@@ -98,7 +106,7 @@ def _wasserstein(
     # (mean_cur - mean_ref) - ∫_body (Q_cur - Q_ref) du: exact when the gap keeps its
     # sign across the tails (a shift, a heavier tail), a lower bound otherwise.
     a = max(reference.rank_error, current.rank_error)
-    ranks = a + (1.0 - 2.0 * a) * _W_RANKS
+    ranks = _body_ranks(a)
     gaps = current.quantiles(ranks) - reference.quantiles(ranks)
     body = (1.0 - 2.0 * a) * float(np.mean(np.abs(gaps)))
     tails = (current.mean - reference.mean) - (1.0 - 2.0 * a) * float(np.mean(gaps))

@@ -68,10 +68,6 @@ def _as_floats(xs: object) -> tuple[npt.NDArray[np.float64], int]:
     return out, type_errors
 
 
-# A sorted view found unusable (see NumericProfile._sorted_view), kept so as not to retry.
-_UNUSABLE: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] = (np.empty(0), np.empty(0))
-
-
 class NumericProfile:
     """A mergeable summary of the values of one numeric column.
 
@@ -119,7 +115,6 @@ class NumericProfile:
         "_non_finite",
         "_sketch",
         "_type_errors",
-        "_view",
     )
 
     def __init__(self, *, k: int = 200) -> None:
@@ -133,9 +128,6 @@ class NumericProfile:
         self._mean = 0.0
         self._m2 = 0.0
         self._sketch: Any = kll_doubles_sketch(k)
-        # The sketch's retained values sorted, with cumulative weights: built on the
-        # first quantile query and kept until the next update (merges make new objects).
-        self._view: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None
 
     # ------------------------------------------------------------------ updates
 
@@ -168,7 +160,6 @@ class NumericProfile:
             self._mean += delta / n
             self._m2 += delta * (value - self._mean)
             self._sketch.update(value)
-            self._view = None
 
     def update_many(self, xs: npt.ArrayLike | Sequence[object]) -> None:
         """Add many values at once, vectorised: one sketch update with the finite values.
@@ -208,7 +199,6 @@ class NumericProfile:
             self.finite_count, self._mean, self._m2, n_finite, batch_mean, batch_m2
         )
         self._sketch.update(np.ascontiguousarray(finite))
-        self._view = None
 
     def merge(self, other: NumericProfile) -> NumericProfile:
         """The profile of both sets of values, as a new object; both inputs are unchanged.
@@ -373,37 +363,27 @@ class NumericProfile:
         >>> p.quantiles([0.0, 0.5, 1.0]).tolist()
         [1.0, 50.0, 100.0]
         """
-        r = np.atleast_1d(np.asarray(ranks, dtype=np.float64))
-        if r.ndim != 1 or not np.all((r >= 0.0) & (r <= 1.0)):
-            raise parameter_error(
-                "ranks", "NumericProfile.quantiles", "numbers in [0, 1]", np.asarray(ranks).tolist()
-            )
+        if isinstance(ranks, list) and ranks and all(type(x) is float for x in ranks):
+            # A list of floats goes to the sketch as it is: callers that ask for the same
+            # thousands of ranks every tick keep them as a list (converting the ranks and
+            # the answer costs as much as the sketch's own search).
+            listed: list[float] = ranks
+            if not (min(listed) >= 0.0 and max(listed) <= 1.0):
+                raise parameter_error(
+                    "ranks", "NumericProfile.quantiles", "numbers in [0, 1]",
+                    [min(listed), max(listed)],
+                )  # fmt: skip
+        else:
+            r = np.atleast_1d(np.asarray(ranks, dtype=np.float64))
+            if r.ndim != 1 or not np.all((r >= 0.0) & (r <= 1.0)):
+                raise parameter_error(
+                    "ranks", "NumericProfile.quantiles", "numbers in [0, 1]",
+                    np.asarray(ranks).tolist(),
+                )  # fmt: skip
+            listed = r.tolist()
         if self.finite_count == 0:
-            return np.full(r.shape[0], math.nan)
-        # As DataSketches' get_quantiles(ranks, inclusive=True), from the sorted view: the
-        # first retained value whose cumulative weight reaches rank × n. Read in numpy,
-        # a query of 2,000 ranks costs a binary search each (the sketch's own API
-        # converts every rank and value through Python lists: several times slower).
-        view = self._sorted_view()
-        if view is None:
-            return np.asarray(self._sketch.get_quantiles(r.tolist(), True), dtype=np.float64)
-        values, cumulative = view
-        found = np.searchsorted(cumulative, r * cumulative[-1], side="left")
-        result: npt.NDArray[np.float64] = values[np.minimum(found, values.shape[0] - 1)]
-        return result
-
-    def _sorted_view(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None:
-        """The retained values sorted and their cumulative weights, or None when the
-        sketch's iterator does not account for every value: the Python binding reports
-        weight 1 for every retained value of some deserialised sketches in estimation
-        mode (weights summing to less than ``n``); the sketch's own API is right then."""
-        if self._view is None:
-            pairs = np.array(list(self._sketch), dtype=np.float64).reshape(-1, 2)
-            order = np.argsort(pairs[:, 0], kind="stable")
-            cumulative = np.cumsum(pairs[order, 1])
-            usable = cumulative.shape[0] > 0 and cumulative[-1] == self._sketch.n
-            self._view = (pairs[order, 0], cumulative) if usable else _UNUSABLE
-        return None if self._view is _UNUSABLE else self._view
+            return np.full(len(listed), math.nan)
+        return np.array(self._sketch.get_quantiles(listed, True), dtype=np.float64)
 
     def cdf(self, split_points: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Approximate fraction of finite values ``<= x`` at each split point, and 1.0.

@@ -1,0 +1,189 @@
+"""The model registry in SQLite: versions, a revision per model, and deployment history.
+
+SQLite in WAL mode like the other metadata: the records are small, written rarely and
+read often (every routing-table poll), and a reader never waits for the writer. Every
+write is one transaction that changes versions, bumps the model's revision and appends
+its :class:`Deployment`, so the history never disagrees with the table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
+from mlpulse.errors import StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS registry_models (
+    model TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registry_versions (
+    model TEXT NOT NULL REFERENCES registry_models (model),
+    version TEXT NOT NULL,
+    artifact_uri TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    stage TEXT NOT NULL,
+    weight INTEGER NOT NULL,
+    PRIMARY KEY (model, version)
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    model TEXT NOT NULL,
+    version TEXT NOT NULL,
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    actor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deployments_model_at ON deployments (model, at);
+"""
+
+_encode = msgspec.json.Encoder().encode
+_decode_detail = msgspec.json.Decoder(dict[str, str]).decode
+_VERSION_COLUMNS = "model, version, artifact_uri, metadata, created_at, stage, weight"
+
+
+class SQLiteRegistryStore:
+    """Implements :class:`mlpulse.services.registry.RegistryStore` in one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the registry store at {path}: {exc}") from exc
+
+    def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"registry store failed: {exc}") from exc
+
+    def _write(
+        self, model: str, statements: Sequence[tuple[str, Sequence[object]]], event: Deployment
+    ) -> int:
+        """Run ``statements``, bump ``model``'s revision, append ``event``: all or nothing."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.execute(
+                        "INSERT INTO registry_models (model, revision, updated_at) "
+                        "VALUES (?, 1, ?) ON CONFLICT (model) DO UPDATE SET "
+                        "revision = revision + 1, updated_at = excluded.updated_at",
+                        (model, event.at),
+                    )
+                    for sql, params in statements:
+                        self._db.execute(sql, params)
+                    self._db.execute(
+                        "INSERT INTO deployments (model, version, at, kind, detail, actor) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (event.model, event.version, event.at, event.kind,
+                         _encode(event.detail).decode(), event.actor),
+                    )  # fmt: skip
+                    row = self._db.execute(
+                        "SELECT revision FROM registry_models WHERE model = ?", (model,)
+                    ).fetchone()
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"registry store failed: {exc}") from exc
+        return int(row[0])
+
+    def add_version(self, version: ModelVersion, event: Deployment) -> int:
+        """Store a new version (and its event); returns the model's new revision."""
+        insert = (
+            f"INSERT INTO registry_versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (version.model, version.version, version.artifact_uri,
+             _encode(version.metadata).decode(), version.created_at, version.stage,
+             version.weight),
+        )  # fmt: skip
+        return self._write(version.model, [insert], event)
+
+    def set_routing(self, model: str, entries: Sequence[RoutingEntry], event: Deployment) -> int:
+        """Set the stage and weight of each version in ``entries``; returns the new revision."""
+        updates = [
+            (
+                "UPDATE registry_versions SET stage = ?, weight = ? "
+                "WHERE model = ? AND version = ?",
+                (entry.stage, entry.weight, model, entry.version),
+            )
+            for entry in entries
+        ]
+        return self._write(model, updates, event)
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        rows = self._run(
+            f"SELECT {_VERSION_COLUMNS} FROM registry_versions WHERE model = ? "
+            "ORDER BY created_at, rowid",
+            (model,),
+        )
+        return [_version(row) for row in rows]
+
+    def revision(self, model: str) -> tuple[int, float] | None:
+        """The model's revision and when it last changed; None for an unknown model."""
+        rows = self._run(
+            "SELECT revision, updated_at FROM registry_models WHERE model = ?", (model,)
+        )
+        return (int(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def models(self) -> list[str]:
+        return [str(row[0]) for row in self._run("SELECT model FROM registry_models ORDER BY 1")]
+
+    def deployments(self, model: str | None = None, since: float | None = None) -> list[Deployment]:
+        """Deployment events, oldest first, optionally of one model and at or after ``since``."""
+        where: list[str] = []
+        params: list[object] = []
+        if model is not None:
+            where.append("model = ?")
+            params.append(model)
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        rows = self._run(
+            f"SELECT model, version, at, kind, detail, actor FROM deployments {clause}ORDER BY seq",
+            params,
+        )
+        return [
+            Deployment(
+                model=str(m), version=str(v), at=float(at), kind=kind,
+                detail=_decode_detail(detail), actor=str(actor),
+            )
+            for m, v, at, kind, detail, actor in rows
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+def _version(row: tuple[Any, ...]) -> ModelVersion:
+    model, version, artifact_uri, metadata, created_at, stage, weight = row
+    return ModelVersion(
+        model=str(model),
+        version=str(version),
+        artifact_uri=str(artifact_uri),
+        metadata=_decode_detail(metadata),
+        created_at=float(created_at),
+        stage=stage,
+        weight=int(weight),
+    )

@@ -1,0 +1,104 @@
+"""``mlpulse incidents``: list, show, acknowledge, resolve, note, post-mortem."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlpulse.cli.api import ApiKey, Url, call, client, err
+
+incidents_app = typer.Typer(help="Incidents: what critical alerts opened, and their timelines.")
+out = Console() if sys.stdout.isatty() else Console(width=240)
+
+
+def _when(ts: float | None) -> str:
+    return "" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def _secs(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f} s"
+
+
+@incidents_app.command("list")
+def list_incidents(
+    model: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option()] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Incidents, newest first, with mean times to detect, acknowledge and recover."""
+    params = {k: v for k, v in (("model", model), ("status", status)) if v}
+    with client(url, api_key) as http:
+        found = call(http, "GET", "/v1/incidents", params=params)
+    table = Table("id", "title", "status", "opened (UTC)", "detect", "ack", "recover")
+    for item in found["incidents"]:
+        i, t = item["incident"], item["times"]
+        table.add_row(i["id"], i["title"], i["status"], _when(i["opened_at"]),
+                      _secs(t["time_to_detect"]), _secs(t["time_to_acknowledge"]),
+                      _secs(t["time_to_recover"]))  # fmt: skip
+    out.print(table)
+    s = found["summary"]
+    err.print(f"MTTD {_secs(s['mean_time_to_detect']) or '—'}, "
+              f"MTTA {_secs(s['mean_time_to_acknowledge']) or '—'}, "
+              f"MTTR {_secs(s['mean_time_to_recover']) or '—'}")  # fmt: skip
+
+
+@incidents_app.command("show")
+def show(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """An incident and its timeline."""
+    with client(url, api_key) as http:
+        found = call(http, "GET", f"/v1/incidents/{incident_id}")
+    i = found["incident"]
+    out.print(f"[bold]{i['title']}[/] — {i['status']} (commander: {i.get('commander') or '—'})")
+    for entry in i.get("timeline", []):
+        out.print(f"{_when(entry['at'])}  {entry['kind']:<10} {entry['text']}")
+
+
+@incidents_app.command("ack")
+def acknowledge(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Acknowledge an incident."""
+    with client(url, api_key) as http:
+        found = call(http, "POST", f"/v1/incidents/{incident_id}/ack")
+    err.print(f"incident {incident_id}: {found['incident']['status']}")
+
+
+@incidents_app.command("resolve")
+def resolve(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Resolve an incident."""
+    with client(url, api_key) as http:
+        call(http, "POST", f"/v1/incidents/{incident_id}/resolve")
+    err.print(f"incident {incident_id}: resolved")
+
+
+@incidents_app.command("note")
+def note(incident_id: str, text: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Add a note to an incident's timeline."""
+    with client(url, api_key) as http:
+        call(http, "POST", f"/v1/incidents/{incident_id}/notes", json={"text": text})
+    err.print("noted")
+
+
+@incidents_app.command("postmortem")
+def postmortem(
+    incident_id: str,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Markdown file")] = None,
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Write a Markdown post-mortem draft (to stdout, or -o FILE)."""
+    with client(url, api_key) as http:
+        response = http.get(f"/v1/incidents/{incident_id}/postmortem")
+    if not response.is_success:
+        err.print(f"[red]error:[/] {response.status_code}: {response.text[:300]}")
+        raise typer.Exit(1)
+    if output is None:
+        sys.stdout.write(response.text)
+    else:
+        output.write_text(response.text, encoding="utf-8")
+        err.print(f"wrote {output}")

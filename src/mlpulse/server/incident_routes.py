@@ -1,0 +1,157 @@
+"""``/v1/incidents``: list, show, acknowledge, resolve, annotate; post-mortem drafts."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mlpulse.domain.auth import ApiKey, Scope
+from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.series import MetricPoint
+from mlpulse.ports import EventStore, SeriesStore
+from mlpulse.server.auth import require
+from mlpulse.server.bodies import json_response, read_json
+from mlpulse.server.openapi import response_schema
+from mlpulse.services.incidents import IncidentService
+from mlpulse.services.postmortem import postmortem
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+# Series compared between the hour before the onset and the incident, for the hints.
+MOVED_SERIES = ("mlpulse_error_rate", "mlpulse_latency_ms", "mlpulse_throughput_per_second",
+                "mlpulse_drift_share", "mlpulse_estimated_performance")  # fmt: skip
+
+
+class IncidentView(msgspec.Struct, frozen=True):
+    incident: Incident
+    times: dict[str, float | None]
+
+
+class IncidentList(msgspec.Struct, frozen=True):
+    incidents: list[IncidentView]
+    summary: dict[str, float | None]
+
+
+class NoteRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+
+
+def _service(request: Request) -> IncidentService:
+    service: IncidentService = request.app.state.incidents
+    return service
+
+
+def _view(incident: Incident) -> IncidentView:
+    return IncidentView(incident, incident.times)
+
+
+def _mean(values: list[float]) -> float:
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(kept) if kept else math.nan
+
+
+@router.get(
+    "",
+    summary="Incidents, newest first, with MTTD/MTTA/MTTR over the list",
+    openapi_extra=response_schema(IncidentList),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def list_incidents(
+    request: Request,
+    model: str | None = Query(None),
+    status: str | None = Query(None, pattern="^(triggered|acknowledged|mitigated|resolved)$"),
+) -> Response:
+    found = await run_in_threadpool(lambda: _service(request).incidents(model=model, status=status))
+    summary: dict[str, float | None] = {}
+    for measure in ("time_to_detect", "time_to_acknowledge", "time_to_recover", "time_to_resolve"):
+        values = [v for i in found if (v := i.times[measure]) is not None]
+        summary["mean_" + measure] = statistics.fmean(values) if values else None
+    return json_response(IncidentList([_view(i) for i in found], summary))
+
+
+@router.get(
+    "/{incident_id}",
+    summary="One incident with its timeline",
+    openapi_extra=response_schema(IncidentView),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def show(request: Request, incident_id: str) -> Response:
+    return json_response(_view(await run_in_threadpool(_service(request).get, incident_id)))
+
+
+@router.post("/{incident_id}/ack", summary="Acknowledge (you become commander if none)")
+async def acknowledge(request: Request, incident_id: str, key: AdminKey) -> Response:
+    service = _service(request)
+    incident = await run_in_threadpool(
+        lambda: service.acknowledge(incident_id, by=key.name or key.key_id)
+    )
+    return json_response(_view(incident))
+
+
+@router.post("/{incident_id}/resolve", summary="Resolve the incident")
+async def resolve(request: Request, incident_id: str, key: AdminKey) -> Response:
+    service = _service(request)
+    incident = await run_in_threadpool(
+        lambda: service.resolve(incident_id, by=key.name or key.key_id)
+    )
+    return json_response(_view(incident))
+
+
+@router.post("/{incident_id}/notes", summary="Add a note to the timeline")
+async def note(request: Request, incident_id: str, key: AdminKey) -> Response:
+    body = await read_json(request, NoteRequest)
+    service = _service(request)
+    incident = await run_in_threadpool(
+        lambda: service.note(incident_id, body.text, by=key.name or key.key_id)
+    )
+    return json_response(_view(incident), status=201)
+
+
+@router.get(
+    "/{incident_id}/postmortem",
+    summary="A Markdown post-mortem draft",
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def draft(request: Request, incident_id: str) -> Response:
+    incident = await run_in_threadpool(_service(request).get, incident_id)
+    text = await run_in_threadpool(_draft, request, incident)
+    return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+def _draft(request: Request, incident: Incident) -> str:
+    store: EventStore = request.app.state.store
+    series: SeriesStore = request.app.state.series
+    clock = request.app.state.clock
+    end = incident.resolved_at or clock.now()
+    model, onset = incident.model, incident.onset_at
+    traffic = store.version_summaries(model, start=onset, end=end) if model else []
+    deployments: list[tuple[float, str]] = []
+    registry: Any = getattr(request.app.state, "registry", None)
+    if registry is not None and model:
+        for d in registry.deployments(model=model):
+            deployments.append((d.at, f"{d.kind} {d.model} {d.version} by {d.actor}"))
+    drift: dict[tuple[tuple[str, str], ...], MetricPoint] = {}
+    for point in series.query_points(
+        "mlpulse_drift_score", matchers={"model": model}, start=onset - 3600, end=end
+    ):
+        drift[tuple(sorted(point.labels.items()))] = point  # the newest per series
+    moved = []
+    for name in MOVED_SERIES:
+        points = series.query_points(name, matchers={"model": model}, start=onset - 3600, end=end)
+        before = _mean([p.value for p in points if p.ts < onset])
+        during = _mean([p.value for p in points if p.ts >= onset])
+        moved.append((name, before, during))
+    alert_store: Any = request.app.state.alert_store
+    actions: list[ActionOutcome] = [
+        a for a in alert_store.actions(since=onset - 3600) if a.incident == incident.id
+    ]
+    return postmortem(
+        incident, traffic=traffic, deployments=deployments, drift=list(drift.values()),
+        moved=moved, actions=actions,
+    )  # fmt: skip

@@ -1,0 +1,57 @@
+"""The model registry as runbooks act on it (rollback, traffic shift, circuit opening)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from mlpulse.domain.registry import RoutingEntry, RoutingTable
+from mlpulse.services.registry import Registry
+
+
+class RegistryControl:
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def rollback(
+        self,
+        model: str,
+        *,
+        actor: str,
+        to_version: str | None = None,
+        healthy: Callable[[str], bool] = lambda version: True,
+        reason: str = "",
+    ) -> str:
+        table = self._registry.rollback(
+            model, actor=actor, to_version=to_version, healthy=healthy, reason=reason
+        )
+        return _summary(table)
+
+    def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> str:
+        stages = {e.version: e.stage for e in self._registry.table(model).entries}
+        entries = [
+            RoutingEntry(version=v, stage=stages.get(v, "challenger"), weight=w)
+            for v, w in weights.items()
+        ]
+        return _summary(self._registry.set_routing(model, entries, actor=actor))
+
+    def open_circuit(self, model: str, version: str, *, actor: str) -> str:
+        """Take ``version`` out of rotation: its weight goes to the champion."""
+        table = self._registry.table(model)
+        entries = {e.version: e for e in table.entries}
+        if version not in entries:
+            raise ValueError(f"{model} has no version {version!r} in its routing table")
+        freed = entries[version].weight
+        champion = next((e for e in table.entries if e.stage == "champion"), None)
+        if champion is None or champion.version == version:
+            raise ValueError(f"{version} is the champion of {model}: roll back instead")
+        changed = [
+            RoutingEntry(version=version, stage=entries[version].stage, weight=0),
+            RoutingEntry(
+                version=champion.version, stage="champion", weight=champion.weight + freed
+            ),
+        ]
+        return _summary(self._registry.set_routing(model, changed, actor=actor))
+
+
+def _summary(table: RoutingTable) -> str:
+    return ", ".join(f"{e.version}={e.stage}:{e.weight}" for e in table.entries)

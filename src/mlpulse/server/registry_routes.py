@@ -1,0 +1,240 @@
+"""``/v1/registry``, ``/v1/deployments`` and ``/v1/routing``: the model registry over HTTP.
+
+``GET /v1/routing/{model}`` is what the SDK router polls. It answers with an
+``ETag: "<revision>"``; a request with ``If-None-Match`` equal to it and ``?wait=<s>``
+is held until the table changes (200 with the new table) or ``wait`` passes (304).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import anyio
+import anyio.to_thread
+import msgspec
+from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from mlpulse.domain.auth import ApiKey, Scope
+from mlpulse.domain.registry import Deployment, ModelVersion, Name, RoutingEntry, RoutingTable
+from mlpulse.errors import ForbiddenError
+from mlpulse.server.auth import Authenticator, require, token_from_headers
+from mlpulse.server.bodies import json_response, read_json
+from mlpulse.server.openapi import body_schema, response_schema
+from mlpulse.services.registry import Registry
+
+router = APIRouter(tags=["registry"])
+AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
+
+MAX_WAIT_S = 30.0
+# Long-polls wait in threads of their own pool, so that many serving processes holding a
+# poll open never take the threads every other route runs in. Past this many waiters a
+# poll answers after a short sleep instead of holding a thread.
+MAX_WAITERS = 256
+
+
+class VersionRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    version: Name
+    artifact_uri: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    metadata: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class RoutingRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """New stages and weights of the listed versions; unlisted versions keep theirs."""
+
+    versions: list[RoutingEntry]
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class PromoteRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    version: Name
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class RollbackRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Without ``version``: the most recent earlier champion."""
+
+    version: Name | None = None
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class RegistryView(msgspec.Struct, frozen=True):
+    model: str
+    versions: list[ModelVersion]
+    routing: RoutingTable
+
+
+class DeploymentList(msgspec.Struct, frozen=True):
+    deployments: list[Deployment]
+
+
+def require_any(*scopes: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency that admits keys with any of ``scopes`` (or ``admin``)."""
+    names = " or ".join(repr(scope.value) for scope in scopes)
+
+    async def dependency(request: Request) -> ApiKey:
+        auth: Authenticator = request.app.state.auth
+        token = token_from_headers(
+            request.headers.get("authorization"), request.headers.get("x-api-key")
+        )
+        refused: ForbiddenError | None = None
+        for scope in scopes:
+            try:
+                return auth.authenticate(token, scope)
+            except ForbiddenError as exc:
+                refused = exc
+        has = str(refused).partition("; ")[2]
+        raise ForbiddenError(f"this action needs the {names} scope" + (f"; {has}" if has else ""))
+
+    return dependency
+
+
+def _registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry
+    return registry
+
+
+def _actor(key: ApiKey) -> str:
+    return key.name or key.key_id
+
+
+def _etag(table: RoutingTable) -> str:
+    return f'"{table.revision}"'
+
+
+def _matches(if_none_match: str | None, table: RoutingTable) -> bool:
+    if not if_none_match:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return _etag(table) in tags
+
+
+async def _wait(request: Request, table: RoutingTable, wait: float) -> RoutingTable:
+    registry = _registry(request)
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "routing_waiters", None)
+    if limiter is None:
+        limiter = request.app.state.routing_waiters = anyio.CapacityLimiter(MAX_WAITERS)
+    if limiter.available_tokens < 1:
+        await anyio.sleep(min(wait, 1.0))
+        return await run_in_threadpool(registry.table, table.model)
+    return await anyio.to_thread.run_sync(
+        registry.wait_for_change, table.model, table.revision, wait,
+        abandon_on_cancel=True, limiter=limiter,
+    )  # fmt: skip
+
+
+@router.post(
+    "/v1/registry/{model}/versions",
+    summary="Register a version (shadow at weight 0; a model's first is champion at 100)",
+    status_code=201,
+    openapi_extra={**body_schema(VersionRequest, msgpack=False), **response_schema(ModelVersion)},
+)
+async def register_version(request: Request, model: str, key: AdminKey) -> Response:
+    body = await read_json(request, VersionRequest)
+    registry = _registry(request)
+    added = await run_in_threadpool(
+        lambda: registry.register(
+            model, body.version, body.artifact_uri, body.metadata, actor=_actor(key)
+        )
+    )
+    return json_response(added, 201)
+
+
+@router.get(
+    "/v1/registry/{model}",
+    summary="A model's versions and routing table",
+    openapi_extra=response_schema(RegistryView),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def show_model(request: Request, model: str) -> Response:
+    registry = _registry(request)
+    versions = await run_in_threadpool(registry.versions, model)
+    table = await run_in_threadpool(registry.table, model)
+    return json_response(RegistryView(model=model, versions=versions, routing=table))
+
+
+@router.put(
+    "/v1/registry/{model}/routing",
+    summary="Set stages and traffic weights (champion + challengers sum to 100)",
+    openapi_extra={**body_schema(RoutingRequest, msgpack=False), **response_schema(RoutingTable)},
+)
+async def set_routing(request: Request, model: str, key: AdminKey) -> Response:
+    body = await read_json(request, RoutingRequest)
+    registry = _registry(request)
+    table = await run_in_threadpool(
+        lambda: registry.set_routing(model, body.versions, actor=_actor(key), reason=body.reason)
+    )
+    return json_response(table)
+
+
+@router.post(
+    "/v1/registry/{model}/promote",
+    summary="Make a version champion at 100 (the old champion stays as challenger at 0)",
+    openapi_extra={**body_schema(PromoteRequest, msgpack=False), **response_schema(RoutingTable)},
+)
+async def promote(request: Request, model: str, key: AdminKey) -> Response:
+    body = await read_json(request, PromoteRequest)
+    registry = _registry(request)
+    table = await run_in_threadpool(
+        lambda: registry.promote(model, body.version, actor=_actor(key), reason=body.reason)
+    )
+    return json_response(table)
+
+
+@router.post(
+    "/v1/registry/{model}/rollback",
+    summary="Restore the previous (or the given) champion; the failing one is archived",
+    openapi_extra={**body_schema(RollbackRequest, msgpack=False), **response_schema(RoutingTable)},
+)
+async def rollback(request: Request, model: str, key: AdminKey) -> Response:
+    body = await read_json(request, RollbackRequest)
+    registry = _registry(request)
+    table = await run_in_threadpool(
+        lambda: registry.rollback(
+            model, actor=_actor(key), to_version=body.version, reason=body.reason
+        )
+    )
+    return json_response(table)
+
+
+@router.get(
+    "/v1/deployments",
+    summary="Deployment events (registrations, stage and weight changes, promotions, rollbacks)",
+    openapi_extra=response_schema(DeploymentList),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def deployments(
+    request: Request,
+    model: str | None = Query(None, description="Only this model's events"),
+    since: float | None = Query(None, description="Events at or after, seconds since the epoch"),
+) -> Response:
+    registry = _registry(request)
+    found = await run_in_threadpool(registry.deployments, model, since)
+    return json_response(DeploymentList(found))
+
+
+@router.get(
+    "/v1/routing/{model}",
+    summary="The routing table the SDK router polls (ETag; long-poll with If-None-Match + wait)",
+    openapi_extra=response_schema(RoutingTable),
+    dependencies=[Depends(require_any(Scope.READ, Scope.INGEST))],
+)
+async def routing_table(
+    request: Request,
+    model: str,
+    wait: float = Query(
+        0.0, ge=0.0, le=MAX_WAIT_S, description="Seconds to hold a request whose ETag matches"
+    ),
+    if_none_match: str | None = Header(None),
+) -> Response:
+    table = await run_in_threadpool(_registry(request).table, model)
+    if _matches(if_none_match, table) and wait > 0:
+        table = await _wait(request, table, wait)
+    headers = {"ETag": _etag(table), "Cache-Control": "no-cache"}
+    if _matches(if_none_match, table):
+        return Response(status_code=304, headers=headers)
+    response = json_response(table)
+    response.headers.update(headers)
+    return response

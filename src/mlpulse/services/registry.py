@@ -1,0 +1,345 @@
+"""The model registry: register, route, promote and roll back versions; watch the table.
+
+Every change bumps the model's revision and appends a :class:`Deployment`. Clients learn
+of a change by long-polling :meth:`Registry.wait_for_change`, which returns as soon as the
+revision moves (a :class:`threading.Condition` per model, notified after each commit).
+
+Writes hold one lock, so the read-decide-write of each change sees the state it decides
+on: one collector process owns a registry store file.
+
+Choices a reviewer should know:
+
+- A new version is ``shadow`` at weight 0, except a model's first, which is champion at 100.
+- ``promote`` keeps the old champion as ``challenger`` at weight 0: a rollback target.
+- ``rollback`` archives the failing champion (it is out of rotation and not picked by later
+  rollbacks until it is made champion again) and restores the most recent earlier champion
+  that ``healthy`` accepts. Challengers go to weight 0, so the restored one has all traffic.
+- ``set_routing`` changes the listed versions; the others keep their stage and weight, and
+  the whole table must still validate. A change that changes nothing is not recorded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from mlpulse.domain.registry import (
+    SERVING,
+    Deployment,
+    DeploymentKind,
+    ModelVersion,
+    RoutingEntry,
+    RoutingTable,
+    champion_of,
+    rollback_candidates,
+    routing_text,
+    validate_weights,
+)
+from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.ports import Clock
+
+
+class RegistryStore(Protocol):
+    """Durable registry records (see ``mlpulse.adapters.store.sqlite_registry``)."""
+
+    def add_version(self, version: ModelVersion, event: Deployment) -> int:
+        """Store a new version and its event in one transaction; the new revision."""
+        ...
+
+    def set_routing(self, model: str, entries: Sequence[RoutingEntry], event: Deployment) -> int:
+        """Set stages and weights and append ``event`` in one transaction; the new revision."""
+        ...
+
+    def versions(self, model: str) -> list[ModelVersion]: ...
+
+    def revision(self, model: str) -> tuple[int, float] | None:
+        """(revision, updated_at) of ``model``; None when it has no versions."""
+        ...
+
+    def deployments(
+        self, model: str | None = None, since: float | None = None
+    ) -> list[Deployment]: ...
+
+
+class NoRollbackTargetError(InvalidInputError):
+    """A rollback found no earlier champion to restore (or the one asked for is unhealthy)."""
+
+
+def _entry(version: ModelVersion) -> RoutingEntry:
+    return RoutingEntry(version.version, version.stage, version.weight)
+
+
+def _check_name(value: str, field: str) -> None:
+    if not value or len(value) > 200 or "/" in value or any(c.isspace() for c in value):
+        raise InvalidInputError(
+            f"{field}: must be 1 to 200 characters without '/' or spaces; got {value!r}",
+            field=field,
+        )
+
+
+class Registry:
+    """Models, their versions, the routing table and its history."""
+
+    def __init__(self, store: RegistryStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._write_lock = threading.Lock()
+        self._conditions: dict[str, threading.Condition] = {}
+        self._conditions_lock = threading.Lock()
+        self._closed = False
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        found = self._store.versions(model)
+        if not found:
+            raise NotFoundError(f"no model named {model!r} in the registry")
+        return found
+
+    def table(self, model: str) -> RoutingTable:
+        # The revision is read before the versions: a change in between shows new entries
+        # under the old revision (the client fetches once more), never the reverse, which
+        # would hide the change from the client until the next one.
+        revision = self._store.revision(model)
+        if revision is None:
+            raise NotFoundError(f"no model named {model!r} in the registry")
+        versions = self._store.versions(model)
+        return RoutingTable(
+            model=model,
+            revision=revision[0],
+            entries=[_entry(v) for v in versions if v.stage != "archived"],
+            updated_at=revision[1],
+            fallback=champion_of(versions),
+        )
+
+    def deployments(self, model: str | None = None, since: float | None = None) -> list[Deployment]:
+        """Deployment events, oldest first."""
+        return self._store.deployments(model, since)
+
+    def wait_for_change(self, model: str, revision: int, timeout: float) -> RoutingTable:
+        """The table once its revision differs from ``revision``, or after ``timeout`` seconds.
+
+        Waits in real time (not the injected clock): it bounds how long a caller blocks.
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        self.table(model)  # an unknown model raises here, before it gets a condition
+        condition = self._condition(model)
+        with condition:
+            while True:
+                table = self.table(model)
+                remaining = deadline - time.monotonic()
+                if table.revision != revision or remaining <= 0 or self._closed:
+                    return table
+                condition.wait(remaining)
+
+    def close(self) -> None:
+        """Wake every waiter (they answer with the current table); for shutdown."""
+        self._closed = True
+        with self._conditions_lock:
+            conditions = list(self._conditions.values())
+        for condition in conditions:
+            with condition:
+                condition.notify_all()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def register(
+        self,
+        model: str,
+        version: str,
+        artifact_uri: str,
+        metadata: dict[str, str] | None = None,
+        *,
+        actor: str,
+    ) -> ModelVersion:
+        """Add a version: shadow at weight 0, or champion at 100 when it is the model's first."""
+        _check_name(model, "model")
+        _check_name(version, "version")
+        with self._write_lock:
+            current = self._store.versions(model)
+            if any(v.version == version for v in current):
+                raise InvalidInputError(
+                    f"version: {version!r} of {model!r} is registered already", field="version"
+                )
+            first = not current
+            added = ModelVersion(
+                model=model, version=version, artifact_uri=artifact_uri,
+                metadata=dict(metadata or {}), created_at=self._clock.now(),
+                stage="champion" if first else "shadow", weight=100 if first else 0,
+            )  # fmt: skip
+            after = [*current, added]
+            event = self._event(model, version, "register", after, actor, artifact_uri=artifact_uri)
+            self._store.add_version(added, event)
+        self._notify(model)
+        return added
+
+    def set_routing(
+        self,
+        model: str,
+        entries: Sequence[RoutingEntry],
+        *,
+        actor: str,
+        kind: Literal["weights", "stage"] | None = None,
+        reason: str = "",
+    ) -> RoutingTable:
+        """Set the stage and weight of the listed versions (others keep theirs).
+
+        ``kind`` of the recorded deployment: by default ``stage`` when a stage changes,
+        else ``weights``.
+        """
+        with self._write_lock:
+            current = self.versions(model)
+            known = {v.version: v.stage for v in current}
+            listed = {e.version for e in entries}
+            champion = champion_of(current)
+            for i, entry in enumerate(entries):
+                if entry.version not in known:
+                    raise InvalidInputError(
+                        f"versions[{i}].version: no version {entry.version!r} of {model!r}; "
+                        "register it first",
+                        field=f"versions[{i}].version",
+                    )
+                if entry.stage == "champion" and champion not in (None, *listed):
+                    raise InvalidInputError(
+                        f"versions[{i}].stage: {champion!r} is the champion and is not listed; "
+                        "list it too, with its new stage",
+                        field=f"versions[{i}].stage",
+                    )
+            if kind is None:
+                moves = any(known[e.version] != e.stage for e in entries)
+                kind = "stage" if moves else "weights"
+            changed = self._apply(model, current, entries, kind, actor, reason=reason)
+        if changed:
+            self._notify(model)
+        return self.table(model)
+
+    def promote(self, model: str, version: str, *, actor: str, reason: str = "") -> RoutingTable:
+        """Make ``version`` champion at 100; the old champion becomes challenger at 0."""
+        with self._write_lock:
+            current = self.versions(model)
+            if self._find(model, current, version).stage == "champion":
+                raise InvalidInputError(
+                    f"version: {version!r} is the champion of {model!r} already", field="version"
+                )
+            changes = [RoutingEntry(version, "champion", 100)] + [
+                RoutingEntry(v.version, "challenger", 0)
+                for v in current
+                if v.stage in SERVING and v.version != version
+            ]
+            previous = champion_of(current) or ""
+            self._apply(model, current, changes, "promote", actor,
+                        previous_champion=previous, reason=reason)  # fmt: skip
+        self._notify(model)
+        return self.table(model)
+
+    def rollback(
+        self,
+        model: str,
+        *,
+        actor: str,
+        to_version: str | None = None,
+        healthy: Callable[[str], bool] = lambda version: True,
+        reason: str = "",
+    ) -> RoutingTable:
+        """Restore an earlier champion at 100 and archive the failing one.
+
+        Without ``to_version``: the most recent earlier champion that ``healthy`` accepts,
+        skipping versions rolled back from since they were last champion.
+        """
+        with self._write_lock:
+            current = self.versions(model)
+            failing = champion_of(current) or ""
+            if to_version is not None:
+                candidates = [self._find(model, current, to_version).version]
+                if to_version == failing:
+                    raise InvalidInputError(
+                        f"version: {to_version!r} is the champion of {model!r} already",
+                        field="version",
+                    )
+            else:
+                candidates = rollback_candidates(self._store.deployments(model), failing)
+            target = next((c for c in candidates if healthy(c)), None)
+            skipped = candidates[: candidates.index(target)] if target else candidates
+            if target is None:
+                why = f"{', '.join(skipped)} not healthy" if skipped else "no earlier champion"
+                raise NoRollbackTargetError(
+                    f"version: no version of {model!r} to roll back to ({why}; versions rolled "
+                    "back from count only once they are champion again)",
+                    field="version",
+                )
+            changes = [RoutingEntry(target, "champion", 100)] + [
+                RoutingEntry(v.version, "archived" if v.version == failing else "challenger", 0)
+                for v in current
+                if v.stage in SERVING and v.version != target
+            ]
+            self._apply(model, current, changes, "rollback", actor, rolled_back_from=failing,
+                        skipped=",".join(skipped), reason=reason)  # fmt: skip
+        self._notify(model)
+        return self.table(model)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _apply(
+        self,
+        model: str,
+        current: list[ModelVersion],
+        changes: Sequence[RoutingEntry],
+        kind: DeploymentKind,
+        actor: str,
+        **detail: str,
+    ) -> bool:
+        """Validate the table ``changes`` make and store them; False when nothing changes."""
+        before = {v.version: _entry(v) for v in current}
+        merged = [
+            *changes,
+            *(e for name, e in before.items() if name not in {c.version for c in changes}),
+        ]
+        validate_weights(merged)
+        changed = [c for c in changes if before[c.version] != c]
+        if not changed:
+            return False
+        moved = {e.version: e for e in merged}
+        after = [
+            msgspec.structs.replace(v, stage=moved[v.version].stage, weight=moved[v.version].weight)
+            for v in current
+        ]
+        # About the champion afterwards: for a promotion or a rollback, the one restored.
+        event = self._event(model, champion_of(after) or "", kind, after, actor, **detail)
+        self._store.set_routing(model, changed, event)
+        return True
+
+    @staticmethod
+    def _find(model: str, current: list[ModelVersion], version: str) -> ModelVersion:
+        for found in current:
+            if found.version == version:
+                return found
+        raise NotFoundError(f"no version {version!r} of model {model!r}")
+
+    def _event(
+        self,
+        model: str,
+        version: str,
+        kind: DeploymentKind,
+        after: Sequence[ModelVersion],
+        actor: str,
+        **detail: str,
+    ) -> Deployment:
+        live = [_entry(v) for v in after if v.stage != "archived"]
+        facts = {"champion": champion_of(after) or "", "routing": routing_text(live)}
+        facts.update({k: v for k, v in detail.items() if v})
+        return Deployment(model, version, self._clock.now(), kind, facts, actor)
+
+    def _condition(self, model: str) -> threading.Condition:
+        with self._conditions_lock:
+            return self._conditions.setdefault(model, threading.Condition())
+
+    def _notify(self, model: str) -> None:
+        with self._conditions_lock:
+            condition = self._conditions.get(model)
+        if condition is not None:
+            with condition:
+                condition.notify_all()

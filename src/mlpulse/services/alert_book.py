@@ -89,7 +89,7 @@ class AlertBook:
                     fingerprint=fp, rule=rule_name, severity=Severity(rule.severity),
                     state=AlertState.PENDING, labels=labels,
                     annotations=render(rule.annotations, labels, obs.value),
-                    value=obs.value, active_since=now, updated_at=now,
+                    value=obs.value, active_since=min(now, obs.onset or now), updated_at=now,
                 )  # fmt: skip
                 self._set(alert)
             if alert.state == AlertState.PENDING and now - alert.active_since >= seconds(rule.for_):

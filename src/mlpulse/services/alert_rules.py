@@ -50,6 +50,7 @@ class Observation:
     value: float
     active: bool
     cleared: bool  # the condition is over (past resolve_value when there is one)
+    onset: float | None = None  # when the condition began, if known better than "now"
 
 
 def labels_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -81,10 +82,12 @@ class RuleConditions:
             return self._absent(rule, matching, now)
         if rule.kind == "detection":
             hold = seconds(rule.for_) or DETECTION_HOLD_S
+            # A stream_change point's value is the seconds since the change's onset.
             return [
-                Observation(p.labels, p.value, active := (now - p.ts <= hold), not active)
+                Observation(p.labels, p.value, active := (now - p.ts <= hold), not active,
+                            onset=p.ts - p.value if p.value > 0 else None)
                 for p in matching
-            ]
+            ]  # fmt: skip
         found = []
         for point in matching:
             fresh = now - point.ts <= STALE_S and not math.isnan(point.value)

@@ -9,9 +9,12 @@ Per (model, version) three detectors follow three streams:
 * the latency stream: two-sided CUSUM, whose target and spread are learnt from the
   first 200 values, so it needs no unit.
 
-A detection becomes the metric point ``mlpulse_stream_change`` (value 1, status
-``warning``; labels model, version, stream, detector) written straight away, without
-waiting for the evaluator's next tick. The detector then restarts, as river's do.
+A detection becomes the metric point ``mlpulse_stream_change`` (status ``warning``;
+labels model, version, stream, detector) written straight away, without waiting for the
+evaluator's next tick. Its value is the seconds since the change's estimated onset (for
+the error stream: the last event at which the Page–Hinkley sum was at its minimum; 1
+otherwise), so alerts and incidents date the failure from its start, not from its
+detection. The detector then restarts, as river's do.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mlpulse.core.detectors import ADWIN, CUSUM, PageHinkley
+from mlpulse.domain.events import epoch_seconds
 from mlpulse.domain.series import MetricPoint
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import Clock, SeriesStore
@@ -32,6 +36,7 @@ class _Streams:
     errors: PageHinkley = field(default_factory=lambda: PageHinkley(mode="up"))
     score: ADWIN = field(default_factory=ADWIN)
     latency: CUSUM = field(default_factory=CUSUM)
+    quiet_at: float = 0.0  # the last event at which the error statistic was at its minimum
 
 
 class StreamDetectors:
@@ -52,6 +57,7 @@ class StreamDetectors:
 
     def __call__(self, batch: AcceptedBatch) -> None:
         found: list[MetricPoint] = []
+        onsets: dict[tuple[str, str], float] = {}
         for block in batch.predictions:
             key = (block.model, block.version)
             streams = self._streams.get(key)
@@ -59,15 +65,19 @@ class StreamDetectors:
                 streams = self._streams[key] = _Streams()
             changed: set[tuple[str, str]] = set()
             errors = block.error
-            update_errors = streams.errors.update
-            if errors is None:
-                for _ in range(len(block)):
-                    if update_errors(0.0):
-                        changed.add(("error_rate", "page_hinkley"))
-            else:
-                for error in errors:
-                    if update_errors(0.0 if error is None else 1.0):
-                        changed.add(("error_rate", "page_hinkley"))
+            page_hinkley = streams.errors
+            stamps = block.timestamp
+            for i in range(len(block)):
+                failed = errors is not None and errors[i] is not None
+                if page_hinkley.update(1.0 if failed else 0.0):
+                    changed.add(("error_rate", "page_hinkley"))
+                    if streams.quiet_at > 0.0:
+                        onsets[key] = streams.quiet_at
+                elif page_hinkley.statistic <= 0.0:
+                    # The cumulative sum is at its minimum: the change, if one comes,
+                    # starts after this event (Page 1954's change-point estimate).
+                    t = None if stamps is None else stamps[i]
+                    streams.quiet_at = batch.received_at if t is None else epoch_seconds(t)
             if block.score is not None:
                 update_score = streams.score.update
                 for score in block.score:
@@ -89,7 +99,11 @@ class StreamDetectors:
                         "stream": stream,
                         "detector": detector,
                     },
-                    value=1.0,
+                    # Seconds since the estimated onset of the change (1 when unknown): a
+                    # detection rule dates its alert's onset back by this much.
+                    value=max(now - onsets[key], 0.0)
+                    if stream == "error_rate" and key in onsets
+                    else 1.0,
                     status="warning",
                 )
                 for stream, detector in sorted(changed)

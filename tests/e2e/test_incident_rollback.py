@@ -1,0 +1,94 @@
+"""The whole loop: a failing champion is detected, an incident opens, a runbook rolls back,
+and the serving process's router switches version — timed, and checked against the
+incident's own record."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from mlpulse import Client
+from tests.conftest import RunningCollector
+
+CONFIG = {
+    "version": 1,
+    "rules": {
+        "errors-up": {
+            "kind": "detection", "series": "mlpulse_stream_change",
+            "match": {"stream": "error_rate"}, "severity": "critical",
+            "annotations": {"summary": "{{ $labels.model }}/{{ $labels.version }} errors up"},
+        }
+    },
+    "runbooks": {
+        "rollback-on-errors": {
+            "match": {"alertname": "errors-up"}, "actions": [{"kind": "rollback"}],
+            "cooldown": "10m",
+        }
+    },
+}  # fmt: skip
+
+
+def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
+    collector: RunningCollector,
+) -> None:
+    admin = collector.headers(collector.admin_key)
+    for version in ("v1", "v2"):
+        registered = httpx.post(
+            f"{collector.url}/v1/registry/recs/versions",
+            json={"version": version, "artifact_uri": f"s3://models/recs/{version}"},
+            headers=admin,
+        )
+        assert registered.status_code == 201, registered.text
+    promoted = httpx.post(
+        f"{collector.url}/v1/registry/recs/promote", json={"version": "v2"}, headers=admin
+    )
+    assert promoted.status_code == 200, promoted.text
+    assert httpx.put(f"{collector.url}/v1/config", json=CONFIG, headers=admin).is_success
+
+    with Client(collector.url, collector.ingest_key, flush_interval=0.05) as client:
+        router = client.router("recs")
+        assert router.choose("user-0").version == "v2"
+        started = time.perf_counter()
+        failing_since: float | None = None
+        switched_at: float | None = None
+        i = 0
+        while time.perf_counter() - started < 30:
+            i += 1
+            version = router.choose(f"user-{i}").version
+            now = time.perf_counter()
+            if failing_since is None and now - started >= 2.0:
+                failing_since, failing_wall = now, time.time()  # v2 starts to fail
+            if failing_since is not None and version == "v1":
+                switched_at = now
+                break
+            broken = failing_since is not None and version == "v2"
+            error = "RuntimeError: model crashed" if broken else None
+            client.log_prediction("recs", version, {"x": 1.0}, 1.0, latency_ms=3.0, error=error)
+            time.sleep(0.004)  # about 200 requests a second
+        assert failing_since is not None and switched_at is not None, "the router never switched"
+        measured = switched_at - failing_since
+        print(f"failure onset → router switched: {measured:.2f} s")
+        assert measured < 10.0, f"failure onset → router switched took {measured:.2f} s"
+
+    incidents = httpx.get(f"{collector.url}/v1/incidents", headers=admin).json()["incidents"]
+    assert len(incidents) == 1
+    incident, times = incidents[0]["incident"], incidents[0]["times"]
+    assert incident["model"] == "recs" and incident["status"] == "mitigated"
+    # The incident dates the failure from the detector's change-point estimate: its MTTR
+    # (onset → rollback) agrees with the measurement (onset → router switched).
+    assert abs(times["time_to_recover"] - measured) < 1.0, (times, measured)
+    assert abs(incident["onset_at"] - failing_wall) < 1.0
+    table = httpx.get(f"{collector.url}/v1/routing/recs", headers=admin).json()
+    assert {e["version"]: e["stage"] for e in table["entries"]} == {"v1": "champion"}
+
+    draft = httpx.get(f"{collector.url}/v1/incidents/{incident['id']}/postmortem", headers=admin)
+    assert draft.status_code == 200
+    text = draft.text
+    assert "errors-up (recs/v2)" in text and "rollback — ok" in text
+    assert f"{times['time_to_recover']:.1f} s" in text
+    assert "promote recs v2" in text  # the deployment before the onset, as a hint
+
+    # A second failure inside the cooldown does not roll back again (no loop).
+    actions = [e for e in incident["timeline"] if e["kind"] == "action"]
+    assert len(actions) == 1

@@ -1,11 +1,35 @@
-"""A robust, seasonal, causal anomaly detector for metric series sampled every 5 minutes.
+"""A robust, seasonal, causal anomaly detector for metrics sampled every 5 minutes.
 
-The baseline of a point is the median of the values at the same time of week (or of
-day) in the trailing weeks (days), within ±15 minutes; its scale is 1.4826 times their
-median absolute deviation (MAD). A point is anomalous when its robust z-score is above
-``sensitivity`` (a spike), or when an EWMA of the recent z-scores is (a slow trend or a
-level shift). Flagged points are left out of every later baseline, and a level that
-stays anomalous for ``adapt_after`` seconds is accepted as the new normal.
+A point's baseline is the median of the values at the same time of week (or day) in
+past weeks (days); its scale is a robust spread of past residuals. A point is anomalous
+when its robust z-score, or an EWMA of recent z-scores, is above ``sensitivity``. The
+method is :class:`AnomalyDetector`'s docstring; :func:`detect` runs it over a series.
+
+Measured (``tests/unit/core/test_anomaly.py``; seeds 0–4, defaults, 5-minute series of
+4 weeks with a daily pattern and 1.5% Gaussian noise, events from day 3 on; recall =
+labelled events with a flagged point inside, for shifts within 15 minutes of the
+start, for trends within 2 hours; precision = alarm episodes (runs of flagged points)
+that overlap an event / all episodes):
+
+==============  ==============  ===============  ===========================
+scenario        recall          precision        false episodes per day
+==============  ==============  ===============  ===========================
+spikes          75/75 = 1.00    75/77 = 0.97     0.014
+level shifts    60/60 = 1.00    60/66 = 0.91     0.043
+slow trends     29/30 = 0.97    30/32 = 0.94     0.014
+out of pattern  60/60 = 1.00    60/65 = 0.92     0.036
+==============  ==============  ===============  ===========================
+
+On seeds 5–19 (not tuned on): recall 1.00 / 1.00 / 0.96 / 1.00, precision 0.97 / 0.94
+/ 0.92 / 0.93. A clean daily + weekly series (weekends 20% lower) raised 11 false
+episodes in 175 days (0.063 a day), all in the first week, when only the daily season
+exists and the first weekend looks anomalous; none after it (0 in 140 days). A slow
+trend (+2% of the level per hour) was first flagged after 95 minutes (median; max 125,
+29 of 30 within 2 hours) at 1.5% noise, after 70 (max 100) at 1% noise.
+
+``update`` costs 23 µs a point (CPython 3.11, 10,080 points, best of 3; ``detect`` on
+5 weeks: 0.27 s). A detector holds about 100 kB (tracemalloc): 78.5 kB of buffers with
+the default ``history_weeks=4``, 143 kB with 8.
 """
 
 from __future__ import annotations
@@ -25,7 +49,7 @@ __all__ = ["AnomalyDetector", "AnomalyPoint", "AnomalyResult", "detect"]
 
 Season = Literal["auto", "weekly", "daily", "none"]
 _SEASONS = ("auto", "weekly", "daily", "none")
-STEP = 300  # seconds between samples: a timestamp falls in slot floor(ts / STEP)
+_STEP = 300  # seconds between samples: a timestamp falls in slot floor(ts / _STEP)
 _DAY, _WEEK = 288, 2016  # slots
 _HALF_WIDTH = 6  # ±30 minutes around the same time of day / week
 _DAYS = 7  # trailing days in the daily season
@@ -35,9 +59,8 @@ _MIN_ROLLING = 20  # values the rolling window needs
 _RECENT = 36  # slots (3 hours) of recent residuals in the scale
 _RESIDUAL_HALF_WIDTH = 12  # ±1 hour around the same time on previous days, for the scale
 _MIN_RESIDUALS = 72  # below this, the scale is also at least 1.4826 MAD of the window
-_LEVEL_WINDOW = 72  # residuals (6 hours) whose median is the level correction L
+_LEVEL_WINDOW = 12  # residuals (1 hour) whose median is the level correction L
 _MAD_TO_SIGMA = 1.4826  # 1 / Phi^-1(3/4): MAD -> standard deviation for normal data
-_TREND_RATIO = 0.9
 _SCORE_CAP = 1e12
 _TINY = float(np.finfo(np.float64).tiny)
 
@@ -48,11 +71,20 @@ def _ago(periods: int, period: int, half_width: int) -> NDArray[np.int64]:
     return (k + np.arange(-half_width, half_width + 1)[None, :]).ravel().astype(np.int64)
 
 
+def _median(values: NDArray[np.float64]) -> float:
+    """``np.median`` of a non-empty 1-d array, without its overhead (a third of the cost)."""
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    low, high = np.partition(values, (half - 1, half))[half - 1 : half + 1]
+    return float((low + high) / 2.0)
+
+
 def _detrend(window: NDArray[np.float64], ago: NDArray[np.int64]) -> NDArray[np.float64]:
     """The values carried to the current slot along their Theil–Sen slope (Sen 1968)."""
     upper = np.triu_indices(window.size, 1)
     slopes = (window[:, None] - window[None, :])[upper] / (ago[None, :] - ago[:, None])[upper]
-    return window + float(np.median(slopes)) * ago
+    return window + _median(slopes) * ago
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,72 +133,80 @@ class AnomalyResult:
 class AnomalyDetector:
     r"""Streaming seasonal anomaly detector for one series: ``update(ts, value)`` per point.
 
-    **Baseline.** :math:`W` holds the stored values at the same 5-minute slot ±15 min in
-    each of the ``history_weeks`` previous weeks (``season="weekly"``) or the 7 previous
-    days (``"daily"``); the baseline is :math:`b = \operatorname{median}(W) + L` (:math:`L`
-    below). ``"auto"`` takes the weekly window once it holds 14 values (two weeks of
-    history), else the daily one (two days). Every season falls back to the 2 trailing
-    hours (``"none"`` always uses them), carried to the current slot along their
-    Theil–Sen slope so a daily ramp does not lag; with fewer than 12 of those the point
-    is ``insufficient_data`` and never alarms.
+    **Baseline.** Timestamps fall in 5-minute slots. :math:`W` holds the stored values
+    at the same slot ±30 minutes in each of the ``history_weeks`` previous weeks
+    (``season="weekly"``) or the 7 previous days (``"daily"``), and the baseline is
+    :math:`b = \operatorname{median}(W) + L` (:math:`L` is 0 but while a level is being
+    accepted, below). A window needs 13 values, one period of history; ``"auto"`` takes
+    the weekly window when it has them, else the daily one. Without either, the
+    baseline is the last 2 hours (20 values needed) carried to the current slot along
+    their Theil–Sen slope, so a daily ramp does not lag (``"none"`` always does this);
+    this fallback flags spikes and steps only, as it follows trends by design. With
+    less history the point is ``insufficient_data`` and never alarms.
 
-    **Scale.** :math:`\hat\sigma = 1.4826\,\operatorname{median}|\rho|` over the
-    residuals :math:`\rho` of the past 3 hours and of the same time of day ±1 hour on
-    the 6 previous days (up to 186 values, so the scale is stable and keeps a
-    time-of-day pattern in the noise); while fewer than 24 exist, 1.4826 MAD(:math:`W`).
-    The scale used is :math:`s = \max(\hat\sigma,\ r|b|/k,\ m/k,\ 10^{-9}(|b| + |x|))`,
-    with :math:`k` = ``sensitivity``, :math:`r` = ``min_relative_deviation``, :math:`m`
-    = ``min_deviation``: a flat series (MAD 0) alarms only on a deviation above
-    :math:`r|b|` and :math:`m`, never on rounding noise.
+    **Scale.** :math:`\hat\sigma = 1.4826\,\operatorname{median}|\rho|` over the past
+    residuals :math:`\rho = x - b` (each winsorised to :math:`\pm ks`) of the last 3
+    hours and of the same time ±1 hour on the 6 previous days: up to 186 values, so the
+    scale is stable and follows a time-of-day pattern in the noise, and the spread of
+    the pattern within :math:`W` does not count. With fewer than 72 residuals it is at
+    least 1.4826 MAD(:math:`W`) (Rousseeuw & Croux 1993). The scale used is
+    :math:`s = \max(\hat\sigma,\ r|b|/k,\ m/k,\ 10^{-9}(|b|+|x|))`, :math:`k` being
+    ``sensitivity``, :math:`r` ``min_relative_deviation`` and :math:`m`
+    ``min_deviation``: a flat series (MAD 0) alarms only on a deviation above
+    :math:`r|b|` and :math:`m`, never on noise or rounding.
 
     **Decision.** With :math:`z = (x - b)/s` and :math:`e_t = (1-\lambda)e_{t-1} +
-    \lambda\,\mathrm{clip}(z, \pm k)` (``trend_smoothing`` :math:`\lambda`), the score is
-    :math:`\max(|z|,\ |e|/\sigma_e)`, :math:`\sigma_e = \sqrt{\lambda/(2-\lambda)}` being
-    the EWMA's standard deviation for independent unit-variance :math:`z`; a point is
-    anomalous iff its score :math:`> k`. So ``sensitivity`` is one threshold, in standard
-    deviations, for spikes (:math:`|z|`) and for shifts and trends (:math:`e`); higher
-    means fewer alarms. The default 5 is a five-sigma event (one point in 1.7 million
-    under normal noise), chosen because the estimated scale makes :math:`z` heavier-
-    tailed than normal and a rule should page at most about once a week on a clean series.
+    \lambda\,\mathrm{clip}(z, \pm k)` (``trend_smoothing`` :math:`\lambda`), the score
+    is :math:`\max(|z|,\ |e|/\sigma_e)`, where :math:`\sigma_e = \sqrt{\lambda/(2-\lambda)}`
+    is the EWMA's standard deviation for independent unit-variance :math:`z` (Roberts
+    1959), and a point is anomalous iff its score is above :math:`k`. So
+    ``sensitivity`` is one threshold, in standard deviations, for spikes and for
+    shifts and trends; higher means fewer alarms. The default 5 is a five-sigma event
+    (one point in 1.7 million for normal noise): the estimated baseline and scale make
+    :math:`z` heavier-tailed than normal, and 5 keeps a clean series under 0.1 false
+    episodes a day (measured in the module docstring).
 
-    **No poisoning, and adaptation.** A point enters the store (and the residuals)
-    winsorised to :math:`[b - ks, b + ks]`, so a spike moves no later baseline and an
-    ongoing anomaly stays anomalous. After ``adapt_after`` seconds of consecutive alarms
-    the detector accepts the new level: :math:`L` becomes the median of the last
-    ``adapt_after`` of residuals :math:`x - \operatorname{median}(W)`, updated each point,
-    and the EWMA restarts. As the season windows fill with the new level the residuals
-    shrink; once :math:`|L| \le s`, :math:`L` returns to 0. Before that, :math:`L = 0`.
+    **No poisoning; accepting a new level.** A flagged point is not stored, so no later
+    baseline sees it and an ongoing anomaly stays anomalous. When ``adapt_after``
+    seconds of points in a row have been flagged, the episode is taken as the new
+    normal: its values are written into the store as observed, :math:`L` becomes the
+    median of the last hour of :math:`x - \operatorname{median}(W)`, updated each point,
+    and every point is stored. Once the median of those residuals over ``adapt_after``
+    is within :math:`s`, the season windows hold the new level and :math:`L` returns to
+    0. A permanent shift thus alarms for ``adapt_after`` (6 hours), then rarely.
 
-    **State.** One float64 per 5-minute slot over ``history_weeks`` weeks (+7), one per
-    slot over 6 days (+14) for the residuals, and ``adapt_after / 300`` floats: 81 kB
-    for 4 weeks (10,183 floats; 145 kB for 8 weeks). A point whose 5-minute slot is not
-    after the previous point's is judged but changes no state.
+    **State.** Two float64 ring buffers, 78.5 kB for ``history_weeks=4`` (8,074 slots of
+    values and 1,742 of residuals; 143 kB for 8 weeks), and ``adapt_after / 300``
+    recent points. A point whose slot is not after the previous point's is judged but
+    changes no state; gaps simply leave empty slots.
 
     Parameters
     ----------
     sensitivity : float, default 5.0
         The threshold :math:`k` on the score, in (0, inf).
     season : {"auto", "weekly", "daily", "none"}, default "auto"
+        The season window; each falls back to the rolling one.
     min_relative_deviation : float, default 0.01
-        Deviations within this fraction of :math:`|b|` never alarm, in [0, inf).
+        Deviations within this fraction of :math:`|b|` never alarm, in [0, inf). It makes
+        decisions depend on the series' offset; set 0 for invariance to ``x * c + d``.
     min_deviation : float, default 0.0
         Deviations within this absolute amount never alarm, in [0, inf).
     trend_smoothing : float, default 0.1
         :math:`\lambda` of the EWMA, in (0, 1].
     adapt_after : float, default 21600 (6 hours)
-        Seconds of consecutive alarms after which the level is accepted, in [300, inf).
+        Seconds of alarms in a row after which the level is accepted, in [300, inf).
     history_weeks : int, default 4
         Weeks in the weekly window, in [1, inf).
 
     References
     ----------
-    Rousseeuw, P. J. & Croux, C. (1993). Alternatives to the median absolute deviation.
-    *JASA* 88(424), 1273–1283. Hochenbaum, J., Vallis, O. S. & Kejariwal, A. (2017).
-    Automatic anomaly detection in the cloud via statistical learning. arXiv:1704.07706
-    (seasonal median baseline, MAD-scaled residuals: S-H-ESD). Sen, P. K. (1968).
-    Estimates of the regression coefficient based on Kendall's tau. *JASA* 63(324).
-    Roberts, S. W. (1959). Control chart tests based on geometric moving averages.
-    *Technometrics* 1(3), 239–250.
+    Hochenbaum, J., Vallis, O. S. & Kejariwal, A. (2017). Automatic anomaly detection
+    in the cloud via statistical learning. arXiv:1704.07706 (S-H-ESD: a seasonal
+    median baseline and MAD-scaled residuals). Rousseeuw, P. J. & Croux, C. (1993).
+    Alternatives to the median absolute deviation. *JASA* 88(424), 1273–1283. Sen, P.
+    K. (1968). Estimates of the regression coefficient based on Kendall's tau. *JASA*
+    63(324), 1379–1389. Roberts, S. W. (1959). Control chart tests based on geometric
+    moving averages. *Technometrics* 1(3), 239–250.
 
     Examples
     --------
@@ -201,8 +241,8 @@ class AnomalyDetector:
             trend_smoothing, "trend_smoothing", owner, low=0.0, high=1.0, low_open=True,
             high_open=False,
         )  # fmt: skip
-        adapt = check_float(adapt_after, "adapt_after", owner, low=float(STEP))
-        self._adapt_points = math.ceil(adapt / STEP)
+        adapt = check_float(adapt_after, "adapt_after", owner, low=float(_STEP))
+        self._adapt_points = math.ceil(adapt / _STEP)
         weeks = check_int(history_weeks, "history_weeks", owner, low=1)
         self._sigma_e = math.sqrt(self._lam / (2.0 - self._lam))
         self._windows: list[tuple[str, NDArray[np.int64]]] = []
@@ -225,7 +265,6 @@ class AnomalyDetector:
         self._last_slot: int | None = None
         self._level = 0.0
         self._adapted = False
-        self._last_season = "none"
         self._ewma = 0.0
         self._run = 0
         self._recent: deque[tuple[int, float, float]] = deque(maxlen=self._adapt_points)
@@ -242,32 +281,34 @@ class AnomalyDetector:
                 window = _detrend(window, ago[keep])
             elif window.size < _MIN_POINTS:
                 continue
-            median = float(np.median(window))
-            return name, median, float(np.median(np.abs(window - median)))
+            median = _median(window)
+            return name, median, _median(np.abs(window - median))
         return "none", math.nan, math.nan
 
     def _spread(self, slot: int, mad: float) -> float:
         residuals = self._residuals[(slot - self._residual_ago) % self._residual_size]
         residuals = residuals[~np.isnan(residuals)]
-        spread = float(np.median(np.abs(residuals))) if residuals.size else 0.0
+        spread = _median(np.abs(residuals)) if residuals.size else 0.0
         return _MAD_TO_SIGMA * (spread if residuals.size >= _MIN_RESIDUALS else max(spread, mad))
 
     def _advance(self, slot: int) -> None:
         """Clear the cells of the slots skipped since the last point, and this slot's."""
         last = slot - self._size if self._last_slot is None else self._last_slot
+        self._last_slot = slot
         for buffer in (self._values, self._residuals):
-            if slot - last >= buffer.size:
+            if slot == last + 1:
+                buffer[slot % buffer.size] = np.nan
+            elif slot - last >= buffer.size:
                 buffer.fill(np.nan)
             else:
                 buffer[np.arange(last + 1, slot + 1) % buffer.size] = np.nan
-        self._last_slot = slot
 
     def update(self, timestamp: float, value: float) -> AnomalyPoint:
         """Judge one point (epoch seconds, value) from the points before it, then learn it."""
         ts, x = float(timestamp), float(value)
         if not math.isfinite(ts):
             raise parameter_error("timestamp", "AnomalyDetector.update", "finite", timestamp)
-        slot = math.floor(ts / STEP)
+        slot = math.floor(ts / _STEP)
         learn = self._last_slot is None or slot > self._last_slot
         nan = math.nan
         if not math.isfinite(x):
@@ -280,8 +321,6 @@ class AnomalyDetector:
                 self._advance(slot)
                 self._values[slot % self._size] = x
             return AnomalyPoint(ts, x, 0.0, False, nan, nan, nan, season, "insufficient_data")
-        if season != self._last_season:  # a new window already holds the level: drop L
-            self._adapted, self._level, self._last_season = False, 0.0, season
         k = self._k
         base = median + self._level
         scale = max(
@@ -293,7 +332,7 @@ class AnomalyDetector:
         )
         z = (x - base) / scale
         ewma = (1.0 - self._lam) * self._ewma + self._lam * min(max(z, -k), k)
-        trend = abs(ewma) / self._sigma_e / _TREND_RATIO if season != "rolling" else 0.0
+        trend = abs(ewma) / self._sigma_e if season != "rolling" else 0.0
         score = min(max(abs(z), trend), _SCORE_CAP)
         anomalous = score > k
         half = k * scale
@@ -316,9 +355,9 @@ class AnomalyDetector:
             for past_slot, past_x, _ in self._recent:
                 self._values[past_slot % self._size] = past_x
         if self._adapted:
-            recent = [residual for _, _, residual in self._recent][-_LEVEL_WINDOW:]
-            self._level = float(np.median(recent))
-            if abs(self._level) <= scale:
+            residuals = np.array([residual for _, _, residual in self._recent])
+            self._level = _median(residuals[-_LEVEL_WINDOW:])
+            if abs(_median(residuals)) <= scale:  # the store has caught up over adapt_after
                 self._adapted, self._level = False, 0.0
 
     @property
@@ -333,8 +372,8 @@ class AnomalyDetector:
 
     @property
     def memory_bytes(self) -> int:
-        """Bytes of the history buffers (the state that grows with ``history_weeks``)."""
-        return int(self._values.nbytes + self._residuals.nbytes) + 8 * self._adapt_points
+        """Bytes of the two ring buffers, the state that grows with ``history_weeks``."""
+        return int(self._values.nbytes + self._residuals.nbytes)
 
 
 def detect(

@@ -61,6 +61,7 @@ from mlpulse.core.drift.check import MIN_ROWS, ColumnCheck, ColumnDriftResult, K
 from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Group, choose_method
 from mlpulse.core.drift.numeric.binning import smoothed
 from mlpulse.core.profiles import CategoricalProfile, NumericProfile
+from mlpulse.core.profiles.numeric import Ranks
 from mlpulse.errors import parameter_error
 
 __all__ = ["PROFILE_METHODS", "UNLISTED", "column_drift_from_profiles"]
@@ -89,10 +90,9 @@ def _ks(reference: NumericProfile, current: NumericProfile) -> tuple[float, dict
 
 
 @functools.lru_cache(maxsize=16)
-def _body_ranks(a: float) -> list[float]:
-    """The midpoint ranks of the body [a, 1 - a], as the list the sketch reads directly."""
-    ranks: list[float] = (a + (1.0 - 2.0 * a) * _W_RANKS).tolist()
-    return ranks
+def _body_ranks(a: float) -> Ranks:
+    """The midpoint ranks of the body [a, 1 - a], checked once (see :class:`Ranks`)."""
+    return Ranks((a + (1.0 - 2.0 * a) * _W_RANKS).tolist())
 
 
 def _wasserstein(

@@ -22,7 +22,7 @@ from datasketches import kll_doubles_sketch
 
 from mlpulse.errors import parameter_error
 
-__all__ = ["NumericProfile"]
+__all__ = ["NumericProfile", "Ranks"]
 
 _FORMAT_VERSION = 1
 _MIN_K, _MAX_K = 8, 65535
@@ -66,6 +66,23 @@ def _as_floats(xs: object) -> tuple[npt.NDArray[np.float64], int]:
             out[i] = math.nan
             type_errors += 1
     return out, type_errors
+
+
+class Ranks(tuple[float, ...]):
+    """Normalised ranks checked once, for quantile queries asked again and again.
+
+    :meth:`NumericProfile.quantiles` hands them to the sketch as they are (converting
+    thousands of ranks and checking them costs as much as the sketch's own search).
+
+    >>> Ranks([0.25, 0.5])
+    (0.25, 0.5)
+    """
+
+    def __new__(cls, ranks: Sequence[float]) -> Ranks:
+        values = tuple(float(r) for r in ranks)
+        if not values or not all(0.0 <= r <= 1.0 for r in values):
+            raise parameter_error("ranks", "Ranks", "numbers in [0, 1]", list(values[:5]))
+        return super().__new__(cls, values)
 
 
 class NumericProfile:
@@ -363,16 +380,8 @@ class NumericProfile:
         >>> p.quantiles([0.0, 0.5, 1.0]).tolist()
         [1.0, 50.0, 100.0]
         """
-        if isinstance(ranks, list) and ranks and all(type(x) is float for x in ranks):
-            # A list of floats goes to the sketch as it is: callers that ask for the same
-            # thousands of ranks every tick keep them as a list (converting the ranks and
-            # the answer costs as much as the sketch's own search).
-            listed: list[float] = ranks
-            if not (min(listed) >= 0.0 and max(listed) <= 1.0):
-                raise parameter_error(
-                    "ranks", "NumericProfile.quantiles", "numbers in [0, 1]",
-                    [min(listed), max(listed)],
-                )  # fmt: skip
+        if isinstance(ranks, Ranks):
+            listed: Sequence[float] = ranks  # checked once, when it was made
         else:
             r = np.atleast_1d(np.asarray(ranks, dtype=np.float64))
             if r.ndim != 1 or not np.all((r >= 0.0) & (r <= 1.0)):

@@ -229,3 +229,21 @@ def test_escalation_pages_on_call_then_secondary_then_channel_until_acknowledged
     world.restart()
     world.run(5)
     assert len([e for e in world.sent() if e.id.startswith("page-")]) == 2  # no repeats
+
+
+def test_anomaly_rule_fires_on_a_spike_in_a_seasonal_series_and_not_before(world: World) -> None:
+    import math
+
+    world.config = _config({"kpi": RuleConfig(kind="anomaly", series="mlpulse_drift_score",
+                                              severity="warning")})  # fmt: skip
+    fired_at = []
+    for step in range(12 * 24 * 8):  # eight days of 5-minute points with a daily cycle
+        world.clock.t = T0 + step * 300
+        daily = 1.0 + 0.3 * math.sin(2 * math.pi * (step % 288) / 288)
+        value = daily * (3.0 if step == 12 * 24 * 7 + 100 else 1.0)
+        world.point(value + 0.01 * math.sin(step * 1.7), column="kpi")
+        world.engine.tick()
+        if any(a.state == AlertState.FIRING for a in world.engine.alerts()):
+            fired_at.append(step)
+            break
+    assert fired_at == [12 * 24 * 7 + 100]

@@ -28,7 +28,7 @@ from mlpulse.core.performance import CBPE
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.default_monitors import default_monitors
 from mlpulse.domain.monitoring import DEFAULT_POSITIVE_CLASS, Config, ModelConfig, MonitorConfig
-from mlpulse.domain.series import LabelledRows, MetricPoint
+from mlpulse.domain.series import LabelledRows, MetricPoint, StoredReference
 from mlpulse.domain.window import parse_duration
 from mlpulse.ports import Clock, LabelStore, MetadataStore, SeriesStore
 from mlpulse.services import monitor_checks as checks
@@ -40,6 +40,8 @@ log = logging.getLogger("mlpulse.evaluator")
 CBPE_REFIT_S = 3600.0
 CBPE_HISTORY_S = 7 * 86400.0
 CBPE_MIN_ROWS = 100
+# A new reference upload is picked up within this many seconds.
+REFERENCE_RECHECK_S = 300.0
 
 
 @dataclass(slots=True)
@@ -126,6 +128,7 @@ class Evaluator:
         self._estimators: dict[tuple[str, str], tuple[float, CBPE | None]] = {}
         self._windows = WindowReader(series)
         self._references: dict[tuple[str, str, float], WindowProfile] = {}
+        self._stored: dict[tuple[str, str], tuple[float, StoredReference | None]] = {}
 
     def monitors(self) -> dict[str, MonitorConfig]:
         """Every monitor in force: defaults per model, then the applied file's."""
@@ -235,7 +238,7 @@ class Evaluator:
         window: float,
     ) -> WindowProfile | None:
         if monitor.compare_to != "previous_window":
-            stored = self._series.get_reference(monitor.model, version)
+            stored = self._stored_reference(monitor.model, version, now)
             if stored is not None:
                 # Decoded once per stored reference (a new upload has a new created_at).
                 key = (stored.model, stored.version, stored.created_at)
@@ -250,6 +253,14 @@ class Evaluator:
         )
         previous = _grouped(segments, keys).get(segment)
         return previous if previous is not None and previous.requests else None
+
+    def _stored_reference(self, model: str, version: str, now: float) -> StoredReference | None:
+        """The stored reference, looked up at most once a minute per (model, version)."""
+        key = (model, version)
+        cached = self._stored.get(key)
+        if cached is None or now - cached[0] >= REFERENCE_RECHECK_S:
+            cached = self._stored[key] = (now, self._series.get_reference(model, version))
+        return cached[1]
 
     def _performance(
         self,

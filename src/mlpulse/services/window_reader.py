@@ -62,6 +62,11 @@ class WindowReader:
         self._series = series
         self._blocks: dict[tuple[str, str, float], _Block] = {}
         self._minute_cache: dict[tuple[str, str, float], _Block] = {}
+        Entries = tuple[tuple[float, int, int], ...]
+        self._suffixes: dict[
+            tuple[str, str, float], tuple[Entries, dict[float, Segments], float]
+        ] = {}
+        self._prefixes: dict[tuple[str, str, float], tuple[Entries, Segments, float]] = {}
         self._tick: dict[tuple[str, str, float, float], Segments] = {}
         self._now = 0.0
         self.blocks_read = 0
@@ -75,6 +80,9 @@ class WindowReader:
             stale = [key for key, block in cache.items() if block.used_at < now - STALE_S]
             for key in stale:
                 del cache[key]
+        for edges in (self._suffixes, self._prefixes):
+            for key in [k for k, v in edges.items() if v[-1] < now - STALE_S]:
+                del edges[key]
 
     @property
     def cached_blocks(self) -> int:
@@ -95,20 +103,64 @@ class WindowReader:
         first_block = math.ceil(start / BLOCK) * BLOCK
         last_block = math.floor(end / BLOCK) * BLOCK  # blocks [first, last) lie inside
         parts: list[Segments] = []
-        edge_ranges = [(start, min(first_block, end))]
-        if last_block > first_block:
-            edge_ranges.append((last_block, end))
-            for block_start in range_of(first_block, last_block, BLOCK):
-                fingerprint = tuple(
-                    entry for entry in index if block_start <= entry[0] < block_start + BLOCK
-                )
-                if fingerprint:
-                    parts.append(self._block(model, version, block_start, fingerprint))
-        else:
-            edge_ranges = [(start, end)]
-        for low, high in edge_ranges:
-            parts += self._minutes(model, version, [e for e in index if low <= e[0] < high])
+        if last_block <= first_block:  # a window inside one block: its minutes
+            parts += self._minutes(model, version, [e for e in index if start <= e[0] < end])
+            return parts[0] if len(parts) == 1 else _merge_segments(parts)
+        for block_start in range_of(first_block, last_block, BLOCK):
+            fingerprint = tuple(
+                entry for entry in index if block_start <= entry[0] < block_start + BLOCK
+            )
+            if fingerprint:
+                parts.append(self._block(model, version, block_start, fingerprint))
+        if start < first_block:  # the tail of the block before: a cached suffix
+            parts.append(self._suffix(model, version, first_block - BLOCK, start))
+        head = tuple(e for e in index if last_block <= e[0] < end)
+        if head:  # the open block so far: a cached prefix, grown by the new minutes
+            parts.append(self._prefix(model, version, last_block, head))
+        parts = [part for part in parts if part]
+        if not parts:
+            return {}
         return parts[0] if len(parts) == 1 else _merge_segments(parts)
+
+    def _suffix(self, model: str, version: str, block_start: float, start: float) -> Segments:
+        """The merge of the block's minutes from ``start`` on. All suffixes of a block are
+        made at once, backwards (one merge each), and kept while the block is unchanged:
+        a sliding window's start edge is one of them every tick."""
+        index = tuple(
+            self._series.profile_index(
+                model, start=block_start, end=block_start + BLOCK, version=version
+            )
+        )
+        key = (model, version, block_start)
+        cached = self._suffixes.get(key)
+        if cached is None or cached[0] != index:
+            suffixes: dict[float, Segments] = {}
+            running: Segments = {}
+            minutes = self._minutes(model, version, list(index))
+            for entry, segments in zip(reversed(index), reversed(minutes), strict=True):
+                running = _merge_segments([segments, running]) if running else segments
+                suffixes[entry[0]] = running
+            cached = self._suffixes[key] = (index, suffixes, self._now)
+        else:
+            self._suffixes[key] = (cached[0], cached[1], self._now)
+        return next((cached[1][m] for m, *_ in index if m >= start), {})
+
+    def _prefix(
+        self, model: str, version: str, block_start: float, head: tuple[tuple[float, int, int], ...]
+    ) -> Segments:
+        """The merge of the open block's minutes so far, grown from last tick's prefix."""
+        key = (model, version, block_start)
+        cached = self._prefixes.get(key)
+        if cached is not None and head[: len(cached[0])] == cached[0]:
+            known, merged = cached[0], cached[1]
+            new = list(head[len(known) :])
+            if new:
+                merged = _merge_segments([merged, *self._minutes(model, version, new)])
+        else:
+            minutes = self._minutes(model, version, list(head))
+            merged = minutes[0] if len(minutes) == 1 else _merge_segments(minutes)
+        self._prefixes[key] = (head, merged, self._now)
+        return merged
 
     def _minutes(
         self, model: str, version: str, entries: list[tuple[float, int, int]]

@@ -153,6 +153,9 @@ ENDPOINTS = (
         also=Scope.INGEST,
     ),
     Endpoint("GET", "/v1/incidents", "/v1/incidents", Scope.READ, 200),
+    Endpoint(
+        "GET", "/v1/incidents/{incident_id}/similar", "/v1/incidents/nope/similar", Scope.READ, 404
+    ),
     Endpoint("GET", "/v1/incidents/{incident_id}", "/v1/incidents/nope", Scope.READ, 404),
     Endpoint("POST", "/v1/incidents/{incident_id}/ack", "/v1/incidents/nope/ack", Scope.ADMIN, 404),
     Endpoint(

@@ -60,6 +60,19 @@ def show(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
         out.print(f"{_when(entry['at'])}  {entry['kind']:<10} {entry['text']}")
 
 
+@incidents_app.command("similar")
+def similar(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Past incidents like this one (same model, shared signals)."""
+    with client(url, api_key) as http:
+        found = call(http, "GET", f"/v1/incidents/{incident_id}/similar")
+    table = Table("id", "title", "model", "opened (UTC)", "status", "score")
+    for item in found["similar"]:
+        i = item["incident"]
+        table.add_row(i["id"], i["title"], i["model"], _when(i["opened_at"]), i["status"],
+                      f"{item['score']:.2f}")  # fmt: skip
+    out.print(table)
+
+
 @incidents_app.command("ack")
 def acknowledge(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
     """Acknowledge an incident."""

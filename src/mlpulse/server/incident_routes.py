@@ -85,6 +85,26 @@ async def show(request: Request, incident_id: str) -> Response:
     return json_response(_view(await run_in_threadpool(_service(request).get, incident_id)))
 
 
+class SimilarIncident(msgspec.Struct, frozen=True):
+    incident: Incident
+    score: float
+
+
+class SimilarList(msgspec.Struct, frozen=True):
+    similar: list[SimilarIncident]
+
+
+@router.get(
+    "/{incident_id}/similar",
+    summary="Past incidents like this one (same model, shared signals)",
+    openapi_extra=response_schema(SimilarList),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def similar(request: Request, incident_id: str) -> Response:
+    found = await run_in_threadpool(_service(request).similar, incident_id)
+    return json_response(SimilarList([SimilarIncident(i, score) for i, score in found]))
+
+
 @router.post("/{incident_id}/ack", summary="Acknowledge (you become commander if none)")
 async def acknowledge(request: Request, incident_id: str, key: AdminKey) -> Response:
     service = _service(request)

@@ -190,6 +190,24 @@ class IncidentService:
                 return incident
         raise NotFoundError(f"no incident {incident_id!r}")
 
+    def similar(self, incident_id: str, *, limit: int = 5) -> list[tuple[Incident, float]]:
+        """Past incidents most like this one: same model first, then the overlap of
+        their signals (alert names and columns, Jaccard), newest first on ties."""
+        target = self.get(incident_id)
+        mine = _signals(target)
+        scored = []
+        for other in self._store.incidents():
+            if other.id == target.id:
+                continue
+            theirs = _signals(other)
+            union = mine | theirs
+            overlap = len(mine & theirs) / len(union) if union else 0.0
+            score = overlap + (1.0 if other.model == target.model else 0.0)
+            if score > 0:
+                scored.append((other, score))
+        scored.sort(key=lambda pair: (-pair[1], -pair[0].opened_at))
+        return scored[:limit]
+
     def acknowledge(self, incident_id: str, *, by: str) -> Incident:
         with self._lock:
             incident = self.get(incident_id)
@@ -253,6 +271,17 @@ def _title(alert: Alert) -> str:
     name = alert.labels.get("alertname", alert.rule)
     where = "/".join(v for v in (alert.labels.get("model"), alert.labels.get("version")) if v)
     return f"{name} ({where})" if where else name
+
+
+def _signals(incident: Incident) -> set[str]:
+    """What an incident was about, from its title and timeline: alert names and columns."""
+    found = {incident.title.split(" (")[0]}
+    for entry in incident.timeline:
+        if entry.kind == "alert":
+            found.add(entry.text.split(" (")[0])
+        if column := entry.data.get("column"):
+            found.add(f"column:{column}")
+    return found
 
 
 def _model_of(outcome: ActionOutcome) -> str:

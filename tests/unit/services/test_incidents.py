@@ -142,3 +142,20 @@ def test_the_postmortem_has_the_timeline_numbers_and_hints(world: World) -> None
     assert "| time to recover (onset → mitigated) | 30.0 s |" in text
     assert "Deployment 14.5 min before the onset: recs v3 promoted to champion" in text
     assert "rollback — ok" in text and "acknowledged by ana" in text
+
+
+def test_similar_incidents_rank_same_model_and_shared_signals_first(world: World) -> None:
+    world.config = Config(version=1)
+    world.service.on_alerts([_alert(1)], T0)
+    world.service.on_alerts([_alert(1, state=AlertState.RESOLVED)], T0 + 600)
+    world.service.on_alerts([_alert(2, at=T0 + 7200)], T0 + 7200)
+    other = Alert(
+        fingerprint="x", rule="latency", severity=Severity.CRITICAL, state=AlertState.FIRING,
+        labels={"alertname": "latency", "model": "ads", "severity": "critical"},
+        annotations={}, value=1.0, active_since=T0, starts_at=T0, updated_at=T0,
+    )  # fmt: skip
+    world.service.on_alerts([_alert(2, at=T0 + 7200), other], T0 + 7300)
+    latest = next(i for i in world.service.incidents(model="recs") if i.status != "resolved")
+    ranked = world.service.similar(latest.id)
+    assert [i.model for i, _ in ranked] == ["recs"]  # the other model shares no signal
+    assert ranked[0][1] == 2.0

@@ -11,7 +11,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlpulse.cli import alert_commands, config_commands, incident_commands, registry_commands
+from mlpulse.cli import (
+    alert_commands,
+    config_commands,
+    experiment_commands,
+    incident_commands,
+    registry_commands,
+)
 from mlpulse.domain.auth import Scope
 from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
@@ -244,6 +250,7 @@ app.add_typer(alert_commands.alerts_app, name="alerts")
 app.add_typer(alert_commands.silences_app, name="silences")
 app.command("outbox")(alert_commands.outbox_command)
 app.add_typer(incident_commands.incidents_app, name="incidents")
+app.command("sample-size")(experiment_commands.sample_size_command)
 app.add_typer(registry_commands.registry_app, name="registry")
 app.command("rollback")(registry_commands.rollback_command)
 

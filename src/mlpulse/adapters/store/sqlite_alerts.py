@@ -11,14 +11,13 @@ are MessagePack blobs beside the few columns queries filter on: the shapes belon
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
+from mlpulse.adapters.store.sqlite_file import SQLiteFile
 from mlpulse.domain.alerts import (
     Alert,
     DeliveryResult,
@@ -28,7 +27,6 @@ from mlpulse.domain.alerts import (
     Silence,
 )
 from mlpulse.domain.incidents import ActionOutcome, Incident
-from mlpulse.errors import StoreClosedError, StoreError
 
 T = TypeVar("T")
 
@@ -78,42 +76,9 @@ class SQLiteAlertStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the alert store at {path}: {exc}") from exc
-
-    @contextmanager
-    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError(f"the alert store is closed (could not {action})")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._db
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"the alert store could not {action}: {exc}") from exc
-
-    def _rows(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError(f"the alert store is closed (could not {action})")
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"the alert store could not {action}: {exc}") from exc
+        self._file = SQLiteFile(path, _SCHEMA, name="alert store")
+        self._rows = self._file.rows
+        self._transaction = self._file.transaction
 
     @staticmethod
     def _decode(rows: list[tuple[Any, ...]], kind: type[T]) -> list[T]:
@@ -305,7 +270,4 @@ class SQLiteAlertStore:
         return self._decode(rows, ActionOutcome)
 
     def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
+        self._file.close()

@@ -9,16 +9,14 @@ read models next to a running collector, and these records are small and read of
 from __future__ import annotations
 
 import secrets
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlpulse.adapters.store.sqlite_file import SQLiteFile
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
 from mlpulse.domain.models import ModelInfo, VersionInfo
 from mlpulse.domain.schema import ColumnKind, effective_schema
-from mlpulse.errors import StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -55,37 +53,15 @@ class SQLiteMetadataStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the metadata store at {path}: {exc}") from exc
+        self._file = SQLiteFile(path, _SCHEMA, name="metadata store")
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"metadata store failed: {exc}") from exc
+        return self._file.rows("read or write metadata", sql, params)
 
     def _run_many(self, statements: Sequence[tuple[str, Sequence[object]]]) -> None:
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for sql, params in statements:
-                        self._db.execute(sql, params)
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"metadata store failed: {exc}") from exc
+        with self._file.transaction("write metadata") as db:
+            for sql, params in statements:
+                db.execute(sql, params)
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -119,8 +95,8 @@ class SQLiteMetadataStore:
         return [_key(row) for row in rows]
 
     def revoke_key(self, key_id: str, *, now: float) -> bool:
-        with self._lock:
-            cursor = self._db.execute(
+        with self._file.transaction("revoke a key") as db:
+            cursor = db.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
                 (now, key_id),
             )
@@ -223,8 +199,7 @@ class SQLiteMetadataStore:
         self._run_many(statements)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _scopes_text(scopes: frozenset[Scope]) -> str:

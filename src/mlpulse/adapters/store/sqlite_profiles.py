@@ -11,14 +11,12 @@ evaluator reads.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mlpulse.adapters.store.sqlite_file import SQLiteFile
 from mlpulse.domain.series import MinuteProfile
-from mlpulse.errors import StoreClosedError, StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS window_profiles (
@@ -43,26 +41,11 @@ class SQLiteProfileStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._closed = False
-        try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the profile store at {path}: {exc}") from exc
+        self._file = SQLiteFile(path, _SCHEMA, name="profile store")
+        self._db = self._file.connection
 
     def _run(self, action: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError(f"the profile store is closed (could not {action})")
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"the profile store could not {action}: {exc}") from exc
+        return self._file.rows(action, sql, params)
 
     def append_profiles(self, rows: Sequence[MinuteProfile]) -> None:
         """Insert the rows in one transaction, committed before returning."""
@@ -71,23 +54,12 @@ class SQLiteProfileStore:
         values = [
             (r.model, r.version, r.segment, _micros(r.minute), r.writer, r.profile) for r in rows
         ]
-        with self._lock:
-            if self._closed:
-                raise StoreClosedError("the profile store is closed")
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany(
-                        "INSERT INTO window_profiles (model, version, segment, minute, writer, "
-                        "profile) VALUES (?, ?, ?, ?, ?, ?)",
-                        values,
-                    )
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"the profile store could not store profiles: {exc}") from exc
+        with self._file.transaction("store profiles") as db:
+            db.executemany(
+                "INSERT INTO window_profiles (model, version, segment, minute, writer, "
+                "profile) VALUES (?, ?, ?, ?, ?, ?)",
+                values,
+            )
 
     def _where(
         self, model: str, start: float, end: float, version: str | None
@@ -124,7 +96,4 @@ class SQLiteProfileStore:
         return [(us / 1e6, int(n), int(last)) for us, n, last in rows]
 
     def close(self) -> None:
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._db.close()
+        self._file.close()

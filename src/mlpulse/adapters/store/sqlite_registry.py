@@ -8,16 +8,14 @@ its :class:`Deployment`, so the history never disagrees with the table.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mlpulse.adapters.store.sqlite_file import SQLiteFile
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
-from mlpulse.errors import StoreError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registry_models (
@@ -57,55 +55,33 @@ class SQLiteRegistryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the registry store at {path}: {exc}") from exc
+        self._file = SQLiteFile(path, _SCHEMA, name="registry store")
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"registry store failed: {exc}") from exc
+        return self._file.rows("read the registry", sql, params)
 
     def _write(
         self, model: str, statements: Sequence[tuple[str, Sequence[object]]], event: Deployment
     ) -> int:
         """Run ``statements``, bump ``model``'s revision, append ``event``: all or nothing."""
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.execute(
-                        "INSERT INTO registry_models (model, revision, updated_at) "
-                        "VALUES (?, 1, ?) ON CONFLICT (model) DO UPDATE SET "
-                        "revision = revision + 1, updated_at = excluded.updated_at",
-                        (model, event.at),
-                    )
-                    for sql, params in statements:
-                        self._db.execute(sql, params)
-                    self._db.execute(
-                        "INSERT INTO deployments (model, version, at, kind, detail, actor) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (event.model, event.version, event.at, event.kind,
-                         _encode(event.detail).decode(), event.actor),
-                    )  # fmt: skip
-                    row = self._db.execute(
-                        "SELECT revision FROM registry_models WHERE model = ?", (model,)
-                    ).fetchone()
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"registry store failed: {exc}") from exc
+        with self._file.transaction("change the registry") as db:
+            db.execute(
+                "INSERT INTO registry_models (model, revision, updated_at) "
+                "VALUES (?, 1, ?) ON CONFLICT (model) DO UPDATE SET "
+                "revision = revision + 1, updated_at = excluded.updated_at",
+                (model, event.at),
+            )
+            for sql, params in statements:
+                db.execute(sql, params)
+            db.execute(
+                "INSERT INTO deployments (model, version, at, kind, detail, actor) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (event.model, event.version, event.at, event.kind,
+                 _encode(event.detail).decode(), event.actor),
+            )  # fmt: skip
+            row = db.execute(
+                "SELECT revision FROM registry_models WHERE model = ?", (model,)
+            ).fetchone()
         return int(row[0])
 
     def add_version(self, version: ModelVersion, event: Deployment) -> int:
@@ -172,8 +148,7 @@ class SQLiteRegistryStore:
         ]  # fmt: skip
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
 
 def _version(row: tuple[Any, ...]) -> ModelVersion:

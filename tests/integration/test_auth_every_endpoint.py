@@ -153,6 +153,14 @@ ENDPOINTS = (
         also=Scope.INGEST,
     ),
     Endpoint("GET", "/v1/incidents", "/v1/incidents", Scope.READ, 200),
+    Endpoint("GET", "/v1/incidents/approvals", "/v1/incidents/approvals", Scope.READ, 200),
+    Endpoint(
+        "POST",
+        "/v1/incidents/approvals/{approval_id}",
+        "/v1/incidents/approvals/nope",
+        Scope.ADMIN,
+        404,
+    ),
     Endpoint(
         "GET", "/v1/incidents/{incident_id}/similar", "/v1/incidents/nope/similar", Scope.READ, 404
     ),

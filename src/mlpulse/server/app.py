@@ -13,13 +13,16 @@ from fastapi import FastAPI
 from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.http_poster import HttpPoster
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
+from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
+from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
 from mlpulse.domain.alerts import Notification
 from mlpulse.domain.events import Batch
+from mlpulse.domain.experiments import Assignment, ExperimentResults, ExperimentSpec
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ModelSummary
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
@@ -27,6 +30,7 @@ from mlpulse.ports import Clock
 from mlpulse.server import (
     alert_routes,
     config_routes,
+    experiment_routes,
     incident_routes,
     key_routes,
     model_routes,
@@ -47,6 +51,7 @@ from mlpulse.server.registry_control import RegistryControl
 from mlpulse.server.settings import Settings
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.evaluator import Evaluator
+from mlpulse.services.experiments import Experiments
 from mlpulse.services.incidents import IncidentService
 from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
 from mlpulse.services.outbox_worker import OutboxWorker
@@ -92,6 +97,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.alert_store = alert_store
         registry_store = SQLiteRegistryStore(settings.registry_path)
         app.state.registry = Registry(registry_store, clock)
+        experiment_store = SQLiteExperimentStore(settings.experiments_path)
+        experiments = Experiments(experiment_store, DuckDBExperimentOutcomes(store), clock)
+        app.state.experiments = experiments
         worker = OutboxWorker(alert_store, {}, clock)
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
@@ -117,13 +125,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         receivers = Receivers()
         alert_loop = AlertLoop(engine, worker, receivers, config)
         app.state.detectors.on_point = lambda _point: alert_loop.wake()
+
+        def after_tick() -> None:
+            alert_loop.wake()
+            experiments.check_running()  # early stopping for harm, at most once a minute
+
         background = BackgroundLoop(
             evaluator,
             store,
             clock,
             interval_s=settings.evaluator_interval_s,
             retention_s=settings.retention_days * 86400.0,
-            after_tick=alert_loop.wake,
+            after_tick=after_tick,
         )
         app.state.background = background
         worker.start()
@@ -140,6 +153,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             alert_store.close()
             app.state.registry.close()  # wakes long-polls before the store closes
             registry_store.close()
+            experiment_store.close()
             windows.close()  # writes every open minute before the store closes
             series.close()
             store.close()
@@ -168,6 +182,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(alert_routes.router)
     app.include_router(incident_routes.router)
     app.include_router(registry_routes.router)
+    app.include_router(experiment_routes.router)
     install_openapi(
         app,
         [
@@ -190,6 +205,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             incident_routes.IncidentView,
             incident_routes.IncidentList,
             incident_routes.NoteRequest,
+            incident_routes.ApprovalList,
             alert_routes.SilenceRequest,
             alert_routes.SilenceList,
             alert_routes.OutboxList,
@@ -204,6 +220,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             registry_routes.RollbackRequest,
             registry_routes.RegistryView,
             registry_routes.DeploymentList,
+            ExperimentSpec,
+            ExperimentResults,
+            Assignment,
+            experiment_routes.ExperimentList,
+            experiment_routes.StopRequest,
         ],
     )
     return app

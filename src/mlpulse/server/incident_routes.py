@@ -75,6 +75,50 @@ async def list_incidents(
     return json_response(IncidentList([_view(i) for i in found], summary))
 
 
+class ApprovalView(msgspec.Struct, frozen=True):
+    id: str
+    runbook: str
+    action: str
+    model: str
+    alert: str
+    requested_at: float
+
+
+class ApprovalList(msgspec.Struct, frozen=True):
+    approvals: list[ApprovalView]
+
+
+@router.get(
+    "/approvals",
+    summary="Runbook actions waiting for a person's approval",
+    openapi_extra=response_schema(ApprovalList),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def approvals(request: Request) -> Response:
+    pending = _service(request).approvals()
+    return json_response(
+        ApprovalList([
+            ApprovalView(a.id, a.runbook, a.action.kind, a.model,
+                         a.alert.labels.get("alertname", a.alert.rule), a.requested_at)
+            for a in pending
+        ])
+    )  # fmt: skip
+
+
+@router.post(
+    "/approvals/{approval_id}",
+    summary="Approve a waiting runbook action: it runs now",
+    openapi_extra=response_schema(ActionOutcome),
+)
+async def approve(request: Request, approval_id: str, key: AdminKey) -> Response:
+    service = _service(request)
+    firing = request.app.state.alerts.alerts(state="firing")
+    outcome = await run_in_threadpool(
+        lambda: service.approve(approval_id, by=key.name or key.key_id, firing=firing)
+    )
+    return json_response(outcome)
+
+
 @router.get(
     "/{incident_id}",
     summary="One incident with its timeline",

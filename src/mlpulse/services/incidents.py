@@ -22,12 +22,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
 
 from mlpulse.domain.alerts import Alert, AlertState, Severity
 from mlpulse.domain.incidents import (
+    ActionConfig,
     ActionKind,
     ActionOutcome,
     EntryKind,
@@ -58,6 +60,18 @@ class IncidentStore(Protocol):
     def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    """A runbook action held for a person's approval."""
+
+    id: str
+    runbook: str
+    action: ActionConfig
+    alert: Alert
+    model: str
+    requested_at: float
+
+
 def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEntry:
     return TimelineEntry(at=at, kind=kind, text=text, data=dict(data))
 
@@ -77,6 +91,9 @@ class IncidentService:
         self._lock = threading.RLock()
         self._open = {i.model: i for i in store.incidents() if i.status != "resolved"}
         self._ran: set[tuple[str, str, float]] = set()  # (runbook, fingerprint, starts_at)
+        # Actions waiting for a person. Kept in memory: after a restart a still-firing
+        # alert asks again (its runbook runs anew), so nothing is silently lost.
+        self._approvals: dict[str, PendingApproval] = {}
 
     # -- driven by the alert engine ----------------------------------------------------------
 
@@ -149,7 +166,12 @@ class IncidentService:
                 elif runbook.dry_run:
                     status, detail = "dry_run", f"would run {action.kind}"
                 elif runbook.require_approval:
-                    status, detail = "awaiting_approval", f"{action.kind} needs a person's approval"
+                    approval = uuid.uuid4().hex[:12]
+                    self._approvals[approval] = PendingApproval(
+                        approval, name, action, alert, model, now
+                    )
+                    status = "awaiting_approval"
+                    detail = f"{action.kind} needs a person's approval (approval {approval})"
                 else:
                     status, detail = self._actions.run(
                         action, alert, healthy=_healthy(firing), now=now
@@ -207,6 +229,27 @@ class IncidentService:
                 scored.append((other, score))
         scored.sort(key=lambda pair: (-pair[1], -pair[0].opened_at))
         return scored[:limit]
+
+    def approvals(self) -> list[PendingApproval]:
+        """Runbook actions waiting for a person, oldest first."""
+        with self._lock:
+            return sorted(self._approvals.values(), key=lambda a: a.requested_at)
+
+    def approve(self, approval_id: str, *, by: str, firing: Sequence[Alert] = ()) -> ActionOutcome:
+        """Run a waiting action now, as ``by`` decided; its outcome goes to the audit log."""
+        with self._lock:
+            pending = self._approvals.pop(approval_id, None)
+            if pending is None:
+                raise NotFoundError(f"no action waits for approval {approval_id!r}")
+            now = self._clock.now()
+            status, detail = self._actions.run(
+                pending.action, pending.alert, healthy=_healthy(firing), now=now
+            )
+            self._record(
+                pending.runbook, pending.action.kind, status,
+                f"{detail} (approved by {by}) [model={pending.model}]", pending.model, now,
+            )  # fmt: skip
+            return self._store.actions(since=now, runbook=pending.runbook)[-1]
 
     def acknowledge(self, incident_id: str, *, by: str) -> Incident:
         with self._lock:

@@ -159,3 +159,17 @@ def test_similar_incidents_rank_same_model_and_shared_signals_first(world: World
     ranked = world.service.similar(latest.id)
     assert [i.model for i, _ in ranked] == ["recs"]  # the other model shares no signal
     assert ranked[0][1] == 2.0
+
+
+def test_an_action_that_needs_approval_runs_once_a_person_approves(world: World) -> None:
+    base = world.config.runbooks["rollback-on-errors"]
+    world.config = Config(version=1, runbooks={"ask": RunbookConfig(
+        match=base.match, actions=base.actions, require_approval=True)})  # fmt: skip
+    world.service.on_alerts([_alert(1)], T0)
+    assert world.registry.rollbacks == []
+    (pending,) = world.service.approvals()
+    outcome = world.service.approve(pending.id, by="ana", firing=[_alert(1)])
+    assert outcome.status == "ok" and "approved by ana" in outcome.detail
+    assert world.registry.rollbacks == ["v2"] and world.service.approvals() == []
+    (incident,) = world.service.incidents()
+    assert incident.status == "mitigated"

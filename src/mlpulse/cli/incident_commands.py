@@ -73,6 +73,26 @@ def similar(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
     out.print(table)
 
 
+@incidents_app.command("approvals")
+def approvals(url: Url = None, api_key: ApiKey = None) -> None:
+    """Runbook actions waiting for a person's approval."""
+    with client(url, api_key) as http:
+        found = call(http, "GET", "/v1/incidents/approvals")
+    table = Table("approval", "runbook", "action", "model", "alert", "requested (UTC)")
+    for a in found["approvals"]:
+        table.add_row(a["id"], a["runbook"], a["action"], a["model"], a["alert"],
+                      _when(a["requested_at"]))  # fmt: skip
+    out.print(table)
+
+
+@incidents_app.command("approve")
+def approve(approval_id: str, url: Url = None, api_key: ApiKey = None) -> None:
+    """Approve a waiting runbook action: it runs now."""
+    with client(url, api_key) as http:
+        outcome = call(http, "POST", f"/v1/incidents/approvals/{approval_id}")
+    err.print(f"{outcome['action']}: {outcome['status']} — {outcome['detail']}")
+
+
 @incidents_app.command("ack")
 def acknowledge(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
     """Acknowledge an incident."""

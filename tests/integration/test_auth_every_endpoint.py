@@ -188,6 +188,28 @@ ENDPOINTS = (
         Scope.READ,
         404,
     ),
+    # Experiments: an invalid body, or an experiment that does not exist.
+    Endpoint("POST", "/v1/experiments", "/v1/experiments", Scope.ADMIN, 422, {"name": "x"}),
+    Endpoint("GET", "/v1/experiments", "/v1/experiments", Scope.READ, 200),
+    Endpoint("GET", "/v1/experiments/{name}", "/v1/experiments/nope", Scope.READ, 404),
+    Endpoint(
+        "POST", "/v1/experiments/{name}/start", "/v1/experiments/nope/start", Scope.ADMIN, 404
+    ),
+    Endpoint("POST", "/v1/experiments/{name}/stop", "/v1/experiments/nope/stop", Scope.ADMIN, 404),
+    Endpoint(
+        "GET", "/v1/experiments/{name}/results", "/v1/experiments/nope/results", Scope.READ, 404
+    ),
+    Endpoint(
+        "GET", "/v1/experiments/{name}/report", "/v1/experiments/nope/report", Scope.READ, 404
+    ),
+    Endpoint(
+        "GET",
+        "/v1/experiments/{name}/assignment",
+        "/v1/experiments/nope/assignment?unit=u1",
+        Scope.READ,
+        404,
+        also=Scope.INGEST,
+    ),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),

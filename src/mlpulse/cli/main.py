@@ -14,6 +14,7 @@ from rich.table import Table
 from mlpulse.cli import (
     alert_commands,
     config_commands,
+    experiment_admin_commands,
     experiment_commands,
     incident_commands,
     registry_commands,
@@ -251,6 +252,7 @@ app.add_typer(alert_commands.silences_app, name="silences")
 app.command("outbox")(alert_commands.outbox_command)
 app.add_typer(incident_commands.incidents_app, name="incidents")
 app.command("sample-size")(experiment_commands.sample_size_command)
+app.add_typer(experiment_admin_commands.experiments_app, name="experiments")
 app.add_typer(registry_commands.registry_app, name="registry")
 app.command("rollback")(registry_commands.rollback_command)
 

@@ -52,6 +52,10 @@ class Settings:
     def registry_path(self) -> Path:
         return self.data_dir / "registry.sqlite"
 
+    @property
+    def experiments_path(self) -> Path:
+        return self.data_dir / "experiments.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""

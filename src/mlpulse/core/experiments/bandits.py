@@ -10,6 +10,7 @@ Arms are str labels (model or variant names). Non-contextual policies ignore ``c
 
 from __future__ import annotations
 
+import abc
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -56,7 +57,7 @@ def _ties(scores: FloatArray) -> FloatArray:
     return best / float(best.sum())
 
 
-class _Policy:
+class _Policy(abc.ABC):
     """Shared bookkeeping: per-arm count, running mean and sum of squares (Welford)."""
 
     name: ClassVar[str]
@@ -163,21 +164,25 @@ class _Policy:
     def _learn(self, i: int, reward: float, x: FloatArray) -> None:
         return None
 
+    @abc.abstractmethod
     def _params(self) -> dict[str, Any]:
-        raise NotImplementedError  # each policy names its parameters
+        """The policy's parameters, as its state stores them."""
 
+    @abc.abstractmethod
     def _choose(self, rng: np.random.Generator, x: FloatArray | None) -> int:
-        raise NotImplementedError
+        """The index of the arm to play."""
 
+    @abc.abstractmethod
     def _probabilities(
         self, rng: np.random.Generator, draws: int, x: FloatArray | None
     ) -> FloatArray:
-        raise NotImplementedError
+        """Each arm's chance of being played (before the exploration floor)."""
 
 
 class _Thompson(_Policy):
+    @abc.abstractmethod
     def _sample(self, rng: np.random.Generator, size: tuple[int, ...]) -> FloatArray:
-        raise NotImplementedError
+        """Draws from each arm's posterior of its mean, shaped ``size + (arms,)``."""
 
     def _choose(self, rng: np.random.Generator, x: FloatArray | None) -> int:
         return _argmax(self._sample(rng, (len(self._arms),)), rng)
@@ -294,8 +299,9 @@ class ThompsonGaussian(_Thompson):
 class _Index(_Policy):
     """A deterministic policy: play the best score (ties at random); weights likewise."""
 
+    @abc.abstractmethod
     def _scores(self, x: FloatArray | None) -> FloatArray:
-        raise NotImplementedError
+        """Each arm's index (the larger, the more it deserves a play)."""
 
     def _choose(self, rng: np.random.Generator, x: FloatArray | None) -> int:
         return _argmax(self._scores(x), rng)

@@ -13,7 +13,9 @@ Beside these, by module: :mod:`.power` (sample size and MDE), :mod:`.sequential`
 sampling, UCB1, epsilon-greedy, LinUCB with allocation weights) and :mod:`.assignment`
 (deterministic, versioned bucketing and GrowthBook-compatible hashing); and, for many
 variants and metrics at once, :mod:`.aggregate` (per-variant sums from raw rows) and
-:mod:`.analysis` (the whole analysis vectorised over the arrays of sums).
+:mod:`.analysis` (the whole analysis vectorised over the arrays of sums), and
+:mod:`.rollout` (the decisions of a champion–challenger rollout: hold, advance,
+promote, roll back).
 
 >>> a, b = MeanStats.from_values([1.0, 2.0, 3.0]), MeanStats.from_values([2.0, 3.0, 4.0])
 >>> round(welch_t_test(a, b).difference, 1)

@@ -86,7 +86,7 @@ class ActionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit
     * ``shift_traffic``: set ``weights`` (version → percent);
     * ``open_circuit``: take the alert's ``version`` out of rotation (weight 0, champion
       keeps the rest);
-    * ``pause_experiment``: stop ``experiment`` (when experiments exist);
+    * ``pause_experiment``: stop ``experiment`` (its units go back to the control);
     * ``webhook``: POST JSON to ``url`` (``template``: ``airflow``, ``dagster``,
       ``kubeflow`` or ``plain``; ``target`` is the DAG, job or pipeline to run);
     * ``notify``: a notification to ``receiver``.

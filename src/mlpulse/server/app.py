@@ -117,7 +117,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             clock,
             config,
             RunbookActions(
-                routing=RegistryControl(app.state.registry), poster=poster, enqueue=enqueue
+                routing=RegistryControl(app.state.registry),
+                poster=poster,
+                enqueue=enqueue,
+                pause=experiments.stop,
             ),
         )
         app.state.incidents = incidents

@@ -88,10 +88,12 @@ class RunbookActions:
         routing: RoutingControl | None,
         poster: Poster | None,
         enqueue: Callable[[Notification], None] | None,
+        pause: Callable[[str, str], object] | None = None,
     ) -> None:
         self._routing = routing
         self._poster = poster
         self._enqueue = enqueue
+        self._pause = pause  # stops an experiment: (name, reason)
 
     def run(
         self, action: ActionConfig, alert: Alert, *, healthy: Callable[[str, str], bool], now: float
@@ -136,7 +138,11 @@ class RunbookActions:
             self._routing.open_circuit(model, version, actor="runbook")
             return "ok", f"{model}/{version} taken out of rotation"
         if kind == "pause_experiment":
-            return "skipped", f"experiment {action.experiment!r}: no experiment engine yet"
+            if self._pause is None or not action.experiment:
+                return "failed", "no experiment to pause"
+            name = alert.labels.get("alertname", alert.rule)
+            self._pause(action.experiment, f"paused by runbook on alert {name}")
+            return "ok", f"experiment {action.experiment} stopped"
         if kind == "webhook":
             if self._poster is None or not action.url:
                 return "failed", "no URL to call"

@@ -173,3 +173,17 @@ def test_an_action_that_needs_approval_runs_once_a_person_approves(world: World)
     assert world.registry.rollbacks == ["v2"] and world.service.approvals() == []
     (incident,) = world.service.incidents()
     assert incident.status == "mitigated"
+
+
+def test_a_runbook_can_pause_an_experiment(world: World) -> None:
+    paused: list[tuple[str, str]] = []
+    actions = RunbookActions(
+        routing=world.registry, poster=None, enqueue=None,
+        pause=lambda name, reason: paused.append((name, reason)),
+    )  # fmt: skip
+    service = IncidentService(world.store, world.clock, lambda: config, actions)
+    config = Config(version=1, runbooks={"stop-ab": RunbookConfig(
+        match={"alertname": "errors"},
+        actions=[ActionConfig(kind="pause_experiment", experiment="ranker-ab")])})  # fmt: skip
+    service.on_alerts([_alert(1)], T0)
+    assert paused == [("ranker-ab", "paused by runbook on alert errors")]

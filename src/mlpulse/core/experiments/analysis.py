@@ -257,9 +257,10 @@ def _welch(
     p_value = np.clip(2.0 * special.stdtr(dof, -np.abs(statistic)), 0.0, 1.0)
     p_value[flat] = difference[flat] == 0.0
     quantile = np.where(flat, 0.0, special.stdtrit(dof, 1.0 - alpha / 2.0))
-    relative = m_t / m_c - 1.0
-    c2 = m_c * m_c
-    se_rel = np.sqrt(b / c2 + m_t * m_t * a / (c2 * c2))
+    ratio = m_t / m_c
+    relative = ratio - 1.0
+    # As welch_from_moments: a tiny control mean cannot underflow c² · c² to 0.
+    se_rel = np.sqrt(b + ratio * ratio * a) / np.abs(m_c)
     relative_ci = _interval(relative, quantile * se_rel)
     no_control = np.broadcast_to(m_c == 0.0, relative.shape)
     relative[no_control] = np.nan

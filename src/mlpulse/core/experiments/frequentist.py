@@ -201,9 +201,10 @@ def welch_from_moments(
         quantile = float(special.stdtrit(dof, 1.0 - alpha / 2.0))
     relative, relative_ci = math.nan, _NO_INTERVAL
     if mean_control != 0.0:
-        relative = mean_treatment / mean_control - 1.0
-        c2 = mean_control * mean_control
-        se_rel = math.sqrt(b / c2 + mean_treatment * mean_treatment * a / (c2 * c2))
+        ratio = mean_treatment / mean_control
+        relative = ratio - 1.0
+        # Delta method, written so that a tiny control mean cannot underflow c² · c² to 0.
+        se_rel = math.sqrt(b + ratio * ratio * a) / abs(mean_control)
         relative_ci = (relative - quantile * se_rel, relative + quantile * se_rel)
     return DifferenceResult(
         ExperimentStatus.OK, mean_control, mean_treatment, difference,

@@ -210,6 +210,11 @@ ENDPOINTS = (
         404,
         also=Scope.INGEST,
     ),
+    # Rollouts: an invalid body, or a rollout that does not exist.
+    Endpoint("POST", "/v1/rollouts", "/v1/rollouts", Scope.ADMIN, 422, {"model": "x"}),
+    Endpoint("GET", "/v1/rollouts", "/v1/rollouts", Scope.READ, 200),
+    Endpoint("GET", "/v1/rollouts/{rollout_id}", "/v1/rollouts/nope", Scope.READ, 404),
+    Endpoint("POST", "/v1/rollouts/{rollout_id}/tick", "/v1/rollouts/nope/tick", Scope.ADMIN, 404),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),

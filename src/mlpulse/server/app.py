@@ -14,12 +14,14 @@ from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.http_poster import HttpPoster
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
+from mlpulse.adapters.store.duckdb_rollouts import DuckDBRolloutOutcomes
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
+from mlpulse.adapters.store.sqlite_rollouts import SQLiteRolloutStore
 from mlpulse.domain.alerts import Notification
 from mlpulse.domain.events import Batch
 from mlpulse.domain.experiments import Assignment, ExperimentResults, ExperimentSpec
@@ -36,6 +38,7 @@ from mlpulse.server import (
     model_routes,
     reference_routes,
     registry_routes,
+    rollout_routes,
     series_routes,
     system_routes,
 )
@@ -56,6 +59,7 @@ from mlpulse.services.incidents import IncidentService
 from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
 from mlpulse.services.outbox_worker import OutboxWorker
 from mlpulse.services.registry import Registry
+from mlpulse.services.rollouts import Rollout, Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
 from mlpulse.services.stream_detection import StreamDetectors
 from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
@@ -100,6 +104,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         experiment_store = SQLiteExperimentStore(settings.experiments_path)
         experiments = Experiments(experiment_store, DuckDBExperimentOutcomes(store), clock)
         app.state.experiments = experiments
+        rollout_store = SQLiteRolloutStore(settings.rollouts_path)
+        rollouts = Rollouts(rollout_store, DuckDBRolloutOutcomes(store), app.state.registry, clock)
+        app.state.rollouts = rollouts
         worker = OutboxWorker(alert_store, {}, clock)
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
@@ -132,6 +139,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         def after_tick() -> None:
             alert_loop.wake()
             experiments.check_running()  # early stopping for harm, at most once a minute
+            rollouts.tick()  # hold, advance, promote or roll back every running rollout
 
         background = BackgroundLoop(
             evaluator,
@@ -157,6 +165,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             app.state.registry.close()  # wakes long-polls before the store closes
             registry_store.close()
             experiment_store.close()
+            rollout_store.close()
             windows.close()  # writes every open minute before the store closes
             series.close()
             store.close()
@@ -186,6 +195,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(incident_routes.router)
     app.include_router(registry_routes.router)
     app.include_router(experiment_routes.router)
+    app.include_router(rollout_routes.router)
     install_openapi(
         app,
         [
@@ -228,6 +238,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             Assignment,
             experiment_routes.ExperimentList,
             experiment_routes.StopRequest,
+            Rollout,
+            rollout_routes.RolloutRequest,
+            rollout_routes.RolloutList,
         ],
     )
     return app

@@ -56,6 +56,10 @@ class Settings:
     def experiments_path(self) -> Path:
         return self.data_dir / "experiments.sqlite"
 
+    @property
+    def rollouts_path(self) -> Path:
+        return self.data_dir / "rollouts.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""

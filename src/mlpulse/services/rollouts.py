@@ -1,0 +1,307 @@
+"""Champion–challenger rollouts: walk a challenger through the traffic steps of a plan.
+
+:meth:`Rollouts.start` routes ``plan.steps[0]`` percent of units to the challenger;
+:meth:`Rollouts.tick` (the collector's background loop, or ``POST .../tick``) reads the
+statistics of the current step and applies :func:`mlpulse.core.experiments.rollout.decide`:
+``advance`` sets the next weights, ``promote`` calls :meth:`Registry.promote`,
+``rollback`` restores the champion.
+
+Choices a reviewer should know:
+
+- **Units.** The units of a step are the unit ids seen, per *version*, in the outcome events
+  of the rollout's metrics or of its ``exposure`` event (default ``"exposure"``: log it
+  when a unit is served, or units that never convert are not counted) with ``ts`` since the
+  step began. A unit is counted under every version it was logged with; within a step the
+  weights do not move, so a unit keeps its version (the router's hash).
+- **Statistics.** A ``proportion`` metric is the share of units with at least one event; a
+  ``mean`` metric the mean over units of each unit's sum of values (0 for a unit without
+  events), as the experiments' ``per_unit="sum"``.
+- **Rollback** sets the champion back to 100 and *archives* the challenger in one
+  :meth:`Registry.set_routing`: :meth:`Registry.rollback` would archive the champion,
+  which is the one that must stay.
+- **Timeline.** Every decision is kept, with its reason, in the rollout's ``timeline``;
+  consecutive ``hold`` decisions at one step are kept as one entry (the latest reason,
+  with ``ticks`` counting them), so a rollout that waits a day for traffic stays small.
+  Routing changes also carry the reason into the registry's deployment history.
+- A rollout whose champion is changed by someone else (a manual promote or rollback)
+  is ``cancelled`` at the next tick rather than fighting over the table.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import uuid
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from mlpulse.core.experiments.rollout import MetricObservation, RolloutPlan, decide
+from mlpulse.core.experiments.sufficient import MeanStats, ProportionStats
+from mlpulse.domain.registry import Name, RoutingEntry, RoutingTable
+from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.ports import Clock
+
+Status = Literal["running", "promoted", "rolled_back", "cancelled"]
+
+
+class RolloutMetric(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A metric compared at each step; ``max_harm`` is a relative margin (0.02 = 2%)."""
+
+    name: Name
+    kind: Literal["mean", "proportion"] = "proportion"
+    direction: Literal["increase", "decrease"] = "increase"
+    max_harm: float | None = None
+
+
+class PlanView(msgspec.Struct, frozen=True):
+    """A :class:`RolloutPlan` as stored and shown."""
+
+    steps: list[int]
+    min_units_per_step: int
+    max_units_per_step: int | None
+    alpha: float
+
+    def plan(self) -> RolloutPlan:
+        return RolloutPlan(
+            tuple(self.steps), self.min_units_per_step, self.max_units_per_step, self.alpha
+        )
+
+
+class TimelineEntry(msgspec.Struct, frozen=True):
+    """One decision: ``share`` is the challenger's percent when it was taken."""
+
+    at: float
+    action: Literal["start", "hold", "advance", "promote", "rollback", "cancel"]
+    share: int
+    units_per_arm: int
+    reason: str
+    ticks: int = 1
+
+
+class Rollout(msgspec.Struct, frozen=True):
+    id: str
+    model: str
+    champion: str
+    challenger: str
+    primary: RolloutMetric
+    guardrails: list[RolloutMetric]
+    plan: PlanView
+    exposure: str
+    status: Status
+    step_index: int
+    step_started_at: float
+    created_at: float
+    finished_at: float | None = None
+    timeline: list[TimelineEntry] = []
+
+    @property
+    def share(self) -> int:
+        return self.plan.steps[self.step_index]
+
+
+class RolloutStore(Protocol):
+    """Durable rollouts (see ``mlpulse.adapters.store.sqlite_rollouts``)."""
+
+    def save(self, rollout: Rollout) -> None:
+        """Insert or replace ``rollout`` (by id)."""
+        ...
+
+    def get(self, rollout_id: str) -> Rollout | None: ...
+
+    def list(self) -> list[Rollout]:
+        """Oldest first."""
+        ...
+
+
+class VersionOutcomes(Protocol):
+    """Per-version, per-unit totals (see ``mlpulse.adapters.store.duckdb_rollouts``)."""
+
+    def version_unit_totals(
+        self, model: str, name: str, versions: Sequence[str], *, start: float, end: float
+    ) -> list[tuple[str, str, float, int]]:
+        """(version, unit id, sum of value, count) of ``model``'s outcomes named ``name``
+        of ``versions``, with a unit id and ``ts`` in [start, end)."""
+        ...
+
+
+class RoutingRegistry(Protocol):
+    """What a rollout needs of :class:`mlpulse.services.registry.Registry`."""
+
+    def table(self, model: str) -> RoutingTable: ...
+
+    def set_routing(
+        self, model: str, entries: Sequence[RoutingEntry], *, actor: str, reason: str = ""
+    ) -> RoutingTable: ...
+
+    def promote(
+        self, model: str, version: str, *, actor: str, reason: str = ""
+    ) -> RoutingTable: ...
+
+
+Totals = dict[str, dict[str, float]]  # version -> unit -> sum of value (count > 0 only)
+
+
+class Rollouts:
+    def __init__(
+        self, store: RolloutStore, outcomes: VersionOutcomes, registry: RoutingRegistry,
+        clock: Clock,
+    ) -> None:  # fmt: skip
+        self._store = store
+        self._outcomes = outcomes
+        self._registry = registry
+        self._clock = clock
+        self._lock = threading.Lock()  # one read-decide-write at a time
+
+    def start(
+        self,
+        model: str,
+        challenger: str,
+        *,
+        primary: RolloutMetric,
+        guardrails: Sequence[RolloutMetric] = (),
+        plan: RolloutPlan,
+        exposure: str = "exposure",
+    ) -> Rollout:
+        """Route ``plan.steps[0]`` percent to ``challenger`` and start watching it."""
+        names = [primary.name, *(g.name for g in guardrails)]
+        if len(set(names)) != len(names):
+            raise InvalidInputError(f"guardrails: metric names must be unique; got {names}",
+                                    field="guardrails")  # fmt: skip
+        with self._lock:
+            champion = self._registry.table(model).fallback
+            if champion is None or champion == challenger:
+                why = "has no champion" if champion is None else f"has {challenger!r} as champion"
+                raise InvalidInputError(f"challenger: {model!r} {why}", field="challenger")
+            if any(r.model == model and r.status == "running" for r in self._store.list()):
+                raise InvalidInputError(
+                    f"model: {model!r} has a running rollout already", field="model"
+                )
+            now = self._clock.now()
+            rollout = Rollout(
+                id=uuid.uuid4().hex[:12], model=model, champion=champion,
+                challenger=challenger, primary=primary, guardrails=list(guardrails),
+                plan=PlanView(list(plan.steps), plan.min_units_per_step,
+                              plan.max_units_per_step, plan.alpha),
+                exposure=exposure, status="running", step_index=0, step_started_at=now,
+                created_at=now,
+            )  # fmt: skip
+            reason = f"rollout {rollout.id}: {challenger} at {rollout.share}% beside {champion}"
+            self._route(rollout, rollout.share, reason)
+            rollout = self._record(rollout, "start", rollout.share, 0, reason)
+            self._store.save(rollout)
+        return rollout
+
+    def get(self, rollout_id: str) -> Rollout:
+        found = self._store.get(rollout_id)
+        if found is None:
+            raise NotFoundError(f"no rollout with id {rollout_id!r}")
+        return found
+
+    def list(self) -> builtins.list[Rollout]:
+        return self._store.list()
+
+    def tick(self, rollout_id: str | None = None) -> builtins.list[Rollout]:
+        """Decide for every running rollout (or the one named); the rollouts afterwards."""
+        with self._lock:
+            chosen = [self.get(rollout_id)] if rollout_id is not None else self._store.list()
+            done = []
+            for rollout in chosen:
+                if rollout.status == "running":
+                    rollout = self._tick(rollout)
+                    self._store.save(rollout)
+                done.append(rollout)
+        return done
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _tick(self, rollout: Rollout) -> Rollout:
+        now = self._clock.now()
+        champion = self._registry.table(rollout.model).fallback
+        if champion != rollout.champion:
+            reason = f"champion of {rollout.model} changed to {champion!r} outside the rollout"
+            return self._finish(rollout, "cancelled", "cancel", 0, reason)
+        plan = rollout.plan.plan()
+        decision = decide(plan, rollout.step_index, self._observations(rollout, now))
+        units, reason = decision.units_per_arm, decision.reason
+        if decision.action == "hold":
+            return self._record(rollout, "hold", rollout.share, units, reason)
+        if decision.action == "advance":
+            nxt = decision.step_index_next
+            assert nxt is not None  # an advance always names the next step
+            self._route(rollout, plan.steps[nxt], reason)
+            rollout = self._record(rollout, "advance", rollout.share, units, reason)
+            return msgspec.structs.replace(rollout, step_index=nxt, step_started_at=now)
+        if decision.action == "promote":
+            actor = f"rollout:{rollout.id}"
+            self._registry.promote(rollout.model, rollout.challenger, actor=actor, reason=reason)
+            return self._finish(rollout, "promoted", "promote", units, reason)
+        self._route(rollout, 0, reason)
+        return self._finish(rollout, "rolled_back", "rollback", units, reason)
+
+    def _observations(self, rollout: Rollout, now: float) -> builtins.list[MetricObservation]:
+        metrics = [rollout.primary, *rollout.guardrails]
+        versions = (rollout.champion, rollout.challenger)
+        totals: dict[str, Totals] = {}
+        for name in {m.name for m in metrics} | {rollout.exposure}:
+            found: Totals = {v: {} for v in versions}
+            for version, unit, total, count in self._outcomes.version_unit_totals(
+                rollout.model, name, versions, start=rollout.step_started_at, end=now
+            ):
+                if count > 0 and version in found:
+                    found[version][unit] = total
+            totals[name] = found
+        units = {v: set().union(*(t[v].keys() for t in totals.values())) for v in versions}
+        return [
+            MetricObservation(
+                m.name,
+                m.kind,
+                m.direction,
+                _stats(m, units[rollout.champion], totals[m.name][rollout.champion]),
+                _stats(m, units[rollout.challenger], totals[m.name][rollout.challenger]),
+                guardrail=i > 0,
+                max_harm=m.max_harm,
+            )
+            for i, m in enumerate(metrics)  # the primary first
+        ]
+
+    def _route(self, rollout: Rollout, share: int, reason: str) -> None:
+        stage: Literal["challenger", "archived"] = "challenger" if share else "archived"
+        entries = [
+            RoutingEntry(rollout.champion, "champion", 100 - share),
+            RoutingEntry(rollout.challenger, stage, share),
+        ]
+        actor = f"rollout:{rollout.id}"
+        self._registry.set_routing(rollout.model, entries, actor=actor, reason=reason)
+
+    def _record(
+        self, rollout: Rollout, action: Literal["start", "hold", "advance", "promote",
+                                                "rollback", "cancel"],
+        share: int, units: int, reason: str,
+    ) -> Rollout:  # fmt: skip
+        timeline = list(rollout.timeline)
+        entry = TimelineEntry(self._clock.now(), action, share, units, reason)
+        last = timeline[-1] if timeline else None
+        if action == "hold" and last is not None and last.action == "hold" and last.share == share:
+            entry = msgspec.structs.replace(entry, ticks=last.ticks + 1)
+            timeline[-1] = entry
+        else:
+            timeline.append(entry)
+        return msgspec.structs.replace(rollout, timeline=timeline)
+
+    def _finish(
+        self, rollout: Rollout, status: Status,
+        action: Literal["promote", "rollback", "cancel"], units: int, reason: str,
+    ) -> Rollout:  # fmt: skip
+        rollout = self._record(rollout, action, rollout.share, units, reason)
+        return msgspec.structs.replace(rollout, status=status, finished_at=self._clock.now())
+
+
+def _stats(
+    metric: RolloutMetric, units: set[str], totals: dict[str, float]
+) -> MeanStats | ProportionStats:
+    if metric.kind == "proportion":
+        return ProportionStats(len(units), sum(1 for u in units if u in totals))
+    values = [totals.get(u, 0.0) for u in units]
+    return MeanStats.from_values(values) if values else MeanStats()

@@ -50,7 +50,7 @@ from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.receivers import Receivers
-from mlpulse.server.registry_control import RegistryControl
+from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.settings import Settings
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.evaluator import Evaluator
@@ -63,6 +63,15 @@ from mlpulse.services.rollouts import Rollout, Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
 from mlpulse.services.stream_detection import StreamDetectors
 from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
+
+
+def _champion_sinks(settings: Settings) -> list[ChampionSink]:
+    """Registries outside mlpulse that follow rollbacks (MLflow, when configured)."""
+    if not settings.mlflow_tracking_uri:
+        return []
+    from mlpulse.adapters.registry.mlflow_alias import MlflowAlias
+
+    return [MlflowAlias(settings.mlflow_tracking_uri)]
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -124,7 +133,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             clock,
             config,
             RunbookActions(
-                routing=RegistryControl(app.state.registry),
+                routing=RegistryControl(app.state.registry, sinks=_champion_sinks(settings)),
                 poster=poster,
                 enqueue=enqueue,
                 pause=experiments.stop,

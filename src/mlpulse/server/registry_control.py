@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from mlpulse.domain.registry import RoutingEntry, RoutingTable
 from mlpulse.services.registry import Registry
 
 
+class ChampionSink(Protocol):
+    """Somewhere else that must follow the champion (an MLflow alias)."""
+
+    def set_champion(self, model: str, version: str) -> str: ...
+
+
 class RegistryControl:
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, *, sinks: Sequence[ChampionSink] = ()) -> None:
         self._registry = registry
+        self._sinks = list(sinks)
 
     def rollback(
         self,
@@ -24,7 +32,15 @@ class RegistryControl:
         table = self._registry.rollback(
             model, actor=actor, to_version=to_version, healthy=healthy, reason=reason
         )
-        return _summary(table)
+        summary = _summary(table)
+        champion = next((e.version for e in table.entries if e.stage == "champion"), None)
+        for sink in self._sinks if champion else ():
+            assert champion is not None
+            try:
+                summary += f"; MLflow alias → version {sink.set_champion(model, champion)}"
+            except Exception as exc:  # the rollback stands; say that the alias did not move
+                summary += f"; MLflow alias NOT moved: {exc}"
+        return summary
 
     def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> str:
         stages = {e.version: e.stage for e in self._registry.table(model).entries}

@@ -31,6 +31,8 @@ class Settings:
     retention_days: float = 30.0
     # Names this collector in the minute profiles it writes (default: host and pid).
     writer_id: str = ""
+    # When set, rollbacks also move this MLflow registry's `champion` alias.
+    mlflow_tracking_uri: str = ""
 
     @property
     def events_path(self) -> Path:
@@ -74,6 +76,7 @@ class Settings:
             "evaluator_interval_s": env.get("MLPULSE_EVALUATOR_INTERVAL", "10"),
             "retention_days": env.get("MLPULSE_RETENTION_DAYS", "30"),
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
+            "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -100,6 +103,7 @@ class Settings:
                 float, "MLPULSE_RETENTION_DAYS", values["retention_days"], low=0.001, high=36500
             ),
             writer_id=str(values["writer_id"]),
+            mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
         )
 
 

@@ -1,0 +1,1 @@
+"""Adapters to model registries teams already keep (MLflow)."""

@@ -92,3 +92,6 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
     # A second failure inside the cooldown does not roll back again (no loop).
     actions = [e for e in incident["timeline"] if e["kind"] == "action"]
     assert len(actions) == 1
+    # The rollback is a deployment, and it is on the incident's timeline too.
+    deployments = [e["text"] for e in incident["timeline"] if e["kind"] == "deployment"]
+    assert any(text.startswith("rollback: recs champion v1") for text in deployments)

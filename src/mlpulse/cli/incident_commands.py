@@ -29,11 +29,14 @@ def _secs(value: float | None) -> str:
 def list_incidents(
     model: Annotated[str | None, typer.Option()] = None,
     status: Annotated[str | None, typer.Option()] = None,
+    days: Annotated[float | None, typer.Option(help="Only those opened in the last N days")] = None,
     url: Url = None,
     api_key: ApiKey = None,
 ) -> None:
     """Incidents, newest first, with mean times to detect, acknowledge and recover."""
-    params = {k: v for k, v in (("model", model), ("status", status)) if v}
+    params: dict[str, str | float] = {k: v for k, v in (("model", model), ("status", status)) if v}
+    if days is not None:
+        params["since"] = time.time() - days * 86400.0
     with client(url, api_key) as http:
         found = call(http, "GET", "/v1/incidents", params=params)
     table = Table("id", "title", "status", "opened (UTC)", "detect", "ack", "recover")

@@ -140,6 +140,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             ),
         )
         app.state.incidents = incidents
+        app.state.registry.on_deployment = lambda d: incidents.add_deployment(
+            d.model, f"{d.kind}: {d.model} champion {d.version} (by {d.actor})", d.at
+        )
         engine.on_alerts = incidents.on_alerts
         receivers = Receivers()
         alert_loop = AlertLoop(engine, worker, receivers, config)

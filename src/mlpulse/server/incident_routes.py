@@ -28,6 +28,13 @@ MOVED_SERIES = ("mlpulse_error_rate", "mlpulse_latency_ms", "mlpulse_throughput_
                 "mlpulse_drift_share", "mlpulse_estimated_performance")  # fmt: skip
 
 
+# Labels that name a series rather than a segment of the traffic.
+NOT_SEGMENTS = frozenset(
+    {"model", "version", "monitor", "quantile", "metric", "column", "method", "stream",
+     "detector", "window"}
+)  # fmt: skip
+
+
 class IncidentView(msgspec.Struct, frozen=True):
     incident: Incident
     times: dict[str, float | None]
@@ -58,7 +65,7 @@ def _mean(values: list[float]) -> float:
 
 @router.get(
     "",
-    summary="Incidents, newest first, with MTTD/MTTA/MTTR over the list",
+    summary="Incidents, newest first, with MTTD/MTTA/MTTR over the list (per model, period)",
     openapi_extra=response_schema(IncidentList),
     dependencies=[Depends(require(Scope.READ))],
 )
@@ -66,8 +73,14 @@ async def list_incidents(
     request: Request,
     model: str | None = Query(None),
     status: str | None = Query(None, pattern="^(triggered|acknowledged|mitigated|resolved)$"),
+    since: float | None = Query(None, description="Opened at or after (seconds since the epoch)"),
+    until: float | None = Query(None, description="Opened before (seconds since the epoch)"),
 ) -> Response:
     found = await run_in_threadpool(lambda: _service(request).incidents(model=model, status=status))
+    found = [
+        i for i in found
+        if (since is None or i.opened_at >= since) and (until is None or i.opened_at < until)
+    ]  # fmt: skip
     summary: dict[str, float | None] = {}
     for measure in ("time_to_detect", "time_to_acknowledge", "time_to_recover", "time_to_resolve"):
         values = [v for i in found if (v := i.times[measure]) is not None]
@@ -208,9 +221,17 @@ def _draft(request: Request, incident: Incident) -> str:
     moved = []
     for name in MOVED_SERIES:
         points = series.query_points(name, matchers={"model": model}, start=onset - 3600, end=end)
-        before = _mean([p.value for p in points if p.ts < onset])
-        during = _mean([p.value for p in points if p.ts >= onset])
-        moved.append((name, before, during))
+        # The model as a whole, and each segment (mode, environment, segment_by tags).
+        groups: dict[str, list[MetricPoint]] = {}
+        for point in points:
+            segment = ",".join(
+                f"{k}={v}" for k, v in sorted(point.labels.items()) if k not in NOT_SEGMENTS
+            )
+            groups.setdefault(f"{name}{{{segment}}}" if segment else name, []).append(point)
+        for label, group in groups.items():
+            before = _mean([p.value for p in group if p.ts < onset])
+            during = _mean([p.value for p in group if p.ts >= onset])
+            moved.append((label, before, during))
     alert_store: Any = request.app.state.alert_store
     actions: list[ActionOutcome] = [
         a for a in alert_store.actions(since=onset - 3600) if a.incident == incident.id

@@ -20,6 +20,7 @@ Choices a reviewer should know:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -91,6 +92,8 @@ class Registry:
         self._conditions: dict[str, threading.Condition] = {}
         self._conditions_lock = threading.Lock()
         self._closed = False
+        # Told of every deployment (the open incident of the model puts it on its timeline).
+        self.on_deployment: Callable[[Deployment], None] | None = None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -343,3 +346,10 @@ class Registry:
         if condition is not None:
             with condition:
                 condition.notify_all()
+        if self.on_deployment is not None:
+            latest = self.deployments(model=model)
+            if latest:
+                try:
+                    self.on_deployment(latest[-1])
+                except Exception:  # a listener (the incident timeline) must not undo a change
+                    logging.getLogger("mlpulse.registry").exception("deployment listener failed")

@@ -20,10 +20,18 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.server
 
-demo: $(VENV)/.server
+# The dashboard's browser libraries (ECharts, htmx), from the npm registry into
+# web/node_modules: served by the collector from its own origin, never from a CDN.
+$(VENV)/.web: $(BIN)/python web/package.json web/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is needed for the dashboard's assets (apt-get install npm)"; exit 1; }
+	npm ci --prefix web --no-audit --no-fund --silent
+	touch $@
+
+demo: $(VENV)/.server $(VENV)/.web
 	$(BIN)/mlpulse demo
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(VENV)/.web
+	tools/system-packages
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest

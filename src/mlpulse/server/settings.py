@@ -13,6 +13,8 @@ from mlpulse.errors import ConfigurationError
 T = TypeVar("T", int, float)
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# Where `make` installs the dashboard's browser libraries (web/package.json) in a checkout.
+CHECKOUT_WEB_ASSETS = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +35,8 @@ class Settings:
     writer_id: str = ""
     # When set, rollbacks also move this MLflow registry's `champion` alias.
     mlflow_tracking_uri: str = ""
+    # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
+    web_assets: Path = CHECKOUT_WEB_ASSETS
 
     @property
     def events_path(self) -> Path:
@@ -77,6 +81,7 @@ class Settings:
             "retention_days": env.get("MLPULSE_RETENTION_DAYS", "30"),
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
+            "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -104,6 +109,7 @@ class Settings:
             ),
             writer_id=str(values["writer_id"]),
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
+            web_assets=Path(str(values["web_assets"])),
         )
 
 

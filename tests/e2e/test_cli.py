@@ -44,9 +44,3 @@ def test_keys_create_refuses_an_unknown_scope(tmp_path: Path) -> None:
     result = _mlpulse("keys", "create", "--scope", "root", "--data-dir", str(tmp_path), check=False)
     assert result.returncode != 0
     assert "root" in result.stderr
-
-
-def test_demo_runs_and_reports_what_was_sent(tmp_path: Path) -> None:
-    result = _mlpulse("demo", "--events", "3000", "--data-dir", str(tmp_path / "demo"))
-    assert "the collector reports what was sent" in result.stdout
-    assert "v1" in result.stdout and "v2" in result.stdout

@@ -125,14 +125,53 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
 
 @app.command()
 def demo(
-    seed: Annotated[int, typer.Option(help="Seed of the simulated traffic")] = 7,
-    events: Annotated[int, typer.Option(help="Predictions to simulate")] = 20_000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated day")] = 7,
+    speed: Annotated[
+        float,
+        typer.Option(
+            help="Simulated seconds per wall second (0: as fast as the machine goes)", min=0.0
+        ),
+    ] = 0.0,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="Log 1 request in 20 outside the fast failures, "
+            "and step 5 minutes at a time there (for tests)",
+        ),
+    ] = False,
+    scale: Annotated[
+        float,
+        typer.Option(
+            help="Share of requests logged outside the fast failures "
+            "(1: every request, about 10 minutes)",
+            min=0.001,
+            max=1.0,
+        ),
+    ] = 0.1,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Keep the dashboard running afterwards")
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port of the collector (any free one if taken)")] = 8080,
+    summary_json: Annotated[
+        Path | None, typer.Option(help="Also write the summary to this JSON file")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """A short scenario: a collector on a fresh embedded store, two model versions, a report."""
-    from mlpulse.demo.scenario import run_scenario
+    """A simulated day of production on a fresh embedded store, with a live view.
 
-    sys.exit(run_scenario(seed=seed, predictions=events, data_dir=data_dir, console=Console()))
+    A recommendation platform (10,000,000 requests a day) and a real-time fraud model:
+    a feature drifts, a bad deployment is rolled back, an A/B test is decided and
+    promoted, and the fraud model's scores shift. Prints the measured detection and
+    recovery times, writes an HTML report, then serves the dashboard until Ctrl-C.
+    """
+    from mlpulse.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(
+        seed=seed, speed=speed, fast=fast, scale=scale, data_dir=data_dir, port=port, serve=serve,
+        summary_json=summary_json,
+    )  # fmt: skip
+    sys.exit(run_demo(options, Console()))
 
 
 def _read_table(path: Path) -> object:

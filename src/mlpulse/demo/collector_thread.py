@@ -9,6 +9,7 @@ from types import TracebackType
 
 import uvicorn
 
+from mlpulse.ports import Clock
 from mlpulse.server.app import create_app
 from mlpulse.server.settings import Settings
 
@@ -16,7 +17,7 @@ from mlpulse.server.settings import Settings
 class CollectorThread:
     """``with CollectorThread(settings) as url:`` serves the collector until the block ends."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         if settings.port == 0:
             with socket.socket() as sock:
                 sock.bind((settings.host, 0))
@@ -24,9 +25,8 @@ class CollectorThread:
         else:
             port = settings.port
         self.url = f"http://{settings.host}:{port}"
-        config = uvicorn.Config(
-            create_app(settings), host=settings.host, port=port, log_level="warning"
-        )
+        self.app = create_app(settings, clock=clock)
+        config = uvicorn.Config(self.app, host=settings.host, port=port, log_level="warning")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="mlpulse-collector")
 

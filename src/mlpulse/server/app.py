@@ -32,6 +32,7 @@ from mlpulse.ports import Clock
 from mlpulse.server import (
     alert_routes,
     config_routes,
+    dashboard,
     experiment_routes,
     incident_routes,
     key_routes,
@@ -208,6 +209,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(registry_routes.router)
     app.include_router(experiment_routes.router)
     app.include_router(rollout_routes.router)
+    app.include_router(dashboard.router)  # the web UI at / (after the API's routes)
     install_openapi(
         app,
         [

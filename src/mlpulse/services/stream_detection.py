@@ -4,7 +4,10 @@ Per (model, version) three detectors follow three streams:
 
 * the error stream (1 for a failed prediction, else 0): Page–Hinkley, upward changes
   only (more errors), with river's defaults — on a 5% → 30% error-rate change it
-  signals after about 220 events (median), i.e. within a quarter second at 1,000/s;
+  signals after about 220 events (median), i.e. within a quarter second at 1,000/s.
+  A new version's test starts from the model's error rate so far (its other versions,
+  weighed as up to ``PRIOR_EVENTS`` events): a deployment that fails from its first
+  request is a change against the model, where on its own stream it would look normal;
 * the score stream: ADWIN (scores live in [0, 1], the scale its bound assumes);
 * the latency stream: two-sided CUSUM, whose target and spread are learnt from the
   first 200 values, so it needs no unit.
@@ -29,6 +32,8 @@ from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import Clock, SeriesStore
 
 STREAM_CHANGE = "mlpulse_stream_change"
+PRIOR_EVENTS = 1000  # the weight of the model's error rate in a new version's test
+MIN_PRIOR_EVENTS = 100  # fewer predictions of the model than this: no prior
 
 
 @dataclass(slots=True)
@@ -53,7 +58,15 @@ class StreamDetectors:
         self._clock = clock
         self.on_point = on_point
         self._streams: dict[tuple[str, str], _Streams] = {}
+        self._model_errors: dict[str, list[int]] = {}  # model -> [predictions, failures]
         self.detections = 0
+
+    def _new_streams(self, model: str) -> _Streams:
+        streams = _Streams()
+        seen = self._model_errors.get(model)
+        if seen is not None and seen[0] >= MIN_PRIOR_EVENTS:
+            streams.errors.start_from(seen[1] / seen[0], min(seen[0], PRIOR_EVENTS))
+        return streams
 
     def __call__(self, batch: AcceptedBatch) -> None:
         found: list[MetricPoint] = []
@@ -62,7 +75,7 @@ class StreamDetectors:
             key = (block.model, block.version)
             streams = self._streams.get(key)
             if streams is None:
-                streams = self._streams[key] = _Streams()
+                streams = self._streams[key] = self._new_streams(block.model)
             changed: set[tuple[str, str]] = set()
             errors = block.error
             page_hinkley = streams.errors
@@ -78,6 +91,9 @@ class StreamDetectors:
                     # starts after this event (Page 1954's change-point estimate).
                     t = None if stamps is None else stamps[i]
                     streams.quiet_at = batch.received_at if t is None else epoch_seconds(t)
+            seen = self._model_errors.setdefault(block.model, [0, 0])
+            seen[0] += len(block)
+            seen[1] += 0 if errors is None else len(errors) - errors.count(None)
             if block.score is not None:
                 update_score = streams.score.update
                 for score in block.score:

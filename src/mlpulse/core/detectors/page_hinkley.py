@@ -127,6 +127,26 @@ class PageHinkley:
         self._max_down = 0.0
         self._drift_detected = False
 
+    def start_from(self, mean: float, n: int) -> None:
+        """Start a fresh test as if ``n`` values with mean ``mean`` had been read.
+
+        A prior for a stream that has a known past elsewhere: a new model version is
+        tested against the error rate of the versions before it, so one that fails
+        from its first request is a change, not its normal. Larger ``n`` makes the
+        prior weigh longer against the stream's own values.
+
+        >>> detector = PageHinkley(mode="up", alpha=1.0)
+        >>> detector.start_from(0.01, 1000)
+        >>> next(i for i in range(1000) if detector.update(1.0 if i % 3 == 0 else 0.0))
+        168
+        """
+        if not isfinite(mean):
+            raise parameter_error("mean", "PageHinkley.start_from", "a finite number", mean)
+        n = check_int(n, "n", "PageHinkley.start_from", low=0)
+        self.reset()
+        self._n = n
+        self._mean = mean if n > 0 else 0.0
+
     def update(self, x: float) -> bool:
         """Read one value; True if a change is detected on this update.
 

@@ -1,0 +1,75 @@
+"""The charts' JSON (``data-src``): one endpoint per chart, 401 without a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
+from mlpulse.errors import NotFoundError
+from mlpulse.server.bodies import json_response
+from mlpulse.server.dashboard.business_view import hourly_cache, kpi_lines
+from mlpulse.server.dashboard.chart_data import line_chart
+from mlpulse.server.dashboard.experiment_view import estimates_chart, sequential_chart
+from mlpulse.server.dashboard.guards import data_session
+from mlpulse.server.dashboard.model_charts import deployment_markers, model_chart
+from mlpulse.server.dashboard.time_range import time_range
+
+router = APIRouter(include_in_schema=False)
+
+
+def _json(body: dict[str, Any]) -> Response:
+    response = json_response(body)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/ui/data/models/{model}/{chart}")
+def model_chart_data(
+    request: Request,
+    model: str,
+    chart: str,
+    span: str | None = Query(None, alias="range"),
+) -> Response:
+    data_session(request)
+    state = request.app.state
+    window = time_range(span, now=state.clock.now())
+    markers = deployment_markers(state.registry.deployments(model=model), window)
+    body = model_chart(chart, state.series, model, window, markers)
+    if body is None:
+        raise NotFoundError(f"no chart named {chart!r}")
+    body["range"] = window.key
+    return _json(body)
+
+
+@router.get("/ui/data/experiments/{name}/{chart}")
+def experiment_chart_data(request: Request, name: str, chart: str) -> Response:
+    data_session(request)
+    state = request.app.state
+    if chart == "estimates":
+        return _json(estimates_chart(state.experiments.results(name)))
+    if chart == "sequential":
+        spec = state.experiments.get(name)
+        return _json(sequential_chart(spec, DuckDBExperimentOutcomes(state.store), state.clock))
+    raise NotFoundError(f"no chart named {chart!r}")
+
+
+@router.get("/ui/data/business/{chart}")
+def business_chart_data(
+    request: Request,
+    chart: str,
+    model: str,
+    span: str | None = Query(None, alias="range"),
+) -> Response:
+    data_session(request)
+    state = request.app.state
+    window = time_range(span, now=state.clock.now())
+    if chart == "kpis":
+        return _json(line_chart(kpi_lines(state.store, model, window), unit="per hour"))
+    if chart == "technical":
+        lines = hourly_cache(request).technical(state.series, model, window)
+        rates = [name for name in lines if name in ("error rate", "drift share")]
+        return _json(line_chart(lines, unit="", second_axis=rates, second_unit="share"))
+    raise NotFoundError(f"no chart named {chart!r}")

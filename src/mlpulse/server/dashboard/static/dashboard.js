@@ -1,0 +1,283 @@
+// mlpulse dashboard: draws every <div class="chart" data-src> with ECharts, wires the
+// range picker, auto-refresh and htmx (CSRF header, error messages). No inline scripts:
+// the pages' Content-Security-Policy admits scripts from the collector only.
+(function () {
+  "use strict";
+
+  var instances = new Map();
+  var NO_DATA = "no data in this range";
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function timeText(ms) {
+    var d = new Date(ms);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) +
+      " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + " UTC";
+  }
+
+  function number(v) {
+    if (v === null || v === undefined || !isFinite(v)) { return "—"; }
+    var a = Math.abs(v);
+    if (a !== 0 && (a < 0.001 || a >= 1e6)) { return v.toExponential(2); }
+    return String(Math.round(v * 1000) / 1000);
+  }
+
+  function flash(text) {
+    var box = document.getElementById("flash");
+    if (!box) { return; }
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  function dispose(el) {
+    var chart = instances.get(el);
+    if (chart) { chart.dispose(); instances.delete(el); }
+  }
+
+  function showMessage(el, state, text) {
+    dispose(el);
+    el.textContent = "";
+    var p = document.createElement("p");
+    p.className = "no-data";
+    p.textContent = text;
+    el.appendChild(p);
+    el.setAttribute("data-points", "0");
+    el.setAttribute("data-rendered", state);
+  }
+
+  function markLine(data) {
+    if (data.markers && data.markers.length) {
+      return {
+        symbol: "none",
+        animation: false,
+        lineStyle: { type: "dashed", color: "#8e44ad" },
+        label: { formatter: "{b}", position: "insideEndTop", fontSize: 10 },
+        data: data.markers.map(function (m) { return { xAxis: m.at, name: m.label }; })
+      };
+    }
+    if (data.zero_line) {
+      return {
+        symbol: "none", animation: false, silent: true,
+        lineStyle: { type: "solid", color: "#888" },
+        label: { show: false },
+        data: [{ yAxis: 0 }]
+      };
+    }
+    return undefined;
+  }
+
+  function lineOption(data) {
+    var second = data.second_axis || [];
+    // Rates and counts start at zero; metrics like AUC zoom in on their range (scale).
+    var yAxes = [{ type: "value", name: data.unit, scale: !!data.scale, axisLabel: { formatter: number } }];
+    if (second.length) {
+      yAxes.push({ type: "value", name: data.second_unit, min: 0, axisLabel: { formatter: number } });
+    }
+    var mark = markLine(data);
+    return {
+      animation: false,
+      tooltip: { trigger: "axis", valueFormatter: number },
+      legend: { type: "scroll", top: 0 },
+      grid: { left: 64, right: second.length ? 64 : 24, top: 48, bottom: 64 },
+      xAxis: { type: "time" },
+      yAxis: yAxes,
+      dataZoom: [{ type: "inside" }, { type: "slider", height: 16, bottom: 8 }],
+      series: data.series.map(function (s, i) {
+        return {
+          name: s.name,
+          type: "line",
+          showSymbol: s.data.length < 40,
+          connectNulls: false,
+          yAxisIndex: second.indexOf(s.name) >= 0 ? 1 : 0,
+          data: s.data,
+          markLine: i === 0 ? mark : undefined
+        };
+      })
+    };
+  }
+
+  function heatmapOption(data) {
+    return {
+      animation: false,
+      tooltip: {
+        position: "top",
+        formatter: function (p) {
+          return data.y[p.value[1]] + " · " + timeText(data.x[p.value[0]]) + ": " + number(p.value[2]);
+        }
+      },
+      grid: { left: 120, right: 24, top: 16, bottom: 88 },
+      xAxis: {
+        type: "category",
+        data: data.x.map(timeText),
+        axisLabel: { formatter: function (v) { return v.slice(5, 16); } }
+      },
+      yAxis: { type: "category", data: data.y },
+      visualMap: {
+        min: 0, max: data.max || 1, calculable: true, precision: 3, orient: "horizontal",
+        left: "center", bottom: 0, text: [data.unit, ""],
+        inRange: { color: ["#f7fbff", "#fee090", "#fc8d59", "#d73027"] }
+      },
+      series: [{ type: "heatmap", data: data.cells, progressive: 0 }]
+    };
+  }
+
+  function intervalOption(data) {
+    var cats = data.categories;
+    var bars = [];
+    var dots = [];
+    data.series.forEach(function (s) {
+      s.data.forEach(function (row, i) {
+        if (row[0] !== null) { dots.push([row[0] * 100, i]); }
+        if (row[1] !== null && row[2] !== null) { bars.push([i, row[1] * 100, row[2] * 100]); }
+      });
+    });
+    function renderItem(params, api) {
+      var low = api.coord([api.value(1), api.value(0)]);
+      var high = api.coord([api.value(2), api.value(0)]);
+      var h = api.size([0, 1])[1] * 0.25;
+      var style = { stroke: "#34495e", lineWidth: 2 };
+      return {
+        type: "group",
+        children: [
+          { type: "line", shape: { x1: low[0], y1: low[1], x2: high[0], y2: high[1] }, style: style },
+          { type: "line", shape: { x1: low[0], y1: low[1] - h, x2: low[0], y2: low[1] + h }, style: style },
+          { type: "line", shape: { x1: high[0], y1: high[1] - h, x2: high[0], y2: high[1] + h }, style: style }
+        ]
+      };
+    }
+    return {
+      animation: false,
+      tooltip: { trigger: "item", valueFormatter: number },
+      grid: { left: 200, right: 32, top: 24, bottom: 40 },
+      xAxis: { type: "value", name: "% vs control", axisLabel: { formatter: number } },
+      yAxis: { type: "category", data: cats },
+      series: [
+        { type: "custom", name: "interval", renderItem: renderItem, encode: { x: [1, 2], y: 0 }, data: bars },
+        {
+          type: "scatter", name: "estimate", data: dots, symbolSize: 10,
+          markLine: { symbol: "none", silent: true, label: { show: false },
+                      lineStyle: { color: "#888" }, data: [{ xAxis: 0 }] }
+        }
+      ]
+    };
+  }
+
+  function option(data) {
+    if (data.kind === "heatmap") { return heatmapOption(data); }
+    if (data.kind === "interval") { return intervalOption(data); }
+    return lineOption(data);
+  }
+
+  function draw(el) {
+    var src = el.getAttribute("data-src");
+    el.setAttribute("data-rendered", "loading");
+    return fetch(src, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location.assign("/login?next=" +
+            encodeURIComponent(window.location.pathname + window.location.search));
+          throw new Error("the session ended: log in again");
+        }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.json();
+      })
+      .then(function (data) {
+        if (!data.points) { showMessage(el, "empty", NO_DATA); return; }
+        if (!window.echarts) {
+          showMessage(el, "unavailable", "charts need ECharts: run make (npm ci --prefix web)");
+          return;
+        }
+        var chart = instances.get(el);
+        if (!chart) {
+          el.textContent = "";
+          chart = window.echarts.init(el, null, { renderer: "canvas" });
+          instances.set(el, chart);
+        }
+        chart.setOption(option(data), true);
+        el.setAttribute("data-points", String(data.points));
+        el.setAttribute("data-rendered", "true");
+      })
+      .catch(function (err) { showMessage(el, "error", "could not load this chart: " + err.message); });
+  }
+
+  function drawAll() {
+    document.querySelectorAll("div.chart[data-src]").forEach(draw);
+  }
+
+  function refreshAll() {
+    drawAll();
+    if (window.htmx) {
+      document.querySelectorAll("[data-refresh]").forEach(function (el) {
+        window.htmx.trigger(el, "refresh");
+      });
+    }
+  }
+
+  function wireRefresh() {
+    var select = document.querySelector("select[data-refresh-select]");
+    if (!select) { return; }
+    var timer = null;
+    function apply() {
+      if (timer) { window.clearInterval(timer); timer = null; }
+      var seconds = parseInt(select.value, 10) || 0;
+      try { window.localStorage.setItem("mlpulse-refresh", String(seconds)); } catch (e) { /* private mode */ }
+      if (seconds > 0) { timer = window.setInterval(refreshAll, seconds * 1000); }
+    }
+    try {
+      var saved = window.localStorage.getItem("mlpulse-refresh");
+      if (saved !== null) { select.value = saved; }
+    } catch (e) { /* private mode */ }
+    select.addEventListener("change", apply);
+    apply();
+  }
+
+  function wireForms() {
+    document.querySelectorAll("form[data-range-form] select").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
+  function wireHtmx() {
+    document.body.addEventListener("htmx:configRequest", function (event) {
+      event.detail.headers["X-CSRF-Token"] = csrfToken();
+    });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      if (event.detail.successful) { flash(""); }
+    });
+    document.body.addEventListener("htmx:responseError", function (event) {
+      var xhr = event.detail.xhr;
+      var text = "The collector answered " + xhr.status;
+      try {
+        var body = JSON.parse(xhr.responseText);
+        if (body && body.error && body.error.message) { text += ": " + body.error.message; }
+      } catch (e) { /* not JSON */ }
+      flash(text);
+    });
+    document.body.addEventListener("htmx:afterSwap", function (event) {
+      var form = document.getElementById("silence");
+      if (form && event.detail.target && event.detail.target.id === "silences") { form.reset(); }
+    });
+  }
+
+  function start() {
+    document.documentElement.classList.add("js");
+    wireForms();
+    wireHtmx();
+    wireRefresh();
+    drawAll();
+    window.addEventListener("resize", function () {
+      instances.forEach(function (chart) { chart.resize(); });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

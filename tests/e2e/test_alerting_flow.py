@@ -116,3 +116,36 @@ def test_alertmanager_webhook_alerts_enter_the_same_routing(collector: RunningCo
             "labels": {}}]}, headers=collector.headers(collector.ingest_key),
         )  # fmt: skip
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "alerts[0].status"
+
+
+def test_put_config_reports_receiver_settings_that_cannot_work_and_reads_text_numbers(
+    collector: RunningCollector,
+) -> None:
+    admin = collector.headers(collector.admin_key)
+    mail = {"to": "ana@example.com", "from": "mlpulse@example.com", "host": "smtp.example.com"}
+    config: dict[str, Any] = {
+        "version": 1,
+        "receivers": {"mail": {"kind": "email", "settings": {**mail, "port": "587x"}}},
+        "runbooks": {"tell": {"match": {}, "actions": [{"kind": "notify", "receiver": "pager"}],
+                              "cooldown": "soon"}},
+    }  # fmt: skip
+    refused = httpx.put(f"{collector.url}/v1/config", json=config, headers=admin)
+    assert refused.status_code == 422
+    message = refused.json()["error"]["message"]
+    assert "receivers.mail.settings.port: must be an int in [1, 65535]; got '587x'" in message
+    assert "runbooks.tell.cooldown: must be a duration" in message
+    assert "runbooks.tell.actions[0].receiver: no receiver named 'pager'" in message
+    # Numbers as text, as `mlpulse apply` sends what it read from mlpulse.yaml.
+    config["receivers"]["mail"]["settings"].update(port="2525", starttls="false")
+    config["runbooks"]["tell"].update(
+        cooldown="10m", actions=[{"kind": "notify", "receiver": "mail"}]
+    )
+    config["users"] = {"ana": {"receiver": "mail"}}
+    config["escalation_policies"] = {"critical": {"repeat": "1", "steps": [
+        {"delay_minutes": "0", "targets": ["user:ana"]}]}}  # fmt: skip
+    applied = httpx.put(f"{collector.url}/v1/config", json=config, headers=admin)
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["plan"].splitlines() == [
+        "+ receiver mail", "+ user ana", "+ runbook tell", "+ alerting escalation_policies",
+        "Plan: 4 to create, 0 to update, 0 to delete.",
+    ]  # fmt: skip

@@ -253,3 +253,76 @@ def test_load_config_reports_an_unreadable_file(tmp_path: Path) -> None:
 def test_load_config_reports_an_alias_that_contains_itself(tmp_path: Path) -> None:
     path = _write(tmp_path, "version: 1\nmodels: &loop\n  m: *loop\n")
     assert _errors(path)[0] == f"{path}:3: models.m: an alias contains itself"
+
+
+def test_load_config_reads_numbers_and_booleans_of_receiver_settings_and_policies(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        version: 1
+        receivers:
+          mail:
+            kind: email
+            settings: {to: ana@example.com, from: mlpulse@example.com, host: smtp.example.com,
+                       port: 2525, starttls: false, timeout: 2.5, rate_per_s: 1, burst: 3}
+          hook: {kind: webhook, settings: {url: "https://hooks.example/x", max_alerts: 20}}
+        users: {ana: {receiver: mail}}
+        escalation_policies:
+          critical:
+            steps:
+              - {delay_minutes: 0, targets: ["user:ana"]}
+              - {delay_minutes: 10, targets: ["channel:hook"]}
+            repeat: 2
+            repeat_delay_minutes: 15
+        runbooks:
+          tell: {match: {severity: critical}, actions: [{kind: notify, receiver: hook}]}
+        """,
+    )
+    config = load_config(path)
+    # Kept as the text written; the notifier and the policy read the numbers from it.
+    assert config.receivers["mail"].settings["port"] == "2525"
+    assert config.escalation_policies["critical"]["repeat_delay_minutes"] == "15"
+
+
+def test_load_config_reports_receiver_settings_and_runbooks_that_cannot_work(
+    tmp_path: Path,
+) -> None:
+    path = _write(
+        tmp_path,
+        """\
+        version: 1
+        receivers:
+          mail:
+            kind: email
+            settings:
+              to: "${ONCALL_EMAIL}"
+              from: mlpulse@example.com
+              host: smtp.example.com
+              port: 587x
+              starttls: maybe
+          team: {kind: slack, settings: {url: "ftp://hooks.example", chanel: "#ml"}}
+        escalation_policies:
+          critical: {steps: [{delay_minutes: 10m, targets: ["channel:team"]}]}
+        runbooks:
+          rollback:
+            match: {alertname: errors-up}
+            actions: [{kind: rollback}, {kind: notify, receiver: pager}]
+            cooldown: soon
+        """,
+    )
+    assert _errors(path) == [
+        f"{path}:9: receivers.mail.settings.port: must be an int in [1, 65535]; got '587x'",
+        f"{path}:10: receivers.mail.settings.starttls: must be true or false; got 'maybe'",
+        f"{path}:11: receivers.team.settings.url: must be an http(s) URL; "
+        "got 'ftp://hooks.example'",
+        f"{path}:11: receivers.team.settings.chanel: unknown setting of a slack receiver; "
+        "known: burst, rate_per_s, timeout, url",
+        f"{path}:13: escalation_policies.critical.steps[0].delay_minutes: must be a whole "
+        "number; got '10m'",
+        f"{path}:17: runbooks.rollback.actions[1].receiver: no receiver named 'pager' "
+        "(receivers: mail, team)",
+        f"{path}:18: runbooks.rollback.cooldown: must be a duration like 30s, 5m, 1h or 7d; "
+        "got 'soon'",
+    ]

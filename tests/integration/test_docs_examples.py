@@ -12,7 +12,9 @@ the decoding the collector applies to ``PUT /v1/config`` (what ``mlpulse apply``
 Reference files a document names are created empty beside its copy: ``load_config`` only
 checks that they exist; their content is the training data of whoever applies the file.
 Finally the checks the collector makes only when it runs: every receiver can be built
-from its settings, and every runbook's cooldown is a duration.
+from its settings, the escalation policies parse, and every runbook's cooldown is a
+duration. The README's alerting example (its ```yaml block with ``escalation_policies``)
+is checked the same way.
 """
 
 from __future__ import annotations
@@ -29,12 +31,14 @@ from mlpulse.adapters.config import load_config
 from mlpulse.adapters.notify import build_notifier
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.oncall_config import policies_from_config, schedules_from_config
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigFileError
 from mlpulse.server.receivers import expand
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DOC = ROOT / "docs" / "configuration.md"
+README = ROOT / "README.md"
 EXAMPLE = ROOT / "docs" / "examples" / "mlpulse.yaml"
 MARKER = "# validate"
 _FENCE = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -46,6 +50,9 @@ ENVIRONMENT = {
     "OPSGENIE_API_KEY": "00000000-0000-0000-0000-000000000000",
     "WEBHOOK_SECRET": "a-long-random-secret",
     "SMTP_PASSWORD": "an-smtp-password",
+    # The README's alerting example.
+    "PD_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
+    "HOOK_SECRET": "another-long-random-secret",
 }
 
 
@@ -90,11 +97,20 @@ def check_document(text: str, folder: Path) -> Config:
     return config
 
 
+def readme_alerting_example() -> str:
+    """The README's ```yaml block with ``escalation_policies`` (its alerting example)."""
+    blocks = [m.group(1) for m in _FENCE.finditer(README.read_text(encoding="utf-8"))]
+    (block,) = [b for b in blocks if re.search(r"^escalation_policies:", b, re.MULTILINE)]
+    return block
+
+
 def check_runtime(config: Config) -> None:
     """What the collector checks only when it uses the config."""
     for receiver in config.receivers.values():
         settings = expand(dict(receiver.settings), ENVIRONMENT)
         build_notifier(receiver.kind, settings).close()  # raises, naming the setting
+    schedules = schedules_from_config(config.schedules)  # as the escalations read them
+    policies_from_config(config.escalation_policies, schedules)
     for name, runbook in config.runbooks.items():
         parse_duration(runbook.cooldown, field=f"runbooks.{name}.cooldown")
         for action in runbook.actions:
@@ -124,3 +140,15 @@ def test_every_marked_block_of_the_reference_is_valid(
     if target is not None:  # the block is that file, word for word
         assert text == (ROOT / target).read_text(encoding="utf-8")
     check_runtime(check_document(text, tmp_path))
+
+
+def test_the_readme_alerting_example_passes_mlpulse_plan(tmp_path: Path) -> None:
+    text = readme_alerting_example()
+    # A fragment of mlpulse.yaml: without the version line, give it one.
+    if not re.search(r"^version:", text, re.MULTILINE):
+        text = "version: 1\n" + text
+    config = check_document(text, tmp_path)
+    check_runtime(config)
+    schedules = schedules_from_config(config.schedules)
+    (policy,) = policies_from_config(config.escalation_policies, schedules).values()
+    assert [step.delay_minutes for step in policy.steps] == [0, 10]

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from mlpulse.adapters.notify import KINDS, build_notifier
+from mlpulse.adapters.notify import KINDS, build_notifier, settings_problems
 from mlpulse.adapters.notify.email import EmailNotifier
 from mlpulse.adapters.notify.opsgenie import OpsgenieNotifier
 from mlpulse.adapters.notify.pagerduty import PagerDutyNotifier
@@ -695,6 +695,70 @@ def test_build_notifier_names_the_bad_field(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         build_notifier(kind, settings)
+
+
+def test_build_notifier_reads_numbers_and_booleans_written_as_text() -> None:
+    # mlpulse.yaml passes every scalar as the text written; ${NAME} expands to text.
+    with SmtpReceiver() as smtp:
+        notifier = build_notifier("email", {
+            "to": "oncall@example.com", "from": "mlpulse@example.com", "host": smtp.host,
+            "port": str(smtp.port), "starttls": "false", "timeout": "2.5",
+            "rate_per_s": "10", "burst": "3",
+        })  # fmt: skip
+        assert notifier.send(make_notification()).delivered
+        notifier.close()
+    assert len(smtp.messages) == 1
+    for kind, text in (("slack", {"timeout": "2", "rate_per_s": "0.5", "burst": "2"}),
+                       ("webhook", {"max_alerts": "5", "rate_per_s": "1e1"})):  # fmt: skip
+        build_notifier(kind, {**VALID[kind], **text}).close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"port": "587x"}, "'port' setting of an email receiver must be an int in [1, 65535]. "
+                           "Got '587x' instead."),
+        ({"port": "2.5"}, "'port' setting"),
+        ({"starttls": "yes"}, "'starttls' setting of an email receiver must be true or false. "
+                              "Got 'yes' instead."),
+        ({"timeout": "soon"}, "'timeout' setting"),
+        ({"timeout": "nan"}, "'timeout' setting"),
+        ({"timeout": "-1"}, "'timeout' setting"),
+    ],
+)  # fmt: skip
+def test_build_notifier_names_the_setting_of_text_that_is_not_a_number(
+    settings: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        build_notifier("email", {**VALID["email"], **settings})
+    assert message in str(info.value)
+
+
+def test_settings_problems_lists_every_problem_with_its_setting_without_building() -> None:
+    settings = {"to": "nobody", "host": "smtp.example.com", "port": "x", "starttls": "maybe",
+                "username": "bot", "chanel": "#ml"}  # fmt: skip
+    assert settings_problems("email", settings) == [
+        ("from", "required for an email receiver"),
+        ("to", "must be an email address; got 'nobody'"),
+        ("port", "must be an int in [1, 65535]; got 'x'"),
+        ("password", "required when the other of username/password is set"),
+        ("starttls", "must be true or false; got 'maybe'"),
+        ("chanel", "unknown setting of an email receiver; known: burst, from, host, password, "
+                   "port, rate_per_s, starttls, timeout, to, username"),
+    ]  # fmt: skip
+    assert settings_problems("slack", {"url": "ftp://x"}) == [
+        ("url", "must be an http(s) URL; got 'ftp://x'")
+    ]
+    for kind in KINDS:
+        assert settings_problems(kind, VALID[kind]) == []
+
+
+def test_settings_problems_takes_an_environment_variable_for_any_value() -> None:
+    # ${NAME} is read from the collector's environment when the receiver is built.
+    settings = {"to": "${ONCALL}", "from": "${SENDER}", "host": "${SMTP_HOST}",
+                "port": "${SMTP_PORT}", "starttls": "${SMTP_TLS}"}  # fmt: skip
+    assert settings_problems("email", settings) == []
+    assert settings_problems("webhook", {"url": "${HOOK}/alerts", "timeout": "${T}"}) == []
 
 
 def test_built_notifiers_deliver_to_configured_endpoints(receiver: HttpReceiver) -> None:

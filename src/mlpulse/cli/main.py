@@ -150,8 +150,13 @@ def demo(
         ),
     ] = 0.1,
     serve: Annotated[
-        bool, typer.Option("--serve/--no-serve", help="Keep the dashboard running afterwards")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--serve/--no-serve",
+            help="Keep the dashboard running afterwards "
+            "[default: when standard input is a terminal]",
+        ),
+    ] = None,
     port: Annotated[int, typer.Option(help="Port of the collector (any free one if taken)")] = 8080,
     summary_json: Annotated[
         Path | None, typer.Option(help="Also write the summary to this JSON file")

@@ -9,6 +9,7 @@ is off or standard input is not a terminal).
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
 import tempfile
@@ -49,7 +50,7 @@ class DemoOptions:
     scale: float = DEFAULT_SCALE
     data_dir: Path | None = None
     port: int = 8080
-    serve: bool = True
+    serve: bool | None = None  # None: when standard input is a terminal
     live: bool = True
     summary_json: Path | None = None
 
@@ -176,15 +177,17 @@ def _report(data_dir: Path, summary: Summary, feed: Feed, day: Day, postmortem: 
 
 
 def _serve(options: DemoOptions, console: Console, url: str, read_key: str, admin_key: str) -> None:
-    if not options.serve or not sys.stdin.isatty():
+    if options.serve is False or (options.serve is None and not sys.stdin.isatty()):
         return
     console.rule("[bold]the dashboard keeps running")
     console.print(f"open {url} and log in with the read key  {read_key}")
     console.print(f"(to acknowledge and silence alerts, the admin key  {admin_key})")
     console.print("Ctrl-C to stop")
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a process manager's stop
     try:
-        while not stop.wait(3600):
+        while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
-        console.print("stopping")
+        pass
+    console.print("stopping")

@@ -74,6 +74,8 @@ def monitoring_config(webhook_url: str) -> dict[str, Any]:
     """The demo's mlpulse.yaml, as a mapping."""
     return {
         "version": 1,
+        # Clicks are the recs model's labels (logged for a sample, ten minutes late).
+        "models": {"recs": {"task": "binary_classification"}},
         "monitors": {
             # The default drift monitor looks at a day, hourly; a short day needs faster.
             # PSI is an effect size: its noise does not grow with the traffic, so a
@@ -82,6 +84,10 @@ def monitoring_config(webhook_url: str) -> dict[str, Any]:
                            "method": "psi", "warning": 0.1, "critical": 0.25},
             "fraud-drift": {"model": "fraud", "check": "drift", "window": "30m", "every": "5m",
                             "method": "psi", "warning": 0.1, "critical": 0.25},
+            "recs-performance": {"model": "recs", "check": "performance", "metric": "roc_auc",
+                                 "window": "1h", "every": "15m"},
+            "recs-estimated-performance": {"model": "recs", "check": "estimated_performance",
+                                           "metric": "roc_auc", "window": "1h", "every": "15m"},
         },
         "rules": {
             "feature-drift": {

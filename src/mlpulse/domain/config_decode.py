@@ -6,13 +6,19 @@ model or monitor with a problem is left out of the result while the rest are sti
 decoded and validated. Defaults that depend on other fields are then written out
 (``positive_class`` of a binary model, a monitor's ``metric`` and ``direction``), so the
 stored config says what runs and a plan shows the change when a default would.
+
+Receiver settings are read by the notifier adapters, which the domain does not import:
+the caller passes their check (:func:`mlpulse.adapters.notify.settings_problems`), so a
+setting that cannot work is reported when the file is validated, not when the collector
+builds the receiver.
 """
 
 from __future__ import annotations
 
 import difflib
 import types
-from typing import Any, Literal, Union, get_args, get_origin
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeAlias, Union, get_args, get_origin
 
 import msgspec
 from msgspec import inspect as mi
@@ -27,15 +33,21 @@ from mlpulse.domain.monitoring import (
 )
 from mlpulse.errors import ConfigProblem
 
-__all__ = ["decode_config"]
+__all__ = ["SettingsCheck", "decode_config"]
+
+# (receiver kind, settings) → the problems as (setting, problem).
+SettingsCheck: TypeAlias = Callable[[str, Mapping[str, Any]], list[tuple[str, str]]]
 
 
-def decode_config(raw: object, *, strict: bool = True) -> tuple[Config, list[ConfigProblem]]:
+def decode_config(
+    raw: object, *, strict: bool = True, check_settings: SettingsCheck | None = None
+) -> tuple[Config, list[ConfigProblem]]:
     """The config made of every model and monitor that decoded, and every problem found.
 
     ``strict=False`` lets text stand for numbers and times (``"0.9"``, ``"2026-11-01T00:00Z"``):
     the YAML reader passes every scalar as the text written, so that ``version: 1.10``
-    stays ``"1.10"`` and ``positive_class: yes`` stays ``"yes"``.
+    stays ``"1.10"`` and ``positive_class: yes`` stays ``"yes"``. ``check_settings`` checks
+    each receiver's settings (``receivers.<name>.settings.<setting>``).
 
     >>> config, problems = decode_config({"version": 1, "monitors": {
     ...     "lat": {"model": "fraud", "check": "latency", "windw": "5m"}}})
@@ -51,6 +63,11 @@ def decode_config(raw: object, *, strict: bool = True) -> tuple[Config, list[Con
     fields.setdefault("version", 1)
     config = Config(**fields)
     problems = decoder.problems + validate(config)
+    if check_settings is not None:
+        for name, receiver in config.receivers.items():
+            for setting, message in check_settings(receiver.kind, receiver.settings):
+                path = f"receivers.{name}.settings" + (f".{setting}" if setting else "")
+                problems.append(ConfigProblem(path, message))
     return _with_defaults(config), problems
 
 

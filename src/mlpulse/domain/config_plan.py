@@ -1,9 +1,11 @@
 """What applying a new ``mlpulse.yaml`` would change: a pure diff of two configs.
 
 Fields are compared flattened to dotted names (``reference.file``,
-``columns_config.amount.method``), defaults included, so writing a default out changes
-nothing. Changes come models first, then monitors, each by
-name, so the same two configs always give the same plan.
+``columns_config.amount.method``, ``actions[0].kind``), defaults included, so writing a
+default out changes nothing. Changes come models first, then monitors, rules, receivers,
+users and runbooks, each by name, then one ``alerting`` line for each of the route,
+inhibit rules, schedules and escalation policies that changed, so the same two configs
+always give the same plan.
 
 >>> from mlpulse.domain.monitoring import Config, MonitorConfig
 >>> old = Config(version=1, monitors={"x": MonitorConfig(model="m", check="errors"),
@@ -30,12 +32,13 @@ from mlpulse.domain.monitoring import Config
 __all__ = ["Change", "Plan", "plan"]
 
 Action: TypeAlias = Literal["create", "update", "delete"]
-Kind: TypeAlias = Literal["model", "monitor", "rule", "receiver", "alerting"]
+Kind: TypeAlias = Literal["model", "monitor", "rule", "receiver", "user", "runbook", "alerting"]
 _SIGN: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
 
 
 class Change(msgspec.Struct, frozen=True):
-    """One model or monitor to create, update or delete.
+    """One model, monitor, rule, receiver, user or runbook to create, update or delete
+    (or an ``alerting`` section, by its name, that changed).
 
     ``fields`` maps each dotted field that differs to ``(old, new)``; ``None`` stands for
     unset, so a create has every set field as ``(None, value)`` and a delete the reverse.
@@ -87,6 +90,8 @@ def plan(applied: Config, desired: Config) -> Plan:
         *_diff("monitor", applied.monitors, desired.monitors),
         *_diff("rule", applied.rules, desired.rules),
         *_diff("receiver", applied.receivers, desired.receivers),
+        *_diff("user", applied.users, desired.users),
+        *_diff("runbook", applied.runbooks, desired.runbooks),
     ]
     for kind, old, new in (
         ("route", applied.route, desired.route),
@@ -130,6 +135,9 @@ def _flat(struct: msgspec.Struct) -> dict[str, Any]:
         elif isinstance(value, dict):
             for key, item in value.items():
                 walk(f"{prefix}.{key}", item)
+        elif isinstance(value, list) and any(isinstance(v, msgspec.Struct) for v in value):
+            for i, item in enumerate(value):  # a runbook's actions
+                walk(f"{prefix}[{i}]", item)
         elif value is not None and value != []:
             out[prefix] = msgspec.to_builtins(value)
 

@@ -19,6 +19,7 @@ from mlpulse.domain.monitoring import (
     CATEGORICAL_METHODS,
     DEFAULT_METRIC,
     DRIFT_METHODS,
+    DRIFT_THRESHOLDS,
     METRICS,
     METRICS_BY_TASK,
     NUMERIC_METHODS,
@@ -51,6 +52,7 @@ _BOUNDS: Final[dict[str, tuple[float, float]]] = {
 _REFERENCE_SUFFIXES: Final = (".csv", ".parquet")
 _OPTIONAL: Final = ("compare_to", "columns", "method", "columns_config", "metric", "warning",
                     "critical", "direction", "k")  # fmt: skip
+_OPPOSITE: Final[dict[str, str]] = {"below": "above", "above": "below"}
 _BOTH_KINDS: Final = ", ".join(sorted(NUMERIC_METHODS & CATEGORICAL_METHODS))
 
 
@@ -251,11 +253,15 @@ def _drift(path: str, monitor: MonitorConfig, model: ModelConfig | None) -> Iter
         here = f"{path}.columns_config.{column}"
         if monitor.columns is not None and column not in monitor.columns:
             yield _p(here, f"column {column!r} is not in columns")
-        yield from _column(here, column, settings, method, kinds)
+        yield from _column(here, column, settings, monitor, kinds)
 
 
 def _column(
-    path: str, column: str, settings: ColumnConfig, method: str | None, kinds: Mapping[str, str]
+    path: str,
+    column: str,
+    settings: ColumnConfig,
+    monitor: MonitorConfig,
+    kinds: Mapping[str, str],
 ) -> Iterator[ConfigProblem]:
     own = settings.method
     if own is not None and own not in DRIFT_METHODS:
@@ -263,7 +269,13 @@ def _column(
         return
     if own is not None:
         yield from _kinds(f"{path}.method", own, [column], kinds)
-    yield from _method_thresholds(path, own or method, settings.warning, settings.critical)
+    yield from _method_thresholds(
+        path,
+        own or monitor.method,
+        settings.warning,
+        settings.critical,
+        inherited=(monitor.warning, monitor.critical),
+    )
 
 
 def _kinds(
@@ -277,8 +289,21 @@ def _kinds(
 
 
 def _method_thresholds(
-    path: str, method: str | None, warning: float | None, critical: float | None
+    path: str,
+    method: str | None,
+    warning: float | None,
+    critical: float | None,
+    *,
+    inherited: tuple[float | None, float | None] = (None, None),
 ) -> Iterator[ConfigProblem]:
+    """Drift thresholds: they need a method, and must be in order for its direction.
+
+    When only one of ``warning`` and ``critical`` is set, the one set is honoured and the
+    other is the monitor's (``inherited``, for a column's settings), else the method's
+    default: the drift check grades with that pair. A pair out of order that way
+    (``warning: 0.3`` with psi's default critical 0.25) is refused, naming the value that
+    filled in, rather than grading every value between the two as critical.
+    """
     if method is None:
         for name, value in (("warning", warning), ("critical", critical)):
             if value is not None:
@@ -289,7 +314,25 @@ def _method_thresholds(
                 )
         return
     high = 1.0 if method in P_VALUE_METHODS else _INF
-    yield from _thresholds(path, warning, critical, drift_direction(method), 0.0, high)
+    direction = drift_direction(method)
+    yield from _thresholds(path, warning, critical, direction, 0.0, high)
+    if (warning is None) == (critical is None):
+        return
+    unset = "critical" if critical is None else "warning"
+    index = 1 if critical is None else 0  # in (warning, critical)
+    fill, source = inherited[index], "the monitor's"
+    if fill is None:
+        fill, source = DRIFT_THRESHOLDS[method][index], f"the default of {method}"
+    w = warning if warning is not None else fill  # the pair the check grades with
+    c = critical if critical is not None else fill
+    if (c >= w) if direction == "below" else (c <= w):
+        given, value = ("warning", w) if critical is None else ("critical", c)
+        side = direction if given == "critical" else _OPPOSITE[direction]
+        yield _p(
+            f"{path}.{given}",
+            f"must be {side} {unset} ({fill}, {source}, as {unset} is not set); "
+            f"set {unset} too; got {value}",
+        )
 
 
 def _thresholds(

@@ -47,7 +47,7 @@ from typing import Final
 
 from mlpulse.domain.monitoring import Direction, MonitorConfig
 
-__all__ = ["default_monitors"]
+__all__ = ["default_monitor", "default_monitors"]
 
 # Column kinds a drift method applies to (booleans are compared as two categories).
 _DRIFTABLE: Final = frozenset({"numeric", "categorical", "boolean"})
@@ -139,3 +139,20 @@ def default_monitors(
             every="1h",
         )
     return monitors
+
+
+def default_monitor(model: str, name: str) -> MonitorConfig | None:
+    """The default monitor called ``name`` that ``model`` may have, else None.
+
+    For what does not depend on the model's task and columns: the check, ``window`` and
+    ``every`` (which defaults a model gets does depend on them, so every one it could
+    get is looked at; the performance monitor's metric is binary classification's).
+
+    >>> monitor = default_monitor("fraud", "fraud-drift")
+    >>> monitor.check, monitor.window, monitor.every
+    ('drift', '1d', '1h')
+    >>> default_monitor("fraud", "recs-drift") is None
+    True
+    """
+    every_default = default_monitors(model, task="binary_classification", columns={"_": "numeric"})
+    return every_default.get(name)

@@ -125,6 +125,12 @@ CATEGORICAL_METHODS: Final = frozenset(
      "total_variation"}
 )  # fmt: skip
 DRIFT_METHODS: Final = NUMERIC_METHODS | CATEGORICAL_METHODS
+# Each method's default (warning, critical), the same for both column kinds.
+DRIFT_THRESHOLDS: Final[dict[str, tuple[float, float]]] = {
+    **dict.fromkeys(P_VALUE_METHODS, (0.05, 0.01)),
+    **dict.fromkeys(("wasserstein", "jensen_shannon", "hellinger", "total_variation"), (0.1, 0.2)),
+    **dict.fromkeys(("psi", "kl_divergence"), (0.1, 0.25)),
+}
 
 
 class PinnedWindow(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

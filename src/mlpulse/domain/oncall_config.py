@@ -106,8 +106,11 @@ class ConfigProblems:
             )
 
 
-def schedules_from_config(raw: Mapping[str, Any]) -> dict[str, Schedule]:
-    """The ``schedules:`` section of mlpulse.yaml; every problem reported in one error.
+def schedules_from_config(
+    raw: Mapping[str, Any], *, problems: ConfigProblems | None = None
+) -> dict[str, Schedule]:
+    """The ``schedules:`` section of mlpulse.yaml; every problem reported in one error
+    (with ``problems``, added there instead, and the schedules that parsed returned).
 
     >>> schedules_from_config({"primary": {"time_zone": "Mars/Olympus", "layers": [
     ...     {"users": [], "rotation": "daily", "start": "2026-01-05"}]}})
@@ -117,19 +120,25 @@ def schedules_from_config(raw: Mapping[str, Any]) -> dict[str, Schedule]:
       schedules.primary.time_zone: unknown time zone 'Mars/Olympus'; use an IANA name like ...
       schedules.primary.layers[0].users: must be a non-empty list of user names; got ()
     """
-    problems, result = ConfigProblems(), {}
+    found, result = ConfigProblems() if problems is None else problems, {}
     for name, body in raw.items():
-        schedule = _schedule(problems, str(name), body)
+        schedule = _schedule(found, str(name), body)
         if schedule is not None:
             result[str(name)] = schedule
-    problems.raise_if_any()
+    if problems is None:
+        found.raise_if_any()
     return result
 
 
 def policies_from_config(
-    raw: Mapping[str, Any], schedules: Mapping[str, Schedule]
+    raw: Mapping[str, Any],
+    schedules: Mapping[str, Schedule],
+    *,
+    problems: ConfigProblems | None = None,
 ) -> dict[str, EscalationPolicy]:
     """The ``escalation_policies:`` section; ``schedule:`` targets must name ``schedules``.
+
+    Every problem is reported in one error (with ``problems``, added there instead).
 
     >>> policies_from_config({"critical": {"steps": [
     ...     {"delay_minutes": 0, "targets": ["schedule:primary", "pager:ana"]}]}}, {})
@@ -139,12 +148,13 @@ def policies_from_config(
       escalation_policies.critical.steps[0].targets[0]: unknown schedule 'primary'; known: none
       escalation_policies.critical.steps[0].targets[1]: must be schedule:<name>, user:<name> ...
     """
-    problems, result = ConfigProblems(), {}
+    found, result = ConfigProblems() if problems is None else problems, {}
     for name, body in raw.items():
-        policy = _policy(problems, str(name), body, schedules)
+        policy = _policy(found, str(name), body, schedules)
         if policy is not None:
             result[str(name)] = policy
-    problems.raise_if_any()
+    if problems is None:
+        found.raise_if_any()
     return result
 
 
@@ -171,7 +181,7 @@ def _policy(
     spec = problems.mapping(path, raw, ("steps", "repeat", "repeat_delay_minutes"))
     raw_steps = problems.sequence(f"{path}.steps", spec.get("steps"))
     steps = [_step(problems, f"{path}.steps[{i}]", x, schedules) for i, x in enumerate(raw_steps)]
-    options = {k: spec[k] for k in ("repeat", "repeat_delay_minutes") if k in spec}
+    options = {k: _whole(spec[k]) for k in ("repeat", "repeat_delay_minutes") if k in spec}
     if len(problems.items) > found:  # still check the options, to report all problems at once
         problems.attempt(path, lambda: EscalationPolicy(name, (_PROBE_STEP,), **options))
         return None
@@ -196,7 +206,7 @@ def _step(
                 f"{path}.targets[{i}]", f"unknown schedule {target.name!r}; known: {known}"
             )
         targets.append(target)
-    delay = spec.get("delay_minutes", 0)
+    delay = _whole(spec.get("delay_minutes", 0))
     if len(problems.items) > found:  # still check the delay, to report all problems at once
         problems.attempt(path, lambda: EscalationStep(delay, _PROBE_STEP.targets))
         return None
@@ -240,6 +250,21 @@ def _override(problems: ConfigProblems, path: str, raw: object) -> Override | No
     if start is None or end is None:
         return None
     return problems.attempt(path, lambda: Override(spec.get("user"), start, end))  # type: ignore[arg-type]
+
+
+def _whole(value: object) -> Any:
+    """Decimal text as the whole number it writes; anything else as given.
+
+    The YAML reader passes every scalar as text, so ``delay_minutes: 10`` arrives as
+    ``"10"``. Other values go on unchanged, for the policy and step to refuse with the
+    field's name (``delay_minutes: must be a whole number; got '10m'``).
+
+    >>> _whole("10"), _whole(" -1 "), _whole("1.5"), _whole(3)
+    (10, -1, '1.5', 3)
+    """
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d+\s*", value):
+        return int(value)
+    return value
 
 
 def _time_zone(value: object) -> str:

@@ -1,7 +1,7 @@
-"""What only makes sense in combination in the alerting part of ``mlpulse.yaml``.
+"""What only makes sense in combination in the alerting and runbook parts of ``mlpulse.yaml``.
 
 Each problem names its dotted path: a rule that needs a field its kind reads, a route
-naming an unknown receiver, a duration that does not parse.
+or a runbook's ``notify`` naming an unknown receiver, a duration that does not parse.
 """
 
 from __future__ import annotations
@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from mlpulse.domain.oncall_config import policies_from_config, schedules_from_config
+from mlpulse.domain.incidents import RunbookConfig
+from mlpulse.domain.oncall_config import (
+    ConfigProblems,
+    policies_from_config,
+    schedules_from_config,
+)
 from mlpulse.domain.rules import RouteConfig, RuleConfig
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
@@ -36,8 +41,9 @@ OPTIONAL_BY_KIND = {"op", "value", "resolve_value", "ratio", "baseline_value", "
                     "absent_for"}  # fmt: skip
 
 
-def _duration(path: str, text: str | None) -> Iterator[ConfigProblem]:
-    if text is None or text.strip() in ("0", "0s", "0m", "0h"):
+def _duration(path: str, text: str | None, *, zero: bool = True) -> Iterator[ConfigProblem]:
+    """A problem unless ``text`` is a duration (or, with ``zero``, written as zero)."""
+    if text is None or (zero and text.strip() in ("0", "0s", "0m", "0h")):
         return
     try:
         parse_duration(text, field=path)
@@ -66,10 +72,11 @@ def _rule(path: str, rule: RuleConfig) -> Iterator[ConfigProblem]:
     if rule.sensitivity is not None and rule.sensitivity <= 0:
         yield ConfigProblem(f"{path}.sensitivity", f"must be above 0; got {rule.sensitivity}")
     yield from _duration(f"{path}.for", rule.for_ if rule.for_ != "0m" else None)
-    yield from _duration(f"{path}.baseline_window", rule.baseline_window)
+    # A zero baseline window holds no point, and an absent_for of zero would fire at once.
+    yield from _duration(f"{path}.baseline_window", rule.baseline_window, zero=False)
     if rule.keep_firing_for not in ("0m", "0s"):
         yield from _duration(f"{path}.keep_firing_for", rule.keep_firing_for)
-    yield from _duration(f"{path}.absent_for", rule.absent_for)
+    yield from _duration(f"{path}.absent_for", rule.absent_for, zero=False)
 
 
 def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProblem]:
@@ -92,11 +99,16 @@ def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProb
 
 def _oncall(config: Config) -> Iterator[ConfigProblem]:
     """Schedules and escalation policies parse, and their targets exist."""
-    try:
-        schedules = schedules_from_config(config.schedules)
-        policies = policies_from_config(config.escalation_policies, schedules)
-    except InvalidInputError as exc:
-        yield ConfigProblem(exc.field or "schedules", exc.message)
+    found = ConfigProblems()
+    schedules = schedules_from_config(config.schedules, problems=found)
+    # A policy's schedule targets are checked once the schedules parse.
+    policies = (
+        {}
+        if found.items
+        else policies_from_config(config.escalation_policies, schedules, problems=found)
+    )
+    if found.items:
+        yield from found.items
         return
     for name, policy in policies.items():
         for i, step in enumerate(policy.steps):
@@ -111,8 +123,23 @@ def _oncall(config: Config) -> Iterator[ConfigProblem]:
             yield ConfigProblem(f"users.{name}.receiver", f"no receiver named {user.receiver!r}")
 
 
+def _runbook(path: str, runbook: RunbookConfig, config: Config) -> Iterator[ConfigProblem]:
+    """What would fail each time an alert matches: checked here, not at that moment."""
+    yield from _duration(f"{path}.cooldown", runbook.cooldown)  # zero: no cooldown
+    for i, action in enumerate(runbook.actions):
+        if action.kind != "notify":
+            continue
+        here = f"{path}.actions[{i}].receiver"
+        if action.receiver is None:
+            yield ConfigProblem(here, "required for a notify action")
+        elif action.receiver not in config.receivers:
+            known = ", ".join(sorted(config.receivers)) or "none declared"
+            yield ConfigProblem(here, f"no receiver named {action.receiver!r} (receivers: {known})")
+
+
 def alerting_problems(config: Config) -> list[ConfigProblem]:
-    """Every problem of the rules, route, inhibit rules and on-call parts of ``config``."""
+    """Every problem of the rules, route, inhibit rules, on-call and runbook parts of
+    ``config``."""
     problems: list[ConfigProblem] = list(_oncall(config))
     for name, rule in config.rules.items():
         problems += _rule(f"rules.{name}", rule)
@@ -122,4 +149,6 @@ def alerting_problems(config: Config) -> list[ConfigProblem]:
         problems += _route("route", config.route, config)
     elif config.rules and config.receivers:
         problems.append(ConfigProblem("route", "rules and receivers need a route between them"))
+    for name, runbook in config.runbooks.items():
+        problems += _runbook(f"runbooks.{name}", runbook, config)
     return problems

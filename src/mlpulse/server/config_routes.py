@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from mlpulse.adapters.notify import settings_problems
 from mlpulse.domain.auth import Scope
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_plan import Change, plan
@@ -89,7 +90,8 @@ async def put_config(request: Request) -> Response:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedBodyError(f"body is not valid JSON: {exc}") from exc
-    config, problems = decode_config(raw, strict=False)  # JSON carries times as text
+    # JSON carries times as text; the YAML reader, numbers too.
+    config, problems = decode_config(raw, strict=False, check_settings=settings_problems)
     if problems:
         listed = "; ".join(str(p) for p in problems)
         raise InvalidInputError(f"{len(problems)} problem(s): {listed}", field=problems[0].path)

@@ -18,13 +18,12 @@ import msgspec
 
 from mlpulse.adapters.notify import build_notifier
 from mlpulse.adapters.notify.rate_limit import RateLimiterPool
+from mlpulse.adapters.notify.settings import PLACEHOLDER
 from mlpulse.domain.rules import ReceiverConfig
 from mlpulse.errors import ConfigurationError
 from mlpulse.ports import Notifier
 
 log = logging.getLogger("mlpulse.receivers")
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def expand(value: Any, env: Mapping[str, str]) -> Any:
@@ -41,7 +40,7 @@ def expand(value: Any, env: Mapping[str, str]) -> Any:
                 raise ConfigurationError(f"environment variable {name} is not set")
             return env[name]
 
-        return _VARIABLE.sub(fill, value)
+        return PLACEHOLDER.sub(fill, value)
     if isinstance(value, list):
         return [expand(item, env) for item in value]
     if isinstance(value, dict):

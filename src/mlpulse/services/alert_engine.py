@@ -26,7 +26,7 @@ from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import AlertStore, Clock, SeriesStore
 from mlpulse.services.alert_book import AlertBook
 from mlpulse.services.alert_dispatch import dispatch
-from mlpulse.services.alert_rules import RuleConditions
+from mlpulse.services.alert_rules import Freshness, RuleConditions
 from mlpulse.services.escalations import Escalations
 
 log = logging.getLogger("mlpulse.alerts")
@@ -68,6 +68,7 @@ class AlertEngine:
         self.on_alerts = on_alerts  # incidents and runbooks follow every tick
         now = clock.now()
         self._conditions = RuleConditions(series, started_at=now)
+        self._freshness = Freshness({})
         self._book = AlertBook(store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S))
         self._groups = {g.key: g for g in store.groups()}
         self._escalations = Escalations()
@@ -87,11 +88,16 @@ class AlertEngine:
             for point in self._series.latest_points():
                 if point.name in wanted:
                     by_name.setdefault(point.name, []).append(point)
+            monitors = config.monitors if config else {}
+            if self._freshness.monitors is not monitors:  # kept while the config is the same
+                self._freshness = Freshness(monitors)
             for name, rule in rules.items():
                 points = by_name.get(rule.series, [])
                 report.series += len(points)
                 try:
-                    for observation in self._conditions.observe(name, rule, points, now):
+                    for observation in self._conditions.observe(
+                        name, rule, points, now, freshness=self._freshness
+                    ):
                         self._book.observe(name, rule, observation, now)
                 except Exception as exc:  # a loop boundary: one rule must not stop the rest
                     log.exception("rule %s failed", name)

@@ -4,6 +4,8 @@ Each tick the engine hands every rule the newest point of every series (the stor
 them in memory, so 10,000 series cost a dictionary walk) and gets back one
 :class:`Observation` per label set: whether the condition holds and whether it has
 cleared (which differs from "does not hold" when a rule has a ``resolve_value``).
+A point speaks for its series only while it is fresh (:class:`Freshness`): how long
+depends on how often the monitor that wrote it runs.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from mlpulse.domain.default_monitors import default_monitor
+from mlpulse.domain.monitoring import MonitorConfig
 from mlpulse.domain.rules import RuleConfig, matches
 from mlpulse.domain.series import MetricPoint
 from mlpulse.domain.window import parse_duration
 from mlpulse.ports import SeriesStore
 
-# A point older than this no longer speaks for its series (threshold, relative, anomaly).
+# A point older than this no longer speaks for its series (threshold, relative, anomaly),
+# unless the monitor that writes it runs less often (see Freshness).
 STALE_S: Final = 900.0
+# Slack for a late run: a due monitor runs at the evaluator's next tick, and takes time.
+STALE_MARGIN_S: Final = 60.0
 # How long a streaming detection keeps a detection rule active without its own `for`.
 DETECTION_HOLD_S: Final = 600.0
 BASELINE_REFRESH_S: Final = 600.0
@@ -57,6 +64,50 @@ def labels_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(labels.items()))
 
 
+class Freshness:
+    """Whether the newest point of a series still speaks for it, by the monitor that wrote it.
+
+    The point's ``monitor`` label names a monitor of ``monitors`` (the applied config's)
+    or a default monitor of its ``model``. That monitor writes every ``every``, so its
+    point holds for two runs and :data:`STALE_MARGIN_S` (one late or failed run does not
+    resolve an alert): a drift monitor that runs hourly keeps its alerts firing between
+    runs. Never less than :data:`STALE_S`, which every other point gets
+    (``mlpulse_stream_change``, a monitor since removed): a series written every minute
+    keeps the 15 minutes it had, which also covers an evaluator that ticks slowly.
+
+    A ``performance`` point is dated at its tumbling window's start and rewritten while
+    the window is open (the evaluator recomputes it every ``every``): its age counts from
+    the window's end, so it holds through its window and for two runs after.
+
+    What it finds per (model, monitor) is kept: make a new one when ``monitors`` change.
+    """
+
+    def __init__(self, monitors: Mapping[str, MonitorConfig]) -> None:
+        self.monitors = monitors
+        self._found: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def fresh(self, point: MetricPoint, now: float) -> bool:
+        """Whether ``point`` holds at ``now`` (a NaN value never does)."""
+        if math.isnan(point.value):
+            return False
+        delay, limit = self._limits(point.labels.get("model", ""), point.labels.get("monitor", ""))
+        return now - (point.ts + delay) <= limit
+
+    def _limits(self, model: str, name: str) -> tuple[float, float]:
+        """(seconds from the point's time to its age's start, how old it may be)."""
+        key = (model, name)
+        found = self._found.get(key)
+        if found is None:
+            monitor = self.monitors.get(name) or default_monitor(model, name)
+            found = (0.0, STALE_S)
+            if monitor is not None:
+                runs = 2 * parse_duration(monitor.every) + STALE_MARGIN_S
+                delay = parse_duration(monitor.window) if monitor.check == "performance" else 0.0
+                found = (delay, max(STALE_S, runs))
+            self._found[key] = found
+        return found
+
+
 class RuleConditions:
     """Evaluates rule conditions; keeps per-series state (anomaly detectors, baselines)."""
 
@@ -74,9 +125,11 @@ class RuleConditions:
         rule: RuleConfig,
         points: Sequence[MetricPoint],
         now: float,
+        *,
+        freshness: Freshness,
     ) -> list[Observation]:
         """One observation per matching series (``points``: the newest of each series
-        of ``rule.series``)."""
+        of ``rule.series``; ``freshness``: when each stops holding)."""
         matching = [p for p in points if matches(p.labels, rule.match)]
         if rule.kind == "absent":
             return self._absent(rule, matching, now)
@@ -90,7 +143,7 @@ class RuleConditions:
             ]  # fmt: skip
         found = []
         for point in matching:
-            fresh = now - point.ts <= STALE_S and not math.isnan(point.value)
+            fresh = freshness.fresh(point, now)
             if rule.kind == "threshold":
                 found.append(self._threshold(rule, point, fresh))
             elif rule.kind == "relative":

@@ -31,7 +31,7 @@ from typing import Any, Final
 import numpy as np
 
 from mlpulse.core.drift.check import DEFAULT_SHARE, ColumnCheck, Status, drift_status
-from mlpulse.core.drift.methods import Thresholds
+from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Thresholds
 from mlpulse.core.drift.profiled import column_drift_from_profiles
 from mlpulse.core.performance import (
     CBPE,
@@ -82,6 +82,11 @@ def _point(
 
 
 def _column_check(monitor: MonitorConfig, column: str) -> ColumnCheck | None:
+    """The column's method and thresholds: its own, else the monitor's.
+
+    With only one of warning and critical set, the other is the method's default, so
+    the one set is honoured (validation refused a pair out of order that way).
+    """
     own = monitor.columns_config.get(column)
     method = (own.method if own else None) or monitor.method
     warning = own.warning if own and own.warning is not None else monitor.warning
@@ -89,8 +94,14 @@ def _column_check(monitor: MonitorConfig, column: str) -> ColumnCheck | None:
     if method is None and warning is None:
         return None
     thresholds = None
+    default = NUMERIC.get(method or "") or CATEGORICAL.get(method or "")
     if warning is not None and critical is not None:
         thresholds = Thresholds(warning=warning, critical=critical)
+    elif default is not None and (warning is not None or critical is not None):
+        thresholds = Thresholds(
+            warning=default.thresholds.warning if warning is None else warning,
+            critical=default.thresholds.critical if critical is None else critical,
+        )
     return ColumnCheck(method=method, thresholds=thresholds)
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from mlpulse.domain.config_plan import Change, plan
+from mlpulse.domain.incidents import ActionConfig, RunbookConfig
 from mlpulse.domain.monitoring import Config, ModelConfig, MonitorConfig, ReferenceConfig
+from mlpulse.domain.rules import UserConfig
 
 LATENCY = MonitorConfig(model="fraud", check="latency", metric="p99", warning=250.0)
 FRAUD = ModelConfig(task="binary_classification", reference=ReferenceConfig(file="/d/a.csv"))
@@ -67,3 +69,31 @@ def test_plan_create_carries_every_set_field() -> None:
     assert change.fields["warning"] == (None, 250.0)
     assert change.fields["window"] == (None, "1h")
     assert "compare_to" not in change.fields
+
+
+def test_plan_shows_users_and_runbooks_created_updated_and_deleted() -> None:
+    rollback = RunbookConfig(match={"alertname": "errors-up"}, actions=[ActionConfig("rollback")])
+    notify = RunbookConfig(
+        match={"alertname": "errors-up"},
+        actions=[ActionConfig("rollback"), ActionConfig("notify", receiver="team")],
+    )
+    applied = Config(
+        version=1,
+        users={"ana": UserConfig(receiver="ana-mail"), "bo": UserConfig(receiver="bo-mail")},
+        runbooks={"fix": rollback, "old": rollback},
+    )
+    desired = Config(
+        version=1,
+        users={"ana": UserConfig(receiver="pager"), "cem": UserConfig(receiver="cem-mail")},
+        runbooks={"fix": notify},
+    )
+    assert plan(applied, desired).render() == (
+        "~ user ana: receiver ana-mail → pager\n"
+        "- user bo\n"
+        "+ user cem\n"
+        "~ runbook fix: actions[1].kind unset → notify, actions[1].receiver unset → team, "
+        "actions[1].template unset → plain\n"
+        "- runbook old\n"
+        "Plan: 1 to create, 2 to update, 2 to delete."
+    )
+    assert plan(desired, desired).is_empty

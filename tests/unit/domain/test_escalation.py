@@ -200,3 +200,28 @@ def test_policies_from_config_reports_every_problem_with_its_path() -> None:
                  "critical.steps[1].delay_minutes", "low.repeat", "both.steps[0].targets",
                  "both.repeat", "typo.step"):  # fmt: skip
         assert f"  escalation_policies.{path}: " in message
+
+
+def test_policies_from_config_reads_whole_numbers_written_as_text() -> None:
+    # The YAML reader passes every scalar as the text written.
+    raw = {"critical": {"repeat": "2", "repeat_delay_minutes": "15", "steps": [
+        {"delay_minutes": "0", "targets": ["schedule:primary"]},
+        {"delay_minutes": "10", "targets": ["channel:ml-team"]},
+    ]}}  # fmt: skip
+    policy = policies_from_config(raw, SCHEDULES)["critical"]
+    assert (policy.repeat, policy.repeat_delay_minutes) == (2, 15)
+    assert [step.delay_minutes for step in policy.steps] == [0, 10]
+
+
+def test_policies_from_config_names_the_field_of_text_that_is_not_a_whole_number() -> None:
+    raw = {"critical": {"repeat": "twice", "steps": [
+        {"delay_minutes": "10m", "targets": ["user:eve"]},
+        {"delay_minutes": "1.5", "targets": ["user:eve"]},
+    ]}}  # fmt: skip
+    with pytest.raises(InvalidInputError) as info:
+        policies_from_config(raw, SCHEDULES)
+    assert str(info.value).splitlines()[1:] == [
+        "  escalation_policies.critical.steps[0].delay_minutes: must be a whole number; got '10m'",
+        "  escalation_policies.critical.steps[1].delay_minutes: must be a whole number; got '1.5'",
+        "  escalation_policies.critical.repeat: must be a whole number, 0 or more; got 'twice'",
+    ]

@@ -36,6 +36,10 @@ def test_drift_methods_match_the_core_table() -> None:
     assert set(methods.CATEGORICAL) == monitoring.CATEGORICAL_METHODS
     every = {**methods.NUMERIC, **methods.CATEGORICAL}
     assert {name for name, m in every.items() if m.p_value} == monitoring.P_VALUE_METHODS
+    for group in (methods.NUMERIC, methods.CATEGORICAL):
+        for name, method in group.items():
+            default = (method.thresholds.warning, method.thresholds.critical)
+            assert monitoring.DRIFT_THRESHOLDS[name] == default, name
 
 
 def test_decode_config_reads_a_full_document() -> None:
@@ -192,6 +196,41 @@ def test_validate_rejects_a_monitor_that_makes_no_sense(
     fields: dict[str, Any], expected: str | None
 ) -> None:
     problems = _monitor(**{"model": "fraud", **fields})
+    assert problems == ([expected] if expected else [])
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        # One threshold is honoured, the other is the method's default (psi: 0.1 / 0.25).
+        ({"method": "psi", "warning": 0.2}, None),
+        ({"method": "psi", "critical": 0.15}, None),
+        ({"method": "psi", "warning": 0.3},
+         "monitors.m.warning: must be below critical (0.25, the default of psi, as critical "
+         "is not set); set critical too; got 0.3"),
+        ({"method": "psi", "critical": 0.05},
+         "monitors.m.critical: must be above warning (0.1, the default of psi, as warning is "
+         "not set); set warning too; got 0.05"),
+        # A p-value is worse when smaller (ks: 0.05 / 0.01).
+        ({"method": "ks", "columns": ["amount"], "critical": 0.001}, None),
+        ({"method": "ks", "columns": ["amount"], "warning": 0.005},
+         "monitors.m.warning: must be above critical (0.01, the default of ks, as critical is "
+         "not set); set critical too; got 0.005"),
+        # A column's one threshold pairs with the monitor's other, else the method's default.
+        ({"method": "psi", "warning": 0.2,
+          "columns_config": {"amount": {"critical": 0.15}}},
+         "monitors.m.columns_config.amount.critical: must be above warning (0.2, the "
+         "monitor's, as warning is not set); set warning too; got 0.15"),
+        ({"columns_config": {"amount": {"method": "wasserstein", "critical": 0.05}}},
+         "monitors.m.columns_config.amount.critical: must be above warning (0.1, the default "
+         "of wasserstein, as warning is not set); set warning too; got 0.05"),
+        ({"columns_config": {"amount": {"method": "wasserstein", "warning": 0.15}}}, None),
+    ],
+)  # fmt: skip
+def test_validate_honours_one_drift_threshold_only_in_order_with_the_other(
+    fields: dict[str, Any], expected: str | None
+) -> None:
+    problems = _monitor(model="fraud", check="drift", **fields)
     assert problems == ([expected] if expected else [])
 
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.domain.alerts import AlertState
-from mlpulse.domain.monitoring import Config
+from mlpulse.domain.monitoring import Config, MonitorConfig
 from mlpulse.domain.rules import InhibitRule, ReceiverConfig, RouteConfig, RuleConfig
 from mlpulse.domain.series import MetricPoint
 from mlpulse.services.alert_engine import AlertEngine
@@ -247,3 +248,57 @@ def test_anomaly_rule_fires_on_a_spike_in_a_seasonal_series_and_not_before(world
             fired_at.append(step)
             break
     assert fired_at == [12 * 24 * 7 + 100]
+
+
+def _states(world: World) -> list[AlertState]:
+    return [alert.state for alert in world.engine.alerts()]
+
+
+def test_threshold_rule_on_an_hourly_series_stays_firing_between_runs_until_it_stops(
+    world: World,
+) -> None:
+    # fraud-drift is the default drift monitor of model fraud: a point every hour.
+    for _hour in range(4):
+        world.point(0.4, column="amount", monitor="fraud-drift")
+        for _half in range(2):  # evaluations 30 minutes apart (the engine ticks each minute)
+            world.run(30, step=60)
+            assert _states(world) == [AlertState.FIRING]
+    world.run(59, step=60)  # the last point, 1h59m old, holds for 2 × every (+ 1 minute)
+    assert _states(world) == [AlertState.FIRING]
+    world.run(10, step=60)  # then the condition clears, and keep_firing_for (5m) passes
+    assert _states(world) == [AlertState.RESOLVED]
+    statuses = [e.notification.status for e in world.sent()]
+    assert statuses == ["firing", "firing", "resolved"]  # a reminder after repeat_interval (4h)
+
+
+def test_point_freshness_follows_the_every_of_a_monitor_of_the_config(world: World) -> None:
+    hourly = MonitorConfig(model="fraud", check="drift", window="1d", every="2h")
+    world.config = msgspec.structs.replace(world.config, monitors={"slow-drift": hourly})
+    world.point(0.4, column="amount", monitor="slow-drift")
+    world.point(0.4, column="amount", monitor="gone")  # no monitor of that name: 15 minutes
+    world.run(3 * 60, step=60)
+    firing = [a.labels["monitor"] for a in world.engine.alerts() if a.state == AlertState.FIRING]
+    assert firing == ["slow-drift"]
+    world.run(2 * 60, step=60)  # 4h + 1m after the point, and keep_firing_for
+    assert _states(world) == [AlertState.RESOLVED, AlertState.RESOLVED]
+
+
+def test_performance_point_holds_from_its_window_start_until_two_runs_after_its_end(
+    world: World,
+) -> None:
+    auc = MonitorConfig(model="fraud", check="performance", metric="roc_auc", window="1d",
+                        every="1h")  # fmt: skip
+    low_auc = RuleConfig(kind="threshold", series="mlpulse_performance", op="<", value=0.8,
+                         severity="critical")  # fmt: skip
+    world.config = msgspec.structs.replace(
+        _config({"auc-low": low_auc}), monitors={"fraud-auc": auc}
+    )
+    labels = {"model": "fraud", "monitor": "fraud-auc", "metric": "roc_auc", "window": "1d"}
+    for _hour in range(24):  # the day's window, dated at its start (T0), recomputed hourly
+        world.series.append_points([MetricPoint(T0, "mlpulse_performance", labels, 0.7)])
+        world.run(60, step=300)
+        assert _states(world) == [AlertState.FIRING]
+    world.run(2 * 60 - 5, step=300)  # no traffic the next day: no newer window
+    assert _states(world) == [AlertState.FIRING]
+    world.run(15, step=300)
+    assert _states(world) == [AlertState.RESOLVED]

@@ -111,6 +111,25 @@ def test_evaluator_flags_drift_against_the_previous_window_only_when_it_moved() 
     assert list(world.latest("mlpulse_drift_share").values()) == [1.0]
 
 
+def test_evaluator_grades_drift_with_the_one_threshold_set_and_the_method_default() -> None:
+    # wasserstein's defaults are 0.1 (warning) and 0.2 (critical).
+    drift = {"model": "m", "check": "drift", "compare_to": "previous_window",
+             "method": "wasserstein"}  # fmt: skip
+    world = World(_monitors(
+        strict=MonitorConfig(**drift, critical=0.15), lenient=MonitorConfig(**drift, warning=0.18)
+    ))  # fmt: skip
+    rng = np.random.default_rng(2)
+    world.send(T0, x=rng.normal(size=3_000).tolist())
+    world.send(T0 + HOUR, x=rng.normal(0.1, 1, 3_000).tolist())
+    world.clock.t = T0 + 2 * HOUR
+    assert world.evaluator.tick().failures == []
+    points = world.series.query_points("mlpulse_drift_score", matchers={}, start=0, end=T0 + 1e6)
+    graded = {p.labels["monitor"]: (p.value, p.status) for p in points}
+    assert 0.15 < graded["strict"][0] < 0.18
+    assert graded == {"strict": (graded["strict"][0], "critical"),
+                      "lenient": (graded["strict"][0], "ok")}  # fmt: skip
+
+
 def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model() -> None:
     """Estimated accuracy (CBPE, from each window's score sketch, calibrated on the
     reference sample) against realised accuracy (from labels), 12 hourly windows of

@@ -25,6 +25,7 @@ from typing import Any, Final
 import msgspec
 import yaml
 
+from mlpulse.adapters.notify import settings_problems
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.monitoring import Config, ModelConfig
 from mlpulse.errors import ConfigFileError, ConfigProblem
@@ -64,7 +65,7 @@ def load_config(path: Path) -> Config:
     raw = document.plain(node, "")
     if isinstance(raw, dict):  # `x-...: &anchor` holds shared values, as in docker compose
         raw = {key: value for key, value in raw.items() if not key.startswith("x-")}
-    config, problems = decode_config(raw, strict=False)
+    config, problems = decode_config(raw, strict=False, check_settings=settings_problems)
     models = {}
     for model_name, model in config.models.items():
         resolved, missing = _resolve_reference(model_name, model, path.parent)

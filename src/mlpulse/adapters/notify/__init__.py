@@ -3,7 +3,9 @@ a generic (Alertmanager-compatible) webhook and email.
 
 Each makes one attempt per ``send`` and reports it as a
 :class:`~mlpulse.domain.alerts.DeliveryResult`; retries, backoff and dead-lettering are
-the outbox's. :func:`build_notifier` makes one from a receiver's settings:
+the outbox's. :func:`build_notifier` makes one from a receiver's settings, and
+:func:`settings_problems` checks settings without building anything (when a config is
+validated). Numbers and booleans may be written as text (``port: "587"``):
 
 =========  ==========================  =================================================
 kind       required                    optional (defaults)
@@ -29,6 +31,7 @@ mlpulse.errors.ConfigurationError: The 'routing_key' setting of a pagerduty rece
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from mlpulse.adapters.notify import email, opsgenie, pagerduty, slack, webhook
@@ -37,7 +40,12 @@ from mlpulse.adapters.notify.settings import SettingsReader
 from mlpulse.errors import ConfigurationError
 from mlpulse.ports import Clock, Notifier
 
-__all__ = ["KINDS", "build_notifier"]
+__all__ = ["KINDS", "build_notifier", "settings_problems"]
+
+
+# A builder reads every setting first and returns what makes the notifier, so settings
+# can be checked without opening a client (settings_problems).
+_Factory = Callable[[], Notifier]
 
 
 def _limiter(
@@ -53,19 +61,21 @@ def _limiter(
     return pool.get(reader.kind, key, rate_per_s=rate, burst=burst)
 
 
-def _slack(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> Notifier:
+def _slack(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> _Factory:
     url = reader.url("url", required=True)
-    return slack.SlackNotifier(
+    return partial(
+        slack.SlackNotifier,
         url,
         timeout=reader.number("timeout", 10.0),
         rate_limiter=_limiter(reader, pool, url, (slack.RATE_PER_S, slack.BURST)),
     )
 
 
-def _pagerduty(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> Notifier:
+def _pagerduty(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> _Factory:
     key = reader.string("routing_key", required=True)
     default = (pagerduty.RATE_PER_S, pagerduty.BURST)
-    return pagerduty.PagerDutyNotifier(
+    return partial(
+        pagerduty.PagerDutyNotifier,
         key,
         events_url=reader.url("events_url", pagerduty.DEFAULT_EVENTS_URL),
         source=reader.string("source", "mlpulse"),
@@ -75,9 +85,10 @@ def _pagerduty(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | Non
     )
 
 
-def _opsgenie(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> Notifier:
+def _opsgenie(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> _Factory:
     key = reader.string("api_key", required=True)
-    return opsgenie.OpsgenieNotifier(
+    return partial(
+        opsgenie.OpsgenieNotifier,
         key,
         api_url=reader.url("api_url", opsgenie.DEFAULT_API_URL),
         tags=reader.strings("tags"),
@@ -87,9 +98,10 @@ def _opsgenie(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None
     )
 
 
-def _webhook(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> Notifier:
+def _webhook(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> _Factory:
     url = reader.url("url", required=True)
-    return webhook.WebhookNotifier(
+    return partial(
+        webhook.WebhookNotifier,
         url,
         secret=reader.optional_string("secret"),
         headers=reader.string_map("headers"),
@@ -100,26 +112,26 @@ def _webhook(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None)
     )
 
 
-def _email(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> Notifier:
+def _email(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -> _Factory:
     to = reader.strings("to", required=True)
     sender = reader.string("from", required=True)
     for name, address in [*(("to", a) for a in to), ("from", sender)]:
-        if "@" not in address:
-            raise ConfigurationError(
-                f"The {name!r} setting of an email receiver must hold email addresses. "
-                f"Got {address!r} instead."
-            )
+        if "@" not in address and address and not reader.stands_in(address):
+            reader.invalid(name, "an email address", address)
     host = reader.string("host", required=True)
     port = reader.integer("port", 587, minimum=1, maximum=65535)
     username = reader.optional_string("username")
     password = reader.optional_string("password")
     if (username is None) != (password is None):
         missing = "password" if password is None else "username"
-        raise ConfigurationError(
+        reader.fail(
+            missing,
             f"The {missing!r} setting of an email receiver is required "
-            "when the other of username/password is set."
+            "when the other of username/password is set.",
+            "required when the other of username/password is set",
         )
-    return email.EmailNotifier(
+    return partial(
+        email.EmailNotifier,
         host,
         sender=sender,
         to=to,
@@ -132,7 +144,7 @@ def _email(reader: SettingsReader, pool: RateLimiterPool, clock: Clock | None) -
     )
 
 
-_Builder = Callable[[SettingsReader, RateLimiterPool, Clock | None], Notifier]
+_Builder = Callable[[SettingsReader, RateLimiterPool, Clock | None], _Factory]
 _BUILDERS: dict[str, _Builder] = {
     "slack": _slack,
     "pagerduty": _pagerduty,
@@ -163,10 +175,31 @@ def build_notifier(
             f"The receiver kind must be one of {', '.join(KINDS)}. Got {kind!r} instead."
         )
     reader = SettingsReader(kind, settings)
-    notifier = builder(reader, rate_limiters or RateLimiterPool(), clock)
-    try:
-        reader.finish()
-    except ConfigurationError:
-        notifier.close()
-        raise
-    return notifier
+    make = builder(reader, rate_limiters or RateLimiterPool(), clock)
+    reader.finish()
+    return make()
+
+
+def settings_problems(kind: str, settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What :func:`build_notifier` would refuse in ``settings``, every problem at once, as
+    (setting, problem); nothing is built.
+
+    For checking a config before the collector builds its receivers: a value holding
+    ``${NAME}`` is read from the collector's environment only then, so here it stands
+    for any valid value.
+
+    >>> for problem in settings_problems("email", {"to": "${ONCALL}", "port": "25x"}):
+    ...     print(problem)
+    ('from', 'required for an email receiver')
+    ('host', 'required for an email receiver')
+    ('port', "must be an int in [1, 65535]; got '25x'")
+    >>> settings_problems("slack", {"url": "${SLACK_URL}", "timeout": "2.5", "rate_per_s": "1"})
+    []
+    """
+    builder = _BUILDERS.get(kind)
+    if builder is None:
+        return [("", f"the receiver kind must be one of {', '.join(KINDS)}; got {kind!r}")]
+    reader = SettingsReader(kind, settings, checking=True)
+    builder(reader, RateLimiterPool(), None)
+    reader.finish()
+    return reader.problems

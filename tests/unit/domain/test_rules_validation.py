@@ -1,0 +1,78 @@
+"""The alerting, on-call and runbook parts of mlpulse.yaml, checked as a whole document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mlpulse.domain.config_decode import decode_config
+
+RECEIVERS = {"team": {"kind": "slack", "settings": {"url": "https://hooks.example/x"}}}
+
+
+def _problems(**sections: Any) -> list[str]:
+    _, problems = decode_config({"version": 1, "receivers": RECEIVERS, **sections})
+    return [str(problem) for problem in problems]
+
+
+def _rule(**fields: Any) -> list[str]:
+    rule = {"series": "mlpulse_latency_ms", **fields}
+    return _problems(rules={"r": rule}, route={"receiver": "team"})
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"kind": "absent", "absent_for": "0m"},
+         "rules.r.absent_for: must be longer than zero; got '0m'"),
+        ({"kind": "absent", "absent_for": "0"},
+         "rules.r.absent_for: must be a duration like 30s, 5m, 1h or 7d; got '0'"),
+        ({"kind": "relative", "op": ">", "ratio": 2.0, "baseline_window": "0h"},
+         "rules.r.baseline_window: must be longer than zero; got '0h'"),
+        ({"kind": "relative", "op": ">", "ratio": 2.0, "baseline_window": "0s"},
+         "rules.r.baseline_window: must be longer than zero; got '0s'"),
+    ],
+)  # fmt: skip
+def test_alerting_problems_reject_a_zero_absent_for_or_baseline_window(
+    fields: dict[str, Any], expected: str
+) -> None:
+    assert _rule(**fields) == [expected]
+
+
+def test_alerting_problems_still_take_zero_for_the_durations_that_allow_it() -> None:
+    assert _rule(kind="absent", absent_for="15m", **{"for": "0m"}, keep_firing_for="0s") == []
+    route = {"receiver": "team", "group_wait": "0s", "group_interval": "0m"}
+    assert _problems(route=route) == []
+
+
+def test_alerting_problems_reject_a_runbook_cooldown_that_is_not_a_duration() -> None:
+    runbooks = {
+        "soon": {"match": {}, "actions": [{"kind": "rollback"}], "cooldown": "soon"},
+        "never": {"match": {}, "actions": [{"kind": "rollback"}], "cooldown": "-5m"},
+        "none": {"match": {}, "actions": [{"kind": "rollback"}], "cooldown": "0m"},
+    }
+    assert _problems(runbooks=runbooks) == [
+        "runbooks.soon.cooldown: must be a duration like 30s, 5m, 1h or 7d; got 'soon'",
+        "runbooks.never.cooldown: must be a duration like 30s, 5m, 1h or 7d; got '-5m'",
+    ]
+
+
+def test_alerting_problems_reject_a_notify_action_without_a_known_receiver() -> None:
+    actions = [
+        {"kind": "notify", "receiver": "team"},
+        {"kind": "notify", "receiver": "pager"},
+        {"kind": "notify"},
+        {"kind": "webhook", "url": "https://airflow.example", "receiver": "ignored"},
+    ]
+    assert _problems(runbooks={"tell": {"match": {"model": "fraud"}, "actions": actions}}) == [
+        "runbooks.tell.actions[1].receiver: no receiver named 'pager' (receivers: team)",
+        "runbooks.tell.actions[2].receiver: required for a notify action",
+    ]
+
+
+def test_alerting_problems_name_each_escalation_problem_once_with_its_path() -> None:
+    policies = {"critical": {"steps": [{"delay_minutes": "10m", "targets": ["channel:team"]}]}}
+    assert _problems(escalation_policies=policies) == [
+        "escalation_policies.critical.steps[0].delay_minutes: must be a whole number; got '10m'"
+    ]

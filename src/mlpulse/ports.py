@@ -20,7 +20,7 @@ from mlpulse.domain.alerts import (
 )
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.ingest import IngestResult
-from mlpulse.domain.models import ModelInfo, VersionSummary
+from mlpulse.domain.models import ModelInfo, ResourcePeak, VersionSummary
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.series import LabelledRows, MetricPoint, MinuteProfile, StoredReference
 from mlpulse.domain.storage import AcceptedBatch
@@ -47,6 +47,10 @@ class EventStore(Protocol):
 
     def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
         """Per version of ``model``: counts and latency percentiles in [start, end)."""
+        ...
+
+    def resource_peaks(self, model: str, *, start: float, end: float) -> list[ResourcePeak]:
+        """Per process serving ``model``: its highest resource readings in [start, end)."""
         ...
 
     def count(self, kind: str) -> int:

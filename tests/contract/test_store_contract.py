@@ -12,6 +12,7 @@ from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.domain.auth import Scope, hash_token
 from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource
+from mlpulse.domain.models import ResourcePeak
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import EventStore, MetadataStore
@@ -87,6 +88,39 @@ def test_event_store_deletes_old_resource_samples_with_the_other_events(
     event_store.append(batch).result(10)
     assert event_store.delete_events_before(NOW - 3600) == 2
     assert [event_store.count(k) for k in ("outcome", "resource")] == [0, 2]
+
+
+def test_event_store_reports_each_serving_process_peak_resources(event_store: EventStore) -> None:
+    def sample(
+        pid: int,
+        cpu: float | None,
+        t: float,
+        memory: float | None = None,
+        gpu: list[float] | None = None,
+    ) -> Resource:
+        return Resource(model="recs", version="v2", host="web-1", pid=pid, cpu_percent=cpu,
+                        memory_percent=memory, gpu_utilization=gpu, timestamp=t)  # fmt: skip
+
+    batch = AcceptedBatch(
+        "r1",
+        NOW,
+        resources=[
+            sample(1, 40.0, NOW - 100, memory=30.0),
+            sample(1, 97.0, NOW - 50, memory=35.0, gpu=[10.0, 99.0]),
+            sample(2, None, NOW - 50, memory=91.0),
+            sample(1, 100.0, NOW - 5000),  # before the window
+            Resource(model="fraud", host="web-1", pid=1, cpu_percent=100.0, timestamp=NOW - 50),
+        ],
+    )
+    event_store.append(batch).result(10)
+
+    peaks = event_store.resource_peaks("recs", start=NOW - 600, end=NOW)
+
+    assert peaks == [
+        ResourcePeak("web-1", 1, "v2", 2, 97.0, 35.0, 99.0),
+        ResourcePeak("web-1", 2, "v2", 1, None, 91.0, None),
+    ]
+    assert event_store.resource_peaks("nobody", start=NOW - 600, end=NOW) == []
 
 
 def test_event_store_stores_a_batch_id_once(event_store: EventStore) -> None:

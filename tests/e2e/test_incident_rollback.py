@@ -64,6 +64,9 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
                 break
             broken = failing_since is not None and version == "v2"
             error = "RuntimeError: model crashed" if broken else None
+            if broken and i % 20 == 0:  # the failing process is pegged at a full core
+                client.log_resource(model="recs", version="v2", host="web-1", pid=4242,
+                                    cpu_percent=99.0, memory_percent=40.0)  # fmt: skip
             client.log_prediction("recs", version, {"x": 1.0}, 1.0, latency_ms=3.0, error=error)
             time.sleep(0.004)  # about 200 requests a second
         assert failing_since is not None and switched_at is not None, "the router never switched"
@@ -88,6 +91,7 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
     assert "errors-up (recs/v2)" in text and "rollback — ok" in text
     assert f"{times['time_to_recover']:.1f} s" in text
     assert "promote recs v2" in text  # the deployment before the onset, as a hint
+    assert "Resource saturation: web-1 pid 4242 (v2) reached CPU 99% of a core" in text
 
     # A second failure inside the cooldown does not roll back again (no loop).
     actions = [e for e in incident["timeline"] if e["kind"] == "action"]

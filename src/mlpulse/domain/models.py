@@ -44,3 +44,21 @@ class ModelSummary(msgspec.Struct, frozen=True):
     start: float
     end: float
     versions: list[VersionSummary]
+
+
+class ResourcePeak(msgspec.Struct, frozen=True):
+    """The highest resource readings of one serving process over a window.
+
+    ``samples`` counts the process's resource samples in the window. CPU is percent of
+    one core (above 100 on several); memory is percent of the host's; GPU utilization is
+    the busiest device's. None where no sample had the reading.
+    """
+
+    host: str
+    pid: int | None
+    version: str
+    samples: int
+    cpu_percent: float | None
+    memory_percent: float | None
+    gpu_utilization: float | None
+

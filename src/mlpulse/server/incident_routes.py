@@ -236,7 +236,10 @@ def _draft(request: Request, incident: Incident) -> str:
     actions: list[ActionOutcome] = [
         a for a in alert_store.actions(since=onset - 3600) if a.incident == incident.id
     ]
+    # Saturation from ten minutes before the onset: a resource that fills up often does
+    # so before the errors it causes.
+    resources = store.resource_peaks(model, start=onset - 600, end=end) if model else []
     return postmortem(
         incident, traffic=traffic, deployments=deployments, drift=list(drift.values()),
-        moved=moved, actions=actions,
+        moved=moved, actions=actions, resources=resources,
     )  # fmt: skip

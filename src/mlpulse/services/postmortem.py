@@ -3,7 +3,8 @@
 Sections: summary, impact (requests and errors of the model while it lasted), timeline,
 detection and recovery times, root-cause hints ranked (deployments shortly before the
 onset, the most drifted features, the series that moved most between the hour before
-and the incident), actions taken with their outcomes, and a follow-up checklist.
+and the incident, serving processes whose CPU, memory or GPU reached saturation), actions
+taken with their outcomes, and a follow-up checklist.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from mlpulse.domain.incidents import ActionOutcome, Incident
-from mlpulse.domain.models import VersionSummary
+from mlpulse.domain.models import ResourcePeak, VersionSummary
 from mlpulse.domain.series import MetricPoint
 
 DEPLOYMENT_LOOKBACK_S = 2 * 3600.0
@@ -39,6 +40,7 @@ def postmortem(
     drift: Sequence[MetricPoint] = (),
     moved: Sequence[tuple[str, float, float]] = (),
     actions: Sequence[ActionOutcome] = (),
+    resources: Sequence[ResourcePeak] = (),
 ) -> str:
     """The Markdown draft.
 
@@ -111,6 +113,7 @@ def postmortem(
         if _change(before, during) > 0.2:
             hints.append(f"`{name}` moved from {before:.4g} to {during:.4g} "
                          f"({_change(before, during):+.0%})")  # fmt: skip
+    hints += saturation_hints(resources)
     lines += [f"{i}. {hint}" for i, hint in enumerate(hints, 1)] or ["- None found."]
     lines += ["", "## Actions taken", ""]
     lines += [f"- {_when(a.at)} `{a.runbook}`: {a.action} — {a.status}: {a.detail}"
@@ -133,3 +136,35 @@ def _change(before: float, during: float) -> float:
         return 0.0
     scale = max(abs(before), 1e-9)
     return abs(during - before) / scale
+
+
+# A serving process is saturated when it reaches these (percent): a busy core (a
+# GIL-bound Python server peaks near 100), most of the host's memory, a busy GPU.
+SATURATED = {"cpu_percent": 90.0, "memory_percent": 90.0, "gpu_utilization": 95.0}
+_WHAT = {"cpu_percent": "CPU {:.0f}% of a core", "memory_percent": "memory {:.0f}% of the host",
+         "gpu_utilization": "GPU utilization {:.0f}%"}  # fmt: skip
+
+
+def saturation_hints(resources: Sequence[ResourcePeak]) -> list[str]:
+    """A hint per serving process whose resources peaked at saturation, worst first.
+
+    >>> peak = ResourcePeak("web-1", 4242, "v2", 12, 97.0, 41.0, None)
+    >>> saturation_hints([peak])
+    ['Resource saturation: web-1 pid 4242 (v2) reached CPU 97% of a core (12 samples)']
+    """
+    found: list[tuple[float, str]] = []
+    for peak in resources:
+        reached = [
+            (getattr(peak, field) / limit, _WHAT[field].format(getattr(peak, field)))
+            for field, limit in SATURATED.items()
+            if getattr(peak, field) is not None and getattr(peak, field) >= limit
+        ]
+        if reached:
+            where = f"{peak.host or '?'} pid {peak.pid if peak.pid is not None else '?'}"
+            version = f" ({peak.version})" if peak.version else ""
+            text = ", ".join(what for _, what in reached)
+            found.append((max(r for r, _ in reached),
+                          f"Resource saturation: {where}{version} reached {text} "
+                          f"({peak.samples} samples)"))  # fmt: skip
+    return [text for _, text in sorted(found, key=lambda f: -f[0])]
+

@@ -20,7 +20,13 @@ import numpy as np
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
 from mlpulse.domain.events import PredictionBlock, epoch_seconds
 from mlpulse.domain.ingest import IngestResult
-from mlpulse.domain.models import LatencyPercentiles, ModelInfo, VersionInfo, VersionSummary
+from mlpulse.domain.models import (
+    LatencyPercentiles,
+    ModelInfo,
+    ResourcePeak,
+    VersionInfo,
+    VersionSummary,
+)
 from mlpulse.domain.schema import ColumnKind, effective_schema
 from mlpulse.domain.series import (
     LabelledRows,
@@ -115,6 +121,21 @@ class InMemoryEventStore:
                 )
             )
         return summaries
+
+    def resource_peaks(self, model: str, *, start: float, end: float) -> list[ResourcePeak]:
+        found: dict[tuple[str, int | None, str], list[Any]] = {}
+        for batch in self.batches:
+            for r in batch.resources:
+                t = batch.received_at if r.timestamp is None else epoch_seconds(r.timestamp)
+                if r.model != model or not start <= t < end:
+                    continue
+                key = (r.host or "", r.pid, r.version or "")
+                gpu = max(r.gpu_utilization) if r.gpu_utilization else None
+                found.setdefault(key, []).append((r.cpu_percent, r.memory_percent, gpu))
+        return [
+            ResourcePeak(*key, len(samples), *(_peak([s[i] for s in samples]) for i in range(3)))
+            for key, samples in sorted(found.items(), key=lambda kv: str(kv[0]))
+        ]
 
     def count(self, kind: str) -> int:
         if kind == "prediction":
@@ -369,3 +390,9 @@ class InMemorySeriesStore:
 
     def get_reference(self, model: str, version: str) -> StoredReference | None:
         return self._references.get((model, version)) or self._references.get((model, ""))
+
+
+def _peak(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+

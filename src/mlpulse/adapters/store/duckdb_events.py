@@ -42,7 +42,7 @@ from mlpulse.adapters.store.arrow_tables import (
 )
 from mlpulse.adapters.store.model_tables import ModelTables
 from mlpulse.domain.ingest import IngestResult, Rejection
-from mlpulse.domain.models import LatencyPercentiles, VersionSummary
+from mlpulse.domain.models import LatencyPercentiles, ResourcePeak, VersionSummary
 from mlpulse.domain.series import LabelledRows
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreBusyError, StoreClosedError, StoreError
@@ -327,6 +327,21 @@ class DuckDBEventStore:
             ).fetchall()
         window = end - start
         return [_summary(row, window) for row in rows]
+
+    def resource_peaks(self, model: str, *, start: float, end: float) -> list[ResourcePeak]:
+        with self._reader() as cur:
+            rows = cur.execute(
+                """
+                SELECT coalesce(host, ''), pid, coalesce(version, ''), count(*),
+                       max(cpu_percent), max(memory_percent), max(list_max(gpu_utilization))
+                FROM resources
+                WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
+                  AND ts < make_timestamptz(?::BIGINT)
+                GROUP BY ALL ORDER BY ALL
+                """,
+                [model, round(start * 1e6), round(end * 1e6)],
+            ).fetchall()
+        return [ResourcePeak(*row) for row in rows]
 
     def count(self, kind: str) -> int:
         if kind == "prediction":

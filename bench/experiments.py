@@ -18,8 +18,16 @@
    The matrix is generated once, as float32 (800 MB; float64 would be 1.6 GB and make
    the pandas side copy 1.6 GB for the squares); both read the same array. Median of
    ``--repeats`` runs each (default 5), alternating.
+3. GrowthBook's gbstats on the sufficient statistics of 1 (when ``gbstats`` imports):
+   per pair its ``TwoSidedTTest`` (absolute and relative differences: what our one call
+   gives) and its ``EffectBayesianABTest`` (absolute, flat prior), plus ``check_srm``;
+   timed beside ``analyse_experiment`` in the same run, interleaved, and checked for
+   agreement where the methods are the same. gbstats 0.8.0 pins numpy<2 and pandas<2,
+   which the project's environment (numpy 2, pandas 3) cannot hold, so this runs from
+   a separate virtual environment (see bench/README.md).
 
     .venv/bin/python bench/experiments.py [--users 10000000] [--repeats 5] [--analyses 200]
+                                          [--sections 1,2,3]
 """
 
 from __future__ import annotations
@@ -189,14 +197,112 @@ def bench_aggregation(users: int, repeats: int) -> None:
     )
 
 
+def _gbstats_loop(n: np.ndarray, count: np.ndarray, total: np.ndarray, sq: np.ndarray) -> Any:
+    """gbstats on every (metric, variant) pair: frequentist absolute and relative, and
+    Bayesian absolute with its default flat prior; then its SRM check."""
+    from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig
+    from gbstats.frequentist.tests import FrequentistConfig, TwoSidedTTest
+    from gbstats.models.statistics import SampleMeanStatistic
+    from gbstats.utils import check_srm
+
+    absolute = FrequentistConfig(alpha=ALPHA, difference_type="absolute")
+    relative = FrequentistConfig(alpha=ALPHA, difference_type="relative")
+    bayes = EffectBayesianConfig(alpha=ALPHA, difference_type="absolute")
+    rows = []
+    for m in range(METRICS):
+        a = SampleMeanStatistic(n=int(count[m, 0]), sum=float(total[m, 0]),
+                                sum_squares=float(sq[m, 0]))  # fmt: skip
+        for v in range(1, VARIANTS):
+            b = SampleMeanStatistic(n=int(count[m, v]), sum=float(total[m, v]),
+                                    sum_squares=float(sq[m, v]))  # fmt: skip
+            rows.append((
+                TwoSidedTTest(a, b, absolute).compute_result(),
+                TwoSidedTTest(a, b, relative).compute_result(),
+                EffectBayesianABTest(a, b, bayes).compute_result(),
+            ))  # fmt: skip
+    return rows, check_srm([int(x) for x in n], [1.0 / VARIANTS] * VARIANTS)
+
+
+def bench_gbstats(repeats: int) -> None:
+    print(
+        f"\n3. gbstats, the same {VARIANTS} variants × {METRICS} metrics, median of {repeats} runs"
+    )
+    try:
+        import gbstats  # noqa: F401 (only whether it imports)
+    except ImportError as exc:
+        print(f"   skipped: gbstats does not import ({exc}); see bench/README.md")
+        return
+    from importlib.metadata import version
+
+    n, count, total, sq = _sufficient_statistics()
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeats):
+        _median_ms(lambda: analyse_experiment(n, count, total, sq, tau2=TAU2), ours)
+        _median_ms(lambda: _gbstats_loop(n, count, total, sq), theirs)
+    print(f"   {'contender':<34} {'median ms':>10} {'p90 ms':>8}")
+    for name, times in (("mlpulse analyse_experiment", ours),
+                        (f"gbstats {version('gbstats')} loop", theirs)):  # fmt: skip
+        p90 = statistics.quantiles(times, n=10)[-1]
+        print(f"   {name:<34} {statistics.median(times):>10.3f} {p90:>8.3f}")
+    ratio = statistics.median(theirs) / statistics.median(ours)
+    print(f"   ratio (gbstats / mlpulse): {ratio:.0f}x")
+    r = analyse_experiment(n, count, total, sq, tau2=TAU2)
+    rows, srm_p = _gbstats_loop(n, count, total, sq)
+    shape = (METRICS, VARIANTS - 1)
+
+    def field(i: int, get: Callable[[Any], float]) -> np.ndarray:
+        return np.array([get(row[i]) for row in rows], dtype=np.float64).reshape(shape)
+
+    def ci(i: int) -> np.ndarray:
+        return np.stack([field(i, lambda x: x.ci[0]), field(i, lambda x: x.ci[1])], axis=-1)
+
+    def gap(a: np.ndarray, b: np.ndarray) -> float:  # relative, for estimates and intervals
+        return float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-300)))
+
+    def absolute(a: np.ndarray, b: np.ndarray) -> float:  # for probabilities and losses
+        return float(np.max(np.abs(a - b)))
+
+    relative = [
+        ("difference", r.difference, field(0, lambda x: x.expected)),
+        ("its CI", r.difference_ci, ci(0)),
+        ("lift", r.relative_difference, field(1, lambda x: x.expected)),
+        ("lift CI", r.relative_ci, ci(1)),
+    ]
+    plain = [
+        ("p-value", r.p_value, field(0, lambda x: x.p_value)),
+        ("chance to beat", r.chance_to_beat, field(2, lambda x: x.chance_to_win)),
+        ("loss (treatment)", r.expected_loss, field(2, lambda x: x.risk[1])),
+        ("loss (control)", r.expected_loss_control, field(2, lambda x: x.risk[0])),
+    ]
+    print("   largest relative differences: " + ", ".join(
+        f"{name} {gap(a, b):.1e}" for name, a, b in relative))  # fmt: skip
+    print("   largest absolute differences: " + ", ".join(
+        f"{name} {absolute(a, b):.1e}" for name, a, b in plain
+    ) + f", SRM p {abs(r.srm.p_value - srm_p):.1e}")  # fmt: skip
+    tiny = int((r.p_value < 1e-15).sum())
+    print(f"   p-values below 1e-15: {tiny} of {r.p_value.size} (gbstats' 1 - cdf gives 0 there)")
+    # Where the conventions differ: gbstats' Bayesian interval is a normal credible
+    # interval, our Welch interval takes the t quantile (the posterior mean is the same).
+    credible = ci(2)
+    print(f"   convention: gbstats' Bayesian CI (normal quantile) vs our Welch CI (t quantile): "
+          f"{gap(r.difference_ci, credible):.1e}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=10_000_000)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--analyses", type=int, default=200)
+    parser.add_argument("--sections", default="1,2,3", help="which sections to run, e.g. 1,3")
     args = parser.parse_args()
-    bench_analysis(args.analyses)
-    bench_aggregation(args.users, args.repeats)
+    sections = {int(s) for s in args.sections.split(",")}
+    if 1 in sections:
+        bench_analysis(args.analyses)
+    if 2 in sections:
+        bench_aggregation(args.users, args.repeats)
+    if 3 in sections:
+        bench_gbstats(args.analyses)
 
 
 if __name__ == "__main__":

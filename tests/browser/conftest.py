@@ -55,7 +55,7 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:
@@ -72,7 +72,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts_dir() -> Path:
     """Where the screenshots go: $MLPULSE_ARTIFACTS, or build/screenshots (git-ignored)."""
     configured = os.environ.get("MLPULSE_ARTIFACTS")
@@ -375,7 +375,7 @@ class Seeded:
         return self.collector.url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def seeded(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iterator[Seeded]:
     data_dir = tmp_path_factory.mktemp("dashboard-collector")
     now = time.time()
@@ -404,7 +404,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, chromium_path: str) -> Iter
 # -- the browser ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Browser]:
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)

@@ -118,13 +118,18 @@ def test_reference_config_and_evaluator_produce_drift_and_traffic_series(
                 timestamp=now - 2400 + i * (1800 / n),
             )  # fmt: skip
         assert client.flush(timeout=30)
-    deadline = time.time() + 15
-    while True:  # minute profiles are written within a second or two of their arrival
+    # Minute profiles are written within a second or two of their arrival, oldest first: on
+    # a busy machine a first tick may see the older minutes (drift) before the newest
+    # (the default throughput monitor's 15 minutes), which it then runs again a minute
+    # later (its `every`).
+    deadline = time.time() + 90
+    while True:
         tick = httpx.post(f"{collector.url}/v1/evaluator/tick", headers=admin)
         assert tick.status_code == 200, tick.text
         assert tick.json()["failures"] == []
         drift = _query(collector, "mlpulse_drift_score", match=["monitor=shop-drift"])
-        if drift or time.time() > deadline:
+        throughput = _query(collector, "mlpulse_throughput_per_second", match=["model=shop"])
+        if (drift and throughput) or time.time() > deadline:
             break
         time.sleep(0.5)
     by_column = {s["labels"]["column"]: s["points"][-1] for s in drift}
@@ -134,7 +139,6 @@ def test_reference_config_and_evaluator_produce_drift_and_traffic_series(
     latency = _query(collector, "mlpulse_latency_ms", match=["monitor=shop-p95"])
     assert latency[0]["labels"]["quantile"] == "p95"
     assert 30 < latency[0]["points"][-1][1] < 60  # gamma(2, 10): p95 ≈ 47 ms
-    throughput = _query(collector, "mlpulse_throughput_per_second", match=["model=shop"])
     assert throughput, "default throughput monitor ran"
 
     text = httpx.get(f"{collector.url}/metrics", headers=collector.headers(collector.read_key)).text

@@ -87,3 +87,20 @@ def test_rollout_rolls_back_a_worse_challenger_before_100_percent(
     assert last["action"] == "rollback" and last["share"] < 100
     assert "primary purchase harmed" in last["reason"]
     assert _table(collector) == {"v1": ("champion", 100)}  # v2 archived: not in the table
+    # The rollback ran as an audited action: an incident with the reason, then the action.
+    admin = httpx.Client(base_url=collector.url, headers=collector.headers(collector.admin_key))
+    listed = admin.get("/v1/incidents", params={"model": MODEL})
+    assert listed.status_code == 200, listed.text
+    (view,) = listed.json()["incidents"]
+    incident = view["incident"]
+    source = f"rollout:{rollout['id']}"
+    assert incident["status"] == "mitigated" and incident["severity"] == "warning"
+    entries = [(e["kind"], e["text"]) for e in incident["timeline"]]
+    assert entries[0] == ("status", f"incident opened by {source}")
+    assert entries[1] == ("status", f"{source}: {last['reason']}")
+    assert ("action", f"{source}: rollback ok") in entries
+    assert any(kind == "deployment" and "champion v1" in text for kind, text in entries)
+    draft = admin.get(f"/v1/incidents/{incident['id']}/postmortem")
+    assert draft.status_code == 200, draft.text
+    assert f"`{source}`: rollback — ok: {MODEL}: champion v1 back to 100%" in draft.text
+    admin.close()

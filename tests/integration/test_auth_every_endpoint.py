@@ -215,6 +215,12 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/rollouts", "/v1/rollouts", Scope.READ, 200),
     Endpoint("GET", "/v1/rollouts/{rollout_id}", "/v1/rollouts/nope", Scope.READ, 404),
     Endpoint("POST", "/v1/rollouts/{rollout_id}/tick", "/v1/rollouts/nope/tick", Scope.ADMIN, 404),
+    # Bandits: an invalid body, or a bandit that does not exist.
+    Endpoint("POST", "/v1/bandits", "/v1/bandits", Scope.ADMIN, 422, {"model": "x"}),
+    Endpoint("GET", "/v1/bandits", "/v1/bandits", Scope.READ, 200),
+    Endpoint("GET", "/v1/bandits/{bandit_id}", "/v1/bandits/nope", Scope.READ, 404),
+    Endpoint("POST", "/v1/bandits/{bandit_id}/tick", "/v1/bandits/nope/tick", Scope.ADMIN, 404),
+    Endpoint("POST", "/v1/bandits/{bandit_id}/stop", "/v1/bandits/nope/stop", Scope.ADMIN, 404),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),

@@ -24,6 +24,7 @@ from mlpulse.domain.auth import Scope
 from mlpulse.domain.experiments import ExperimentSpec, MetricSpec
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.series import MetricPoint
+from mlpulse.server.dashboard.model_health import model_health
 from mlpulse.server.settings import Settings
 
 NOW = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -399,8 +400,40 @@ def test_overview_shows_each_model_with_its_health(reader: Dashboard) -> None:
     assert "amount (0.3)" in cells
     assert re.search(r'class="num alerts"><a href="/alerts">1<', cells)
     assert re.search(r'class="num incidents"><a href="/incidents">1<', cells)
+    # the traffic of the last day as an inline SVG, the status with what it is based on
+    assert re.search(r'<td class="spark"><svg class="sparkline"[^>]*><title>[^<]*newest 12<', cells)
+    assert re.search(r'<span class="badge critical" title="Worst of [^"]*v1, v2', cells)
     for nav in ("overview", "alerts", "incidents", "experiments", "business"):
         assert f'data-nav="{nav}"' in html
+
+
+def _point(ago: float, version: str, value: float, status: str, **extra: str) -> MetricPoint:
+    labels = {"model": "recs", "version": version, "monitor": "recs-errors", **extra}
+    return MetricPoint(NOW - ago, "mlpulse_error_rate", labels, value, status)
+
+
+def test_model_status_comes_from_the_live_versions_only() -> None:
+    live = _point(MINUTE, "v3", 0.01, "ok")
+    stale = _point(5 * HOUR, "v1", 0.3, "critical")  # no point for five hours
+    archived = _point(MINUTE, "v2", 0.4, "critical")  # fresh, but archived in the registry
+
+    health = model_health("recs", [live, stale, archived], [], [], now=NOW, archived={"v2"})
+
+    assert health.status == "ok" and health.error_rate == 0.01
+    assert health.last_point_at == NOW - MINUTE
+    assert "(v3;" in health.basis
+    assert "v2 (archived in the registry)" in health.basis
+    assert "v1 (no point in the last 2 h)" in health.basis
+    # without the registry's word, the fresh critical point of v2 counts
+    assert model_health("recs", [live, stale, archived], [], [], now=NOW).status == "critical"
+    # a monitor that runs daily keeps its verdict for two of its runs
+    daily = _point(5 * HOUR, "v3", 0.3, "critical", monitor="recs-daily")
+    assert model_health("recs", [live, daily], [], [], now=NOW).status == "ok"
+    slow = model_health("recs", [live, daily], [], [], now=NOW, every={"recs-daily": 86400.0})
+    assert slow.status == "critical"
+    # points, but none live: stale, not ok
+    assert model_health("recs", [stale], [], [], now=NOW).status == "stale"
+    assert model_health("recs", [], [], [], now=NOW).status == "no data"
 
 
 def test_model_page_has_every_chart_and_the_tables(reader: Dashboard) -> None:
@@ -490,6 +523,9 @@ def test_latency_chart_draws_each_quantile_with_the_bucket_max(reader: Dashboard
     assert {"v1 p50", "v1 p95", "v1 p99", "v2 p99"} <= set(series)
     assert {v for _, v in series["v1 p50"]} == {10.0}
     assert {v for _, v in series["v2 p99"]} <= {50.0, 51.0}
+    # p99 shows; p50 and p95 start switched off in the legend
+    assert set(body["hidden"]) == {"v1 p50", "v1 p95", "v2 p50", "v2 p95"}
+    assert body["color_of"]["v1 p50"] == body["color_of"]["v1 p99"] == "v1"
 
 
 def test_drift_heatmap_has_a_row_per_feature(reader: Dashboard) -> None:
@@ -501,12 +537,19 @@ def test_drift_heatmap_has_a_row_per_feature(reader: Dashboard) -> None:
     assert body["points"] == 2 * len(body["x"])
 
 
-def test_performance_chart_has_realised_estimated_and_coverage(reader: Dashboard) -> None:
+def test_performance_chart_has_realised_and_estimated_and_coverage_its_own(
+    reader: Dashboard,
+) -> None:
     body = _chart(reader.client, f"/ui/data/models/{MODEL}/performance?range=6h")
+    coverage = _chart(reader.client, f"/ui/data/models/{MODEL}/label-coverage?range=6h")
 
     names = {s["name"] for s in body["series"]}
-    assert names == {"v1 auc (realised)", "v1 auc (estimated)", "v1 label coverage"}
-    assert body["second_axis"] == ["v1 label coverage"]
+    assert names == {"v1 auc (realised)", "v1 auc (estimated)"}
+    assert body["second_axis"] == []
+    assert body["line_type"] == {"v1 auc (estimated)": "dashed"}
+    assert set(body["color_of"].values()) == {"v1"}  # a version's lines share a colour
+    assert [s["name"] for s in coverage["series"]] == ["v1"]
+    assert {v for _, v in coverage["series"][0]["data"]} == {0.4}
 
 
 def test_chart_of_an_empty_range_has_no_points(reader: Dashboard) -> None:
@@ -543,6 +586,24 @@ def test_business_kpis_are_the_hourly_sums_of_the_outcomes(reader: Dashboard) ->
     series = {s["name"]: s["data"] for s in body["series"]}
     assert [v for _, v in series["revenue (sum)"]] == REVENUE
     assert series["revenue (sum)"][0][0] == round((NOW - 6 * HOUR) * 1000)
+
+
+def test_business_charts_give_each_unit_an_axis_of_its_own(reader: Dashboard) -> None:
+    kpis = _chart(reader.client, f"/ui/data/business/kpis?model={MODEL}&range=24h")
+    technical = _chart(reader.client, f"/ui/data/business/technical?model={MODEL}&range=24h")
+
+    panels = {p["title"]: p for p in kpis["panels"]}
+    assert panels["revenue"] == {
+        "title": "revenue",
+        "unit": "sum per hour",
+        "series": ["revenue (sum)"],
+    }
+    assert [p["series"] for p in kpis["panels"]] == [[s["name"]] for s in kpis["series"]]
+    units = {p["unit"]: p["series"] for p in technical["panels"]}
+    assert units["ms"] == ["p99 latency (ms)"]
+    assert units["share of predictions"] == ["error rate"]
+    assert units["share of features"] == ["drift share"]
+    assert units["predictions/s"] == ["throughput (/s)"]
 
 
 def test_business_page_measures_correlations_as_scipy_does(reader: Dashboard) -> None:
@@ -621,7 +682,9 @@ def test_admin_acknowledges_an_alert_and_gets_the_row_back(admin: Dashboard) -> 
 
     assert response.status_code == 200
     assert response.text.lstrip().startswith('<tr data-alert="fp-high-errors"')
-    assert re.search(r'<td class="state">[^<]*acknowledged by admin', response.text)
+    assert re.search(
+        r'<td class="state">firing <span class="ack"[^>]*>acknowledged by admin<', response.text
+    )
     stored = {a.fingerprint: a for a in admin.app.state.alerts.alerts()}["fp-high-errors"]
     assert stored.acknowledged_by == "admin"
 

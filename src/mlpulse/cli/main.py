@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mlpulse.cli import (
     alert_commands,
+    bandit_commands,
     config_commands,
     experiment_admin_commands,
     experiment_commands,
@@ -299,6 +300,7 @@ app.command("sample-size")(experiment_commands.sample_size_command)
 app.add_typer(experiment_admin_commands.experiments_app, name="experiments")
 app.add_typer(registry_commands.registry_app, name="registry")
 app.command("rollback")(registry_commands.rollback_command)
+app.add_typer(bandit_commands.bandits_app, name="bandits")
 
 
 def main() -> None:

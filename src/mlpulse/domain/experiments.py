@@ -12,9 +12,16 @@ Metrics are outcome events by name, per unit:
   per user; with ``per_unit="mean"``: the unit's average value over units that have the
   event, e.g. latency or an error flag per request.
 
+A metric with ``source="labels"`` is read from the model's labels instead (accuracy,
+absolute error): see :class:`MetricSpec`.
+
 A variant's units are those with any outcome named by the experiment's metrics or by
 ``exposure`` (an outcome serving code logs when the unit is exposed, so that units that
-never convert count too).
+never convert count too), or with a labelled prediction of a ``labels`` metric.
+
+``method="group_sequential"`` plans ``looks`` analyses over ``planned_units`` units
+(all variants together) with Lan–DeMets alpha spending (``spending``); see
+:mod:`mlpulse.services.experiment_analysis`.
 """
 
 from __future__ import annotations
@@ -28,7 +35,8 @@ from mlpulse.domain.registry import Name
 from mlpulse.errors import InvalidInputError
 
 Unit = Literal["user", "session", "request"]
-Method = Literal["fixed", "sequential", "bayesian"]
+Method = Literal["fixed", "sequential", "group_sequential", "bayesian"]
+Spending = Literal["obrien_fleming", "pocock"]
 ExperimentState = Literal["draft", "running", "stopped"]
 Role = Literal["primary", "secondary", "guardrail"]
 
@@ -38,7 +46,33 @@ def _invalid(field: str, problem: str) -> InvalidInputError:
 
 
 class MetricSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """One metric: the outcome events named ``name``, aggregated per unit.
+    """One metric, aggregated per unit: outcome events named ``name``, or labels.
+
+    ``source="outcomes"`` (the default): the outcome events named ``name``, as the module
+    docstring says; ``per_unit`` defaults to ``"sum"``.
+
+    ``source="labels"``: the model's predictions judged against their labels, e.g.
+    ``{"name": "accuracy", "source": "labels", "kind": "proportion"}``; ``name`` only
+    names the metric (no outcome event is read under it).
+
+    - *Labelled prediction*: a prediction of the model with ``ts`` in the experiment's
+      window, a non-null ``prediction`` and a label: the latest label of its
+      ``request_id``, as the performance monitors join them.
+    - *Its unit*: the ``unit_id`` of the model's outcome events with the same
+      ``request_id`` (the ``exposure`` event, logged with both ids, is the natural
+      carrier). Predictions carry no unit id; a request linked to two different unit
+      ids is left out rather than guessed.
+    - *Its version*: only predictions by the version of the unit's assigned variant
+      count, so a shadow version answering the same request is not mixed in.
+    - *Its value*: ``kind="proportion"``: 1 when the prediction equals the label
+      (numbers compare as numbers, other values as their JSON), else 0;
+      ``kind="mean"``: the absolute error ``|prediction - label|`` (numeric
+      predictions and labels only; others are left out).
+    - *Per unit*: the mean over the unit's labelled predictions (its accuracy or mean
+      absolute error; ``per_unit`` must be ``"mean"``, its default here), and the
+      variant's estimate is the mean of that over its units with a labelled
+      prediction. It is analysed as a mean (Welch, mSPRT or normal Bayesian), not as a
+      proportion: a unit's share of correct predictions is not one Bernoulli draw.
 
     ``guardrail_max_harm`` (guardrails only): the relative harm tolerated, e.g. 0.1 for
     "at most 10% worse". A guardrail is breached when its harm is significant and larger
@@ -48,13 +82,27 @@ class MetricSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: Name
     kind: Literal["mean", "proportion"] = "proportion"
     direction: Literal["increase", "decrease"] = "increase"
-    per_unit: Literal["sum", "mean"] = "sum"
+    per_unit: Literal["sum", "mean"] | None = None  # None: "sum" for outcomes, "mean" for labels
+    source: Literal["outcomes", "labels"] = "outcomes"
     guardrail_max_harm: float | None = None
+
+    @property
+    def aggregation(self) -> Literal["sum", "mean"]:
+        """How a unit's values combine: ``per_unit``, or its default for ``source``."""
+        if self.per_unit is not None:
+            return self.per_unit
+        return "mean" if self.source == "labels" else "sum"
 
     def validate(self, field: str) -> None:
         harm = self.guardrail_max_harm
         if harm is not None and not (math.isfinite(harm) and harm >= 0):
             raise _invalid(f"{field}.guardrail_max_harm", f"must be a float >= 0; got {harm!r}")
+        if self.source == "labels" and self.per_unit == "sum":
+            raise _invalid(
+                f"{field}.per_unit",
+                "must be 'mean' (or left out) for a metric with source 'labels': a unit's "
+                "value is the mean over its labelled predictions; got 'sum'",
+            )
 
 
 class ExperimentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -72,6 +120,11 @@ class ExperimentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     method: Method = "fixed"
     alpha: float = 0.05
     coverage: float = 1.0  # share of units enrolled; raising it keeps units in place
+    # method="group_sequential" only: the planned looks, the units (all variants) at the
+    # last look, and the alpha-spending function (default "obrien_fleming").
+    looks: int | None = None
+    planned_units: int | None = None
+    spending: Spending | None = None
     exposure: Name | None = None
     description: str = ""
     status: ExperimentState = "draft"
@@ -100,12 +153,39 @@ class ExperimentSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise _invalid("alpha", f"must be a float in (0, 0.5); got {self.alpha!r}")
         if not 0 < self.coverage <= 1:
             raise _invalid("coverage", f"must be a float in (0, 1]; got {self.coverage!r}")
+        self._validate_plan()
         seen: set[str] = set()
         for field, metric in self.metrics_with_fields():
             metric.validate(field)
             if metric.name in seen:
                 raise _invalid(f"{field}.name", f"metric {metric.name!r} is listed twice")
             seen.add(metric.name)
+
+    def _validate_plan(self) -> None:
+        plan = {"looks": self.looks, "planned_units": self.planned_units,
+                "spending": self.spending}  # fmt: skip
+        if self.method != "group_sequential":
+            for field, value in plan.items():
+                if value is not None:
+                    raise _invalid(
+                        field,
+                        f"is used by method 'group_sequential' only; got {value!r} with "
+                        f"method {self.method!r}",
+                    )
+            return
+        for field, low, high in (("looks", 1, 50), ("planned_units", 2, None)):
+            value = plan[field]
+            ok = isinstance(value, int) and value >= low and (high is None or value <= high)
+            if not ok:
+                expected = f"an int in [{low}, {high}]" if high else f"an int >= {low}"
+                raise _invalid(
+                    field, f"method 'group_sequential' needs {field}: {expected}; got {value!r}"
+                )
+
+    @property
+    def spending_function(self) -> Spending:
+        """The alpha-spending function of a group-sequential plan."""
+        return self.spending or "obrien_fleming"
 
     def metrics_with_fields(self) -> list[tuple[str, MetricSpec]]:
         return [
@@ -189,6 +269,28 @@ class SrmView(msgspec.Struct, frozen=True):
     expected: dict[str, float]
 
 
+class LookView(msgspec.Struct, frozen=True):
+    """Where a group-sequential experiment stands: look ``look`` of ``looks`` (0 before
+    the first), at ``information_fraction`` = units / ``planned_units``.
+
+    ``boundary`` is the |z| a comparison must reach at this look (infinite when nothing
+    is spent yet), ``alpha_spent`` the alpha each comparison has spent up to this look
+    (the family of ``comparisons`` spends that many times it), and ``crossed`` whether a
+    comparison of the primary metric crossed its boundary.
+    """
+
+    look: int
+    looks: int
+    units: int
+    planned_units: int
+    information_fraction: float
+    spending: str
+    comparisons: int
+    boundary: float
+    alpha_spent: float
+    crossed: bool
+
+
 class ExperimentResults(msgspec.Struct, frozen=True):
     experiment: ExperimentSpec
     start: float | None
@@ -198,3 +300,4 @@ class ExperimentResults(msgspec.Struct, frozen=True):
     metrics: list[MetricResult]
     guardrails_hold: bool
     verdict: str
+    look: LookView | None = None  # method "group_sequential" only

@@ -424,7 +424,9 @@ class Client:
         Waits up to ``ready_timeout`` seconds (default 5) for the first routing table and
         raises :class:`~mlpulse.errors.ConfigurationError` when none arrives. Circuit
         trips and recoveries are logged as ``circuit_open`` / ``circuit_closed`` outcomes
-        of this client. The router is closed with the client. Options apply when the
+        of this client; with ``exposure="exposure"``, each unit's first choice of a version
+        is logged as that outcome (with its unit id), the units rollouts and bandits count.
+        The router is closed with the client. Options apply when the
         router is made: passing them again for a model that has one raises
         :class:`~mlpulse.errors.ParameterError`. See :class:`mlpulse.sdk.router.Router`.
         """
@@ -440,6 +442,11 @@ class Client:
             if live is not None:
                 live.log_outcome(name, 1.0, model=model, version=version)
 
+        def expose(name: str, version: str, unit_id: str) -> None:
+            live = client()
+            if live is not None:
+                live.log_outcome(name, 1.0, model=model, version=version, unit_id=unit_id)
+
         with self._routers_lock:
             existing = self._routers.get(model)
             if existing is not None:
@@ -449,7 +456,7 @@ class Client:
                 return existing
             url, api_key, timeout = self._router_settings
             options.setdefault("timeout", timeout)
-            router = Router(url, api_key, model, report=report, **options)
+            router = Router(url, api_key, model, report=report, expose=expose, **options)
             weakref.finalize(self, router.request_stop).atexit = False
             self._routers[model] = router
             return router

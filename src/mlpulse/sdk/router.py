@@ -11,6 +11,13 @@ Each version has a :class:`~mlpulse.sdk.circuit.CircuitBreaker` fed by
 :meth:`Router.record`. While the chosen version's breaker is open, calls go to the
 table's ``fallback`` (or else the healthiest other champion or challenger), and the
 trip and the recovery are logged as ``circuit_open`` / ``circuit_closed`` outcomes.
+
+Exposures (opt-in, ``exposure="exposure"``): :meth:`Router.choose` logs the outcome
+``exposure`` (value 1, with the model, the version that serves and the unit id) the first
+time it sends a unit to a version, which is what rollouts and bandits count units by. It
+remembers the last ``exposure_memory`` (unit, version) pairs, least recently chosen out
+first (default 100,000: about 25 MB with 20-character unit ids); a pair evicted and seen
+again is logged again, which rollouts and bandits tolerate as they count distinct units.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import socket
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final, TypedDict
 from urllib.parse import quote
@@ -30,6 +38,7 @@ from urllib.parse import quote
 import httpx
 import msgspec
 
+from mlpulse.domain.events import MAX_NAME_LENGTH
 from mlpulse.errors import ConfigurationError, parameter_error
 from mlpulse.sdk.backoff import Backoff
 from mlpulse.sdk.circuit import CircuitBreaker
@@ -46,6 +55,9 @@ _MIN_POLL_INTERVAL: Final = 1.0
 
 Report = Callable[[str, str], None]
 """Called with (``"circuit_open"`` or ``"circuit_closed"``, version)."""
+Expose = Callable[[str, str, str], None]
+"""Logs an exposure: called with (outcome name, version, unit id)."""
+MAX_EXPOSURE_MEMORY: Final = 10_000_000
 
 
 class RouterOptions(TypedDict, total=False):
@@ -57,6 +69,8 @@ class RouterOptions(TypedDict, total=False):
     backoff_base: float
     backoff_cap: float
     breaker: Callable[[], CircuitBreaker]
+    exposure: str | None
+    exposure_memory: int
 
 
 class Router:
@@ -70,6 +84,9 @@ class Router:
 
     ``wait`` is how long the collector may hold a poll (at most 30 s); ``breaker`` makes
     the circuit breaker of each version (``lambda: CircuitBreaker(latency_ms=500)``).
+    ``exposure`` names the outcome :meth:`choose` logs once per (unit, version), through
+    ``expose`` (which :meth:`mlpulse.Client.router` supplies); None (the default) logs
+    nothing. ``exposure_memory`` is how many (unit, version) pairs it remembers.
     """
 
     def __init__(
@@ -85,6 +102,9 @@ class Router:
         backoff_base: float = 0.1,
         backoff_cap: float = 30.0,
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
+        exposure: str | None = None,
+        exposure_memory: int = 100_000,
+        expose: Expose | None = None,
     ) -> None:
         owner = "Router"
         check_seconds("wait", wait, positive=False, owner=owner)
@@ -101,6 +121,7 @@ class Router:
             raise parameter_error(
                 "breaker", owner, "a callable that makes a CircuitBreaker", breaker
             )
+        _check_exposure(exposure, exposure_memory, expose)
         self.model = model
         self._url = f"{url.rstrip('/')}{ROUTING_PATH}{quote(model, safe='')}"
         self._headers = {
@@ -113,6 +134,10 @@ class Router:
         self._backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self._new_breaker = breaker
         self._report = report
+        self._exposure = exposure
+        self._expose = expose
+        self._exposure_memory = exposure_memory
+        self._exposed: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._table: RoutingTable | None = None
         self._last_error = "no answer yet"
         self._closed = False
@@ -131,6 +156,7 @@ class Router:
     def _start(self) -> None:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
+        self._exposed_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._answered = threading.Event()  # a table, or an answer that will not change
@@ -157,6 +183,8 @@ class Router:
         Sticky for a unit while the weights do not change. When that version's breaker
         is open, ``Choice.version`` is the fallback and ``Choice.fallback_from`` the
         version the hash chose; when no other version is healthy, the chosen one is kept.
+        With ``exposure`` set, the first choice of a version for a unit is logged as an
+        exposure of the version that serves (``Choice.version``; shadows are not exposed).
         """
         table = self._table
         if table is None:
@@ -166,12 +194,29 @@ class Router:
             )
         choice = choose(table, unit_id, model=self.model)
         breaker = self._breakers.get(choice.version)
-        if breaker is None or breaker.allow():
-            return choice
-        other = self._fallback(table, choice.version)
-        if other is None:
-            return choice
-        return Choice(other, choice.shadows, fallback_from=choice.version)
+        if breaker is not None and not breaker.allow():
+            other = self._fallback(table, choice.version)
+            if other is not None:
+                choice = Choice(other, choice.shadows, fallback_from=choice.version)
+        if self._exposure is not None:
+            self._log_exposure(unit_id, choice.version)
+        return choice
+
+    def _log_exposure(self, unit_id: str, version: str) -> None:
+        key = (unit_id, version)
+        seen = self._exposed
+        with self._exposed_lock:
+            if key in seen:
+                seen.move_to_end(key)
+                return
+            seen[key] = None
+            if len(seen) > self._exposure_memory:
+                seen.popitem(last=False)
+        assert self._expose is not None and self._exposure is not None  # _check_exposure
+        try:
+            self._expose(self._exposure, version, unit_id)
+        except Exception:  # logging an exposure must never break the serving call
+            _LOG.exception("mlpulse: could not log the exposure of %s %s", self.model, version)
 
     def record(self, version: str, *, ok: bool, latency_ms: float | None = None) -> None:
         """Feed the outcome of one call to ``version`` to its circuit breaker."""
@@ -345,6 +390,22 @@ class Router:
         self._ready.set()
         self._answered.set()
         return changed, None
+
+
+def _check_exposure(exposure: object, memory: object, expose: Expose | None) -> None:
+    if exposure is not None and not (
+        isinstance(exposure, str) and 0 < len(exposure) <= MAX_NAME_LENGTH
+    ):
+        expected = f"None or an outcome name of 1 to {MAX_NAME_LENGTH} characters"
+        raise parameter_error("exposure", "Router", expected, exposure)
+    if not (isinstance(memory, int) and not isinstance(memory, bool)) or not (
+        1 <= memory <= MAX_EXPOSURE_MEMORY
+    ):
+        expected = f"an int in [1, {MAX_EXPOSURE_MEMORY}]"
+        raise parameter_error("exposure_memory", "Router", expected, memory)
+    if exposure is not None and expose is None:
+        expected = "None for a Router made without expose (Client.router supplies it)"
+        raise parameter_error("exposure", "Router", expected, exposure)
 
 
 # Routers whose refresh thread must be restarted in a forked child (the thread does not

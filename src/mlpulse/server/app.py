@@ -12,11 +12,13 @@ from fastapi import FastAPI
 
 from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.http_poster import HttpPoster
+from mlpulse.adapters.store.duckdb_bandits import DuckDBBanditOutcomes
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.adapters.store.duckdb_rollouts import DuckDBRolloutOutcomes
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
+from mlpulse.adapters.store.sqlite_bandits import SQLiteBanditStore
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
@@ -31,6 +33,7 @@ from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
 from mlpulse.ports import Clock
 from mlpulse.server import (
     alert_routes,
+    bandit_routes,
     config_routes,
     dashboard,
     experiment_routes,
@@ -54,6 +57,7 @@ from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.settings import Settings
 from mlpulse.services.alert_engine import AlertEngine
+from mlpulse.services.bandits import Bandit, Bandits
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.services.experiments import Experiments
 from mlpulse.services.incidents import IncidentService
@@ -114,9 +118,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         experiment_store = SQLiteExperimentStore(settings.experiments_path)
         experiments = Experiments(experiment_store, DuckDBExperimentOutcomes(store), clock)
         app.state.experiments = experiments
-        rollout_store = SQLiteRolloutStore(settings.rollouts_path)
-        rollouts = Rollouts(rollout_store, DuckDBRolloutOutcomes(store), app.state.registry, clock)
-        app.state.rollouts = rollouts
         worker = OutboxWorker(alert_store, {}, clock)
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
@@ -141,6 +142,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             ),
         )
         app.state.incidents = incidents
+        rollout_store = SQLiteRolloutStore(settings.rollouts_path)
+        rollouts = Rollouts(
+            rollout_store, DuckDBRolloutOutcomes(store), app.state.registry, clock,
+            incidents=incidents,  # a rollback runs as an audited action on the incident
+        )  # fmt: skip
+        app.state.rollouts = rollouts
+        bandit_store = SQLiteBanditStore(settings.bandits_path)
+        bandits = Bandits(
+            bandit_store, DuckDBBanditOutcomes(store), app.state.registry, clock,
+            busy=lambda model: next(
+                (f"{model!r} has a running rollout ({r.id})" for r in rollouts.list()
+                 if r.model == model and r.status == "running"), None,
+            ),
+        )  # fmt: skip
+        app.state.bandits = bandits
         app.state.registry.on_deployment = lambda d: incidents.add_deployment(
             d.model, f"{d.kind}: {d.model} champion {d.version} (by {d.actor})", d.at
         )
@@ -153,6 +169,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             alert_loop.wake()
             experiments.check_running()  # early stopping for harm, at most once a minute
             rollouts.tick()  # hold, advance, promote or roll back every running rollout
+            bandits.tick()  # re-allocate every running bandit that is due
 
         background = BackgroundLoop(
             evaluator,
@@ -179,6 +196,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             registry_store.close()
             experiment_store.close()
             rollout_store.close()
+            bandit_store.close()
             windows.close()  # writes every open minute before the store closes
             series.close()
             store.close()
@@ -209,6 +227,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(registry_routes.router)
     app.include_router(experiment_routes.router)
     app.include_router(rollout_routes.router)
+    app.include_router(bandit_routes.router)
     app.include_router(dashboard.router)  # the web UI at / (after the API's routes)
     install_openapi(
         app,
@@ -255,6 +274,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             Rollout,
             rollout_routes.RolloutRequest,
             rollout_routes.RolloutList,
+            Bandit,
+            bandit_routes.BanditRequest,
+            bandit_routes.BanditStopRequest,
+            bandit_routes.BanditList,
         ],
     )
     return app

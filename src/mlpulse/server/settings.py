@@ -66,6 +66,10 @@ class Settings:
     def rollouts_path(self) -> Path:
         return self.data_dir / "rollouts.sqlite"
 
+    @property
+    def bandits_path(self) -> Path:
+        return self.data_dir / "bandits.sqlite"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""

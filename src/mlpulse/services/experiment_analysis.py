@@ -7,8 +7,16 @@ experiment's method:
 - ``sequential``: the mSPRT always-valid p-value and confidence sequence at the current
   look, with the mixing variance tau² = (10% of the control's estimate)², tuned for a
   10% lift (see :func:`mlpulse.core.experiments.sequential.msprt`);
+- ``group_sequential``: Welch's t statistic (means) or the unpooled two-proportion z
+  (proportions) against the Lan–DeMets boundary of the current look (see
+  :func:`plan_look`); ``ci`` is the repeated confidence interval ``difference ± c_k·se``
+  (Jennison & Turnbull 2000, ch. 9), which excludes 0 exactly when the boundary is
+  crossed. ``p_value`` is the nominal fixed-sample p-value, for reading only;
 - ``bayesian``: chance to beat control (Beta–Binomial for proportions, normal
   approximation for means) with a credible interval.
+
+A metric of ``source="labels"`` holds per-unit means (a unit's accuracy or mean absolute
+error) and is compared as a mean whatever its ``kind``.
 
 Guardrails are judged for harm by the mSPRT whatever the method: the check runs at every
 evaluator tick, and only an always-valid test keeps false stops at ``alpha`` under that
@@ -17,6 +25,7 @@ much peeking.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -31,8 +40,22 @@ from mlpulse.core.experiments import (
     welch_t_test,
 )
 from mlpulse.core.experiments.bayesian import beta_binomial, normal_means
-from mlpulse.core.experiments.sequential import MsprtResult, msprt_means, msprt_proportions
-from mlpulse.domain.experiments import Comparison, ExperimentSpec, Method, MetricSpec, SrmView
+from mlpulse.core.experiments.sequential import (
+    GroupSequentialResult,
+    MsprtResult,
+    Spending,
+    group_sequential_boundaries,
+    msprt_means,
+    msprt_proportions,
+)
+from mlpulse.domain.experiments import (
+    Comparison,
+    ExperimentSpec,
+    LookView,
+    Method,
+    MetricSpec,
+    SrmView,
+)
 
 Stats = MeanStats | ProportionStats
 NAN_PAIR = (math.nan, math.nan)
@@ -43,9 +66,9 @@ def unit_stats(
     metric: MetricSpec, units: Sequence[str], totals: dict[str, tuple[float, int]]
 ) -> Stats:
     """A variant's statistics of ``metric`` over its ``units``, from (sum, count) per unit."""
-    if metric.kind == "proportion":
+    if metric.kind == "proportion" and metric.source == "outcomes":
         return ProportionStats(len(units), sum(1 for u in units if totals.get(u, (0.0, 0))[1] > 0))
-    if metric.per_unit == "mean":
+    if metric.aggregation == "mean":
         values = [totals[u][0] / totals[u][1] for u in units if totals.get(u, (0.0, 0))[1] > 0]
     else:
         values = [totals.get(u, (0.0, 0))[0] for u in units]
@@ -77,9 +100,20 @@ def _relative(interval: tuple[float, float], base: float) -> tuple[float, float]
 
 
 def compare(
-    method: Method, alpha: float, control: Stats, variant: Stats, *, name: str, version: str
+    method: Method,
+    alpha: float,
+    control: Stats,
+    variant: Stats,
+    *,
+    name: str,
+    version: str,
+    boundary: float | None = None,
 ) -> Comparison:
-    """``variant`` against ``control`` by ``method``; ``adjusted_p_value`` is filled later."""
+    """``variant`` against ``control`` by ``method``; ``adjusted_p_value`` is filled later.
+
+    ``boundary`` (``group_sequential``): the |z| to reach at the current look; None
+    before the first look, when nothing is tested yet.
+    """
     base, value = estimate(control), estimate(variant)
     head = Comparison.blank(name, version, variant.n, value)
     small = control.n < 2 or variant.n < 2
@@ -97,6 +131,18 @@ def compare(
             head, status="ok", difference=difference, ci=r.difference_ci, relative=relative,
             relative_ci=_relative(r.difference_ci, base), p_value=r.p_value,
         )  # fmt: skip
+    if method == "group_sequential":
+        if isinstance(control, ProportionStats) and isinstance(variant, ProportionStats):
+            r = proportion_z_test(control, variant, alpha=alpha, pooled=False)
+        else:
+            assert isinstance(control, MeanStats) and isinstance(variant, MeanStats)
+            r = welch_t_test(control, variant, alpha=alpha)
+        head = _replace(head, difference=difference, relative=relative, p_value=r.p_value)
+        if boundary is None:
+            return _replace(head, status="insufficient_data", outcome="unknown")
+        half = boundary * r.standard_error if r.standard_error > 0 else 0.0
+        ci = (difference - half, difference + half)
+        return _replace(head, status="ok", ci=ci, relative_ci=_relative(ci, base))
     if method == "sequential":
         s = _sequential(control, variant, alpha)
         status = "ok" if s.status == "ok" else "insufficient_data"
@@ -133,6 +179,9 @@ def judge(c: Comparison, metric: MetricSpec, method: Method, alpha: float) -> Co
     if method == "bayesian":
         up = c.chance_to_beat >= 1 - alpha
         significant = up or c.chance_to_beat <= alpha
+    elif method == "group_sequential":  # the repeated interval excludes 0: |z| >= c_k
+        significant = c.ci[0] > 0 or c.ci[1] < 0
+        up = c.difference > 0
     else:
         significant = c.adjusted_p_value < alpha
         up = c.difference > 0
@@ -186,6 +235,71 @@ def holm_adjusted(comparisons: Sequence[Comparison]) -> dict[int, Comparison]:
         id(c): msgspec.structs.replace(c, adjusted_p_value=float(p))
         for c, p in zip(tested, adjusted, strict=True)
     }
+
+
+# -- group-sequential looks -------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=256)
+def _boundaries(
+    fractions: tuple[float, ...], alpha: float, spending: Spending
+) -> GroupSequentialResult:
+    # A few hundred ms for many looks (recursive integration): results are read often
+    # (the dashboard re-runs them at 12 checkpoints), the fractions change slowly.
+    return group_sequential_boundaries(fractions, alpha=alpha, spending=spending, sides=2)
+
+
+def plan_look(spec: ExperimentSpec, units: int) -> LookView:
+    """The current look of a ``group_sequential`` experiment with ``units`` units so far.
+
+    Looks are planned at the information fractions k/K (K = ``spec.looks``) of
+    ``spec.planned_units``; the current look is the last one reached, and its boundary
+    is Lan–DeMets' at the *actual* fraction t = units / planned (rounded to 0.001, and
+    capped at 1: past the plan, the last look spends what is left), with the earlier
+    looks at their planned fractions — results are computed on demand, so when each
+    earlier look was read is not recorded. Reading the results again before the next
+    planned look re-tests the same look with more units; act on a look once, as the
+    design assumes, and the error stays within ``alpha``.
+
+    Each of the m = (variants - 1) × metrics comparisons gets boundaries at level
+    ``alpha / m`` (Bonferroni): Holm's step-down needs one p-value per comparison,
+    which a group-sequential look does not give.
+    """
+    assert spec.looks is not None and spec.planned_units is not None  # validated by the spec
+    looks, planned = spec.looks, spec.planned_units
+    m = (len(spec.variants) - 1) * len(spec.metrics())
+    t = units / planned
+    look = min(looks, math.floor(t * looks + 1e-9))
+    view = LookView(look=look, looks=looks, units=units, planned_units=planned,
+                    information_fraction=t, spending=spec.spending_function, comparisons=m,
+                    boundary=math.inf, alpha_spent=0.0, crossed=False)  # fmt: skip
+    if look == 0:
+        return view
+    current = max(round(min(t, 1.0), 3), look / looks) if look < looks else 1.0
+    fractions = (*(k / looks for k in range(1, look)), current)
+    found = _boundaries(fractions, spec.alpha / m, spec.spending_function)
+    return msgspec.structs.replace(
+        view, boundary=found.boundaries[-1], alpha_spent=found.alpha_spent[-1]
+    )
+
+
+def look_verdict(view: LookView) -> str:
+    """``Look 2 of 5 (4,100 of 10,000 planned units, 41%): ...`` for the verdict."""
+    where = (f"{view.units:,} of {view.planned_units:,} planned units, "
+             f"{view.information_fraction:.0%}")  # fmt: skip
+    if view.look == 0:
+        first = math.ceil(view.planned_units / view.looks)
+        return f"Before the first of {view.looks} looks ({where}): it comes at {first:,} units"
+    final = view.look == view.looks
+    head = f"{'Final look' if final else 'Look'} {view.look} of {view.looks} ({where})"
+    bound = f"|z| >= {view.boundary:.3g}" if math.isfinite(view.boundary) else "|z| >= inf"
+    if view.crossed:
+        return f"{head}: the primary metric crossed the boundary ({bound}); stop here"
+    if final:
+        return f"{head}: the primary metric did not cross the boundary ({bound})"
+    nxt = math.ceil(view.planned_units * (view.look + 1) / view.looks)
+    return (f"{head}: the primary metric did not cross the boundary ({bound}); "
+            f"continue to look {view.look + 1} at {nxt:,} units")  # fmt: skip
 
 
 # -- verdicts ---------------------------------------------------------------------------------

@@ -12,6 +12,13 @@ Choices a reviewer should know:
 
 - Holm's correction runs over every (non-control variant, metric) comparison;
   ``significant`` uses the adjusted p-value (Bayesian: chance to beat >= 1 - alpha).
+- ``group_sequential``: the look is the share of ``planned_units`` seen so far (all
+  variants); each comparison is judged against the Lan–DeMets boundary of that look at
+  ``alpha / m`` over the m comparisons (Bonferroni instead of Holm), and the verdict
+  opens with the look and whether the primary metric crossed (see
+  :func:`.experiment_analysis.plan_look`).
+- Metrics with ``source="labels"`` read :meth:`OutcomeSource.label_totals`: per unit and
+  version, so each unit keeps only the predictions of its assigned variant's version.
 - Guardrails are judged by the always-valid mSPRT whatever the method (see
   :mod:`.experiment_analysis`); :meth:`Experiments.check_guardrails` stops a running
   experiment whose guardrail is breached, with the reason. :meth:`check_running`, called
@@ -25,7 +32,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import threading
-from typing import Protocol
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -35,6 +42,7 @@ from mlpulse.domain.experiments import (
     Comparison,
     ExperimentResults,
     ExperimentSpec,
+    LookView,
     MetricResult,
     MetricSpec,
     Role,
@@ -61,13 +69,22 @@ class ExperimentStore(Protocol):
 
 
 class OutcomeSource(Protocol):
-    """Per-unit totals of outcome events (see ``mlpulse.adapters.store.duckdb_experiments``)."""
+    """Per-unit totals of outcome events and of labelled predictions (see
+    ``mlpulse.adapters.store.duckdb_experiments``)."""
 
     def unit_totals(
         self, model: str, name: str, *, start: float, end: float
     ) -> list[tuple[str, float, int]]:
         """(unit id, sum of value, count) of ``model``'s outcomes named ``name`` that have a
         unit id and ``ts`` in [start, end)."""
+        ...
+
+    def label_totals(
+        self, model: str, *, kind: Literal["mean", "proportion"], start: float, end: float
+    ) -> list[tuple[str, str, float, int]]:
+        """(unit id, version, sum of value, count) of ``model``'s labelled predictions with
+        ``ts`` in [start, end), valued as :class:`MetricSpec` says for ``source="labels"``
+        (``proportion``: 1 when correct; ``mean``: the absolute error)."""
         ...
 
 
@@ -159,6 +176,10 @@ class Experiments:
         totals = self._totals(spec, end)
         units = self._units(spec, totals)
         srm = analysis.srm(spec, units)
+        look: LookView | None = None
+        if spec.method == "group_sequential":
+            look = analysis.plan_look(spec, sum(len(u) for u in units.values()))
+        boundary = look.boundary if look is not None and look.look > 0 else None
         rows: builtins.list[
             tuple[MetricSpec, Role, builtins.list[Comparison], dict[str, analysis.Stats]]
         ] = []
@@ -172,13 +193,23 @@ class Experiments:
             ]
             comparisons += [
                 analysis.compare(
-                    spec.method, spec.alpha, control, stats[v], name=v, version=spec.variants[v]
+                    spec.method,
+                    spec.alpha,
+                    control,
+                    stats[v],
+                    name=v,
+                    version=spec.variants[v],
+                    boundary=boundary,
                 )
                 for v in spec.variants
                 if v != spec.control
             ]
             rows.append((metric, role, comparisons, stats))
-        adjusted = analysis.holm_adjusted([c for _, _, cs, _ in rows for c in cs])
+        adjusted = (
+            {}  # judged against the look's boundary instead (see plan_look)
+            if spec.method == "group_sequential"
+            else analysis.holm_adjusted([c for _, _, cs, _ in rows for c in cs])
+        )
         metrics: list[MetricResult] = []
         breached: list[str] = []
         for metric, role, comparisons, stats in rows:
@@ -214,6 +245,10 @@ class Experiments:
             breached=breached,
             stop_reason=spec.stop_reason,
         )
+        if look is not None:
+            crossed = any(c.significant for c in metrics[0].variants)
+            look = msgspec.structs.replace(look, crossed=crossed)
+            verdict = f"{analysis.look_verdict(look)}. {verdict}"
         if spec.started_at is None:
             verdict = "Not started yet: no results."
         return ExperimentResults(
@@ -225,23 +260,46 @@ class Experiments:
             metrics=metrics,
             guardrails_hold=not breached,
             verdict=verdict,
+            look=look,
         )
 
     def _totals(self, spec: ExperimentSpec, end: float) -> dict[str, UnitTotals]:
-        names = [m.name for _, m in spec.metrics()]
+        names = [m.name for _, m in spec.metrics() if m.source == "outcomes"]
         if spec.exposure is not None and spec.exposure not in names:
             names.append(spec.exposure)
+        labelled = [m for _, m in spec.metrics() if m.source == "labels"]
         if spec.started_at is None:
-            return {name: {} for name in names}
-        return {
+            return {name: {} for name in [*names, *(m.name for m in labelled)]}
+        start = spec.started_at
+        found = {
             name: {
                 unit: (total, count)
                 for unit, total, count in self._outcomes.unit_totals(
-                    spec.model, name, start=spec.started_at, end=end
+                    spec.model, name, start=start, end=end
                 )
             }
             for name in names
         }
+        for metric in labelled:
+            found[metric.name] = self._label_totals(spec, metric, start, end)
+        return found
+
+    def _label_totals(
+        self, spec: ExperimentSpec, metric: MetricSpec, start: float, end: float
+    ) -> UnitTotals:
+        """A labels metric's totals per unit, of its assigned variant's version only."""
+        weights = spec.weights()
+        versions: dict[str, str | None] = {}
+        totals: UnitTotals = {}
+        rows = self._outcomes.label_totals(spec.model, kind=metric.kind, start=start, end=end)
+        for unit, version, total, count in rows:
+            if unit not in versions:
+                variant = assign(spec.name, unit, weights, coverage=spec.coverage)
+                versions[unit] = None if variant is None else spec.variants[variant]
+            if version == versions[unit] and count > 0:
+                old_total, old_count = totals.get(unit, (0.0, 0))
+                totals[unit] = (old_total + total, old_count + count)
+        return totals
 
     @staticmethod
     def _units(

@@ -14,6 +14,11 @@ just resolved):
   that has a firing critical alert of its own; every outcome goes to the audit log and
   the incident's timeline, with the error when it failed. A successful rollback, traffic
   shift or circuit opening marks the incident ``mitigated``.
+
+Actions decided outside the runbooks (a rollout rolling its challenger back) go the same
+way through :meth:`IncidentService.run_automatic_action`: they open or join the model's
+incident with their reason, and their outcome is audited like a runbook's. Such an
+incident has no alert, so no alert tick resolves it: a person does.
 """
 
 from __future__ import annotations
@@ -108,7 +113,9 @@ class IncidentService:
                     self._runbooks(config, alert, firing, now)
             still = {a.fingerprint for a in firing}
             for incident in list(self._open.values()):
-                if not still.intersection(incident.alerts):
+                # One opened by an automatic action has no alert to wait for: a person
+                # resolves it (else the next tick would resolve it at once).
+                if incident.alerts and not still.intersection(incident.alerts):
                     self._status(incident, "resolved", now, "all alerts resolved")
 
     def _follow(self, alert: Alert, now: float) -> None:
@@ -182,7 +189,7 @@ class IncidentService:
 
     def _record(
         self, runbook: str, kind: ActionKind, status: str, detail: str, model: str, now: float
-    ) -> None:
+    ) -> ActionOutcome:
         incident = self._open.get(model)
         outcome = ActionOutcome(
             runbook=runbook, action=kind, status=status, detail=detail, at=now,
@@ -191,7 +198,7 @@ class IncidentService:
         self._store.record_action(outcome)
         log.info("runbook %s: %s %s: %s", runbook, kind, status, detail)
         if incident is None:
-            return
+            return outcome
         incident = msgspec.structs.replace(
             incident, updated_at=now,
             timeline=[*incident.timeline, _entry(now, "action", f"{runbook}: {kind} {status}",
@@ -200,6 +207,50 @@ class IncidentService:
         if status == "ok" and kind in MITIGATING and incident.mitigated_at is None:
             incident = msgspec.structs.replace(incident, status="mitigated", mitigated_at=now)
         self._save(incident)
+        return outcome
+
+    # -- driven by other services -------------------------------------------------------------
+
+    def run_automatic_action(
+        self,
+        model: str,
+        *,
+        source: str,
+        title: str,
+        action: ActionKind,
+        reason: str,
+        run: Callable[[], str],
+        onset_at: float | None = None,
+    ) -> ActionOutcome:
+        """Run an action that a service decided (``source``, e.g. ``rollout:<id>``) the way
+        a runbook's action runs: the model's open incident is joined, or one is opened
+        (``title``; severity ``warning``: the service already acts on it), with
+        ``reason`` on its timeline; ``run`` does the action and returns what it did (an
+        exception is the ``failed`` outcome, not a crash); the outcome goes to the audit
+        log and the timeline, and a successful mitigating action (a rollback) marks the
+        incident ``mitigated``. ``onset_at``: when the harm began (default now).
+        """
+        with self._lock:
+            now = self._clock.now()
+            incident = self._open.get(model)
+            if incident is None:
+                incident = Incident(
+                    id=uuid.uuid4().hex[:12], title=title, model=model, severity="warning",
+                    status="triggered", onset_at=min(onset_at or now, now), opened_at=now,
+                    updated_at=now,
+                    timeline=[_entry(now, "status", f"incident opened by {source}")],
+                )  # fmt: skip
+            incident = msgspec.structs.replace(
+                incident, updated_at=now,
+                timeline=[*incident.timeline, _entry(now, "status", f"{source}: {reason}",
+                                                     source=source, action=action)],
+            )  # fmt: skip
+            self._save(incident)
+            try:
+                status, detail = "ok", run()
+            except Exception as exc:  # an action's failure is its outcome, as in RunbookActions
+                status, detail = "failed", f"{type(exc).__name__}: {exc}"
+            return self._record(source, action, status, f"{detail} [model={model}]", model, now)
 
     # -- what people do ----------------------------------------------------------------------
 

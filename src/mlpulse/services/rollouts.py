@@ -18,7 +18,12 @@ Choices a reviewer should know:
   events), as the experiments' ``per_unit="sum"``.
 - **Rollback** sets the champion back to 100 and *archives* the challenger in one
   :meth:`Registry.set_routing`: :meth:`Registry.rollback` would archive the champion,
-  which is the one that must stay.
+  which is the one that must stay. With ``incidents`` (the collector always passes it)
+  that change runs as an audited automatic action
+  (:meth:`IncidentService.run_automatic_action`): it opens or joins the model's incident
+  with the rollout's reason, and its outcome goes to the actions log and the incident's
+  timeline like a runbook's. A rollback that fails is recorded as failed and the
+  rollout stays ``running``, so the next tick tries again.
 - **Timeline.** Every decision is kept, with its reason, in the rollout's ``timeline``;
   consecutive ``hold`` decisions at one step are kept as one entry (the latest reason,
   with ``ticks`` counting them), so a rollout that waits a day for traffic stays small.
@@ -32,13 +37,14 @@ from __future__ import annotations
 import builtins
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal, Protocol
 
 import msgspec
 
 from mlpulse.core.experiments.rollout import MetricObservation, RolloutPlan, decide
 from mlpulse.core.experiments.sufficient import MeanStats, ProportionStats
+from mlpulse.domain.incidents import ActionKind, ActionOutcome
 from mlpulse.domain.registry import Name, RoutingEntry, RoutingTable
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import Clock
@@ -140,18 +146,37 @@ class RoutingRegistry(Protocol):
     ) -> RoutingTable: ...
 
 
+class AutomaticActions(Protocol):
+    """What a rollout needs of :class:`mlpulse.services.incidents.IncidentService`."""
+
+    def run_automatic_action(
+        self,
+        model: str,
+        *,
+        source: str,
+        title: str,
+        action: ActionKind,
+        reason: str,
+        run: Callable[[], str],
+        onset_at: float | None = None,
+    ) -> ActionOutcome: ...
+
+
 Totals = dict[str, dict[str, float]]  # version -> unit -> sum of value (count > 0 only)
 
 
 class Rollouts:
     def __init__(
         self, store: RolloutStore, outcomes: VersionOutcomes, registry: RoutingRegistry,
-        clock: Clock,
+        clock: Clock, *, incidents: AutomaticActions | None = None,
     ) -> None:  # fmt: skip
+        """``incidents``: where a rollback is run and audited; without it (a library
+        user with no incident service) the rollback only changes the routing."""
         self._store = store
         self._outcomes = outcomes
         self._registry = registry
         self._clock = clock
+        self._incidents = incidents
         self._lock = threading.Lock()  # one read-decide-write at a time
 
     def start(
@@ -237,7 +262,25 @@ class Rollouts:
             actor = f"rollout:{rollout.id}"
             self._registry.promote(rollout.model, rollout.challenger, actor=actor, reason=reason)
             return self._finish(rollout, "promoted", "promote", units, reason)
-        self._route(rollout, 0, reason)
+        return self._rollback(rollout, units, reason)
+
+    def _rollback(self, rollout: Rollout, units: int, reason: str) -> Rollout:
+        def run() -> str:
+            self._route(rollout, 0, reason)
+            return (f"{rollout.model}: champion {rollout.champion} back to 100%, "
+                    f"challenger {rollout.challenger} archived")  # fmt: skip
+
+        if self._incidents is None:
+            run()
+            return self._finish(rollout, "rolled_back", "rollback", units, reason)
+        outcome = self._incidents.run_automatic_action(
+            rollout.model, source=f"rollout:{rollout.id}", action="rollback", reason=reason,
+            title=f"rollout {rollout.id} rolled back {rollout.challenger} ({rollout.model})",
+            run=run, onset_at=rollout.step_started_at,
+        )  # fmt: skip
+        if outcome.status != "ok":  # still running: the next tick decides (and tries) again
+            failed = f"{reason}; the rollback failed: {outcome.detail}"
+            return self._record(rollout, "rollback", rollout.share, units, failed)
         return self._finish(rollout, "rolled_back", "rollback", units, reason)
 
     def _observations(self, rollout: Rollout, now: float) -> builtins.list[MetricObservation]:

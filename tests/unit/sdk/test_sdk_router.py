@@ -345,3 +345,83 @@ def test_router_made_before_fork_refreshes_in_the_child(
     collector.set(("v1", "champion", 100), fallback="v1")
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+# -- exposures ---------------------------------------------------------------------------
+
+
+def _exposures(collector: Collector) -> list[tuple[str, str | None, str | None, str | None]]:
+    return [(o.name, o.model, o.version, o.unit_id) for o in collector.outcomes if o.name == "seen"]
+
+
+def test_router_logs_nothing_when_exposure_is_off(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs", **FAST)
+    for i in range(20):
+        router.choose(f"u{i}")
+    assert client.flush(timeout=2.0)
+    assert collector.outcomes == []
+
+
+def test_router_logs_one_exposure_per_unit_and_version_when_asked(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs", exposure="seen", **FAST)
+    one, two = unit_on("v1"), unit_on("v2")
+    for _ in range(3):
+        assert router.choose(one).version == "v1"
+        assert router.choose(two).version == "v2"
+    assert client.flush(timeout=2.0)
+    assert _exposures(collector) == [("seen", "recs", "v1", one), ("seen", "recs", "v2", two)]
+    assert all(o.value == 1.0 for o in collector.outcomes)
+    collector.set(("v1", "champion", 100), fallback="v1")  # ``two`` moves to v1: a new pair
+    assert wait_for(lambda: router.choose(two).version == "v1")
+    router.choose(two)
+    assert client.flush(timeout=2.0)
+    assert _exposures(collector)[2:] == [("seen", "recs", "v1", two)]
+
+
+def test_router_logs_the_fallback_version_as_the_exposure(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs", exposure="seen", breaker=lambda: CircuitBreaker(min_calls=1))
+    router.record("v2", ok=False)
+    unit = unit_on("v2")
+    assert router.choose(unit).fallback_from == "v2"
+    assert client.flush(timeout=2.0)
+    assert _exposures(collector) == [("seen", "recs", "v1", unit)]
+
+
+def test_router_logs_a_unit_again_once_it_is_evicted_from_its_memory(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs", exposure="seen", exposure_memory=2)
+    a, b, c = "x-a", "x-b", "x-c"
+    for unit in (a, b, a, c, a, b):  # a stays recent; b is evicted by c, then seen again
+        router.choose(unit)
+    assert client.flush(timeout=2.0)
+    assert [unit for *_, unit in _exposures(collector)] == [a, b, c, b]
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [
+        ({"exposure": ""}, "exposure"),
+        ({"exposure": 3}, "exposure"),
+        ({"exposure": "seen", "exposure_memory": 0}, "exposure_memory"),
+        ({"exposure_memory": True}, "exposure_memory"),
+    ],
+)
+def test_router_rejects_bad_exposure_options(
+    collector: Collector, client: mlpulse.Client, options: dict[str, Any], name: str
+) -> None:
+    with pytest.raises(ParameterError, match=rf"The '{name}' parameter of Router"):
+        client.router("recs", **options)
+
+
+def test_router_made_without_a_client_refuses_exposure_it_cannot_log(
+    collector: Collector,
+) -> None:
+    with pytest.raises(ParameterError, match=r"'exposure' parameter of Router.*Client\.router"):
+        Router(collector.url, "test-key", "recs", exposure="seen")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.core.experiments.assignment import assign
+from mlpulse.core.experiments.sequential import group_sequential_boundaries
 from mlpulse.domain.experiments import Comparison, ExperimentSpec, MetricSpec
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.services.experiment_analysis import experiment_verdict, metric_verdict
@@ -35,6 +37,18 @@ class FakeOutcomes:
     """Outcome events as (model, name, unit, value, ts), summed per unit like the store."""
 
     events: list[tuple[str, str, str, float, float]] = field(default_factory=list)
+    # Labelled predictions as (unit, version, value, ts): 1/0 correct, or the error.
+    labelled: list[tuple[str, str, float, float]] = field(default_factory=list)
+
+    def label_totals(
+        self, model: str, *, kind: str, start: float, end: float
+    ) -> list[tuple[str, str, float, int]]:
+        totals: dict[tuple[str, str], tuple[float, int]] = {}
+        for unit, version, value, ts in self.labelled:
+            if model == "m" and start <= ts < end:
+                total, count = totals.get((unit, version), (0.0, 0))
+                totals[unit, version] = (total + value, count + 1)
+        return [(u, v, t, c) for (u, v), (t, c) in sorted(totals.items())]
 
     def log(self, name: str, unit: str, value: float = 1.0, *, ts: float = T0 + 10) -> None:
         self.events.append(("m", name, unit, value, ts))
@@ -276,6 +290,14 @@ def test_create_refuses_lifecycle_fields_set_by_the_caller(
             {"guardrails": [MetricSpec("x", guardrail_max_harm=-1)]},
             "guardrails[0].guardrail_max_harm",
         ),
+        ({"primary": MetricSpec("accuracy", source="labels", per_unit="sum")}, "primary.per_unit"),
+        ({"method": "group_sequential", "looks": 5}, "planned_units"),
+        ({"method": "group_sequential", "looks": 5, "planned_units": 1}, "planned_units"),
+        ({"method": "group_sequential", "planned_units": 1000}, "looks"),
+        ({"method": "group_sequential", "looks": 0, "planned_units": 1000}, "looks"),
+        ({"looks": 5}, "looks"),
+        ({"method": "sequential", "planned_units": 1000}, "planned_units"),
+        ({"spending": "pocock"}, "spending"),
     ],
 )
 def test_spec_validation_names_the_field(changes: dict[str, object], field: str) -> None:
@@ -283,6 +305,113 @@ def test_spec_validation_names_the_field(changes: dict[str, object], field: str)
         _spec(**changes)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
+
+
+def _stream(
+    outcomes: FakeOutcomes,
+    spec: ExperimentSpec,
+    *,
+    units: int,
+    conversion: dict[str, float],
+    seed: int,
+) -> None:
+    """``units`` users, one a second from T0 + 10: user i is seen at T0 + 10 + i."""
+    rng = np.random.default_rng(seed)
+    for i in range(units):
+        unit, ts = f"user-{i}", T0 + 10 + i
+        variant = assign(spec.name, unit, spec.weights())
+        assert variant is not None
+        outcomes.log("exposure", unit, ts=ts)
+        if rng.random() < conversion[variant]:
+            outcomes.log("conversion", unit, ts=ts)
+
+
+GS = {"method": "group_sequential", "looks": 5, "planned_units": 10_000, "guardrails": []}
+
+
+def test_group_sequential_stops_a_large_effect_at_an_early_look(
+    setup: tuple[Experiments, FakeOutcomes, Clock],
+) -> None:
+    experiments, outcomes, clock = setup
+    spec = _spec(**GS)
+    experiments.create(spec)
+    experiments.start("checkout")
+    _stream(outcomes, spec, units=10_000, conversion={"A": 0.10, "B": 0.20}, seed=2)
+
+    clock.t = T0 + 10 + 1500  # 1,500 units: before the first look (2,000)
+    early = experiments.results("checkout")
+    clock.t = T0 + 10 + 2500  # 2,500 units: look 1
+    first = experiments.results("checkout")
+
+    assert early.look is not None and early.look.look == 0
+    assert early.metrics[0].variants[1].status == "insufficient_data"
+    assert early.verdict.startswith("Before the first of 5 looks (1,500 of 10,000")
+    assert first.look is not None
+    assert (first.look.look, first.look.crossed) == (1, True)
+    b = first.metrics[0].variants[1]
+    assert (b.outcome, b.significant) == ("better", True)
+    assert b.ci[0] > 0 and math.isnan(b.adjusted_p_value)
+    # Lan–DeMets at the actual information fraction of look 1, 0.25 (not the planned 0.2).
+    boundary = group_sequential_boundaries([0.25], alpha=0.05).boundaries[0]
+    assert first.look.boundary == pytest.approx(boundary, rel=1e-12)
+    assert first.verdict.startswith(
+        "Look 1 of 5 (2,500 of 10,000 planned units, 25%): the primary metric crossed "
+        f"the boundary (|z| >= {boundary:.3g}); stop here. B is better on conversion by +"
+    )
+
+
+def test_group_sequential_never_crosses_on_a_null_effect(
+    setup: tuple[Experiments, FakeOutcomes, Clock],
+) -> None:
+    experiments, outcomes, clock = setup
+    spec = _spec(**GS)
+    experiments.create(spec)
+    experiments.start("checkout")
+    _stream(outcomes, spec, units=10_000, conversion={"A": 0.10, "B": 0.10}, seed=3)
+
+    seen = []
+    for k in range(1, 6):
+        clock.t = T0 + 10 + 2000 * k
+        results = experiments.results("checkout")
+        assert results.look is not None
+        seen.append((results.look.look, results.look.crossed))
+        assert results.metrics[0].variants[1].outcome == "flat"
+
+    assert seen == [(1, False), (2, False), (3, False), (4, False), (5, False)]
+    assert results.verdict.startswith(
+        "Final look 5 of 5 (10,000 of 10,000 planned units, 100%): the primary metric did "
+        "not cross the boundary (|z| >= 2.03). No significant difference on conversion"
+    )
+
+
+def test_labels_metric_counts_only_the_assigned_versions_predictions(
+    setup: tuple[Experiments, FakeOutcomes, Clock],
+) -> None:
+    experiments, outcomes, clock = setup
+    spec = _spec(primary=MetricSpec("accuracy", source="labels"), guardrails=[])
+    _started(experiments, clock, spec)
+    rng = np.random.default_rng(5)
+    truth: dict[str, list[float]] = {"A": [], "B": []}
+    for i in range(600):
+        unit = f"user-{i}"
+        variant = assign(spec.name, unit, spec.weights())
+        assert variant is not None
+        hits = [float(rng.random() < (0.6 if variant == "A" else 0.9)) for _ in range(3)]
+        truth[variant].append(sum(hits) / 3)
+        for hit in hits:
+            outcomes.labelled.append((unit, spec.variants[variant], hit, T0 + 10))
+            # The other version in shadow: always right, and never counted.
+            other = "v2" if variant == "A" else "v1"
+            outcomes.labelled.append((unit, other, 1.0, T0 + 10))
+
+    results = experiments.results("checkout")
+
+    a, b = results.metrics[0].variants
+    assert (a.n, b.n) == (len(truth["A"]), len(truth["B"]))
+    assert a.estimate == pytest.approx(np.mean(truth["A"]))
+    assert b.estimate == pytest.approx(np.mean(truth["B"]))
+    assert b.outcome == "better"
+    assert results.units == 600
 
 
 def test_results_of_a_draft_say_not_started(

@@ -187,3 +187,57 @@ def test_a_runbook_can_pause_an_experiment(world: World) -> None:
         actions=[ActionConfig(kind="pause_experiment", experiment="ranker-ab")])})  # fmt: skip
     service.on_alerts([_alert(1)], T0)
     assert paused == [("ranker-ab", "paused by runbook on alert errors")]
+
+
+# -- actions decided by other services (a rollout's rollback) -----------------------------------
+
+
+def _rolled_back() -> str:
+    return "recs: champion v3 back to 100%, challenger v4 archived"
+
+
+def test_run_automatic_action_opens_an_incident_with_the_reason_and_audits_the_action(
+    world: World,
+) -> None:
+    world.clock.t = T0 + 120
+    outcome = world.service.run_automatic_action(
+        "recs", source="rollout:abc", title="rollout abc rolled back v4 (recs)",
+        action="rollback", reason="primary ctr harmed: -8%", run=_rolled_back, onset_at=T0,
+    )  # fmt: skip
+
+    assert (outcome.runbook, outcome.action, outcome.status) == ("rollout:abc", "rollback", "ok")
+    (incident,) = world.service.incidents()
+    assert outcome.incident == incident.id
+    assert (incident.status, incident.severity, incident.title) == (
+        "mitigated", "warning", "rollout abc rolled back v4 (recs)")  # fmt: skip
+    assert incident.times["time_to_recover"] == 120.0  # from the onset the rollout gave
+    assert [(e.kind, e.text) for e in incident.timeline] == [
+        ("status", "incident opened by rollout:abc"),
+        ("status", "rollout:abc: primary ctr harmed: -8%"),
+        ("action", "rollout:abc: rollback ok"),
+    ]
+    assert world.store.actions(since=0.0, runbook="rollout:abc") == [outcome]
+    # No alert to wait for: an alert tick does not resolve it, a person does.
+    world.service.on_alerts([], T0 + 180)
+    assert world.service.incidents()[0].status == "mitigated"
+
+
+def test_run_automatic_action_joins_the_open_incident_and_records_a_failure(
+    world: World,
+) -> None:
+    world.config = Config(version=1)  # no runbook: the alert only opens the incident
+    world.service.on_alerts([_alert(1)], T0)
+
+    def broken() -> str:
+        raise RuntimeError("registry unreachable")
+
+    outcome = world.service.run_automatic_action(
+        "recs", source="rollout:abc", title="unused", action="rollback", reason="harm",
+        run=broken,
+    )  # fmt: skip
+
+    assert (outcome.status, outcome.detail) == (
+        "failed", "RuntimeError: registry unreachable [model=recs]")  # fmt: skip
+    (incident,) = world.service.incidents()
+    assert incident.alerts == ["fp1"] and incident.status == "triggered"
+    assert incident.timeline[-1].text == "rollout:abc: rollback failed"

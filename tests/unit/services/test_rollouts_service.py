@@ -9,11 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_rollouts import SQLiteRolloutStore
 from mlpulse.core.experiments.rollout import RolloutPlan
 from mlpulse.domain.registry import RoutingEntry, RoutingTable
 from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.services.incidents import IncidentService
 from mlpulse.services.rollouts import Rollout, RolloutMetric, Rollouts
+from mlpulse.services.runbook_actions import RunbookActions
 
 T0 = 1_767_225_600.0
 PURCHASE = RolloutMetric("purchase", "proportion", "increase")
@@ -201,3 +204,63 @@ def test_rollouts_refuse_a_second_rollout_of_a_model_and_a_champion_challenger(
         world.rollouts.start("shop", "v2", primary=PURCHASE, plan=RolloutPlan())
     with pytest.raises(NotFoundError):
         world.rollouts.get("nope")
+
+
+@pytest.fixture
+def audited(world: World, tmp_path: Path) -> Iterator[tuple[World, IncidentService]]:
+    """The world's rollouts with a real incident service on SQLite: rollbacks are audited."""
+    alerts = SQLiteAlertStore(tmp_path / "alerts.sqlite")
+    actions = RunbookActions(routing=None, poster=None, enqueue=None)
+    incidents = IncidentService(alerts, world.clock, lambda: None, actions)
+    world.rollouts = Rollouts(
+        world.store, world.outcomes, world.registry, world.clock, incidents=incidents
+    )
+    yield world, incidents
+    alerts.close()
+
+
+def test_rollouts_roll_back_through_an_audited_action_on_the_models_incident(
+    audited: tuple[World, IncidentService],
+) -> None:
+    world, incidents = audited
+    rollout = _run(world, {"v1": 0.20, "v2": 0.05})
+
+    assert rollout.status == "rolled_back"
+    assert world.registry.entries["v2"] == RoutingEntry("v2", "archived", 0)
+    (incident,) = incidents.incidents(model="shop")
+    reason = rollout.timeline[-1].reason
+    assert incident.status == "mitigated"
+    assert incident.timeline[1].text == f"rollout:{rollout.id}: {reason}"
+    assert incident.timeline[-1].text == f"rollout:{rollout.id}: rollback ok"
+    assert incident.onset_at == rollout.step_started_at  # the step that showed the harm
+
+
+def test_rollouts_stay_running_when_the_audited_rollback_fails_and_retry(
+    audited: tuple[World, IncidentService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, incidents = audited
+    real = world.registry.set_routing
+
+    def refuse_rollback(
+        model: str, entries: Sequence[RoutingEntry], *, actor: str, reason: str = ""
+    ) -> RoutingTable:
+        if any(e.stage == "archived" for e in entries):
+            raise RuntimeError("registry is read-only")
+        return real(model, entries, actor=actor, reason=reason)
+
+    monkeypatch.setattr(world.registry, "set_routing", refuse_rollback)
+    rollout = _run(world, {"v1": 0.20, "v2": 0.05}, ticks=12)
+
+    assert rollout.status == "running"
+    failed = rollout.timeline[-1]
+    assert failed.action == "rollback"
+    assert failed.reason.endswith("the rollback failed: RuntimeError: registry is read-only "
+                                  "[model=shop]")  # fmt: skip
+    (incident,) = incidents.incidents(model="shop")
+    assert incident.status == "triggered"
+    assert incident.timeline[-1].text == f"rollout:{rollout.id}: rollback failed"
+
+    monkeypatch.setattr(world.registry, "set_routing", real)
+    (rollout,) = world.rollouts.tick()
+    assert rollout.status == "rolled_back"
+    assert incidents.incidents(model="shop")[0].status == "mitigated"

@@ -16,7 +16,8 @@ updates and actions. Modules:
 ``time_range``      the range picker's ranges and bucket sizes
 ``metric_series``   bucketed metric series, whole model against segments
 ``chart_data``      the JSON shapes the charts are drawn from
-``model_health``    the overview's rows
+``model_health``    the overview's rows, from the live versions' fresh points
+``sparklines``      the overview's traffic sparklines (inline SVG)
 ``model_charts``    the model page's charts
 ``model_tables``    the model page's tables: versions, data quality, segments
 ``experiment_view`` estimates and sequential boundaries of an experiment

@@ -18,7 +18,7 @@ from fastapi import Request
 
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.core.correlation import CorrelationResult, correlation
-from mlpulse.server.dashboard.chart_data import Line
+from mlpulse.server.dashboard.chart_data import Line, Panel
 from mlpulse.server.dashboard.metric_series import (
     DRIFT_SHARE,
     ERROR_RATE,
@@ -52,6 +52,34 @@ TECHNICAL: Final = (
     Technical("drift share", DRIFT_SHARE, (), "max", "max"),
     Technical("throughput (/s)", THROUGHPUT, (), "avg", "sum"),
 )
+
+
+# The technical chart's small multiples, one per metric: milliseconds and a share on one
+# axis flatten the share into a line at zero, and even two shares rarely share a scale
+# (an error rate of 1 % under a drift share of 50 %).
+TECHNICAL_PANELS: Final = (
+    Panel("p99 latency", "ms", ("p99 latency (ms)",)),
+    Panel("error rate", "share of predictions", ("error rate",)),
+    Panel("drift share", "share of features", ("drift share",)),
+    Panel("throughput", "predictions/s", ("throughput (/s)",)),
+)
+
+
+def kpi_panels(kpis: Mapping[str, Line]) -> list[Panel]:
+    """One panel per KPI: clicks counted and revenue summed are different units, and
+    even two sums rarely share a scale.
+
+    >>> [(p.title, p.unit) for p in kpi_panels({"revenue (sum)": [], "click (count)": []})]
+    [('click', 'count per hour'), ('revenue', 'sum per hour')]
+    """
+    return [
+        Panel(
+            name.rsplit(" (", 1)[0],
+            "count per hour" if name.endswith("(count)") else "sum per hour",
+            (name,),
+        )
+        for name in sorted(kpis)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

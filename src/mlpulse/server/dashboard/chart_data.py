@@ -3,8 +3,13 @@
 Times are epoch milliseconds (ECharts' time axis). Shapes:
 
 * ``line``: ``series`` of ``{name, data: [[ms, value], ...]}``, optional ``markers``
-  (``{at, label}``: deployments, drawn as vertical lines) and ``y_axes`` (series
-  names drawn against a second axis);
+  (``{at, label}``: deployments, drawn as vertical lines), ``second_axis`` (series
+  names drawn against a second axis), ``hidden`` (series whose legend entry starts
+  switched off: drawn once the reader turns them on), ``color_of`` (series name → a
+  key: series of one key share a colour, as a version's p50, p95 and p99 do),
+  ``line_type`` (series name → ``dashed`` or ``dotted``: estimates) and ``panels``
+  (small multiples: ``{title, unit, series}``, one y axis of its own each, stacked
+  over one time axis; a series in no panel goes to the first);
 * ``heatmap``: ``x`` (bucket times), ``y`` (row names), ``cells`` of ``[x index,
   y index, value]``;
 * ``interval``: ``categories`` and ``series`` of ``{name, data: [[estimate, low,
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 Line = list[tuple[float, float]]
@@ -30,6 +36,16 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Panel:
+    """One of a line chart's small multiples: its title, the unit of its y axis, and
+    the series drawn in it."""
+
+    title: str
+    unit: str
+    series: Sequence[str]
+
+
 def line_chart(
     lines: Mapping[str, Line],
     *,
@@ -38,22 +54,39 @@ def line_chart(
     second_axis: Sequence[str] = (),
     second_unit: str = "",
     scale: bool = False,
+    hidden: Sequence[str] = (),
+    color_of: Mapping[str, str] | None = None,
+    line_type: Mapping[str, str] | None = None,
+    panels: Sequence[Panel] = (),
 ) -> dict[str, Any]:
-    """``scale``: the y axis spans the values only, not from zero (AUC, accuracy)."""
+    """``scale``: the y axis spans the values only, not from zero (AUC, accuracy).
+
+    Names in ``second_axis``, ``hidden``, ``color_of``, ``line_type`` and ``panels``
+    that have no points are left out; so is a panel left without series.
+    """
     series = [
         {"name": name, "data": [[_ms(ts), _finite(v)] for ts, v in points]}
         for name, points in sorted(lines.items())
         if points
     ]
+    drawn = {s["name"] for s in series}
     points = sum(len(s["data"]) for s in series)
     return {
         "kind": "line",
         "unit": unit,
         "series": series,
         "markers": [{"at": _ms(at), "label": label} for at, label in markers],
-        "second_axis": [name for name in second_axis if name in lines],
+        "second_axis": [name for name in second_axis if name in drawn],
         "second_unit": second_unit,
         "scale": scale,
+        "hidden": [name for name in hidden if name in drawn],
+        "color_of": {k: v for k, v in (color_of or {}).items() if k in drawn},
+        "line_type": {k: v for k, v in (line_type or {}).items() if k in drawn},
+        "panels": [
+            {"title": p.title, "unit": p.unit, "series": [n for n in p.series if n in drawn]}
+            for p in panels
+            if any(n in drawn for n in p.series)
+        ],
         "points": points,
     }
 

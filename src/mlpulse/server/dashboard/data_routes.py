@@ -10,7 +10,12 @@ from starlette.responses import Response
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.errors import NotFoundError
 from mlpulse.server.bodies import json_response
-from mlpulse.server.dashboard.business_view import hourly_cache, kpi_lines
+from mlpulse.server.dashboard.business_view import (
+    TECHNICAL_PANELS,
+    hourly_cache,
+    kpi_lines,
+    kpi_panels,
+)
 from mlpulse.server.dashboard.chart_data import line_chart
 from mlpulse.server.dashboard.experiment_view import estimates_chart, sequential_chart
 from mlpulse.server.dashboard.guards import data_session
@@ -67,9 +72,9 @@ def business_chart_data(
     state = request.app.state
     window = time_range(span, now=state.clock.now())
     if chart == "kpis":
-        return _json(line_chart(kpi_lines(state.store, model, window), unit="per hour"))
+        kpis = kpi_lines(state.store, model, window)
+        return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)))
     if chart == "technical":
         lines = hourly_cache(request).technical(state.series, model, window)
-        rates = [name for name in lines if name in ("error rate", "drift share")]
-        return _json(line_chart(lines, unit="", second_axis=rates, second_unit="share"))
+        return _json(line_chart(lines, unit="", panels=TECHNICAL_PANELS))
     raise NotFoundError(f"no chart named {chart!r}")

@@ -37,6 +37,11 @@ def _latency_line(labels: Mapping[str, str]) -> str | None:
     return f"{labels.get('version', '')} {quantile}".strip()
 
 
+def _version_of(line: str) -> str:
+    """The version a line name starts with ("v1 p99" → "v1"), its colour's key."""
+    return line.split(" ", 1)[0] if " " in line else ""
+
+
 def _performance_line(kind: str) -> Callable[[Mapping[str, str]], str | None]:
     def line(labels: Mapping[str, str]) -> str | None:
         if not is_overall(labels):
@@ -76,7 +81,16 @@ def model_chart(
         lines = bucketed_lines(
             series, LATENCY, model, window, line_of=_latency_line, aggregate="max"
         )
-        return line_chart(lines, unit="ms", markers=marks)
+        # p99 is what the default monitor alerts on: p50 and p95 are a legend click away.
+        hidden = [name for name in lines if not name.endswith("p99")]
+        return line_chart(
+            lines,
+            unit="ms",
+            markers=marks,
+            hidden=hidden,
+            color_of={name: _version_of(name) for name in lines},
+            line_type={n: "dotted" if n.endswith("p50") else "dashed" for n in hidden},
+        )
     if chart == "errors":
         lines = bucketed_lines(series, ERROR_RATE, model, window, line_of=_by_version)
         return line_chart(lines, unit="share", markers=marks)
@@ -92,22 +106,17 @@ def model_chart(
                 series, PERFORMANCE, model, window, line_of=_performance_line("realised")
             )
         )
-        measured.update(
-            bucketed_lines(series, ESTIMATED, model, window, line_of=_performance_line("estimated"))
+        estimated = bucketed_lines(
+            series, ESTIMATED, model, window, line_of=_performance_line("estimated")
         )
-        coverage = {
-            f"{name} label coverage": line
-            for name, line in bucketed_lines(
-                series, LABEL_COVERAGE, model, window, line_of=_by_version
-            ).items()
-        }
-        measured.update(coverage)
+        measured.update(estimated)
+        # Label coverage has a chart of its own (label-coverage), not a second axis here.
         return line_chart(
             measured,
             unit="metric",
-            second_axis=list(coverage),
-            second_unit="label coverage",
             scale=True,
+            color_of={name: _version_of(name) for name in measured},
+            line_type=dict.fromkeys(estimated, "dashed"),
         )
     if chart == "label-coverage":
         lines = bucketed_lines(series, LABEL_COVERAGE, model, window, line_of=_by_version)

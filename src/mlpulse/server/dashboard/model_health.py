@@ -1,10 +1,18 @@
 """The overview: every model's health at a glance, from the newest metric points,
-the open alerts and the open incidents."""
+the open alerts and the open incidents.
+
+Health is about the versions that serve now: a point counts only while it is fresh
+(newer than :data:`FRESH_FOR`, or twice its monitor's ``every`` when that is longer),
+and never when its version is archived in the registry. An archived version's last
+``critical`` point would otherwise colour the model for as long as the newest point of
+that series is kept, hours after it served its last request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.alerts import Alert, AlertState
@@ -22,6 +30,10 @@ from mlpulse.server.dashboard.metric_series import (
 )
 
 OPEN_ALERT_STATES = (AlertState.FIRING, AlertState.PENDING)
+FRESH_FOR: Final = 2 * 3600.0
+"""How long a point stays part of a model's health: two runs of an hourly monitor (drift,
+performance), the slowest default cadence, so an hourly verdict never drops out between
+two runs. A monitor configured to run less often keeps its points for two of its runs."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +50,8 @@ class ModelHealth:
     drift_share: float | None
     open_alerts: int
     open_incidents: int
-    last_point_at: float | None
+    last_point_at: float | None  # of any point, fresh or not
+    basis: str = ""  # what the status and the numbers come from (the badge's tooltip)
 
 
 def _newest_per_version(points: Sequence[MetricPoint]) -> dict[str, MetricPoint]:
@@ -50,14 +63,41 @@ def _newest_per_version(points: Sequence[MetricPoint]) -> dict[str, MetricPoint]
     return found
 
 
+def _ago(seconds: float) -> str:
+    return f"{seconds / 3600:.3g} h" if seconds >= 3600 else f"{seconds / 60:.3g} min"
+
+
+def _versions(names: Collection[str]) -> str:
+    return ", ".join(sorted(v or "(no version)" for v in names))
+
+
 def model_health(
     model: str,
     points: Sequence[MetricPoint],
     alerts: Sequence[Alert],
     incidents: Sequence[Incident],
+    *,
+    now: float,
+    archived: Collection[str] = (),
+    every: Mapping[str, float] | None = None,
 ) -> ModelHealth:
-    """The row of ``model`` from its newest ``points`` (any series, any segment)."""
-    overall = [p for p in points if is_overall(p.labels)]
+    """The row of ``model`` from its newest ``points`` (any series, any segment).
+
+    Only the live points count for the status and the numbers: those of a version not in
+    ``archived`` (the registry's archived versions), newer than ``now`` less
+    :data:`FRESH_FOR` or less twice ``every[monitor]`` (seconds) when that is longer.
+    """
+    cadence = every or {}
+
+    def fresh(p: MetricPoint) -> bool:
+        horizon = max(FRESH_FOR, 2 * cadence.get(p.labels.get("monitor", ""), 0.0))
+        return p.ts >= now - horizon
+
+    live = [p for p in points if p.labels.get("version", "") not in archived and fresh(p)]
+    left_out = {p.labels.get("version", "") for p in points} - {
+        p.labels.get("version", "") for p in live
+    }
+    overall = [p for p in live if is_overall(p.labels)]
 
     def of(name: str, **labels: str) -> list[MetricPoint]:
         return [
@@ -86,19 +126,39 @@ def model_health(
         a for a in alerts if a.labels.get("model") == model and a.state in OPEN_ALERT_STATES
     ]
     open_incidents = [i for i in incidents if i.model == model and i.status != "resolved"]
-    status = worst_status(
-        [p.status for p in points]
-        + [
-            a.severity.value
-            for a in open_alerts
-            if a.state == AlertState.FIRING and a.severity.rank
-        ]
+    firing: list[str | None] = [
+        a.severity.value for a in open_alerts if a.state == AlertState.FIRING and a.severity.rank
+    ]
+    status = worst_status([p.status for p in live] + firing)
+    if status and status != "insufficient_data":
+        shown = status
+    else:
+        shown = "ok" if live else "stale" if points else "no data"
+    basis = (
+        f"Worst of the monitors' newest verdicts on the live versions"
+        f" ({_versions({p.labels.get('version', '') for p in live}) or 'none'};"
+        f" points of the last {_ago(FRESH_FOR)}) and of {len(firing)} firing"
+        f" alert{'s' if len(firing) != 1 else ''}."
     )
+    if left_out:
+        stale = sorted(left_out - set(archived))
+        gone = sorted(left_out & set(archived))
+        basis += (
+            " Left out:"
+            + "".join(
+                [
+                    f" {_versions(gone)} (archived in the registry)" if gone else "",
+                    ";" if gone and stale else "",
+                    f" {_versions(stale)} (no point in the last {_ago(FRESH_FOR)})"
+                    if stale
+                    else "",
+                ]
+            )
+            + "."
+        )
     return ModelHealth(
         model=model,
-        status=status if status and status != "insufficient_data" else (
-            "ok" if points else "no data"
-        ),
+        status=shown,
         throughput=throughput,
         p99_ms=max((p.value for p in p99.values()), default=None),
         error_rate=error_rate,
@@ -108,6 +168,7 @@ def model_health(
         open_alerts=len(open_alerts),
         open_incidents=len(open_incidents),
         last_point_at=max((p.ts for p in points), default=None),
+        basis=basis,
     )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ read are blocking (SQLite, DuckDB).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,8 +15,10 @@ from starlette.responses import Response
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.alerts import Alert
 from mlpulse.domain.registry import ModelVersion, RoutingTable
-from mlpulse.errors import NotFoundError
+from mlpulse.domain.window import parse_duration
+from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import MetadataStore
+from mlpulse.server.config_routes import applied as applied_config
 from mlpulse.server.dashboard.business_view import (
     correlations,
     hourly_cache,
@@ -33,6 +36,7 @@ from mlpulse.server.dashboard.model_tables import (
     version_rows,
 )
 from mlpulse.server.dashboard.sessions import Session
+from mlpulse.server.dashboard.sparklines import sparkline_cache
 from mlpulse.server.dashboard.templating import render
 from mlpulse.server.dashboard.time_range import time_range
 from mlpulse.server.incident_routes import _draft as postmortem_draft
@@ -46,6 +50,27 @@ def _not_found(request: Request, session: Session, message: str) -> Response:
     )
 
 
+def _archived(request: Request, model: str) -> set[str]:
+    """The versions of ``model`` the registry archived (none when it does not know it)."""
+    try:
+        versions = request.app.state.registry.versions(model)
+    except NotFoundError:
+        return set()
+    return {v.version for v in versions if v.stage == "archived"}
+
+
+def _monitor_every(metadata: MetadataStore) -> dict[str, float]:
+    """Seconds between two runs of each monitor of the applied config, by name."""
+    config = applied_config(metadata)
+    if config is None:
+        return {}
+    every: dict[str, float] = {}
+    for name, monitor in config.monitors.items():
+        with contextlib.suppress(InvalidInputError):
+            every[name] = parse_duration(monitor.every, field="every")
+    return every
+
+
 def overview_rows(request: Request) -> list[Any]:
     state = request.app.state
     series: DuckDBSeriesStore = state.series
@@ -54,12 +79,20 @@ def overview_rows(request: Request) -> list[Any]:
     alerts = state.alerts.alerts()
     incidents = state.incidents.incidents()
     models = known_models([m.model for m in metadata.list_models()], series)
+    every = _monitor_every(metadata)
+    traffic = sparkline_cache(request).traffic(series, now)
     return [
-        model_health(
-            model,
-            latest_of_model(series, model, since=float("-inf"), until=now),
-            alerts,
-            incidents,
+        (
+            model_health(
+                model,
+                latest_of_model(series, model, since=float("-inf"), until=now),
+                alerts,
+                incidents,
+                now=now,
+                archived=_archived(request, model),
+                every=every,
+            ),
+            traffic.get(model),
         )
         for model in models
     ]
@@ -118,6 +151,9 @@ def model_page(
         latest_of_model(series, model, since=float("-inf"), until=window.end),
         alerts,
         state.incidents.incidents(model=model),
+        now=window.end,
+        archived={v.version for v in registered if v.stage == "archived"},
+        every=_monitor_every(metadata),
     )
     return render(
         request,

@@ -41,6 +41,7 @@
 
   function showMessage(el, state, text) {
     dispose(el);
+    el.style.height = "";
     el.textContent = "";
     var p = document.createElement("p");
     p.className = "no-data";
@@ -71,33 +72,163 @@
     return undefined;
   }
 
-  function lineOption(data) {
+  // Legends wrap onto as many rows as their names need (a paged legend hides names):
+  // the rows are counted here, from the names' widths, to make room above the plot.
+  var LEGEND_ROW = 24;
+  var measure = null;
+
+  function textWidth(text) {
+    if (measure === null) {
+      var canvas = document.createElement("canvas");
+      measure = canvas.getContext ? canvas.getContext("2d") : undefined;
+      if (measure) { measure.font = "12px sans-serif"; }
+    }
+    return measure ? measure.measureText(text).width : text.length * 7;
+  }
+
+  function legendRows(names, width) {
+    // An item is its icon (25 px), a gap (5 px) and its text; items are 10 px apart.
+    var rows = 1;
+    var x = 0;
+    names.forEach(function (name) {
+      var w = 30 + textWidth(name);
+      if (x > 0 && x + w > width) { rows += 1; x = 0; }
+      x += w + 10;
+    });
+    return rows;
+  }
+
+  // The legend's on/off choices survive a refresh (setOption replaces the option).
+  function legendSelected(data, chart) {
+    var selected = {};
+    (data.hidden || []).forEach(function (name) { selected[name] = false; });
+    if (chart) {
+      var before = chart.getOption();
+      var legend = before && before.legend && before.legend[0];
+      if (legend && legend.selected) {
+        data.series.forEach(function (s) {
+          if (Object.prototype.hasOwnProperty.call(legend.selected, s.name)) {
+            selected[s.name] = legend.selected[s.name];
+          }
+        });
+      }
+    }
+    return selected;
+  }
+
+  // ECharts' own palette, named so that series of one key (a version's quantiles) can
+  // share a colour while the others keep theirs.
+  var PALETTE = ["#5070dd", "#b6d634", "#505372", "#ff994d", "#0ca8df", "#ffd10a",
+                 "#fb628b", "#785db0", "#3fbe95"];
+
+  function colourKeys(data) {
+    var keys = [];
+    var colourOf = data.color_of || {};
+    data.series.forEach(function (s) {
+      var key = colourOf[s.name];
+      if (key !== undefined && keys.indexOf(key) < 0) { keys.push(key); }
+    });
+    return keys;
+  }
+
+  function lineSeries(data, s, extra, keys) {
+    var key = (data.color_of || {})[s.name];
+    var colour = key !== undefined ? PALETTE[keys.indexOf(key) % PALETTE.length] : undefined;
+    var type = (data.line_type || {})[s.name];
+    var series = {
+      name: s.name,
+      type: "line",
+      showSymbol: s.data.length < 40,
+      connectNulls: false,
+      data: s.data,
+      itemStyle: colour ? { color: colour } : undefined,
+      lineStyle: type || colour ? { type: type || "solid", color: colour } : undefined
+    };
+    Object.keys(extra).forEach(function (key) { series[key] = extra[key]; });
+    return series;
+  }
+
+  // Each panel has a y axis (and unit) of its own over a shared time axis: one unit per
+  // axis, so a share never lies flat under milliseconds.
+  function panelOption(data, chart, width) {
+    var panels = data.panels;
+    var where = {};
+    panels.forEach(function (p, i) { p.series.forEach(function (name) { where[name] = i; }); });
+    var several = panels.some(function (p) { return p.series.length > 1; });
+    var names = data.series.map(function (s) { return s.name; });
+    var top = several ? 8 + legendRows(names, width - 16) * LEGEND_ROW : 8;
+    var height = panels.length > 3 ? 90 : 110;
+    var step = height + 40;
+    var grids = [];
+    var xAxes = [];
+    var yAxes = [];
+    var titles = [];
+    panels.forEach(function (p, i) {
+      var gridTop = top + 24 + i * step;
+      grids.push({ left: 64, right: 24, top: gridTop, height: height });
+      titles.push({
+        text: p.title + " (" + p.unit + ")", left: 60, top: gridTop - 22,
+        textStyle: { fontSize: 12, fontWeight: "normal", color: "#5d6b7a" }
+      });
+      xAxes.push({ type: "time", gridIndex: i, axisLabel: { show: i === panels.length - 1 } });
+      yAxes.push({ type: "value", gridIndex: i, scale: !!data.scale, splitNumber: 3,
+                   axisLabel: { formatter: number } });
+    });
+    var all = panels.map(function (p, i) { return i; });
+    return {
+      height: top + 24 + panels.length * step + 20,
+      option: {
+        animation: false,
+        title: titles,
+        tooltip: { trigger: "axis", valueFormatter: number },
+        axisPointer: { link: [{ xAxisIndex: "all" }] },
+        legend: several ? { type: "plain", top: 4, left: 8, right: 8,
+                            selected: legendSelected(data, chart) } : { show: false },
+        grid: grids,
+        xAxis: xAxes,
+        yAxis: yAxes,
+        dataZoom: [{ type: "inside", xAxisIndex: all },
+                   { type: "slider", xAxisIndex: all, height: 16, bottom: 8 }],
+        color: PALETTE,
+        series: data.series.map(function (s) {
+          var i = where[s.name] || 0;
+          return lineSeries(data, s, { xAxisIndex: i, yAxisIndex: i }, []);
+        })
+      }
+    };
+  }
+
+  function lineOption(data, chart, width, base) {
+    if (data.panels && data.panels.length) { return panelOption(data, chart, width); }
     var second = data.second_axis || [];
     // Rates and counts start at zero; metrics like AUC zoom in on their range (scale).
     var yAxes = [{ type: "value", name: data.unit, scale: !!data.scale, axisLabel: { formatter: number } }];
     if (second.length) {
       yAxes.push({ type: "value", name: data.second_unit, min: 0, axisLabel: { formatter: number } });
     }
+    var names = data.series.map(function (s) { return s.name; });
+    var rows = legendRows(names, width - 16);
     var mark = markLine(data);
+    var keys = colourKeys(data);
     return {
-      animation: false,
-      tooltip: { trigger: "axis", valueFormatter: number },
-      legend: { type: "scroll", top: 0 },
-      grid: { left: 64, right: second.length ? 64 : 24, top: 48, bottom: 64 },
-      xAxis: { type: "time" },
-      yAxis: yAxes,
-      dataZoom: [{ type: "inside" }, { type: "slider", height: 16, bottom: 8 }],
-      series: data.series.map(function (s, i) {
-        return {
-          name: s.name,
-          type: "line",
-          showSymbol: s.data.length < 40,
-          connectNulls: false,
-          yAxisIndex: second.indexOf(s.name) >= 0 ? 1 : 0,
-          data: s.data,
-          markLine: i === 0 ? mark : undefined
-        };
-      })
+      // Two rows of legend fit the chart's own height; more rows make it taller.
+      height: base + Math.max(0, rows - 2) * LEGEND_ROW,
+      option: {
+        animation: false,
+        tooltip: { trigger: "axis", valueFormatter: number },
+        legend: { type: "plain", top: 4, left: 8, right: 8, selected: legendSelected(data, chart) },
+        grid: { left: 64, right: second.length ? 64 : 24, top: 8 + rows * LEGEND_ROW + 28, bottom: 64 },
+        xAxis: { type: "time" },
+        yAxis: yAxes,
+        dataZoom: [{ type: "inside" }, { type: "slider", height: 16, bottom: 8 }],
+        color: PALETTE,
+        series: data.series.map(function (s, i) {
+          return lineSeries(data, s, {
+            yAxisIndex: second.indexOf(s.name) >= 0 ? 1 : 0,
+            markLine: i === 0 ? mark : undefined
+          }, keys);
+        })
+      }
     };
   }
 
@@ -167,10 +298,12 @@
     };
   }
 
-  function option(data) {
-    if (data.kind === "heatmap") { return heatmapOption(data); }
-    if (data.kind === "interval") { return intervalOption(data); }
-    return lineOption(data);
+  // The option to draw ``data`` with, and the height the chart needs (``base``, the
+  // stylesheet's height, at least).
+  function option(data, chart, width, base) {
+    if (data.kind === "heatmap") { return { height: base, option: heatmapOption(data) }; }
+    if (data.kind === "interval") { return { height: base, option: intervalOption(data) }; }
+    return lineOption(data, chart, width, base);
   }
 
   function draw(el) {
@@ -193,12 +326,22 @@
           return;
         }
         var chart = instances.get(el);
+        if (!el.hasAttribute("data-base-height")) {
+          el.setAttribute("data-base-height", String(el.clientHeight || 300));
+        }
+        var base = parseInt(el.getAttribute("data-base-height"), 10) || 300;
+        var drawn = option(data, chart, el.clientWidth || 400, base);
+        var height = drawn.height > base ? Math.round(drawn.height) + "px" : "";
+        var resized = el.style.height !== height;
+        el.style.height = height;
         if (!chart) {
           el.textContent = "";
           chart = window.echarts.init(el, null, { renderer: "canvas" });
           instances.set(el, chart);
+        } else if (resized) {
+          chart.resize();
         }
-        chart.setOption(option(data), true);
+        chart.setOption(drawn.option, true);
         el.setAttribute("data-points", String(data.points));
         el.setAttribute("data-rendered", "true");
       })

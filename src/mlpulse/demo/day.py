@@ -141,6 +141,7 @@ class Day:
         self._seen_incidents: dict[str, str] = {}
         self._deployments_seen = 0
         self._router: Router | None = None
+        self._champion_pinned = False
         self.reference_sample: dict[str, list[Any]] = {}
         self.drifted_sample: dict[str, list[Any]] = {}
 
@@ -166,6 +167,7 @@ class Day:
             self._send(t, t1, scale)
             self._settle(minute_passed=math.floor(t1 / 60.0) > math.floor(t / 60.0))
             self._observe(t1)
+            self._pin_champion_reference(t1)
             if self.options.speed > 0:
                 ahead = (t1 - start) / self.options.speed - (time.perf_counter() - wall_start)
                 if ahead > 0:
@@ -457,6 +459,21 @@ class Day:
             self._post("/v1/registry/recs/promote", {"version": "v3", "reason": reason})
             self.measured.promoted_at = now
             self._sync_router()
+
+    def _pin_champion_reference(self, now: float) -> None:
+        """An hour after v3's promotion, pin that hour as v3's own drift reference.
+
+        The recs reference (00:00-06:00) describes v1: v3 ranks differently, so its scores
+        drift from v1's by design. A team pins the new champion's first settled hour, as
+        here; v1 and v2 keep the model-wide reference.
+        """
+        promoted = self.measured.promoted_at
+        if self._champion_pinned or promoted is None or now < promoted + script.HOUR:
+            return
+        self._champion_pinned = True
+        window = {"start": promoted, "end": promoted + script.HOUR, "version": "v3"}
+        self._post("/v1/models/recs/reference/window", window)
+        self.feed.add(now, "recs: v3's first hour as champion pinned as its reference", "dim")
 
     def _check_assignment(self) -> None:
         """The demo assigns users locally, as SDKs do: check it agrees with the collector."""

@@ -57,6 +57,7 @@ def serve(
     import uvicorn
 
     from mlpulse.server.app import create_app
+    from mlpulse.server.http_server import CollectorServer
 
     settings = _settings(data_dir=data_dir, host=host, port=port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,14 +66,16 @@ def serve(
             "[yellow]No API keys yet.[/] Create one with: "
             f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
         )
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         log_level="info",
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    CollectorServer(config, app).run()
 
 
 def _metadata(settings: Settings) -> SQLiteMetadataStore:

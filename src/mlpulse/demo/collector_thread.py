@@ -11,6 +11,7 @@ import uvicorn
 
 from mlpulse.ports import Clock
 from mlpulse.server.app import create_app
+from mlpulse.server.http_server import CollectorServer
 from mlpulse.server.settings import Settings
 
 
@@ -27,7 +28,7 @@ class CollectorThread:
         self.url = f"http://{settings.host}:{port}"
         self.app = create_app(settings, clock=clock)
         config = uvicorn.Config(self.app, host=settings.host, port=port, log_level="warning")
-        self._server = uvicorn.Server(config)
+        self._server = CollectorServer(config, self.app)
         self._thread = threading.Thread(target=self._server.run, name="mlpulse-collector")
 
     def __enter__(self) -> str:
@@ -46,4 +47,5 @@ class CollectorThread:
         tb: TracebackType | None,
     ) -> None:
         self._server.should_exit = True
+        self._server.release_waiters()
         self._thread.join(30)

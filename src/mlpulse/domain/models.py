@@ -61,4 +61,3 @@ class ResourcePeak(msgspec.Struct, frozen=True):
     cpu_percent: float | None
     memory_percent: float | None
     gpu_utilization: float | None
-

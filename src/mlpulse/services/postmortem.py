@@ -167,4 +167,3 @@ def saturation_hints(resources: Sequence[ResourcePeak]) -> list[str]:
                           f"Resource saturation: {where}{version} reached {text} "
                           f"({peak.samples} samples)"))  # fmt: skip
     return [text for _, text in sorted(found, key=lambda f: -f[0])]
-

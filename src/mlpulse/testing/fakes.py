@@ -395,4 +395,3 @@ class InMemorySeriesStore:
 def _peak(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return max(present) if present else None
-

@@ -163,6 +163,17 @@
     var xAxes = [];
     var yAxes = [];
     var titles = [];
+    // One time span for every panel: a panel whose series has a single point (a KPI
+    // of one hour) would otherwise centre it on an axis of its own.
+    var first = Infinity;
+    var last = -Infinity;
+    data.series.forEach(function (s) {
+      s.data.forEach(function (point) {
+        if (point[0] < first) { first = point[0]; }
+        if (point[0] > last) { last = point[0]; }
+      });
+    });
+    var span = first <= last ? { min: first, max: last } : {};
     panels.forEach(function (p, i) {
       var gridTop = top + 24 + i * step;
       grids.push({ left: 64, right: 24, top: gridTop, height: height });
@@ -170,7 +181,8 @@
         text: p.title + " (" + p.unit + ")", left: 60, top: gridTop - 22,
         textStyle: { fontSize: 12, fontWeight: "normal", color: "#5d6b7a" }
       });
-      xAxes.push({ type: "time", gridIndex: i, axisLabel: { show: i === panels.length - 1 } });
+      xAxes.push(Object.assign({ type: "time", gridIndex: i,
+                                 axisLabel: { show: i === panels.length - 1 } }, span));
       yAxes.push({ type: "value", gridIndex: i, scale: !!data.scale, splitNumber: 3,
                    axisLabel: { formatter: number } });
     });

@@ -100,6 +100,15 @@ def test_ratio_metric_reports_insufficient_data_without_denominator() -> None:
     assert ratio_metric(CovStats(), CovStats()).status is ExperimentStatus.INSUFFICIENT_DATA
 
 
+def test_ratio_metric_lift_interval_survives_a_control_ratio_whose_square_underflows() -> None:
+    control = CovStats.from_values([1.0, 1.0, 1.0], [1e-170, 2e-170, 3e-170])
+    treatment = CovStats.from_values([1.0, 1.0, 1.0], [2e-170, 4e-170, 6e-170])
+    r = ratio_metric(control, treatment)
+    assert r.relative_difference == pytest.approx(1.0)
+    low, high = r.relative_ci
+    assert low <= 1.0 <= high and math.isfinite(high - low)
+
+
 _arm = st.lists(st.tuples(st.integers(1, 20), st.integers(0, 20)), min_size=2, max_size=30).map(
     lambda pairs: CovStats.from_values([p[0] for p in pairs], [p[1] for p in pairs])
 )

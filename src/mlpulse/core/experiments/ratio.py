@@ -103,8 +103,10 @@ def ratio_metric(
     z = float(special.ndtri(1.0 - alpha / 2.0))
     lift, lift_ci = math.nan, (math.nan, math.nan)
     if r_c != 0.0:
-        lift = r_t / r_c - 1.0
-        se_rel = math.sqrt(var_t / r_c**2 + r_t**2 * var_c / r_c**4)
+        ratio = r_t / r_c
+        lift = ratio - 1.0
+        # Divided step by step: r_c**2 underflows to 0 for a tiny control ratio.
+        se_rel = math.sqrt((var_t + ratio * ratio * var_c) / r_c / r_c)
         lift_ci = (lift - z * se_rel, lift + z * se_rel)
     return DifferenceResult(
         ExperimentStatus.OK, r_c, r_t, difference, (difference - z * se, difference + z * se),

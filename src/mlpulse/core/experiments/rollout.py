@@ -208,7 +208,11 @@ def _relative(obs: MetricObservation) -> tuple[float, float]:
     if n_c < 2 or n_t < 2 or not mean_c:
         return 0.0, math.nan
     scale = abs(mean_c)  # a negative baseline keeps "higher is +"
-    variance = var_t / (n_t * scale**2) + mean_t**2 * var_c / (n_c * scale**4)
+    # Divided step by step: scale**2 underflows to 0 for a subnormal baseline.
+    ratio = mean_t / scale
+    variance = (var_t / n_t + ratio * ratio * var_c / n_c) / scale / scale
+    if not math.isfinite(variance):
+        return 0.0, math.nan
     return (mean_t - mean_c) / scale, variance
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import settings
 
@@ -33,6 +34,24 @@ class RunningCollector:
 
     def headers(self, key: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
+
+    def register(self, model: str, versions: Iterable[str], *, champion: str = "") -> None:
+        """Register ``versions`` of ``model`` (the first is champion at 100, the others
+        shadows at 0), then promote ``champion`` if given."""
+        admin = self.headers(self.admin_key)
+        for version in versions:
+            registered = httpx.post(
+                f"{self.url}/v1/registry/{model}/versions",
+                json={"version": version, "artifact_uri": f"s3://models/{model}/{version}"},
+                headers=admin,
+            )
+            assert registered.status_code == 201, registered.text
+        if champion:
+            promoted = httpx.post(
+                f"{self.url}/v1/registry/{model}/promote", json={"version": champion},
+                headers=admin,
+            )  # fmt: skip
+            assert promoted.status_code == 200, promoted.text
 
 
 def start_collector(data_dir: Path, **env: str) -> tuple[CollectorProcess, dict[str, str]]:

@@ -41,12 +41,7 @@ def test_bandit_moves_traffic_to_the_best_version_and_keeps_the_floor(
     collector: RunningCollector,
 ) -> None:
     admin = httpx.Client(base_url=collector.url, headers=collector.headers(collector.admin_key))
-    for version in RATES:
-        registered = admin.post(
-            f"/v1/registry/{MODEL}/versions",
-            json={"version": version, "artifact_uri": f"s3://models/{MODEL}/{version}"},
-        )
-        assert registered.status_code == 201, registered.text
+    collector.register(MODEL, RATES)
     started = admin.post(
         "/v1/bandits",
         json={"model": MODEL, "versions": list(RATES), "policy": "thompson",

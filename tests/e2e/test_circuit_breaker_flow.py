@@ -121,17 +121,7 @@ def test_breaker_trips_falls_back_at_once_recovers_and_the_user_sees_both_events
     collector: RunningCollector,
 ) -> None:
     admin = collector.headers(collector.admin_key)
-    for version in ("v1", "v2"):
-        registered = httpx.post(
-            f"{collector.url}/v1/registry/{MODEL}/versions",
-            json={"version": version, "artifact_uri": f"s3://models/{MODEL}/{version}"},
-            headers=admin,
-        )
-        assert registered.status_code == 201, registered.text
-    promoted = httpx.post(
-        f"{collector.url}/v1/registry/{MODEL}/promote", json={"version": "v2"}, headers=admin
-    )
-    assert promoted.status_code == 200, promoted.text
+    collector.register(MODEL, ["v1", "v2"], champion="v2")
     # The table's fallback is always the champion (v2 here). When the champion's own
     # breaker opens, the router falls back to the other routed version: v1, the old
     # champion, kept as a challenger at weight 0.

@@ -33,17 +33,7 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
     collector: RunningCollector,
 ) -> None:
     admin = collector.headers(collector.admin_key)
-    for version in ("v1", "v2"):
-        registered = httpx.post(
-            f"{collector.url}/v1/registry/recs/versions",
-            json={"version": version, "artifact_uri": f"s3://models/recs/{version}"},
-            headers=admin,
-        )
-        assert registered.status_code == 201, registered.text
-    promoted = httpx.post(
-        f"{collector.url}/v1/registry/recs/promote", json={"version": "v2"}, headers=admin
-    )
-    assert promoted.status_code == 200, promoted.text
+    collector.register("recs", ["v1", "v2"], champion="v2")
     assert httpx.put(f"{collector.url}/v1/config", json=CONFIG, headers=admin).is_success
 
     with Client(collector.url, collector.ingest_key, flush_interval=0.05) as client:

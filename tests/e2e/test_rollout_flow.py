@@ -19,12 +19,7 @@ MODEL = "shop"
 def _rollout(collector: RunningCollector, rates: dict[str, float]) -> dict[str, Any]:
     """Register v1 and v2, start a rollout of v2 and serve until it ends (or 40 batches)."""
     admin = httpx.Client(base_url=collector.url, headers=collector.headers(collector.admin_key))
-    for version in ("v1", "v2"):
-        registered = admin.post(
-            f"/v1/registry/{MODEL}/versions",
-            json={"version": version, "artifact_uri": f"s3://models/{MODEL}/{version}"},
-        )
-        assert registered.status_code == 201, registered.text
+    collector.register(MODEL, ["v1", "v2"])
     started = admin.post(
         "/v1/rollouts",
         json={

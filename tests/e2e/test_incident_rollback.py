@@ -63,6 +63,11 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
         measured = switched_at - failing_since
         print(f"failure onset → router switched: {measured:.2f} s")
         assert measured < 10.0, f"failure onset → router switched took {measured:.2f} s"
+        for i in range(375):  # one and a half seconds of traffic on v1 after the rollback
+            version = router.choose(f"after-{i}").version
+            client.log_prediction("recs", version, {"x": 1.0}, 1.0, latency_ms=3.0)
+            time.sleep(0.004)
+        assert client.flush(timeout=10.0)
 
     incidents = httpx.get(f"{collector.url}/v1/incidents", headers=admin).json()["incidents"]
     assert len(incidents) == 1
@@ -89,3 +94,17 @@ def test_failing_champion_is_rolled_back_and_the_router_switches_within_10_s(
     # The rollback is a deployment, and it is on the incident's timeline too.
     deployments = [e["text"] for e in incident["timeline"] if e["kind"] == "deployment"]
     assert any(text.startswith("rollback: recs champion v1") for text in deployments)
+
+    # The rollback compared before and after: its "before" runs from the promotion (the
+    # traffic move before it) and holds the failures; its "after" is v1's clean traffic.
+    impact = httpx.get(f"{collector.url}/v1/deployments/impact", params={"model": "recs"},
+                       headers=admin)  # fmt: skip
+    assert impact.status_code == 200, impact.text
+    rolled = [i for i in impact.json()["impacts"] if i["deployment"]["kind"] == "rollback"]
+    assert len(rolled) == 1
+    before, after = rolled[0]["before"], rolled[0]["after"]
+    promote = next(i for i in impact.json()["impacts"] if i["deployment"]["kind"] == "promote")
+    assert before["start"] == promote["deployment"]["at"]
+    assert before["errors"] > 0 and before["error_rate"] > 0.05, before
+    assert after is not None, [(i["deployment"], i["after"]) for i in impact.json()["impacts"]]
+    assert after["predictions"] >= 300 and after["error_rate"] < 0.02, after

@@ -167,3 +167,8 @@ def test_cli_promotes_and_rolls_back_and_the_history_shows_both(
     assert "s3://m/v2" in shown.stdout and "git=abc" in shown.stdout
     history = _mlpulse(collector, "registry", "history", "fraud")
     assert "rollback" in history.stdout and "error rate up" in history.stdout
+    impact = _mlpulse(collector, "registry", "impact", "fraud", "--span", "5m")
+    assert impact.returncode == 0, impact.stderr
+    assert "fraud: before → after" in impact.stdout and "rollback" in impact.stdout
+    bad_span = _mlpulse(collector, "registry", "impact", "fraud", "--span", "soon")
+    assert bad_span.returncode == 1 and "span must be a duration" in bad_span.stderr

@@ -146,6 +146,13 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/deployments", "/v1/deployments", Scope.READ, 200),
     Endpoint(
         "GET",
+        "/v1/deployments/impact",
+        "/v1/deployments/impact?model=no-such-model",
+        Scope.READ,
+        404,
+    ),
+    Endpoint(
+        "GET",
         "/v1/routing/{model}",
         "/v1/routing/no-such-model",
         Scope.READ,

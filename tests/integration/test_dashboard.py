@@ -453,6 +453,8 @@ def test_model_page_has_every_chart_and_the_tables(reader: Dashboard) -> None:
     assert html.index('data-segment="country=DE"') < html.index('data-segment="country=FR"')
     assert re.search(r'data-column="amount">.*?warning.*?12%', html, re.S)
     assert "promote" in html  # the deployment in range
+    # ... with the model's traffic before and after it (none was logged here)
+    assert re.search(r'data-kind="promote">.*?class="num impact-errors"[^>]*>— → —<', html, re.S)
 
 
 def test_page_has_a_content_security_policy_without_inline_scripts(reader: Dashboard) -> None:

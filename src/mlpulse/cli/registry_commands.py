@@ -137,6 +137,41 @@ def history(
     out.print(table)
 
 
+def _num(value: float | None, unit: str = "") -> str:
+    return "—" if value is None else f"{value:.3g}{unit}"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2%}"
+
+
+@registry_app.command("impact")
+def impact(
+    model: Annotated[str, typer.Argument(help="The model")],
+    span: Annotated[str, typer.Option(help="The longest window on each side")] = "30m",
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Each deployment with the model's traffic before and after it: throughput, error
+    rate, the slowest serving version's p99 (windows stop at the neighbouring deployments
+    that moved traffic)."""
+    with client(url, api_key) as http:
+        found = call(http, "GET", "/v1/deployments/impact",
+                     params={"model": model, "span": span})  # fmt: skip
+    table = Table("at (UTC)", "kind", "version", "predictions", "traffic /s", "error rate",
+                  "p99 ms", title=f"{model}: before → after")  # fmt: skip
+    for row in found["impacts"]:
+        d, b, a = row["deployment"], row["before"], row["after"] or {}
+        table.add_row(
+            _when(d["at"]), d["kind"], d["version"],
+            f"{b['predictions']:,} → {a['predictions']:,}" if a else f"{b['predictions']:,} → —",
+            f"{_num(b['throughput_per_s'])} → {_num(a.get('throughput_per_s'))}",
+            f"{_pct(b['error_rate'])} → {_pct(a.get('error_rate'))}",
+            f"{_num(b['worst_p99_ms'])} → {_num(a.get('worst_p99_ms'))}",
+        )  # fmt: skip
+    out.print(table)
+
+
 def rollback_command(
     model: str,
     to: Annotated[str | None, typer.Option("--to", help="The version to restore")] = None,

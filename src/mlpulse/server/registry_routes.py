@@ -19,10 +19,13 @@ from starlette.responses import Response
 
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.registry import Deployment, ModelVersion, Name, RoutingEntry, RoutingTable
-from mlpulse.errors import ForbiddenError
+from mlpulse.domain.window import parse_duration
+from mlpulse.errors import ForbiddenError, NotFoundError
+from mlpulse.ports import EventStore
 from mlpulse.server.auth import Authenticator, require, token_from_headers
 from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
+from mlpulse.services.deployment_impact import DeploymentImpactList, impacts
 from mlpulse.services.registry import Registry
 
 router = APIRouter(tags=["registry"])
@@ -213,6 +216,35 @@ async def deployments(
     registry = _registry(request)
     found = await run_in_threadpool(registry.deployments, model, since)
     return json_response(DeploymentList(found))
+
+
+@router.get(
+    "/v1/deployments/impact",
+    summary="A model's traffic before and after each deployment (throughput, errors, p99)",
+    openapi_extra=response_schema(DeploymentImpactList),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def deployment_impact(
+    request: Request,
+    model: str = Query(description="The model"),
+    since: float | None = Query(None, description="Deployments at or after (epoch seconds)"),
+    span: str = Query("30m", description="The longest window on each side: 5m, 30m, 1h"),
+) -> Response:
+    seconds = parse_duration(span, field="span")
+    registry = _registry(request)
+    store: EventStore = request.app.state.store
+    now = request.app.state.clock.now()
+
+    def measure() -> DeploymentImpactList:
+        history = registry.deployments(model)
+        if not history:
+            raise NotFoundError(f"no model named {model!r} in the registry")
+        shown = [d for d in history if since is None or d.at >= since]
+        return DeploymentImpactList(
+            seconds, impacts(store, model, history, shown, now=now, span=seconds)
+        )
+
+    return json_response(await run_in_threadpool(measure))
 
 
 @router.get(

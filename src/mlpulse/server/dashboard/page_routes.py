@@ -14,10 +14,10 @@ from starlette.responses import Response
 
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.alerts import Alert
-from mlpulse.domain.registry import ModelVersion, RoutingTable
+from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import MetadataStore
+from mlpulse.ports import EventStore, MetadataStore
 from mlpulse.server.config_routes import applied as applied_config
 from mlpulse.server.dashboard.business_view import (
     correlations,
@@ -40,6 +40,8 @@ from mlpulse.server.dashboard.sparklines import sparkline_cache
 from mlpulse.server.dashboard.templating import render
 from mlpulse.server.dashboard.time_range import time_range
 from mlpulse.server.incident_routes import _draft as postmortem_draft
+from mlpulse.services.deployment_impact import DeploymentImpact, impacts
+from mlpulse.services.registry import Registry
 
 router = APIRouter(include_in_schema=False)
 
@@ -171,12 +173,26 @@ def model_page(
         quality=quality_rows(points),
         segments=segment_rows(points),
         alerts=alerts,
-        deployments=[
-            d
-            for d in state.registry.deployments(model=model, since=window.start)
-            if d.at <= window.end
-        ],
+        deployments=_deployment_impacts(
+            state.registry, state.store, model, window.start, window.end, now=state.clock.now()
+        ),
+        impact_span=IMPACT_SPAN,
     )
+
+
+IMPACT_SPAN = 1800.0  # each side of a deployment on the model page
+IMPACTS_SHOWN = 20  # the newest deployments in the range get their before/after measured
+
+
+def _deployment_impacts(
+    registry: Registry, store: EventStore, model: str, start: float, end: float, *, now: float
+) -> list[tuple[Deployment, DeploymentImpact | None]]:
+    """The deployments in [start, end], newest first, with the traffic before and after
+    the newest :data:`IMPACTS_SHOWN` of them."""
+    history = registry.deployments(model=model)
+    shown = sorted((d for d in history if start <= d.at <= end), key=lambda d: -d.at)
+    measured = impacts(store, model, history, shown[:IMPACTS_SHOWN], now=now, span=IMPACT_SPAN)
+    return [(d, measured[i] if i < len(measured) else None) for i, d in enumerate(shown)]
 
 
 @router.get("/alerts")

@@ -172,3 +172,13 @@ def test_cli_promotes_and_rolls_back_and_the_history_shows_both(
     assert "fraud: before → after" in impact.stdout and "rollback" in impact.stdout
     bad_span = _mlpulse(collector, "registry", "impact", "fraud", "--span", "soon")
     assert bad_span.returncode == 1 and "span must be a duration" in bad_span.stderr
+    newest = httpx.get(
+        f"{collector.url}/v1/deployments/impact", params={"model": "fraud", "limit": 2},
+        headers=collector.headers(collector.read_key),
+    )  # fmt: skip
+    assert [i["deployment"]["kind"] for i in newest.json()["impacts"]] == ["promote", "rollback"]
+    too_many = httpx.get(
+        f"{collector.url}/v1/deployments/impact", params={"model": "fraud", "limit": 0},
+        headers=collector.headers(collector.read_key),
+    )  # fmt: skip
+    assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "query.limit"

@@ -137,8 +137,8 @@ def history(
     out.print(table)
 
 
-def _num(value: float | None, unit: str = "") -> str:
-    return "—" if value is None else f"{value:.3g}{unit}"
+def _num(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3g}"
 
 
 def _pct(value: float | None) -> str:

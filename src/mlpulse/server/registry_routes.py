@@ -229,6 +229,7 @@ async def deployment_impact(
     model: str = Query(description="The model"),
     since: float | None = Query(None, description="Deployments at or after (epoch seconds)"),
     span: str = Query("30m", description="The longest window on each side: 5m, 30m, 1h"),
+    limit: int = Query(50, ge=1, le=500, description="At most this many, the newest"),
 ) -> Response:
     seconds = parse_duration(span, field="span")
     registry = _registry(request)
@@ -239,7 +240,7 @@ async def deployment_impact(
         history = registry.deployments(model)
         if not history:
             raise NotFoundError(f"no model named {model!r} in the registry")
-        shown = [d for d in history if since is None or d.at >= since]
+        shown = [d for d in history if since is None or d.at >= since][-limit:]
         return DeploymentImpactList(
             seconds, impacts(store, model, history, shown, now=now, span=seconds)
         )

@@ -167,6 +167,8 @@ _arm = st.integers(0, 5000).flatmap(
 )
 # A subnormal baseline mean: its square underflows to 0 (found by CI).
 @example(0, ProportionStats(0, 0), ProportionStats(0, 0), [5e-324, 5e-324], [0.0, 0.0])
+# A tiny baseline: a relative variance near 1e196, whose square overflowed in mSPRT.
+@example(0, ProportionStats(0, 0), ProportionStats(0, 0), [0.0, 1.5446644549728345e-98], [0.0, 1.0])
 def test_decide_never_skips_a_step(
     step_index: int,
     champion: ProportionStats,

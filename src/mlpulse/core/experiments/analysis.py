@@ -280,9 +280,12 @@ def _msprt(
     valid = np.isfinite(difference) & np.isfinite(variance) & (variance > 0.0)
     v = np.where(valid, variance, 1.0)
     theta = np.where(valid, difference, 0.0)
-    log_lr = 0.5 * np.log(v / (v + tau2)) + tau2 * theta**2 / (2.0 * v * (v + tau2))
+    # As in .sequential.msprt: no intermediate squares a variance (it could overflow).
+    log_lr = 0.5 * np.log(v / (v + tau2)) + tau2 / (2.0 * (v + tau2)) * (theta / np.sqrt(v)) ** 2
     p_value = np.where(valid, np.minimum(1.0, np.exp(-log_lr)), np.nan)
-    half = np.sqrt(v * (v + tau2) / tau2 * (2.0 * math.log(1.0 / alpha) + np.log1p(tau2 / v)))
+    half = np.sqrt(v) * np.sqrt(
+        (v + tau2) / tau2 * (2.0 * math.log(1.0 / alpha) + np.log1p(tau2 / v))
+    )
     ci = np.where(valid[..., None], _interval(theta, half), np.nan)
     return _read_only(p_value), _read_only(ci)
 

@@ -139,12 +139,13 @@ def msprt(
     valid = np.isfinite(theta) & np.isfinite(v) & (v > 0.0)
     v_safe = np.where(valid, v, 1.0)
     t_safe = np.where(valid, theta, null)
-    log_lr = 0.5 * np.log(v_safe / (v_safe + tau2)) + tau2 * (t_safe - null) ** 2 / (
-        2.0 * v_safe * (v_safe + tau2)
-    )
+    # Written so that no intermediate squares a variance: a huge one (a relative lift over
+    # a near-zero baseline) would overflow where the result itself is finite.
+    z2 = ((t_safe - null) / np.sqrt(v_safe)) ** 2
+    log_lr = 0.5 * np.log(v_safe / (v_safe + tau2)) + tau2 / (2.0 * (v_safe + tau2)) * z2
     p_look = np.where(valid, np.minimum(1.0, np.exp(-log_lr)), 1.0)
-    half = np.sqrt(
-        v_safe * (v_safe + tau2) / tau2 * (2.0 * math.log(1.0 / alpha) + np.log1p(tau2 / v_safe))
+    half = np.sqrt(v_safe) * np.sqrt(
+        (v_safe + tau2) / tau2 * (2.0 * math.log(1.0 / alpha) + np.log1p(tau2 / v_safe))
     )
     low = np.where(valid, t_safe - half, -np.inf)
     high = np.where(valid, t_safe + half, np.inf)

@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test test-pandas2 lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,18 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
+# The core and the library mode on the oldest stack they support: numpy 2.x before 2.3
+# with pandas 2 (`make test` runs the newest: pandas 3). Unit and contract tests only.
+COMPAT := .venv-pandas2
+test-pandas2:
+	test -x $(COMPAT)/bin/python || $(PYTHON) -m venv $(COMPAT)
+	$(COMPAT)/bin/pip install --quiet -e '.[dev]' 'numpy>=2,<2.3' 'pandas>=2.2,<3'
+	$(COMPAT)/bin/python -c 'import numpy, pandas; print("numpy", numpy.__version__, "pandas", pandas.__version__)'
+	$(COMPAT)/bin/pytest tests/unit tests/contract -q
+
 bench: $(VENV)/.dev
 	$(BIN)/python bench/sdk_overhead.py
 	$(BIN)/python bench/ingest.py
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -140,6 +140,18 @@ def test_analyse_experiment_reports_insufficient_data_as_nan_and_status_mask() -
     assert not result.rejected[~result.ok].any()
 
 
+def test_analyse_experiment_has_no_relative_difference_over_a_subnormal_control_mean() -> None:
+    # The control mean is 1.1e-311: the ratio overflows, as in welch_t_test.
+    result = analyse_experiment(
+        [2, 2], count=[[2, 2]], sum=[[2.225073858507e-311, 1.0]], sum_sq=[[0.0, 1.0]], tau2=1.0
+    )
+    scalar = welch_t_test(MeanStats.from_values([0.0, 2.225073858507e-311]),
+                          MeanStats.from_values([0.0, 1.0]))  # fmt: skip
+    assert math.isnan(scalar.relative_difference) and math.isnan(scalar.relative_ci[0])
+    assert np.isnan(result.relative_difference[0, 0]) and np.isnan(result.relative_ci[0, 0]).all()
+    assert result.difference[0, 0] == scalar.difference
+
+
 def test_analyse_experiment_returns_read_only_arrays() -> None:
     result, _ = _analysis(5)
     with pytest.raises(ValueError, match="read-only"):

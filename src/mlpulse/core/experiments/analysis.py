@@ -198,7 +198,7 @@ def analyse_experiment(
     if t2.shape != (counts.shape[0],) or not (np.isfinite(t2) & (t2 > 0.0)).all():
         expected = f"a float, or {counts.shape[0]} floats (one per metric), in (0, inf)"
         raise parameter_error("tau2", owner, expected, tau2)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         mean = np.where(counts > 0, s / counts, np.nan)
         variance = np.maximum(
             np.where(counts >= 2, (q - s * s / counts) / (counts - 1), np.nan), 0.0
@@ -262,7 +262,8 @@ def _welch(
     # As welch_from_moments: a tiny control mean cannot underflow c² · c² to 0.
     se_rel = np.sqrt(b + ratio * ratio * a) / np.abs(m_c)
     relative_ci = _interval(relative, quantile * se_rel)
-    no_control = np.broadcast_to(m_c == 0.0, relative.shape)
+    # Over a zero control mean, or past the float range: no relative difference.
+    no_control = np.broadcast_to(~np.isfinite(ratio), relative.shape)
     relative[no_control] = np.nan
     relative_ci[no_control] = np.nan
     difference_ci = _interval(difference, quantile * se)

@@ -200,8 +200,8 @@ def welch_from_moments(
         p_value = 2.0 * float(special.stdtr(dof, -abs(statistic)))
         quantile = float(special.stdtrit(dof, 1.0 - alpha / 2.0))
     relative, relative_ci = math.nan, _NO_INTERVAL
-    if mean_control != 0.0:
-        ratio = mean_treatment / mean_control
+    ratio = mean_treatment / mean_control if mean_control != 0.0 else math.nan
+    if math.isfinite(ratio):  # not over a zero control mean, nor past the float range
         relative = ratio - 1.0
         # Delta method, written so that a tiny control mean cannot underflow c² · c² to 0.
         se_rel = math.sqrt(b + ratio * ratio * a) / abs(mean_control)

@@ -102,8 +102,8 @@ def ratio_metric(
         p_value = min(2.0 * float(special.ndtr(-abs(statistic))), 1.0)
     z = float(special.ndtri(1.0 - alpha / 2.0))
     lift, lift_ci = math.nan, (math.nan, math.nan)
-    if r_c != 0.0:
-        ratio = r_t / r_c
+    ratio = r_t / r_c if r_c != 0.0 else math.nan
+    if math.isfinite(ratio):  # not over a zero control ratio, nor past the float range
         lift = ratio - 1.0
         # Divided step by step: r_c**2 underflows to 0 for a tiny control ratio.
         se_rel = math.sqrt((var_t + ratio * ratio * var_c) / r_c / r_c)

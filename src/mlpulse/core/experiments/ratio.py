@@ -18,6 +18,7 @@ from mlpulse.core.experiments.frequentist import (
     ExperimentStatus,
     check_alpha,
     insufficient,
+    relative_change,
 )
 from mlpulse.core.experiments.sufficient import CovStats
 
@@ -101,13 +102,8 @@ def ratio_metric(
         statistic = difference / se
         p_value = min(2.0 * float(special.ndtr(-abs(statistic))), 1.0)
     z = float(special.ndtri(1.0 - alpha / 2.0))
-    lift, lift_ci = math.nan, (math.nan, math.nan)
-    ratio = r_t / r_c if r_c != 0.0 else math.nan
-    if math.isfinite(ratio):  # not over a zero control ratio, nor past the float range
-        lift = ratio - 1.0
-        # Divided step by step: r_c**2 underflows to 0 for a tiny control ratio.
-        se_rel = math.sqrt((var_t + ratio * ratio * var_c) / r_c / r_c)
-        lift_ci = (lift - z * se_rel, lift + z * se_rel)
+    lift, se_rel = relative_change(r_c, r_t, var_c, var_t)
+    lift_ci = (lift - z * se_rel, lift + z * se_rel)
     return DifferenceResult(
         ExperimentStatus.OK, r_c, r_t, difference, (difference - z * se, difference + z * se),
         lift, lift_ci, statistic, p_value, se, math.inf, alpha, control.n, treatment.n,

@@ -53,6 +53,7 @@ from typing import Literal
 
 import numpy as np
 
+from mlpulse.core.experiments.frequentist import relative_change
 from mlpulse.core.experiments.sequential import msprt
 from mlpulse.core.experiments.sufficient import MeanStats, ProportionStats
 from mlpulse.errors import parameter_error
@@ -207,13 +208,11 @@ def _relative(obs: MetricObservation) -> tuple[float, float]:
     n_c, n_t = obs.champion.n, obs.challenger.n
     if n_c < 2 or n_t < 2 or not mean_c:
         return 0.0, math.nan
-    scale = abs(mean_c)  # a negative baseline keeps "higher is +"
-    # Divided step by step: scale**2 underflows to 0 for a subnormal baseline.
-    ratio = mean_t / scale
-    variance = (var_t / n_t + ratio * ratio * var_c / n_c) / scale / scale
-    if not math.isfinite(variance):
+    _, se = relative_change(mean_c, mean_t, var_c / n_c, var_t / n_t)
+    if not math.isfinite(se):
         return 0.0, math.nan
-    return (mean_t - mean_c) / scale, variance
+    scale = abs(mean_c)  # a negative baseline keeps "higher is +"
+    return (mean_t - mean_c) / scale, se * se
 
 
 def _evidence(obs: MetricObservation, plan: RolloutPlan, alpha_harm: float) -> MetricEvidence:

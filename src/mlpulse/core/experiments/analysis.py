@@ -259,8 +259,8 @@ def _welch(
     quantile = np.where(flat, 0.0, special.stdtrit(dof, 1.0 - alpha / 2.0))
     ratio = m_t / m_c
     relative = ratio - 1.0
-    # As welch_from_moments: a tiny control mean cannot underflow c² · c² to 0.
-    se_rel = np.sqrt(b + ratio * ratio * a) / np.abs(m_c)
+    # As frequentist.relative_change: no square of the control mean or of the ratio.
+    se_rel = np.hypot(np.sqrt(b), ratio * np.sqrt(a)) / np.abs(m_c)
     relative_ci = _interval(relative, quantile * se_rel)
     # Over a zero control mean, or past the float range: no relative difference.
     no_control = np.broadcast_to(~np.isfinite(ratio), relative.shape)

@@ -148,8 +148,8 @@ def relative_change(
     estimate and the variance of that estimate; ``(nan, nan)`` over a zero control or
     when the ratio leaves the float range.
 
-    Written so that nothing squares ``control``: for a tiny control c² · c² underflows
-    to 0 where the result is still a float.
+    Written so that nothing squares ``control`` or the ratio: for a tiny control c² · c²
+    underflows to 0, and the ratio's square overflows, where the result is still a float.
 
     >>> [round(x, 4) for x in relative_change(10.0, 11.0, 0.04, 0.09)]
     [0.1, 0.0372]
@@ -157,7 +157,8 @@ def relative_change(
     ratio = treatment / control if control != 0.0 else math.nan
     if not math.isfinite(ratio):
         return math.nan, math.nan
-    return ratio - 1.0, math.sqrt(var_treatment + ratio * ratio * var_control) / abs(control)
+    spread = math.hypot(math.sqrt(var_treatment), ratio * math.sqrt(var_control))
+    return ratio - 1.0, spread / abs(control)
 
 
 def _degenerate(difference: float) -> tuple[float, float]:

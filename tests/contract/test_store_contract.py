@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
+from mlpulse.adapters.store.postgres.events import PostgresEventStore
+from mlpulse.adapters.store.postgres.metadata import PostgresMetadataStore
 from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
 from mlpulse.domain.auth import Scope, hash_token
 from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource
@@ -17,28 +20,33 @@ from mlpulse.domain.schema import ColumnKind
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import EventStore, MetadataStore
 from mlpulse.testing.fakes import InMemoryEventStore, InMemoryMetadataStore
+from tests.contract.conftest import postgres_database
 
 NOW = 1_767_225_600.0
-EVENT_STORES: dict[str, Callable[[Path], EventStore]] = {
-    "duckdb": lambda tmp: DuckDBEventStore(tmp / "events.duckdb"),
-    "in-memory": lambda tmp: InMemoryEventStore(),
+T = TypeVar("T")
+Make = Callable[[Path, pytest.FixtureRequest], T]
+EVENT_STORES: dict[str, Make[EventStore]] = {
+    "duckdb": lambda tmp, _: DuckDBEventStore(tmp / "events.duckdb"),
+    "in-memory": lambda tmp, _: InMemoryEventStore(),
+    "postgres": lambda _, request: PostgresEventStore(postgres_database(request)),
 }
-METADATA_STORES: dict[str, Callable[[Path], MetadataStore]] = {
-    "sqlite": lambda tmp: SQLiteMetadataStore(tmp / "metadata.sqlite"),
-    "in-memory": lambda tmp: InMemoryMetadataStore(),
+METADATA_STORES: dict[str, Make[MetadataStore]] = {
+    "sqlite": lambda tmp, _: SQLiteMetadataStore(tmp / "metadata.sqlite"),
+    "in-memory": lambda tmp, _: InMemoryMetadataStore(),
+    "postgres": lambda _, request: PostgresMetadataStore(postgres_database(request)),
 }
 
 
 @pytest.fixture(params=sorted(EVENT_STORES))
 def event_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
-    store = EVENT_STORES[request.param](tmp_path)
+    store = EVENT_STORES[request.param](tmp_path, request)
     yield store
     store.close()
 
 
 @pytest.fixture(params=sorted(METADATA_STORES))
 def metadata(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MetadataStore]:
-    store = METADATA_STORES[request.param](tmp_path)
+    store = METADATA_STORES[request.param](tmp_path, request)
     yield store
     store.close()
 

@@ -1,0 +1,187 @@
+"""The connection pool every PostgreSQL store shares, its schema, and its errors.
+
+One :class:`Database` per process: a ``psycopg_pool`` pool of autocommit connections
+(a read is one statement, a write an explicit transaction) and, for the event writer,
+dedicated connections (:meth:`Database.connect`). Opening it applies the numbered
+migrations of :mod:`.migrations` that the ``schema_version`` table does not list yet,
+in one transaction under an advisory lock: replicas starting at once apply each
+migration once, and the others wait, then find nothing left to do.
+
+Every psycopg error becomes one of ours here (:func:`translated`), naming the store
+and what it was doing; the store modules never catch psycopg's errors themselves.
+
+Times: the event and series tables mirror the DuckDB ones and hold ``timestamptz``
+(microseconds, like DuckDB's TIMESTAMPTZ, so both round a time the same way); the
+records mirrored from SQLite (keys, alerts, registry, documents) keep their times as
+``double precision`` epoch seconds, as SQLite's REAL does, so they round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from mlpulse.adapters.store.postgres.migrations import MIGRATIONS
+from mlpulse.errors import (
+    MlpulseError,
+    StoreBusyError,
+    StoreClosedError,
+    StoreError,
+    parameter_error,
+)
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+# The first key of the advisory lock that serialises migrations ("mlp"); the second
+# is the schema's hash, so databases with a schema per tenant (or test) do not wait
+# for each other.
+_MIGRATION_LOCK: Final = 0x6D6C70
+_SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+Row = tuple[Any, ...]
+
+
+def at(seconds: float) -> datetime:
+    """The ``timestamptz`` parameter for epoch seconds, rounded to the microsecond as
+    the DuckDB store rounds them (``round(seconds * 1e6)``)."""
+    return _EPOCH + timedelta(microseconds=round(seconds * 1e6))
+
+
+def micros(column: str) -> str:
+    """SQL for a ``timestamptz`` column as integer microseconds since the epoch (exact:
+    ``extract`` gives a numeric)."""
+    return f"(extract(epoch FROM {column}) * 1000000)::bigint"
+
+
+@contextmanager
+def translated(
+    name: str, action: str, *, unique: Callable[[], MlpulseError] | None = None
+) -> Iterator[None]:
+    """The one place where psycopg's errors become ours.
+
+    ``unique``: the error to raise for a unique-key violation (e.g. a name taken),
+    instead of a :class:`StoreError`.
+    """
+    try:
+        yield
+    except pg_errors.UniqueViolation as exc:
+        if unique is None:
+            raise StoreError(f"the {name} could not {action}: {exc}") from exc
+        raise unique() from exc
+    except psycopg_pool.PoolClosed as exc:
+        raise StoreClosedError(f"the {name} is closed (could not {action})") from exc
+    except psycopg_pool.PoolTimeout as exc:
+        raise StoreBusyError(
+            f"the {name} could not {action}: no database connection was free in time"
+        ) from exc
+    except psycopg.OperationalError as exc:
+        raise StoreError(
+            f"the {name} could not {action}: PostgreSQL is unreachable: {exc}"
+        ) from exc
+    except psycopg.Error as exc:
+        raise StoreError(f"the {name} could not {action}: {exc}") from exc
+
+
+class Database:
+    """A pool of connections to ``url`` working in ``schema``, migrated on open."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "public",
+        min_size: int = 1,
+        max_size: int = 8,
+        timeout_s: float = 10.0,
+    ) -> None:
+        if not _SCHEMA_NAME.fullmatch(schema):
+            raise parameter_error(
+                "schema", "Database", "a lower-case SQL identifier ([a-z_][a-z0-9_]*)", schema
+            )
+        self.url = url
+        self.schema = schema
+        self._kwargs: dict[str, Any] = {
+            "autocommit": True,
+            "options": f"-c search_path={schema} -c timezone=UTC",
+        }
+        self._timeout = timeout_s
+        with translated("PostgreSQL store", f"open {_safe(url)}"):
+            self._pool = psycopg_pool.ConnectionPool(
+                url,
+                kwargs=self._kwargs,
+                min_size=min_size,
+                max_size=max_size,
+                timeout=timeout_s,
+                open=False,
+                name=f"mlpulse-{schema}",
+            )
+            try:
+                self._pool.open(wait=True, timeout=timeout_s)
+                self.version = self._migrate()
+            except BaseException:
+                self._pool.close()
+                raise
+
+    def _migrate(self) -> int:
+        """Apply the migrations not applied yet; returns the schema's version."""
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_MIGRATION_LOCK, self.schema)
+            )
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
+                "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            current = int(row[0]) if row else 0
+            for migration in MIGRATIONS:
+                if migration.version <= current:
+                    continue
+                for statement in migration.statements:
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_version (version, description) VALUES (%s, %s)",
+                    (migration.version, migration.description),
+                )
+                current = migration.version
+        return current
+
+    # -- running SQL -------------------------------------------------------------------------
+
+    def rows(self, name: str, action: str, sql: str, params: Any = ()) -> list[Row]:
+        """Run one statement (its own transaction) and return its rows."""
+        with translated(name, action), self._pool.connection() as conn:
+            cursor = conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+
+    @contextmanager
+    def transaction(
+        self, name: str, action: str, *, unique: Callable[[], MlpulseError] | None = None
+    ) -> Iterator[psycopg.Connection[Row]]:
+        """A connection inside one transaction, committed on leaving the block."""
+        with (
+            translated(name, action, unique=unique),
+            self._pool.connection() as conn,
+            conn.transaction(),
+        ):
+            yield conn
+
+    def connect(self) -> psycopg.Connection[Row]:
+        """A connection of its own (not from the pool), e.g. for the event writer."""
+        with translated("PostgreSQL store", f"connect to {_safe(self.url)}"):
+            return psycopg.connect(self.url, connect_timeout=int(self._timeout), **self._kwargs)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def _safe(url: str) -> str:
+    """``url`` without its password, for messages."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)

@@ -12,6 +12,8 @@ import pytest
 
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.postgres.events import PostgresEventStore
+from mlpulse.adapters.store.postgres.series import PostgresSeriesStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Label, Outcome, Prediction
@@ -19,11 +21,12 @@ from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import EventStore, LabelStore, SeriesStore
 from mlpulse.testing.fakes import InMemoryEventStore, InMemorySeriesStore
+from tests.contract.conftest import postgres_database
 
 T = 1_767_225_600.0
 
 
-def _duckdb_series(tmp: Path, stack: ExitStack) -> SeriesStore:
+def _duckdb_series(tmp: Path, stack: ExitStack, _: pytest.FixtureRequest) -> SeriesStore:
     events = DuckDBEventStore(tmp / "mlpulse.duckdb")
     stack.callback(events.close)
     series = DuckDBSeriesStore(events.connection(), SQLiteProfileStore(tmp / "profiles.sqlite"))
@@ -31,9 +34,10 @@ def _duckdb_series(tmp: Path, stack: ExitStack) -> SeriesStore:
     return series
 
 
-SERIES_STORES: dict[str, Callable[[Path, ExitStack], SeriesStore]] = {
+SERIES_STORES: dict[str, Callable[[Path, ExitStack, pytest.FixtureRequest], SeriesStore]] = {
     "duckdb": _duckdb_series,
-    "in-memory": lambda tmp, stack: InMemorySeriesStore(),
+    "in-memory": lambda tmp, stack, _: InMemorySeriesStore(),
+    "postgres": lambda tmp, stack, request: PostgresSeriesStore(postgres_database(request)),
 }
 
 
@@ -41,21 +45,22 @@ class _LabelledEventStore(EventStore, LabelStore, Protocol):
     """Both ports at once, as both event stores implement them."""
 
 
-LABEL_STORES: dict[str, Callable[[Path], _LabelledEventStore]] = {
-    "duckdb": lambda tmp: DuckDBEventStore(tmp / "events.duckdb"),
-    "in-memory": lambda tmp: InMemoryEventStore(),
+LABEL_STORES: dict[str, Callable[[Path, pytest.FixtureRequest], _LabelledEventStore]] = {
+    "duckdb": lambda tmp, _: DuckDBEventStore(tmp / "events.duckdb"),
+    "in-memory": lambda tmp, _: InMemoryEventStore(),
+    "postgres": lambda _, request: PostgresEventStore(postgres_database(request)),
 }
 
 
 @pytest.fixture(params=sorted(SERIES_STORES))
 def series(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeriesStore]:
     with ExitStack() as stack:
-        yield SERIES_STORES[request.param](tmp_path, stack)
+        yield SERIES_STORES[request.param](tmp_path, stack, request)
 
 
 @pytest.fixture(params=sorted(LABEL_STORES))
 def labelled(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[_LabelledEventStore]:
-    store = LABEL_STORES[request.param](tmp_path)
+    store = LABEL_STORES[request.param](tmp_path, request)
     yield store
     store.close()
 
@@ -133,10 +138,13 @@ def test_series_store_falls_back_to_the_reference_of_every_version(series: Serie
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_series_stores_answer_a_random_history_identically(tmp_path: Path, seed: int) -> None:
+@pytest.mark.parametrize("kind", sorted(set(SERIES_STORES) - {"in-memory"}))
+def test_series_stores_answer_a_random_history_identically(
+    tmp_path: Path, seed: int, kind: str, request: pytest.FixtureRequest
+) -> None:
     rng = np.random.default_rng(seed)
     with ExitStack() as stack:
-        stores = [make(tmp_path, stack) for make in SERIES_STORES.values()]
+        stores = [SERIES_STORES[k](tmp_path, stack, request) for k in ("in-memory", kind)]
         for _ in range(20):
             points = [
                 MetricPoint(

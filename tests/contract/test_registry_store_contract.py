@@ -30,8 +30,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistrySt
 
 
 def _version(model: str, version: str, at: float) -> ModelVersion:
-    return ModelVersion(model=model, version=version, artifact_uri=f"s3://{model}/{version}",
-                        metadata={"team": "risk"}, created_at=at, stage="shadow", weight=0)  # fmt: skip
+    return ModelVersion(
+        model=model, version=version, artifact_uri=f"s3://{model}/{version}",
+        metadata={"team": "risk"}, created_at=at, stage="shadow", weight=0,
+    )  # fmt: skip
 
 
 def _event(model: str, version: str, at: float, kind: DeploymentKind = "register") -> Deployment:

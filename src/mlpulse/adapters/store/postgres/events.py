@@ -195,7 +195,10 @@ class PostgresEventStore:
                 ]
                 if not parts:
                     continue
-                with conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                names = ", ".join(name for name, _ in columns)
+                copying = f"COPY {table} ({names}) FROM STDIN (FORMAT BINARY)"
+                with conn.cursor().copy(copying) as copy:
+                    copy.set_types([sql_type for _, sql_type in columns])
                     for rows in parts:
                         for row in rows:
                             copy.write_row(row)

@@ -90,7 +90,7 @@ def test_postgres_event_store_fails_only_the_batch_postgres_refuses(postgres: Da
         store.close()
 
 
-def test_postgres_event_store_reconnects_when_its_connection_is_lost(postgres: Database) -> None:
+def test_postgres_stores_reconnect_when_their_connections_are_lost(postgres: Database) -> None:
     store = PostgresEventStore(postgres)
     try:
         store.append(AcceptedBatch("before", T, predictions=[_block(["a"])])).result(10)
@@ -101,6 +101,7 @@ def test_postgres_event_store_reconnects_when_its_connection_is_lost(postgres: D
             )
         after = store.append(AcceptedBatch("after", T, predictions=[_block(["b"])])).result(10)
         assert (after.accepted, after.duplicate) == (1, False)
+        assert store.count("prediction") == 2  # the pool replaced its lost connections too
     finally:
         store.close()
 
@@ -126,3 +127,18 @@ def test_postgres_backend_builds_every_store_on_one_database(
     with pytest.raises(StoreError):  # closed: every store refuses
         backend.metadata.find_key(hash_token(token))
     assert key.name == "grafana"
+
+
+def test_postgres_event_store_forgets_batch_ids_received_before_the_retention(
+    postgres: Database,
+) -> None:
+    store = PostgresEventStore(postgres)
+    try:
+        old = AcceptedBatch("old", T - 86_400, predictions=[_block(["a"])])
+        store.append(old).result(10)
+        store.append(AcceptedBatch("new", T, predictions=[_block(["b"])])).result(10)
+        assert store.delete_events_before(T - 3600) == 1  # no ts: stamped when received
+        assert postgres.rows("test", "read", "SELECT batch_id FROM batches") == [("new",)]
+        assert not store.append(old).result(10).duplicate  # stored again: it was forgotten
+    finally:
+        store.close()

@@ -118,6 +118,10 @@ class Database:
                 min_size=min_size,
                 max_size=max_size,
                 timeout=timeout_s,
+                # A connection is checked (an empty query) as it leaves the pool: after a
+                # failover or a restart of PostgreSQL, a stale one is replaced instead of
+                # failing the caller's statement.
+                check=psycopg_pool.ConnectionPool.check_connection,
                 open=False,
                 name=f"mlpulse-{schema}",
             )

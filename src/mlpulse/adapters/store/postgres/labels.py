@@ -119,10 +119,17 @@ def labelled_since(
 
 
 def delete_events_before(db: Database, tables: Sequence[str], cutoff: float) -> int:
-    """Delete the rows of ``tables`` with ``ts`` < cutoff in one transaction."""
+    """Delete the rows of ``tables`` with ``ts`` < cutoff in one transaction; returns
+    how many.
+
+    The batch ids received before the cutoff go too (not counted: they are no events).
+    Kept for ever, their rejection lists grew without bound; a retry older than the
+    retention is stored again, and its old events go at the next pass.
+    """
     deleted = 0
     with db.transaction(NAME, f"delete the events before {cutoff}") as conn:
         for table in tables:
             cursor = conn.execute(f"DELETE FROM {table} WHERE ts < %s", (at(cutoff),))
             deleted += max(cursor.rowcount, 0)
+        conn.execute("DELETE FROM batches WHERE received_at < %s", (at(cutoff),))
     return deleted

@@ -142,3 +142,8 @@ def test_postgres_event_store_forgets_batch_ids_received_before_the_retention(
         assert not store.append(old).result(10).duplicate  # stored again: it was forgotten
     finally:
         store.close()
+
+
+def test_postgres_database_says_where_it_could_not_connect() -> None:
+    with pytest.raises(StoreError, match=r"no connection to postgresql://ops:\*\*\*@127.0.0.1:9/"):
+        Database("postgresql://ops:secret@127.0.0.1:9/mlpulse", timeout_s=0.5)

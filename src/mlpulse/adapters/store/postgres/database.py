@@ -128,6 +128,12 @@ class Database:
             try:
                 self._pool.open(wait=True, timeout=timeout_s)
                 self.version = self._migrate()
+            except psycopg_pool.PoolTimeout as exc:
+                self._pool.close()
+                raise StoreError(
+                    f"cannot open the PostgreSQL store: no connection to {_safe(url)} "
+                    f"within {timeout_s:g} s (is PostgreSQL running there?)"
+                ) from exc
             except BaseException:
                 self._pool.close()
                 raise

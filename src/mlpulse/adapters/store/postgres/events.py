@@ -137,8 +137,14 @@ class PostgresEventStore:
             by_id.setdefault(pending.batch.batch_id, []).append(pending)
         try:
             answers = self._store([waiting[0] for waiting in by_id.values()])
-        except StoreError as error:
-            if len(by_id) > 1:  # find the batch at fault: each alone, the others succeed
+        except Exception as exc:  # a loop boundary: every waiting request gets the error
+            error = exc if isinstance(exc, StoreError) else StoreError(f"could not commit: {exc}")
+            if error is not exc:
+                error.__cause__ = exc
+            # A batch PostgreSQL refuses fails the whole group: find it by writing each
+            # batch alone, so the others succeed. Not when the database is unreachable:
+            # each would wait for the same failure.
+            if len(by_id) > 1 and not isinstance(error.__cause__, _RETRIABLE):
                 log.warning("a group commit of %d batches failed; one at a time: %s",
                             len(by_id), error)  # fmt: skip
                 for waiting in by_id.values():

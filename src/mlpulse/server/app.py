@@ -17,6 +17,7 @@ from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.adapters.store.duckdb_rollouts import DuckDBRolloutOutcomes
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.adapters.store.duckdb_traffic import DuckDBTraffic
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_bandits import SQLiteBanditStore
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
@@ -116,7 +117,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         registry_store = SQLiteRegistryStore(settings.registry_path)
         app.state.registry = Registry(registry_store, clock)
         experiment_store = SQLiteExperimentStore(settings.experiments_path)
-        experiments = Experiments(experiment_store, DuckDBExperimentOutcomes(store), clock)
+        app.state.experiment_outcomes = DuckDBExperimentOutcomes(store)
+        app.state.traffic = DuckDBTraffic(store)
+        experiments = Experiments(experiment_store, app.state.experiment_outcomes, clock)
         app.state.experiments = experiments
         worker = OutboxWorker(alert_store, {}, clock)
         engine = AlertEngine(

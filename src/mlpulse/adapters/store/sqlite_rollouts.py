@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlpulse.adapters.store.sqlite_documents import SQLiteDocuments
-from mlpulse.services.rollouts import Rollout
+from mlpulse.domain.rollouts import Rollout
 
 
 class SQLiteRolloutStore(SQLiteDocuments[Rollout]):
-    """Implements :class:`mlpulse.services.rollouts.RolloutStore` in one SQLite file."""
+    """Implements :class:`mlpulse.ports.RolloutStore` in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path, "rollouts", Rollout, noun="rollout")

@@ -105,6 +105,14 @@ class MetadataStore(Protocol):
 
     def list_models(self) -> list[ModelInfo]: ...
 
+    def known_versions(self) -> set[tuple[str, str]]:
+        """Every (model, version) recorded (the ingest path skips them after a restart)."""
+        ...
+
+    def known_columns(self) -> dict[str, set[str]]:
+        """Inferred column names per model (to skip re-inferring after a restart)."""
+        ...
+
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None: ...
 
     def applied_config(self) -> tuple[str, float] | None:

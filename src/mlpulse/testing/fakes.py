@@ -334,6 +334,12 @@ class InMemoryMetadataStore:
             for name in names
         ]
 
+    def known_versions(self) -> set[tuple[str, str]]:
+        return set(self._versions)
+
+    def known_columns(self) -> dict[str, set[str]]:
+        return {model: set(kinds) for model, kinds in self._inferred.items() if kinds}
+
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None:
         self._overrides[model] = dict(overrides)
 

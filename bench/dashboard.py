@@ -124,7 +124,7 @@ def seed(data_dir: Path, days: int, now: float) -> int:
     series.close()
     store.close()
     clock = SetClock(now - days * DAY)
-    registry_store = SQLiteRegistryStore(settings.registry_path)
+    registry_store = SQLiteRegistryStore(settings.metadata_path)
     registry = Registry(registry_store, clock)
     registry.register(MODEL, "v1", "s3://bench/v1", actor="bench")
     registry.register(MODEL, "v2", "s3://bench/v2", actor="bench")

@@ -1,14 +1,16 @@
-"""Ports: the protocols services use to reach the outside.
+"""Ports: the protocols services and the dashboard use to reach the outside.
 
-Adapters implement them (``mlpulse.adapters``); tests use the fakes in
-``mlpulse.testing``. Services import these, never an adapter.
+Every storage protocol is here, and :class:`Backend`, which provides them all (built by
+``mlpulse.adapters.store.factory.open_backend`` from ``MLPULSE_STORE``). Adapters
+implement them (``mlpulse.adapters``); tests use the fakes in ``mlpulse.testing``.
+Services and the server import these, never a store adapter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mlpulse.domain.alerts import (
     Alert,
@@ -19,10 +21,22 @@ from mlpulse.domain.alerts import (
     Silence,
 )
 from mlpulse.domain.auth import ApiKey, Scope
+from mlpulse.domain.bandits import Bandit, RewardKind
+from mlpulse.domain.experiments import ExperimentSpec
+from mlpulse.domain.incidents import ActionOutcome, Incident
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ResourcePeak, VersionSummary
+from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
+from mlpulse.domain.rollouts import Rollout
 from mlpulse.domain.schema import ColumnKind
-from mlpulse.domain.series import LabelledRows, MetricPoint, MinuteProfile, StoredReference
+from mlpulse.domain.series import (
+    BucketedPoint,
+    LabelledRows,
+    MetricPoint,
+    MinuteProfile,
+    OutcomeBucket,
+    StoredReference,
+)
 from mlpulse.domain.storage import AcceptedBatch
 
 
@@ -91,6 +105,14 @@ class MetadataStore(Protocol):
 
     def list_models(self) -> list[ModelInfo]: ...
 
+    def known_versions(self) -> set[tuple[str, str]]:
+        """Every (model, version) recorded (the ingest path skips them after a restart)."""
+        ...
+
+    def known_columns(self) -> dict[str, set[str]]:
+        """Inferred column names per model (to skip re-inferring after a restart)."""
+        ...
+
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None: ...
 
     def applied_config(self) -> tuple[str, float] | None:
@@ -136,6 +158,23 @@ class SeriesStore(Protocol):
         self, name: str, *, matchers: Mapping[str, str], start: float, end: float
     ) -> list[MetricPoint]:
         """Points of ``name`` in [start, end] whose labels include ``matchers``, by time."""
+        ...
+
+    def bucketed_points(
+        self,
+        name: str,
+        *,
+        matchers: Mapping[str, str],
+        start: float,
+        end: float,
+        bucket_s: float,
+        aggregate: str = "avg",
+    ) -> list[BucketedPoint]:
+        """Points of ``name`` in [start, end] whose labels include ``matchers``, one per
+        (bucket, labels) ordered by both: the ``aggregate`` (``avg``, ``max``, ``min``,
+        ``sum``; another raises ParameterError) of the series' values in each
+        ``bucket_s``-long bucket, aligned to the epoch. NaN values are left out (a bucket
+        of only NaN is not returned). What the dashboard's charts are drawn from."""
         ...
 
     def latest_points(self) -> list[MetricPoint]:
@@ -216,5 +255,169 @@ class AlertStore(Protocol):
     def record_attempt(self, entry: OutboxEntry, result: DeliveryResult, *, now: float) -> None: ...
 
     def outbox(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxEntry]: ...
+
+    def close(self) -> None: ...
+
+
+class IncidentStore(Protocol):
+    """Incidents and the audit log of automatic actions (the alert store's database)."""
+
+    def save_incident(self, incident: Incident) -> None: ...
+
+    def incidents(
+        self, *, model: str | None = None, status: str | None = None, limit: int = 1000
+    ) -> list[Incident]: ...
+
+    def record_action(self, outcome: ActionOutcome) -> None: ...
+
+    def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
+
+
+class RegistryStore(Protocol):
+    """Durable registry records: versions, a revision per model, deployment history."""
+
+    def add_version(self, version: ModelVersion, event: Deployment) -> int:
+        """Store a new version and its event in one transaction; the new revision."""
+        ...
+
+    def set_routing(self, model: str, entries: Sequence[RoutingEntry], event: Deployment) -> int:
+        """Set stages and weights and append ``event`` in one transaction; the new revision."""
+        ...
+
+    def versions(self, model: str) -> list[ModelVersion]: ...
+
+    def revision(self, model: str) -> tuple[int, float] | None:
+        """(revision, updated_at) of ``model``; None when it has no versions."""
+        ...
+
+    def deployments(
+        self, model: str | None = None, since: float | None = None
+    ) -> list[Deployment]: ...
+
+
+class ExperimentStore(Protocol):
+    """Durable experiment specs."""
+
+    def insert(self, spec: ExperimentSpec) -> None:
+        """Store a new experiment; InvalidInputError when the name is taken."""
+        ...
+
+    def update(self, spec: ExperimentSpec) -> None: ...
+
+    def get(self, name: str) -> ExperimentSpec | None: ...
+
+    def list(self) -> list[ExperimentSpec]: ...
+
+
+class OutcomeSource(Protocol):
+    """Per-unit totals of outcome events and of labelled predictions: what experiment
+    results are built from."""
+
+    def unit_totals(
+        self, model: str, name: str, *, start: float, end: float
+    ) -> list[tuple[str, float, int]]:
+        """(unit id, sum of value, count) of ``model``'s outcomes named ``name`` that have a
+        unit id and ``ts`` in [start, end)."""
+        ...
+
+    def label_totals(
+        self, model: str, *, kind: Literal["mean", "proportion"], start: float, end: float
+    ) -> list[tuple[str, str, float, int]]:
+        """(unit id, version, sum of value, count) of ``model``'s labelled predictions with
+        ``ts`` in [start, end), valued as ``MetricSpec`` says for ``source="labels"``
+        (``proportion``: 1 when correct; ``mean``: the absolute error)."""
+        ...
+
+
+class RolloutStore(Protocol):
+    """Durable rollouts."""
+
+    def save(self, rollout: Rollout) -> None:
+        """Insert or replace ``rollout`` (by id)."""
+        ...
+
+    def get(self, rollout_id: str) -> Rollout | None: ...
+
+    def list(self) -> list[Rollout]:
+        """Oldest first."""
+        ...
+
+
+class VersionOutcomes(Protocol):
+    """Per-version, per-unit outcome totals: what rollout decisions are built from."""
+
+    def version_unit_totals(
+        self, model: str, name: str, versions: Sequence[str], *, start: float, end: float
+    ) -> list[tuple[str, str, float, int]]:
+        """(version, unit id, sum of value, count) of ``model``'s outcomes named ``name``
+        of ``versions``, with a unit id and ``ts`` in [start, end)."""
+        ...
+
+
+class BanditStore(Protocol):
+    """Durable bandits."""
+
+    def save(self, bandit: Bandit) -> None:
+        """Insert or replace ``bandit`` (by id)."""
+        ...
+
+    def get(self, bandit_id: str) -> Bandit | None: ...
+
+    def list(self) -> list[Bandit]:
+        """Oldest first."""
+        ...
+
+
+class RewardTotals(Protocol):
+    """Per-version reward totals: what bandit allocations are built from."""
+
+    def reward_totals(
+        self, model: str, versions: Sequence[str], *, reward: str, kind: RewardKind,
+        exposure: str, start: float, end: float,
+    ) -> list[tuple[str, int, float, float]]:  # fmt: skip
+        """(version, units, sum, sum of squares) of per-unit rewards, ``ts`` in [start, end):
+        units with a ``reward`` or ``exposure`` outcome; a unit's reward is 1 or 0 (it has a
+        reward event or not) for a ``proportion``, the sum of its values for a ``mean``."""
+        ...
+
+
+class TrafficSource(Protocol):
+    """What the deployment impact and the dashboard's business view read of the events:
+    traffic per version, and business outcomes per bucket."""
+
+    def version_summaries(
+        self, model: str, *, start: float, end: float
+    ) -> list[VersionSummary]: ...
+
+    def outcome_models(self) -> list[str]:
+        """The models that have outcome events, sorted."""
+        ...
+
+    def outcome_buckets(
+        self, model: str, *, start: float, end: float, bucket_s: float
+    ) -> list[OutcomeBucket]:
+        """``model``'s outcomes with ``ts`` in [start, end], one row per (bucket, name)
+        ordered by both; buckets are ``bucket_s`` long, aligned to the epoch."""
+        ...
+
+
+class Backend(Protocol):
+    """Every storage port, built from settings (``MLPULSE_STORE``: a directory for the
+    embedded store, or a ``postgresql://`` URL)."""
+
+    events: EventStore  # also a LabelStore (the same object may serve both)
+    labels: LabelStore
+    series: SeriesStore
+    metadata: MetadataStore
+    alerts: AlertStore  # the object also implements IncidentStore (incidents, audit log)
+    incidents: IncidentStore
+    registry: RegistryStore
+    experiments: ExperimentStore
+    rollouts: RolloutStore
+    bandits: BanditStore
+    experiment_outcomes: OutcomeSource
+    rollout_outcomes: VersionOutcomes
+    bandit_rewards: RewardTotals
+    traffic: TrafficSource
 
     def close(self) -> None: ...

@@ -217,7 +217,7 @@ def test_the_series_store_is_closed_with_the_event_store(opened: Opened) -> None
 
 
 def test_duckdb_and_sqlite_errors_become_store_errors(opened: Opened) -> None:
-    opened.series._profiles._db.execute("DROP TABLE window_profiles")
+    opened.series._profiles._file.connection.execute("DROP TABLE window_profiles")
     with pytest.raises(StoreError) as caught:
         opened.series.append_profiles([_profile(MINUTE)])
     assert isinstance(caught.value.__cause__, sqlite3.Error)

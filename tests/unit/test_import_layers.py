@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,12 @@ ALLOWED = {
     "services": {"core", "domain", "ports", "errors", "services"},
     "sdk": {"sdk", "domain", "errors"},
     "ports": {"domain", "errors", "ports"},
+    "adapters": {"core", "domain", "ports", "errors", "adapters"},
 }
+# The one store module the server, the CLI, the demo and the test helpers may import:
+# every storage port comes from the backend it opens (MLPULSE_STORE).
+STORE_FACTORY = "mlpulse.adapters.store.factory"
+SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET)\b", re.DOTALL)
 THIRD_PARTY_BANNED_IN_CORE = {
     "fastapi", "starlette", "uvicorn", "duckdb", "httpx", "pydantic", "typer", "rich",
     "sqlite3", "prometheus_client", "pyarrow",
@@ -49,6 +55,39 @@ def test_layer_imports_only_the_layers_below_it(layer: str) -> None:
             parts = name.split(".")
             if parts[0] == "mlpulse" and len(parts) > 1 and parts[1] not in ALLOWED[layer]:
                 wrong.append(f"{path.relative_to(SRC)} imports {name}")
+    assert not wrong
+
+
+@pytest.mark.parametrize("layer", ["server", "cli", "demo", "testing"])
+def test_layer_reaches_storage_only_through_the_backend_factory(layer: str) -> None:
+    wrong = [
+        f"{path.relative_to(SRC)} imports {name}"
+        for path in _layer_files(layer)
+        for name in _imports(path)
+        if name.startswith("mlpulse.adapters.store") and name != STORE_FACTORY
+    ]
+    assert not wrong
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """Every string literal, an f-string as its literal parts joined."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.JoinedStr):
+            parts = [v.value for v in node.values if isinstance(v, ast.Constant)]
+            found.append((node.lineno, " ".join(str(p) for p in parts)))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.append((node.lineno, node.value))
+    return found
+
+
+def test_server_holds_no_sql() -> None:
+    wrong = [
+        f"{path.relative_to(SRC)}:{line}"
+        for path in _layer_files("server")
+        for line, text in _strings(path)
+        if SQL.search(text)
+    ]
     assert not wrong
 
 

@@ -25,8 +25,10 @@ from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
 
 if TYPE_CHECKING:
-    from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+    from contextlib import AbstractContextManager
+
     from mlpulse.library.report import Report
+    from mlpulse.ports import MetadataStore
 
 app = typer.Typer(help="mlpulse: monitoring for machine-learning systems in production.")
 keys_app = typer.Typer(help="Create, list and revoke API keys.")
@@ -53,15 +55,16 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on [8080]")] = None,
 ) -> None:
-    """Run the collector (HTTP API, /metrics) on the embedded store."""
+    """Run the collector (HTTP API, /metrics) on the store MLPULSE_STORE names."""
     import uvicorn
 
     from mlpulse.server.app import create_app
     from mlpulse.server.http_server import CollectorServer
 
     settings = _settings(data_dir=data_dir, host=host, port=port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if not _metadata(settings).list_keys():
+    with _metadata(settings) as metadata:
+        keys = metadata.list_keys()
+    if not keys:
         err.print(
             "[yellow]No API keys yet.[/] Create one with: "
             f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
@@ -78,12 +81,36 @@ def serve(
     CollectorServer(config, app).run()
 
 
-def _metadata(settings: Settings) -> SQLiteMetadataStore:
+def _metadata(settings: Settings) -> AbstractContextManager[MetadataStore]:
+    """The metadata store alone: it opens beside a running collector."""
     # Imported here, not at the top: it keeps `mlpulse --help` fast.
-    from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+    from mlpulse.adapters.store.factory import open_metadata
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SQLiteMetadataStore(settings.metadata_path)
+    return open_metadata(settings)
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Bring the store's schema up to date (the collector also does this when it starts).
+
+    On the embedded store, the separate files of earlier versions (alerts.sqlite,
+    registry.sqlite, ...) are copied into metadata.sqlite and renamed *.migrated.
+    """
+    from mlpulse.adapters.store.factory import migrate as migrate_store
+
+    settings = _settings(data_dir=data_dir)
+    try:
+        report = migrate_store(settings)
+    except MlpulseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if report is None:
+        err.print("PostgreSQL schema up to date")
+        return
+    err.print(f"{settings.metadata_path}: {report.describe()}")
+    for table, rows in sorted(report.imported.items()):
+        if rows:
+            err.print(f"  {table}: {rows} rows copied")
 
 
 @keys_app.command("create")
@@ -95,8 +122,8 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Create a key and print its token (shown once; only its hash is stored)."""
-    metadata = _metadata(_settings(data_dir=data_dir))
-    key, token = metadata.create_key(scope, name=name, now=time.time())
+    with _metadata(_settings(data_dir=data_dir)) as metadata:
+        key, token = metadata.create_key(scope, name=name, now=time.time())
     err.print(f"created key {key.key_id} with scopes {', '.join(sorted(key.scopes))}")
     typer.echo(token)
 
@@ -105,7 +132,9 @@ def keys_create(
 def keys_list(data_dir: DataDir = None) -> None:
     """List keys (never their tokens)."""
     table = Table("key id", "name", "scopes", "created", "revoked")
-    for key in _metadata(_settings(data_dir=data_dir)).list_keys():
+    with _metadata(_settings(data_dir=data_dir)) as metadata:
+        keys = metadata.list_keys()
+    for key in keys:
         table.add_row(
             key.key_id,
             key.name,
@@ -121,7 +150,9 @@ def keys_list(data_dir: DataDir = None) -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
     """Revoke a key; a running collector refuses it within a few seconds."""
-    if not _metadata(_settings(data_dir=data_dir)).revoke_key(key_id, now=time.time()):
+    with _metadata(_settings(data_dir=data_dir)) as metadata:
+        revoked = metadata.revoke_key(key_id, now=time.time())
+    if not revoked:
         err.print(f"[red]error:[/] no key with id {key_id!r}")
         raise typer.Exit(1)
     err.print(f"revoked key {key_id}")

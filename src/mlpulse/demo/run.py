@@ -22,7 +22,7 @@ import httpx
 from rich.console import Console
 from rich.live import Live
 
-from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.adapters.store.factory import open_metadata
 from mlpulse.demo import script
 from mlpulse.demo.clock import SimulatedClock
 from mlpulse.demo.collector_thread import CollectorThread
@@ -91,12 +91,11 @@ def _run(options: DemoOptions, data_dir: Path, console: Console) -> int:
         # The demo ticks the evaluator itself, in lock step with the simulated clock.
         evaluator_interval_s=86_400.0,
     )  # fmt: skip
-    metadata = SQLiteMetadataStore(settings.metadata_path)
     now = time.time()
-    admin_key = metadata.create_key([Scope.ADMIN], name="demo operator", now=now)[1]
-    ingest_key = metadata.create_key([Scope.INGEST], name="demo serving", now=now)[1]
-    read_key = metadata.create_key([Scope.READ], name="demo dashboard", now=now)[1]
-    metadata.close()
+    with open_metadata(settings) as metadata:
+        admin_key = metadata.create_key([Scope.ADMIN], name="demo operator", now=now)[1]
+        ingest_key = metadata.create_key([Scope.INGEST], name="demo serving", now=now)[1]
+        read_key = metadata.create_key([Scope.READ], name="demo dashboard", now=now)[1]
     clock = SimulatedClock(script.DAY_START)
     feed, progress = Feed(), Progress()
     day_options = DayOptions(seed=options.seed, speed=options.speed, scale=options.scale)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -52,6 +52,26 @@ class MetricPoint(msgspec.Struct, frozen=True):
     labels: dict[str, str]
     value: float
     status: str | None = None
+
+
+class BucketedPoint(NamedTuple):
+    """One bucket of one series: its start (epoch seconds), labels, aggregate, points."""
+
+    ts: float
+    labels: dict[str, str]
+    value: float
+    n: int  # points behind the aggregate
+
+
+class OutcomeBucket(NamedTuple):
+    """One bucket of one outcome name: its start (epoch seconds), how many events, the
+    sum of their values (0.0 when none has one) and how many carry a value."""
+
+    ts: float
+    name: str
+    events: int
+    total: float
+    valued: int
 
 
 class StoredReference(msgspec.Struct, frozen=True):

@@ -21,7 +21,7 @@ from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.registry import Deployment, ModelVersion, Name, RoutingEntry, RoutingTable
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ForbiddenError, NotFoundError
-from mlpulse.ports import EventStore
+from mlpulse.ports import TrafficSource
 from mlpulse.server.auth import Authenticator, require, token_from_headers
 from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
@@ -233,7 +233,7 @@ async def deployment_impact(
 ) -> Response:
     seconds = parse_duration(span, field="span")
     registry = _registry(request)
-    store: EventStore = request.app.state.store
+    traffic: TrafficSource = request.app.state.traffic
     now = request.app.state.clock.now()
 
     def measure() -> DeploymentImpactList:
@@ -242,7 +242,7 @@ async def deployment_impact(
             raise NotFoundError(f"no model named {model!r} in the registry")
         shown = [d for d in history if since is None or d.at >= since][-limit:]
         return DeploymentImpactList(
-            seconds, impacts(store, model, history, shown, now=now, span=seconds)
+            seconds, impacts(traffic, model, history, shown, now=now, span=seconds)
         )
 
     return json_response(await run_in_threadpool(measure))

@@ -17,9 +17,15 @@ DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 CHECKOUT_WEB_ASSETS = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
+    # MLPULSE_STORE: "" for the embedded store in `data_dir`, or a postgresql:// URL. (A
+    # directory given as MLPULSE_STORE becomes `data_dir`: see from_env.)
+    store: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -39,12 +45,12 @@ class Settings:
     web_assets: Path = CHECKOUT_WEB_ASSETS
 
     @property
-    def events_path(self) -> Path:
-        return self.data_dir / "events.duckdb"
+    def uses_postgres(self) -> bool:
+        return self.store.startswith(POSTGRES_SCHEMES)
 
     @property
-    def alerts_path(self) -> Path:
-        return self.data_dir / "alerts.sqlite"
+    def events_path(self) -> Path:
+        return self.data_dir / "events.duckdb"
 
     @property
     def profiles_path(self) -> Path:
@@ -52,30 +58,24 @@ class Settings:
 
     @property
     def metadata_path(self) -> Path:
+        """The embedded metadata database: keys, models, alerts, incidents, registry,
+        experiments, rollouts, bandits (see adapters/store/sqlite_migrations.py)."""
         return self.data_dir / "metadata.sqlite"
-
-    @property
-    def registry_path(self) -> Path:
-        return self.data_dir / "registry.sqlite"
-
-    @property
-    def experiments_path(self) -> Path:
-        return self.data_dir / "experiments.sqlite"
-
-    @property
-    def rollouts_path(self) -> Path:
-        return self.data_dir / "rollouts.sqlite"
-
-    @property
-    def bandits_path(self) -> Path:
-        return self.data_dir / "bandits.sqlite"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
-        """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win."""
+        """Settings from ``MLPULSE_*`` variables; explicit ``overrides`` (not None) win.
+
+        ``MLPULSE_STORE`` names where everything is stored: a ``postgresql://`` URL, or a
+        directory for the embedded store, which then is the data directory (it wins over
+        ``MLPULSE_DATA_DIR``; an explicit ``data_dir`` override, ``--data-dir``, wins
+        over both).
+        """
         env = os.environ if env is None else env
+        store = _store(str(overrides.get("store") or env.get("MLPULSE_STORE", "")).strip())
+        directory = "" if store.startswith(POSTGRES_SCHEMES) else store
         values: dict[str, object] = {
-            "data_dir": env.get("MLPULSE_DATA_DIR", "mlpulse-data"),
+            "data_dir": directory or env.get("MLPULSE_DATA_DIR", "mlpulse-data"),
             "host": env.get("MLPULSE_HOST", "127.0.0.1"),
             "port": env.get("MLPULSE_PORT", "8080"),
             "max_body_bytes": env.get("MLPULSE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
@@ -90,6 +90,7 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
             data_dir=Path(str(values["data_dir"])),
+            store=store if store.startswith(POSTGRES_SCHEMES) else "",
             host=str(values["host"]),
             port=_number(int, "MLPULSE_PORT", values["port"], low=0, high=65535),
             max_body_bytes=_number(
@@ -115,6 +116,17 @@ class Settings:
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
         )
+
+
+def _store(raw: str) -> str:
+    """MLPULSE_STORE checked: "", a directory, or a PostgreSQL URL (never echoed whole:
+    it may hold a password)."""
+    if "://" in raw and not raw.startswith(POSTGRES_SCHEMES):
+        scheme = raw.split("://", 1)[0]
+        raise ConfigurationError(
+            f"MLPULSE_STORE must be a directory or a postgresql:// URL; got a {scheme}:// URL"
+        )
+    return raw
 
 
 def _number(kind: type[T], name: str, raw: object, *, low: T, high: T) -> T:

@@ -19,14 +19,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from mlpulse.core.experiments.bandits import from_state
+from mlpulse.domain.bandits import PolicyName, RewardKind
 
-PolicyName = Literal["thompson", "ucb1", "epsilon_greedy"]
-RewardKind = Literal["proportion", "mean"]
 POLICIES: tuple[PolicyName, ...] = ("thompson", "ucb1", "epsilon_greedy")
 DRAWS = 20_000
 """Monte Carlo draws for Thompson sampling: P(best) to within about ±0.4 percentage points."""

@@ -42,105 +42,28 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import msgspec
 
-from mlpulse.domain.registry import SERVING, ModelVersion, Name, RoutingEntry, RoutingTable
+# Bandit and BanditReward are re-exported: callers build and read them with the service.
+from mlpulse.domain.bandits import Allocation, ArmView, PolicyName
+from mlpulse.domain.bandits import Bandit as Bandit
+from mlpulse.domain.bandits import BanditReward as BanditReward
+from mlpulse.domain.registry import SERVING, ModelVersion, RoutingEntry, RoutingTable
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import Clock
+from mlpulse.ports import BanditStore, Clock, RewardTotals
 from mlpulse.services.bandit_allocation import (
     POLICIES,
     ArmTotals,
-    PolicyName,
-    RewardKind,
     best_arm,
     percent_weights,
     probabilities,
 )
 
-Status = Literal["running", "stopped", "cancelled"]
 MAX_HISTORY = 1000
 _LOG = logging.getLogger("mlpulse.bandits")
-
-
-class BanditReward(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """The outcome a bandit maximises, per unit: a conversion share or a mean."""
-
-    name: Name
-    kind: RewardKind = "proportion"
-
-
-class ArmView(msgspec.Struct, frozen=True):
-    """One version at the last tick: ``total`` is conversions (or the sum of rewards),
-    ``probability`` the policy's share before the floor, ``weight`` the percent routed."""
-
-    version: str
-    units: int
-    total: float
-    mean: float | None
-    probability: float
-    weight: int
-
-
-class Allocation(msgspec.Struct, frozen=True):
-    """The weights one tick set (or kept, ``ticks`` times in a row)."""
-
-    at: float
-    weights: dict[str, int]
-    champion: str
-    units: int
-    reason: str
-    ticks: int = 1
-
-
-class Bandit(msgspec.Struct, frozen=True):
-    id: str
-    model: str
-    versions: list[str]
-    policy: PolicyName
-    reward: BanditReward
-    floor: float
-    every: str
-    exposure: str
-    seed: int
-    status: Status
-    champion: str
-    weights: dict[str, int]
-    created_at: float
-    ticked_at: float
-    arms: list[ArmView] = []
-    finished_at: float | None = None
-    stop_reason: str = ""
-    history: list[Allocation] = []
-
-
-class BanditStore(Protocol):
-    """Durable bandits (see ``mlpulse.adapters.store.sqlite_bandits``)."""
-
-    def save(self, bandit: Bandit) -> None:
-        """Insert or replace ``bandit`` (by id)."""
-        ...
-
-    def get(self, bandit_id: str) -> Bandit | None: ...
-
-    def list(self) -> list[Bandit]:
-        """Oldest first."""
-        ...
-
-
-class RewardTotals(Protocol):
-    """Per-version reward totals (see ``mlpulse.adapters.store.duckdb_bandits``)."""
-
-    def reward_totals(
-        self, model: str, versions: Sequence[str], *, reward: str, kind: RewardKind,
-        exposure: str, start: float, end: float,
-    ) -> list[tuple[str, int, float, float]]:  # fmt: skip
-        """(version, units, sum, sum of squares) of per-unit rewards, ``ts`` in [start, end):
-        units with a ``reward`` or ``exposure`` outcome; a unit's reward is 1 or 0 (it has a
-        reward event or not) for a ``proportion``, the sum of its values for a ``mean``."""
-        ...
 
 
 class RoutingRegistry(Protocol):

@@ -14,23 +14,16 @@ slower than it is at most 1%), and a slow new version stands out in it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Protocol
+from typing import Final
 
 import msgspec
 
 from mlpulse.domain.models import VersionSummary
 from mlpulse.domain.registry import Deployment
+from mlpulse.ports import TrafficSource
 
 DEFAULT_SPAN: Final = 1800.0
 MIN_WINDOW: Final = 1.0  # an "after" window shorter than this is not measured yet
-
-
-class TrafficSource(Protocol):
-    """The part of :class:`mlpulse.ports.EventStore` this module reads."""
-
-    def version_summaries(
-        self, model: str, *, start: float, end: float
-    ) -> list[VersionSummary]: ...
 
 
 class TrafficWindow(msgspec.Struct, frozen=True):

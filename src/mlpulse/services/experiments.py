@@ -32,7 +32,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import threading
-from typing import Literal, Protocol
 
 import msgspec
 
@@ -48,44 +47,10 @@ from mlpulse.domain.experiments import (
     Role,
 )
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import Clock
+from mlpulse.ports import Clock, ExperimentStore, OutcomeSource
 from mlpulse.services import experiment_analysis as analysis
 
 UnitTotals = dict[str, tuple[float, int]]  # unit id -> (sum of values, count of events)
-
-
-class ExperimentStore(Protocol):
-    """Durable experiment specs (see ``mlpulse.adapters.store.sqlite_experiments``)."""
-
-    def insert(self, spec: ExperimentSpec) -> None:
-        """Store a new experiment; InvalidInputError when the name is taken."""
-        ...
-
-    def update(self, spec: ExperimentSpec) -> None: ...
-
-    def get(self, name: str) -> ExperimentSpec | None: ...
-
-    def list(self) -> list[ExperimentSpec]: ...
-
-
-class OutcomeSource(Protocol):
-    """Per-unit totals of outcome events and of labelled predictions (see
-    ``mlpulse.adapters.store.duckdb_experiments``)."""
-
-    def unit_totals(
-        self, model: str, name: str, *, start: float, end: float
-    ) -> list[tuple[str, float, int]]:
-        """(unit id, sum of value, count) of ``model``'s outcomes named ``name`` that have a
-        unit id and ``ts`` in [start, end)."""
-        ...
-
-    def label_totals(
-        self, model: str, *, kind: Literal["mean", "proportion"], start: float, end: float
-    ) -> list[tuple[str, str, float, int]]:
-        """(unit id, version, sum of value, count) of ``model``'s labelled predictions with
-        ``ts`` in [start, end), valued as :class:`MetricSpec` says for ``source="labels"``
-        (``proportion``: 1 when correct; ``mean``: the absolute error)."""
-        ...
 
 
 class Experiments:

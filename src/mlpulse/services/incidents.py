@@ -28,7 +28,6 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import msgspec
 
@@ -44,25 +43,13 @@ from mlpulse.domain.incidents import (
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import matches
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import Clock
+from mlpulse.ports import Clock, IncidentStore
 from mlpulse.services.alert_rules import seconds
 from mlpulse.services.runbook_actions import RunbookActions
 
 log = logging.getLogger("mlpulse.incidents")
 
 MITIGATING = ("rollback", "shift_traffic", "open_circuit")
-
-
-class IncidentStore(Protocol):
-    def save_incident(self, incident: Incident) -> None: ...
-
-    def incidents(
-        self, *, model: str | None = None, status: str | None = None, limit: int = 1000
-    ) -> list[Incident]: ...
-
-    def record_action(self, outcome: ActionOutcome) -> None: ...
-
-    def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
 
 
 @dataclass(frozen=True, slots=True)

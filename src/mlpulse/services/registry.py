@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Literal, Protocol
+from typing import Literal
 
 import msgspec
 
@@ -41,29 +41,7 @@ from mlpulse.domain.registry import (
     validate_weights,
 )
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import Clock
-
-
-class RegistryStore(Protocol):
-    """Durable registry records (see ``mlpulse.adapters.store.sqlite_registry``)."""
-
-    def add_version(self, version: ModelVersion, event: Deployment) -> int:
-        """Store a new version and its event in one transaction; the new revision."""
-        ...
-
-    def set_routing(self, model: str, entries: Sequence[RoutingEntry], event: Deployment) -> int:
-        """Set stages and weights and append ``event`` in one transaction; the new revision."""
-        ...
-
-    def versions(self, model: str) -> list[ModelVersion]: ...
-
-    def revision(self, model: str) -> tuple[int, float] | None:
-        """(revision, updated_at) of ``model``; None when it has no versions."""
-        ...
-
-    def deployments(
-        self, model: str | None = None, since: float | None = None
-    ) -> list[Deployment]: ...
+from mlpulse.ports import Clock, RegistryStore
 
 
 class NoRollbackTargetError(InvalidInputError):

@@ -45,91 +45,14 @@ import msgspec
 from mlpulse.core.experiments.rollout import MetricObservation, RolloutPlan, decide
 from mlpulse.core.experiments.sufficient import MeanStats, ProportionStats
 from mlpulse.domain.incidents import ActionKind, ActionOutcome
-from mlpulse.domain.registry import Name, RoutingEntry, RoutingTable
+from mlpulse.domain.registry import RoutingEntry, RoutingTable
+
+# Rollout and RolloutMetric are re-exported: callers build and read them with the service.
+from mlpulse.domain.rollouts import PlanView, Status, TimelineEntry
+from mlpulse.domain.rollouts import Rollout as Rollout
+from mlpulse.domain.rollouts import RolloutMetric as RolloutMetric
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import Clock
-
-Status = Literal["running", "promoted", "rolled_back", "cancelled"]
-
-
-class RolloutMetric(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A metric compared at each step; ``max_harm`` is a relative margin (0.02 = 2%)."""
-
-    name: Name
-    kind: Literal["mean", "proportion"] = "proportion"
-    direction: Literal["increase", "decrease"] = "increase"
-    max_harm: float | None = None
-
-
-class PlanView(msgspec.Struct, frozen=True):
-    """A :class:`RolloutPlan` as stored and shown."""
-
-    steps: list[int]
-    min_units_per_step: int
-    max_units_per_step: int | None
-    alpha: float
-
-    def plan(self) -> RolloutPlan:
-        return RolloutPlan(
-            tuple(self.steps), self.min_units_per_step, self.max_units_per_step, self.alpha
-        )
-
-
-class TimelineEntry(msgspec.Struct, frozen=True):
-    """One decision: ``share`` is the challenger's percent when it was taken."""
-
-    at: float
-    action: Literal["start", "hold", "advance", "promote", "rollback", "cancel"]
-    share: int
-    units_per_arm: int
-    reason: str
-    ticks: int = 1
-
-
-class Rollout(msgspec.Struct, frozen=True):
-    id: str
-    model: str
-    champion: str
-    challenger: str
-    primary: RolloutMetric
-    guardrails: list[RolloutMetric]
-    plan: PlanView
-    exposure: str
-    status: Status
-    step_index: int
-    step_started_at: float
-    created_at: float
-    finished_at: float | None = None
-    timeline: list[TimelineEntry] = []
-
-    @property
-    def share(self) -> int:
-        return self.plan.steps[self.step_index]
-
-
-class RolloutStore(Protocol):
-    """Durable rollouts (see ``mlpulse.adapters.store.sqlite_rollouts``)."""
-
-    def save(self, rollout: Rollout) -> None:
-        """Insert or replace ``rollout`` (by id)."""
-        ...
-
-    def get(self, rollout_id: str) -> Rollout | None: ...
-
-    def list(self) -> list[Rollout]:
-        """Oldest first."""
-        ...
-
-
-class VersionOutcomes(Protocol):
-    """Per-version, per-unit totals (see ``mlpulse.adapters.store.duckdb_rollouts``)."""
-
-    def version_unit_totals(
-        self, model: str, name: str, versions: Sequence[str], *, start: float, end: float
-    ) -> list[tuple[str, str, float, int]]:
-        """(version, unit id, sum of value, count) of ``model``'s outcomes named ``name``
-        of ``versions``, with a unit id and ``ts`` in [start, end)."""
-        ...
+from mlpulse.ports import Clock, RolloutStore, VersionOutcomes
 
 
 class RoutingRegistry(Protocol):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import secrets
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,14 +30,16 @@ from mlpulse.domain.models import (
 )
 from mlpulse.domain.schema import ColumnKind, effective_schema
 from mlpulse.domain.series import (
+    BucketedPoint,
     LabelledRows,
     MetricPoint,
     MinuteProfile,
+    OutcomeBucket,
     StoredReference,
     segment_key,
 )
 from mlpulse.domain.storage import AcceptedBatch
-from mlpulse.errors import StoreClosedError
+from mlpulse.errors import StoreClosedError, parameter_error
 
 
 def _micros(seconds: float) -> int:
@@ -62,7 +65,8 @@ def _keep_rows(block: PredictionBlock, keep: list[bool]) -> PredictionBlock:
 
 
 class InMemoryEventStore:
-    """:class:`mlpulse.ports.EventStore` and :class:`mlpulse.ports.LabelStore` in a list."""
+    """:class:`mlpulse.ports.EventStore`, :class:`mlpulse.ports.LabelStore` and
+    :class:`mlpulse.ports.TrafficSource` in a list."""
 
     def __init__(self) -> None:
         self.batches: list[AcceptedBatch] = []
@@ -237,6 +241,34 @@ class InMemoryEventStore:
                 )
         return deleted
 
+    # -- TrafficSource (version_summaries above) ------------------------------------------
+
+    def outcome_models(self) -> list[str]:
+        return sorted({o.model for b in self.batches for o in b.outcomes if o.model is not None})
+
+    def outcome_buckets(
+        self, model: str, *, start: float, end: float, bucket_s: float
+    ) -> list[OutcomeBucket]:
+        step = max(1, _micros(bucket_s))
+        found: dict[tuple[int, str], tuple[int, float, int]] = {}
+        for batch in self.batches:
+            for o in batch.outcomes:
+                t = batch.received_at if o.timestamp is None else epoch_seconds(o.timestamp)
+                if o.model != model or not _micros(start) <= _micros(t) <= _micros(end):
+                    continue
+                key = (_micros(t) // step * step, o.name)
+                events, total, valued = found.get(key, (0, 0.0, 0))
+                has_value = o.value is not None
+                found[key] = (
+                    events + 1,
+                    total + (o.value if has_value else 0.0),
+                    valued + has_value,
+                )
+        return [
+            OutcomeBucket(us / 1e6, name, events, total, valued)
+            for (us, name), (events, total, valued) in sorted(found.items())
+        ]
+
     def is_healthy(self) -> bool:
         return not self._closed
 
@@ -301,6 +333,12 @@ class InMemoryMetadataStore:
             )
             for name in names
         ]
+
+    def known_versions(self) -> set[tuple[str, str]]:
+        return set(self._versions)
+
+    def known_columns(self) -> dict[str, set[str]]:
+        return {model: set(kinds) for model, kinds in self._inferred.items() if kinds}
 
     def set_schema_overrides(self, model: str, overrides: dict[str, ColumnKind]) -> None:
         self._overrides[model] = dict(overrides)
@@ -375,6 +413,33 @@ class InMemorySeriesStore:
         ]
         return [point for *_, point in sorted(found, key=lambda row: row[:2])]
 
+    def bucketed_points(
+        self,
+        name: str,
+        *,
+        matchers: Mapping[str, str],
+        start: float,
+        end: float,
+        bucket_s: float,
+        aggregate: str = "avg",
+    ) -> list[BucketedPoint]:
+        combine = _AGGREGATES.get(aggregate)
+        if combine is None:
+            raise parameter_error(
+                "aggregate", "bucketed_points", f"one of {sorted(_AGGREGATES)}", aggregate
+            )
+        step = max(1, _micros(bucket_s))
+        buckets: dict[tuple[int, str], list[float]] = {}
+        for point in self.query_points(name, matchers=matchers, start=start, end=end):
+            if math.isnan(point.value):
+                continue
+            key = (_micros(point.ts) // step * step, _labels_text(point.labels))
+            buckets.setdefault(key, []).append(point.value)
+        return [
+            BucketedPoint(us / 1e6, json.loads(text), combine(values), len(values))
+            for (us, text), values in sorted(buckets.items())
+        ]
+
     def latest_points(self) -> list[MetricPoint]:
         latest: dict[tuple[str, str], tuple[int, MetricPoint]] = {}
         for (name, text, us), point in self._points.items():
@@ -390,6 +455,14 @@ class InMemorySeriesStore:
 
     def get_reference(self, model: str, version: str) -> StoredReference | None:
         return self._references.get((model, version)) or self._references.get((model, ""))
+
+
+_AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "avg": lambda values: math.fsum(values) / len(values),
+    "max": max,
+    "min": min,
+    "sum": math.fsum,
+}
 
 
 def _peak(values: list[float | None]) -> float | None:

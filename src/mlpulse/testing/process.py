@@ -14,8 +14,9 @@ from types import TracebackType
 
 import httpx
 
-from mlpulse.adapters.store.sqlite_metadata import SQLiteMetadataStore
+from mlpulse.adapters.store.factory import open_metadata
 from mlpulse.domain.auth import Scope
+from mlpulse.server.settings import Settings
 
 
 def free_port() -> int:
@@ -26,12 +27,8 @@ def free_port() -> int:
 
 def create_key(data_dir: Path, scopes: Sequence[Scope], *, name: str = "test") -> str:
     """A key written straight into the metadata store (works beside a running collector)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    metadata = SQLiteMetadataStore(data_dir / "metadata.sqlite")
-    try:
+    with open_metadata(Settings(data_dir=data_dir)) as metadata:
         return metadata.create_key(scopes, name=name, now=time.time())[1]
-    finally:
-        metadata.close()
 
 
 class CollectorProcess:

@@ -25,3 +25,27 @@ def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
 def test_settings_from_env_names_the_variable_when_a_value_is_bad(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({name: value})
+
+
+def test_settings_mlpulse_store_directory_is_the_data_directory() -> None:
+    env = {"MLPULSE_STORE": "/srv/store", "MLPULSE_DATA_DIR": "/srv/other"}
+
+    assert Settings.from_env(env).data_dir == Path("/srv/store")
+    assert not Settings.from_env(env).uses_postgres
+    assert Settings.from_env(env, data_dir="/cli/flag").data_dir == Path("/cli/flag")
+    assert Settings.from_env({}).data_dir == Path("mlpulse-data")
+
+
+@pytest.mark.parametrize("url", ["postgresql://127.0.0.1/test", "postgres://u@db/mlpulse"])
+def test_settings_mlpulse_store_url_selects_postgres(url: str) -> None:
+    settings = Settings.from_env({"MLPULSE_STORE": url, "MLPULSE_DATA_DIR": "/srv/d"})
+
+    assert settings.uses_postgres and settings.store == url
+    assert settings.data_dir == Path("/srv/d")
+
+
+def test_settings_refuse_another_kind_of_store_url_without_echoing_it() -> None:
+    with pytest.raises(ConfigurationError, match=r"MLPULSE_STORE .* mysql:// URL") as caught:
+        Settings.from_env({"MLPULSE_STORE": "mysql://root:hunter2@db/x"})
+
+    assert "hunter2" not in str(caught.value)

@@ -21,14 +21,14 @@ import contextlib
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import duckdb
 import msgspec
 import pyarrow as pa
 
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
-from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
+from mlpulse.domain.series import BucketedPoint, MetricPoint, MinuteProfile, StoredReference
 from mlpulse.errors import StoreClosedError, StoreError, parameter_error
 
 _TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
@@ -48,15 +48,6 @@ _SCHEMA: Final = (
 _AGGREGATES: Final = frozenset({"avg", "max", "min", "sum"})
 _decode_labels = msgspec.json.Decoder(dict[str, str])
 _encode_labels = msgspec.json.Encoder().encode
-
-
-class BucketedPoint(NamedTuple):
-    """One bucket of one series: its start (epoch seconds), labels, aggregate, points."""
-
-    ts: float
-    labels: dict[str, str]
-    value: float
-    n: int  # points behind the aggregate
 
 
 def labels_text(labels: Mapping[str, str]) -> str:

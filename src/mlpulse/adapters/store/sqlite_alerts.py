@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from mlpulse.adapters.store.sqlite_file import SQLiteFile
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 from mlpulse.domain.alerts import (
     Alert,
     DeliveryResult,
@@ -29,36 +29,6 @@ from mlpulse.domain.alerts import (
 from mlpulse.domain.incidents import ActionOutcome, Incident
 
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    fingerprint TEXT PRIMARY KEY, state TEXT NOT NULL, updated_at REAL NOT NULL, body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS silences (
-    id TEXT PRIMARY KEY, ends_at REAL NOT NULL, body BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS alert_groups (key TEXT PRIMARY KEY, body BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    id TEXT PRIMARY KEY, receiver TEXT NOT NULL, dedup_key TEXT NOT NULL,
-    status TEXT NOT NULL, next_attempt_at REAL NOT NULL, created_at REAL NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS outbox_key ON outbox (receiver, dedup_key, status);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id INTEGER PRIMARY KEY, outbox_id TEXT NOT NULL, at REAL NOT NULL, delivered INTEGER NOT NULL,
-    status_code INTEGER, detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_entry ON deliveries (outbox_id);
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY, model TEXT NOT NULL, status TEXT NOT NULL, opened_at REAL NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_by_model ON incidents (model, opened_at);
-CREATE TABLE IF NOT EXISTS actions (
-    id INTEGER PRIMARY KEY, runbook TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL
-);
-"""
 
 
 class Delivery(msgspec.Struct, frozen=True):
@@ -72,11 +42,12 @@ class Delivery(msgspec.Struct, frozen=True):
 
 
 class SQLiteAlertStore:
-    """:class:`mlpulse.ports.AlertStore` in one SQLite file (WAL mode)."""
+    """:class:`mlpulse.ports.AlertStore` and :class:`mlpulse.ports.IncidentStore` in the
+    metadata database (tables: migration 1 of ``sqlite_migrations``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = SQLiteFile(path, _SCHEMA, name="alert store")
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        self._file = SQLiteTables(database, name="alert store")
+        self.path = self._file.path
         self._rows = self._file.rows
         self._transaction = self._file.transaction
 

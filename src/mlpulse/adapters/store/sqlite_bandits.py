@@ -1,15 +1,17 @@
-"""Bandits in SQLite: one row per bandit, kept whole as JSON (its history included)."""
+"""Bandits in the metadata database: one row per bandit, kept whole as JSON (its
+history included)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase
 from mlpulse.adapters.store.sqlite_documents import SQLiteDocuments
-from mlpulse.services.bandits import Bandit
+from mlpulse.domain.bandits import Bandit
 
 
 class SQLiteBanditStore(SQLiteDocuments[Bandit]):
-    """Implements :class:`mlpulse.services.bandits.BanditStore` in one SQLite file."""
+    """Implements :class:`mlpulse.ports.BanditStore` in the metadata database."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "bandits", Bandit, noun="bandit")
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        super().__init__(database, "bandits", Bandit, noun="bandit")

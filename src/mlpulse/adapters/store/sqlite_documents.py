@@ -12,7 +12,7 @@ from typing import Generic, Protocol, TypeVar
 
 import msgspec
 
-from mlpulse.adapters.store.sqlite_file import SQLiteFile
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 
 
 class Record(Protocol):
@@ -33,14 +33,14 @@ _encode = msgspec.json.Encoder().encode
 
 class SQLiteDocuments(Generic[R]):
     """``save``, ``get``, ``list`` and ``close`` of records of type ``kind`` in ``table``
-    (a name of the code's, never of a user's)."""
+    (a name of the code's, never of a user's; made by a migration in
+    ``sqlite_migrations``: id, model, status, created_at, body)."""
 
-    def __init__(self, path: Path, table: str, kind: type[R], *, noun: str) -> None:
-        schema = (
-            f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, model TEXT NOT NULL, "
-            "status TEXT NOT NULL, created_at REAL NOT NULL, body TEXT NOT NULL);"
-        )
-        self._file = SQLiteFile(path, schema, name=f"{noun} store")
+    def __init__(
+        self, database: SQLiteDatabase | Path, table: str, kind: type[R], *, noun: str
+    ) -> None:
+        self._file = SQLiteTables(database, name=f"{noun} store")
+        self.path = self._file.path
         self._table = table
         self._noun = noun
         self._decode = msgspec.json.Decoder(kind).decode

@@ -1,4 +1,4 @@
-"""Experiment specs in SQLite: one row per experiment, its spec as a JSON body.
+"""Experiment specs in the metadata database: one row per experiment, its spec as JSON.
 
 SQLite in WAL mode like the other metadata (registry, alerts): specs are small, written
 rarely (create, start, stop) and read on every assignment and result. The spec is kept
@@ -9,64 +9,44 @@ columns beside it are what listing sorts and filters on.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 from mlpulse.domain.experiments import ExperimentSpec
-from mlpulse.errors import InvalidInputError, StoreError
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS experiments (
-    name TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    body TEXT NOT NULL
-);
-"""
+from mlpulse.errors import InvalidInputError
 
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder(ExperimentSpec).decode
 
 
 class SQLiteExperimentStore:
-    """Implements :class:`mlpulse.services.experiments.ExperimentStore` in one SQLite file."""
+    """:class:`mlpulse.ports.ExperimentStore` in the metadata database (tables: migration 1
+    of ``sqlite_migrations``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the experiment store at {path}: {exc}") from exc
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        self._file = SQLiteTables(database, name="experiment store")
+        self.path = self._file.path
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.IntegrityError as exc:
-                raise InvalidInputError(
-                    f"name: an experiment named {params[0]!r} exists already", field="name"
-                ) from exc
-            except sqlite3.Error as exc:
-                raise StoreError(f"experiment store failed: {exc}") from exc
+        return self._file.rows("read or write experiments", sql, params)
 
     def insert(self, spec: ExperimentSpec) -> None:
-        self._run(
-            "INSERT INTO experiments (name, model, status, created_at, body) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (spec.name, spec.model, spec.status, spec.created_at or 0.0,
-             _encode(spec).decode()),
-        )  # fmt: skip
+        with self._file.transaction("store an experiment") as db:
+            try:
+                db.execute(
+                    "INSERT INTO experiments (name, model, status, created_at, body) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (spec.name, spec.model, spec.status, spec.created_at or 0.0,
+                     _encode(spec).decode()),
+                )  # fmt: skip
+            except sqlite3.IntegrityError as exc:
+                raise InvalidInputError(
+                    f"name: an experiment named {spec.name!r} exists already", field="name"
+                ) from exc
 
     def update(self, spec: ExperimentSpec) -> None:
         self._run(
@@ -83,5 +63,4 @@ class SQLiteExperimentStore:
         return [_decode(row[0]) for row in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()

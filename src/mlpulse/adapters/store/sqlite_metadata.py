@@ -13,47 +13,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlpulse.adapters.store.sqlite_file import SQLiteFile
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
 from mlpulse.domain.models import ModelInfo, VersionInfo
 from mlpulse.domain.schema import ColumnKind, effective_schema
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS api_keys (
-    key_id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    token_hash TEXT NOT NULL UNIQUE,
-    scopes TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    revoked_at REAL
-);
-CREATE TABLE IF NOT EXISTS model_versions (
-    model TEXT NOT NULL,
-    version TEXT NOT NULL,
-    first_seen REAL NOT NULL,
-    PRIMARY KEY (model, version)
-);
-CREATE TABLE IF NOT EXISTS applied_config (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    document TEXT NOT NULL,
-    applied_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS model_columns (
-    model TEXT NOT NULL,
-    name TEXT NOT NULL,
-    source TEXT NOT NULL CHECK (source IN ('inferred', 'override')),
-    kind TEXT NOT NULL,
-    PRIMARY KEY (model, name, source)
-);
-"""
-
 
 class SQLiteMetadataStore:
-    """:class:`mlpulse.ports.MetadataStore` in one SQLite file (WAL mode)."""
+    """:class:`mlpulse.ports.MetadataStore` in the metadata database (tables: migration 1
+    of ``sqlite_migrations``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = SQLiteFile(path, _SCHEMA, name="metadata store")
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        self._file = SQLiteTables(database, name="metadata store")
+        self.path = self._file.path
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._file.rows("read or write metadata", sql, params)

@@ -15,21 +15,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlpulse.adapters.store.sqlite_file import SQLiteFile
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase
 from mlpulse.domain.series import MinuteProfile
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS window_profiles (
-    id INTEGER PRIMARY KEY,
-    model TEXT NOT NULL,
-    version TEXT NOT NULL,
-    segment TEXT NOT NULL,
-    minute INTEGER NOT NULL,   -- microseconds since the epoch, as the other tables
-    writer TEXT NOT NULL,
-    profile BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS window_profiles_by_minute ON window_profiles (model, minute);
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS window_profiles (
+        id INTEGER PRIMARY KEY,
+        model TEXT NOT NULL,
+        version TEXT NOT NULL,
+        segment TEXT NOT NULL,
+        minute INTEGER NOT NULL,   -- microseconds since the epoch, as the other tables
+        writer TEXT NOT NULL,
+        profile BLOB NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS window_profiles_by_minute ON window_profiles (model, minute)",
+)
 
 
 def _micros(seconds: float) -> int:
@@ -41,8 +41,15 @@ class SQLiteProfileStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = SQLiteFile(path, _SCHEMA, name="profile store")
-        self._db = self._file.connection
+        # Its own file, not the metadata database: see mlpulse.adapters.store.embedded.
+        self._file = SQLiteDatabase(path, name="profile store")
+        try:
+            with self._file.transaction("create its table") as db:
+                for statement in _SCHEMA:
+                    db.execute(statement)
+        except BaseException:
+            self._file.close()
+            raise
 
     def _run(self, action: str, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self._file.rows(action, sql, params)

@@ -14,36 +14,8 @@ from typing import Any
 
 import msgspec
 
-from mlpulse.adapters.store.sqlite_file import SQLiteFile
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS registry_models (
-    model TEXT PRIMARY KEY,
-    revision INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS registry_versions (
-    model TEXT NOT NULL REFERENCES registry_models (model),
-    version TEXT NOT NULL,
-    artifact_uri TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    stage TEXT NOT NULL,
-    weight INTEGER NOT NULL,
-    PRIMARY KEY (model, version)
-);
-CREATE TABLE IF NOT EXISTS deployments (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    model TEXT NOT NULL,
-    version TEXT NOT NULL,
-    at REAL NOT NULL,
-    kind TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    actor TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS deployments_model_at ON deployments (model, at);
-"""
 
 _encode = msgspec.json.Encoder().encode
 _decode_detail = msgspec.json.Decoder(dict[str, str]).decode
@@ -51,11 +23,12 @@ _VERSION_COLUMNS = "model, version, artifact_uri, metadata, created_at, stage, w
 
 
 class SQLiteRegistryStore:
-    """Implements :class:`mlpulse.services.registry.RegistryStore` in one SQLite file."""
+    """:class:`mlpulse.ports.RegistryStore` in the metadata database (tables: migration 1
+    of ``sqlite_migrations``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file = SQLiteFile(path, _SCHEMA, name="registry store")
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        self._file = SQLiteTables(database, name="registry store")
+        self.path = self._file.path
 
     def _run(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._file.rows("read the registry", sql, params)

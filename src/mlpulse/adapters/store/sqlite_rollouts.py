@@ -1,15 +1,17 @@
-"""Rollouts in SQLite: one row per rollout, kept whole as JSON (its timeline included)."""
+"""Rollouts in the metadata database: one row per rollout, kept whole as JSON (its
+timeline included)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from mlpulse.adapters.store.sqlite_database import SQLiteDatabase
 from mlpulse.adapters.store.sqlite_documents import SQLiteDocuments
-from mlpulse.services.rollouts import Rollout
+from mlpulse.domain.rollouts import Rollout
 
 
 class SQLiteRolloutStore(SQLiteDocuments[Rollout]):
-    """Implements :class:`mlpulse.services.rollouts.RolloutStore` in one SQLite file."""
+    """Implements :class:`mlpulse.ports.RolloutStore` in the metadata database."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, "rollouts", Rollout, noun="rollout")
+    def __init__(self, database: SQLiteDatabase | Path) -> None:
+        super().__init__(database, "rollouts", Rollout, noun="rollout")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Final
 
 from fastapi import Request
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.core.correlation import CorrelationResult, correlation
+from mlpulse.ports import SeriesStore, TrafficSource
 from mlpulse.server.dashboard.chart_data import Line, Panel
 from mlpulse.server.dashboard.metric_series import (
     DRIFT_SHARE,
@@ -28,10 +28,6 @@ from mlpulse.server.dashboard.metric_series import (
     is_overall,
 )
 from mlpulse.server.dashboard.time_range import HOUR, TimeRange
-
-
-class _Query(Protocol):
-    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,28 +85,12 @@ class CorrelationRow:
     result: CorrelationResult
 
 
-def models_with_outcomes(store: _Query) -> list[str]:
-    rows = store.query("SELECT DISTINCT model FROM outcomes WHERE model IS NOT NULL ORDER BY model")
-    return [str(model) for (model,) in rows]
-
-
-def kpi_lines(store: _Query, model: str, window: TimeRange) -> dict[str, Line]:
+def kpi_lines(traffic: TrafficSource, model: str, window: TimeRange) -> dict[str, Line]:
     """Each KPI of ``model``'s outcomes in ``window``, one value per hour."""
-    step = round(HOUR * 1e6)
-    rows = store.query(
-        f"""
-        SELECT (epoch_us(ts) // {step}) * {step} AS bucket, name, count(*), sum(value),
-               count(value)
-        FROM outcomes
-        WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
-          AND ts <= make_timestamptz(?::BIGINT)
-        GROUP BY bucket, name ORDER BY bucket, name
-        """,
-        [model, round(window.start * 1e6), round(window.end * 1e6)],
-    )
+    rows = traffic.outcome_buckets(model, start=window.start, end=window.end, bucket_s=HOUR)
     per_name: dict[str, dict[float, tuple[int, float, int]]] = {}
-    for us, name, count, total, valued in rows:
-        per_name.setdefault(str(name), {})[us / 1e6] = (int(count), float(total or 0.0), valued)
+    for row in rows:
+        per_name.setdefault(row.name, {})[row.ts] = (row.events, row.total, row.valued)
     lines: dict[str, Line] = {}
     for name, buckets in per_name.items():
         summed = any(valued for _, _, valued in buckets.values())
@@ -138,9 +118,7 @@ class HourlyCache:
         self._lines: dict[tuple[str, str, int], dict[str, Line]] = {}
         self._lock = threading.Lock()
 
-    def technical(
-        self, series: DuckDBSeriesStore, model: str, window: TimeRange
-    ) -> dict[str, Line]:
+    def technical(self, series: SeriesStore, model: str, window: TimeRange) -> dict[str, Line]:
         key = (model, window.key, int(window.end // 60))
         with self._lock:
             found = self._lines.get(key)
@@ -166,7 +144,7 @@ def hourly_cache(request: Request) -> HourlyCache:
     return found
 
 
-def technical_lines(series: DuckDBSeriesStore, model: str, window: TimeRange) -> dict[str, Line]:
+def technical_lines(series: SeriesStore, model: str, window: TimeRange) -> dict[str, Line]:
     """The model's technical metrics in ``window``, one value per hour."""
     hourly = TimeRange(window.key, window.start, window.end, HOUR)
     lines: dict[str, Line] = {}

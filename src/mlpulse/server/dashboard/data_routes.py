@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.errors import NotFoundError
 from mlpulse.server.bodies import json_response
 from mlpulse.server.dashboard.business_view import (
@@ -57,7 +56,7 @@ def experiment_chart_data(request: Request, name: str, chart: str) -> Response:
         return _json(estimates_chart(state.experiments.results(name)))
     if chart == "sequential":
         spec = state.experiments.get(name)
-        return _json(sequential_chart(spec, DuckDBExperimentOutcomes(state.store), state.clock))
+        return _json(sequential_chart(spec, state.experiment_outcomes, state.clock))
     raise NotFoundError(f"no chart named {chart!r}")
 
 
@@ -72,7 +71,7 @@ def business_chart_data(
     state = request.app.state
     window = time_range(span, now=state.clock.now())
     if chart == "kpis":
-        kpis = kpi_lines(state.store, model, window)
+        kpis = kpi_lines(state.traffic, model, window)
         return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)))
     if chart == "technical":
         lines = hourly_cache(request).technical(state.series, model, window)

@@ -14,12 +14,11 @@ from typing import Any, Final
 
 import msgspec
 
-from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
 from mlpulse.domain.experiments import ExperimentResults, ExperimentSpec
 from mlpulse.errors import InvalidInputError
-from mlpulse.ports import Clock
+from mlpulse.ports import Clock, OutcomeSource
 from mlpulse.server.dashboard.chart_data import Line, interval_chart, line_chart
-from mlpulse.services.experiments import Experiments, OutcomeSource
+from mlpulse.services.experiments import Experiments
 
 CHECKPOINTS: Final = 12
 
@@ -64,9 +63,7 @@ def results_at(
     return Experiments(_Frozen(view), outcomes, clock).results(spec.name)
 
 
-def sequential_chart(
-    spec: ExperimentSpec, outcomes: DuckDBExperimentOutcomes, clock: Clock
-) -> dict[str, Any]:
+def sequential_chart(spec: ExperimentSpec, outcomes: OutcomeSource, clock: Clock) -> dict[str, Any]:
     """The primary metric's difference to control and its interval at checkpoints."""
     if spec.started_at is None:
         return line_chart({}, unit="difference")

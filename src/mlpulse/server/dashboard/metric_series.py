@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.series import MetricPoint
+from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.chart_data import Line
 from mlpulse.server.dashboard.time_range import TimeRange
 from mlpulse.server.incident_routes import NOT_SEGMENTS
@@ -70,7 +70,7 @@ def worst_status(statuses: Iterable[str | None]) -> str | None:
 
 
 def bucketed_lines(
-    series: DuckDBSeriesStore,
+    series: SeriesStore,
     name: str,
     model: str,
     window: TimeRange,
@@ -118,7 +118,7 @@ def bucketed_lines(
 
 
 def latest_of_model(
-    series: DuckDBSeriesStore, model: str, *, since: float, until: float
+    series: SeriesStore, model: str, *, since: float, until: float
 ) -> list[MetricPoint]:
     """The newest point of each of ``model``'s series, if it is in [since, until]."""
     return [

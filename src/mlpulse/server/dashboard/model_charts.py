@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.registry import Deployment
+from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.chart_data import Line, heatmap_chart, line_chart
 from mlpulse.server.dashboard.metric_series import (
     DRIFT_SCORE,
@@ -66,7 +66,7 @@ def deployment_markers(deployments: list[Deployment], window: TimeRange) -> list
 
 def model_chart(
     chart: str,
-    series: DuckDBSeriesStore,
+    series: SeriesStore,
     model: str,
     window: TimeRange,
     markers: list[tuple[float, str]],

@@ -14,10 +14,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.alerts import Alert, AlertState
 from mlpulse.domain.incidents import Incident
 from mlpulse.domain.series import MetricPoint
+from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.metric_series import (
     DRIFT_SCORE,
     DRIFT_SHARE,
@@ -172,7 +172,7 @@ def model_health(
     )  # fmt: skip
 
 
-def known_models(model_names: Sequence[str], series: DuckDBSeriesStore) -> list[str]:
+def known_models(model_names: Sequence[str], series: SeriesStore) -> list[str]:
     """Models the metadata knows, and those only the metric points name."""
     names = set(model_names)
     names.update(p.labels["model"] for p in series.latest_points() if "model" in p.labels)

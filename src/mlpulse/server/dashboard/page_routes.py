@@ -12,18 +12,16 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.domain.alerts import Alert
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import InvalidInputError, NotFoundError
-from mlpulse.ports import EventStore, MetadataStore
+from mlpulse.ports import MetadataStore, SeriesStore, TrafficSource
 from mlpulse.server.config_routes import applied as applied_config
 from mlpulse.server.dashboard.business_view import (
     correlations,
     hourly_cache,
     kpi_lines,
-    models_with_outcomes,
 )
 from mlpulse.server.dashboard.guards import current_session, login_redirect
 from mlpulse.server.dashboard.metric_series import latest_of_model
@@ -75,7 +73,7 @@ def _monitor_every(metadata: MetadataStore) -> dict[str, float]:
 
 def overview_rows(request: Request) -> list[Any]:
     state = request.app.state
-    series: DuckDBSeriesStore = state.series
+    series: SeriesStore = state.series
     metadata: MetadataStore = state.metadata
     now = state.clock.now()
     alerts = state.alerts.alerts()
@@ -139,7 +137,7 @@ def model_page(
     if session is None:
         return login_redirect(request)
     state = request.app.state
-    series: DuckDBSeriesStore = state.series
+    series: SeriesStore = state.series
     metadata: MetadataStore = state.metadata
     info = next((m for m in metadata.list_models() if m.model == model), None)
     registered, table = _registry_view(request, model)
@@ -174,7 +172,7 @@ def model_page(
         segments=segment_rows(points),
         alerts=alerts,
         deployments=_deployment_impacts(
-            state.registry, state.store, model, window.start, window.end, now=state.clock.now()
+            state.registry, state.traffic, model, window.start, window.end, now=state.clock.now()
         ),
         impact_span=IMPACT_SPAN,
     )
@@ -185,13 +183,13 @@ IMPACTS_SHOWN = 20  # the newest deployments in the range get their before/after
 
 
 def _deployment_impacts(
-    registry: Registry, store: EventStore, model: str, start: float, end: float, *, now: float
+    registry: Registry, traffic: TrafficSource, model: str, start: float, end: float, *, now: float
 ) -> list[tuple[Deployment, DeploymentImpact | None]]:
     """The deployments in [start, end], newest first, with the traffic before and after
     the newest :data:`IMPACTS_SHOWN` of them."""
     history = registry.deployments(model=model)
     shown = sorted((d for d in history if start <= d.at <= end), key=lambda d: -d.at)
-    measured = impacts(store, model, history, shown[:IMPACTS_SHOWN], now=now, span=IMPACT_SPAN)
+    measured = impacts(traffic, model, history, shown[:IMPACTS_SHOWN], now=now, span=IMPACT_SPAN)
     return [(d, measured[i] if i < len(measured) else None) for i, d in enumerate(shown)]
 
 
@@ -308,14 +306,14 @@ def business_page(
     if session is None:
         return login_redirect(request)
     state = request.app.state
-    with_outcomes = models_with_outcomes(state.store)
+    with_outcomes = state.traffic.outcome_models()
     models = sorted(
         set(with_outcomes) | set(known_models([m.model for m in state.metadata.list_models()],
                                               state.series))
     )  # fmt: skip
     chosen: str | None = model if model in models else next(iter(with_outcomes or models), None)
     window = time_range(span, now=state.clock.now())
-    kpis = kpi_lines(state.store, chosen, window) if chosen else {}
+    kpis = kpi_lines(state.traffic, chosen, window) if chosen else {}
     technical = hourly_cache(request).technical(state.series, chosen, window) if chosen else {}
     return render(
         request,

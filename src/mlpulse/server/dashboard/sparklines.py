@@ -17,7 +17,7 @@ from typing import Final
 from fastapi import Request
 from markupsafe import Markup
 
-from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
+from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.metric_series import THROUGHPUT, is_overall
 
 SPAN: Final = 86400.0
@@ -26,9 +26,7 @@ WIDTH: Final = 96
 HEIGHT: Final = 22
 
 
-def traffic_per_model(
-    series: DuckDBSeriesStore, now: float
-) -> dict[str, list[tuple[float, float]]]:
+def traffic_per_model(series: SeriesStore, now: float) -> dict[str, list[tuple[float, float]]]:
     """Each model's throughput per half hour over the last day: the versions' sum of
     their bucket averages (the model as a whole only, no segments)."""
     rows = series.bucketed_points(
@@ -100,7 +98,7 @@ class SparklineCache:
         self._svgs: dict[str, Markup] = {}
         self._lock = threading.Lock()
 
-    def traffic(self, series: DuckDBSeriesStore, now: float) -> Mapping[str, Markup]:
+    def traffic(self, series: SeriesStore, now: float) -> Mapping[str, Markup]:
         minute = int(now // 60)
         with self._lock:
             if self._minute == minute:

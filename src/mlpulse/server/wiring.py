@@ -1,0 +1,167 @@
+"""The collector's services, built from a storage :class:`~mlpulse.ports.Backend`.
+
+:func:`wire` puts each service (and the ports routes read directly) on the app's state
+and returns the :class:`Running` parts: the background threads to start and stop. It
+names no store adapter: whatever ``MLPULSE_STORE`` opened serves them all.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlpulse.adapters.http_poster import HttpPoster
+from mlpulse.domain.alerts import Notification
+from mlpulse.ports import Backend, Clock
+from mlpulse.server import config_routes
+from mlpulse.server.auth import Authenticator
+from mlpulse.server.background import AlertLoop, BackgroundLoop
+from mlpulse.server.check_metrics import CheckPoints
+from mlpulse.server.metrics import CollectorMetrics
+from mlpulse.server.receivers import Receivers
+from mlpulse.server.registry_control import ChampionSink, RegistryControl
+from mlpulse.server.settings import Settings
+from mlpulse.services.alert_engine import AlertEngine
+from mlpulse.services.bandits import Bandits
+from mlpulse.services.evaluator import Evaluator
+from mlpulse.services.experiments import Experiments
+from mlpulse.services.incidents import IncidentService
+from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
+from mlpulse.services.outbox_worker import OutboxWorker
+from mlpulse.services.registry import Registry
+from mlpulse.services.rollouts import Rollouts
+from mlpulse.services.runbook_actions import RunbookActions
+from mlpulse.services.stream_detection import StreamDetectors
+from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
+
+
+def _champion_sinks(settings: Settings) -> list[ChampionSink]:
+    """Registries outside mlpulse that follow rollbacks (MLflow, when configured)."""
+    if not settings.mlflow_tracking_uri:
+        return []
+    from mlpulse.adapters.registry.mlflow_alias import MlflowAlias
+
+    return [MlflowAlias(settings.mlflow_tracking_uri)]
+
+
+@dataclass
+class Running:
+    """The threads and clients the services run on, started and stopped in order."""
+
+    worker: OutboxWorker
+    alert_loop: AlertLoop
+    background: BackgroundLoop
+    windows: AggregatorThread
+    receivers: Receivers
+    poster: HttpPoster
+    registry: Registry
+
+    def start(self) -> None:
+        self.worker.start()
+        self.alert_loop.start()
+        self.background.start()
+
+    def close(self) -> None:
+        """Stop everything that writes before the backend closes."""
+        self.background.close()
+        self.alert_loop.close()
+        self.worker.close()
+        self.receivers.close()
+        self.poster.close()
+        self.registry.close()  # wakes long-polls before the store closes
+        self.windows.close()  # writes every open minute before the store closes
+
+
+def wire(
+    state: Any, backend: Backend, settings: Settings, clock: Clock, metrics: CollectorMetrics
+) -> Running:
+    """Build every service from ``backend``'s ports and put them on ``state``."""
+    metadata, events, series = backend.metadata, backend.events, backend.series
+    state.backend = backend
+    state.metadata, state.store, state.series = metadata, events, series
+    state.alert_store, state.traffic = backend.alerts, backend.traffic
+    state.experiment_outcomes = backend.experiment_outcomes
+    state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)
+    metrics.registry.register(CheckPoints(series))
+    aggregator = WindowAggregator(
+        series,
+        writer=settings.writer_id or f"{socket.gethostname()}-{os.getpid()}",
+        kinds=ModelKinds(metadata),
+    )
+    state.detectors = StreamDetectors(series, clock)
+    windows = state.windows = AggregatorThread(aggregator, clock, listeners=[state.detectors])
+    schemas = SchemaTracker(
+        metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
+    )
+    state.ingest = IngestService(events, schemas, clock, Observers([metrics, windows]))
+    config = config_routes.AppliedConfigCache(metadata)
+    evaluator = Evaluator(
+        series=series, labels=backend.labels, metadata=metadata, clock=clock, config=config
+    )
+    registry = state.registry = Registry(backend.registry, clock)
+    experiments = state.experiments = Experiments(
+        backend.experiments, backend.experiment_outcomes, clock
+    )
+    worker = OutboxWorker(backend.alerts, {}, clock)
+    engine = state.alerts = AlertEngine(
+        series=series, store=backend.alerts, clock=clock, config=config, on_queued=worker.wake
+    )
+    poster = HttpPoster()
+
+    def enqueue(notification: Notification) -> None:
+        backend.alerts.commit(notifications=[notification], now=clock.now())
+        worker.wake()
+
+    actions = RunbookActions(
+        routing=RegistryControl(registry, sinks=_champion_sinks(settings)),
+        poster=poster,
+        enqueue=enqueue,
+        pause=experiments.stop,
+    )
+    incidents = state.incidents = IncidentService(backend.incidents, clock, config, actions)
+    rollouts = state.rollouts = Rollouts(
+        backend.rollouts, backend.rollout_outcomes, registry, clock,
+        incidents=incidents,  # a rollback runs as an audited action on the incident
+    )  # fmt: skip
+    state.bandits = bandits = Bandits(
+        backend.bandits, backend.bandit_rewards, registry, clock, busy=_busy(rollouts)
+    )
+    registry.on_deployment = lambda d: incidents.add_deployment(
+        d.model, f"{d.kind}: {d.model} champion {d.version} (by {d.actor})", d.at
+    )
+    engine.on_alerts = incidents.on_alerts
+    receivers = Receivers()
+    alert_loop = AlertLoop(engine, worker, receivers, config)
+    state.detectors.on_point = lambda _point: alert_loop.wake()
+
+    def after_tick() -> None:
+        alert_loop.wake()
+        experiments.check_running()  # early stopping for harm, at most once a minute
+        rollouts.tick()  # hold, advance, promote or roll back every running rollout
+        bandits.tick()  # re-allocate every running bandit that is due
+
+    background = state.background = BackgroundLoop(
+        evaluator,
+        backend.labels,
+        clock,
+        interval_s=settings.evaluator_interval_s,
+        retention_s=settings.retention_days * 86400.0,
+        after_tick=after_tick,
+    )
+    return Running(worker, alert_loop, background, windows, receivers, poster, registry)
+
+
+def _busy(rollouts: Rollouts) -> Callable[[str], str | None]:
+    """Why a model may not get a bandit now: a running rollout owns its routing."""
+
+    def busy(model: str) -> str | None:
+        return next(
+            (f"{model!r} has a running rollout ({r.id})" for r in rollouts.list()
+             if r.model == model and r.status == "running"),
+            None,
+        )  # fmt: skip
+
+    return busy

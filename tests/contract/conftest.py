@@ -15,10 +15,10 @@ import os
 import secrets
 from collections.abc import Iterator
 from typing import Final
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 
 from mlpulse.adapters.store.postgres.database import Database
 
@@ -42,12 +42,13 @@ def _admin() -> psycopg.Connection[tuple[object, ...]]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """The connection string of this session's own database."""
+    """The URL of this session's own database (``MLPULSE_TEST_POSTGRES_URL``, another
+    server to test against, is a URL too)."""
     name = f"mlpulse_{secrets.token_hex(6)}"
     with _admin() as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield make_conninfo(POSTGRES_URL, dbname=name)
+        yield urlsplit(POSTGRES_URL)._replace(path=f"/{name}").geturl()
     finally:
         with _admin() as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -21,8 +21,7 @@ from mlpulse.domain.alerts import (
     Silence,
 )
 from mlpulse.domain.incidents import ActionOutcome, Incident, IncidentStatus
-from mlpulse.ports import AlertStore
-from mlpulse.services.incidents import IncidentStore
+from mlpulse.ports import AlertStore, IncidentStore
 from tests.contract.conftest import postgres_database
 
 T = 1_767_225_600.0

@@ -1,5 +1,6 @@
 """The port methods the dashboard draws from, over every store: the series store's
-bucketed points and the traffic source's outcome buckets (DuckDB and the fakes)."""
+bucketed points and the traffic source's outcome buckets (DuckDB, PostgreSQL and the
+fakes)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import pytest
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_series import DuckDBSeriesStore
 from mlpulse.adapters.store.duckdb_traffic import DuckDBTraffic
+from mlpulse.adapters.store.postgres.events import PostgresEventStore
+from mlpulse.adapters.store.postgres.outcomes import PostgresTraffic
+from mlpulse.adapters.store.postgres.series import PostgresSeriesStore
 from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.domain.events import Outcome
 from mlpulse.domain.series import BucketedPoint, MetricPoint, OutcomeBucket
@@ -21,6 +25,7 @@ from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import ParameterError
 from mlpulse.ports import EventStore, SeriesStore, TrafficSource
 from mlpulse.testing.fakes import InMemoryEventStore, InMemorySeriesStore
+from tests.contract.conftest import postgres_database
 
 T = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a whole hour
 
@@ -29,7 +34,7 @@ class _Events(EventStore, TrafficSource, Protocol):
     """Where outcomes are appended and where they are read back bucketed."""
 
 
-def _duckdb_series(tmp: Path, stack: ExitStack) -> SeriesStore:
+def _duckdb_series(tmp: Path, stack: ExitStack, _: pytest.FixtureRequest) -> SeriesStore:
     events = DuckDBEventStore(tmp / "events.duckdb")
     stack.callback(events.close)
     series = DuckDBSeriesStore(events.connection(), SQLiteProfileStore(tmp / "profiles.sqlite"))
@@ -37,31 +42,48 @@ def _duckdb_series(tmp: Path, stack: ExitStack) -> SeriesStore:
     return series
 
 
-def _duckdb_traffic(tmp: Path, stack: ExitStack) -> tuple[EventStore, TrafficSource]:
+def _duckdb_traffic(
+    tmp: Path, stack: ExitStack, _: pytest.FixtureRequest
+) -> tuple[EventStore, TrafficSource]:
     events = DuckDBEventStore(tmp / "events.duckdb")
     stack.callback(events.close)
     return events, DuckDBTraffic(events)
 
 
-def _fake_traffic(tmp: Path, stack: ExitStack) -> tuple[EventStore, TrafficSource]:
+def _fake_traffic(
+    tmp: Path, stack: ExitStack, _: pytest.FixtureRequest
+) -> tuple[EventStore, TrafficSource]:
     events = InMemoryEventStore()
     return events, events
 
 
-SERIES: dict[str, Callable[[Path, ExitStack], SeriesStore]] = {
+def _postgres_traffic(
+    tmp: Path, stack: ExitStack, request: pytest.FixtureRequest
+) -> tuple[EventStore, TrafficSource]:
+    database = postgres_database(request)
+    events = PostgresEventStore(database)
+    stack.callback(events.close)
+    return events, PostgresTraffic(database, events)
+
+
+SERIES: dict[str, Callable[[Path, ExitStack, pytest.FixtureRequest], SeriesStore]] = {
     "duckdb": _duckdb_series,
-    "in-memory": lambda tmp, stack: InMemorySeriesStore(),
+    "in-memory": lambda tmp, stack, _: InMemorySeriesStore(),
+    "postgres": lambda tmp, stack, request: PostgresSeriesStore(postgres_database(request)),
 }
-TRAFFIC: dict[str, Callable[[Path, ExitStack], tuple[EventStore, TrafficSource]]] = {
+TRAFFIC: dict[
+    str, Callable[[Path, ExitStack, pytest.FixtureRequest], tuple[EventStore, TrafficSource]]
+] = {
     "duckdb": _duckdb_traffic,
     "in-memory": _fake_traffic,
+    "postgres": _postgres_traffic,
 }
 
 
 @pytest.fixture(params=sorted(SERIES))
 def series(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SeriesStore]:
     with ExitStack() as stack:
-        yield SERIES[request.param](tmp_path, stack)
+        yield SERIES[request.param](tmp_path, stack, request)
 
 
 @pytest.fixture(params=sorted(TRAFFIC))
@@ -69,7 +91,7 @@ def traffic(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[EventStore, TrafficSource]]:
     with ExitStack() as stack:
-        yield TRAFFIC[request.param](tmp_path, stack)
+        yield TRAFFIC[request.param](tmp_path, stack, request)
 
 
 def _points(series: SeriesStore) -> None:

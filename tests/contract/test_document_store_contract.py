@@ -18,11 +18,11 @@ from mlpulse.adapters.store.postgres.documents import (
 from mlpulse.adapters.store.sqlite_bandits import SQLiteBanditStore
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.adapters.store.sqlite_rollouts import SQLiteRolloutStore
+from mlpulse.domain.bandits import Allocation, ArmView, Bandit, BanditReward
 from mlpulse.domain.experiments import ExperimentSpec, MetricSpec
+from mlpulse.domain.rollouts import PlanView, Rollout, RolloutMetric, TimelineEntry
 from mlpulse.errors import InvalidInputError
-from mlpulse.services.bandits import Allocation, ArmView, Bandit, BanditReward, BanditStore
-from mlpulse.services.experiments import ExperimentStore
-from mlpulse.services.rollouts import PlanView, Rollout, RolloutMetric, RolloutStore, TimelineEntry
+from mlpulse.ports import BanditStore, ExperimentStore, RolloutStore
 from tests.contract.conftest import postgres_database
 
 T = 1_767_225_600.0

@@ -25,10 +25,7 @@ from mlpulse.adapters.store.postgres.outcomes import (
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Label, Outcome, Prediction
 from mlpulse.domain.storage import AcceptedBatch
-from mlpulse.ports import EventStore
-from mlpulse.services.bandits import RewardTotals
-from mlpulse.services.experiments import OutcomeSource
-from mlpulse.services.rollouts import VersionOutcomes
+from mlpulse.ports import EventStore, OutcomeSource, RewardTotals, VersionOutcomes
 from tests.contract.conftest import postgres_database
 from tests.unit.services.reward_oracle import Event, reward_totals
 

@@ -10,12 +10,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from mlpulse.adapters.store.factory import open_backend
 from mlpulse.adapters.store.postgres.backend import PostgresBackend
 from mlpulse.adapters.store.postgres.database import Database
 from mlpulse.adapters.store.postgres.events import PostgresEventStore
 from mlpulse.adapters.store.postgres.migrations import MIGRATIONS
 from mlpulse.domain.auth import Scope, hash_token
 from mlpulse.domain.events import PredictionBlock
+from mlpulse.domain.incidents import ActionOutcome
+from mlpulse.domain.registry import Deployment, ModelVersion
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.errors import StoreError
 from mlpulse.server.settings import Settings
@@ -106,11 +109,12 @@ def test_postgres_stores_reconnect_when_their_connections_are_lost(postgres: Dat
         store.close()
 
 
-def test_postgres_backend_builds_every_store_on_one_database(
-    postgres: Database, tmp_path: Path
+def test_postgres_backend_is_what_a_postgresql_store_setting_opens(
+    postgres_url: str, tmp_path: Path
 ) -> None:
-    backend = PostgresBackend(postgres.url, Settings(data_dir=tmp_path), schema=postgres.schema)
+    backend = open_backend(Settings(data_dir=tmp_path, store=postgres_url))
     try:
+        assert isinstance(backend, PostgresBackend)
         key, token = backend.metadata.create_key([Scope.READ], name="grafana", now=T)
         backend.events.append(AcceptedBatch("b", T, predictions=[_block(["r"])])).result(10)
         (summary,) = backend.traffic.version_summaries("fraud", start=T - 60, end=T + 60)
@@ -124,9 +128,38 @@ def test_postgres_backend_builds_every_store_on_one_database(
         assert backend.rollout_outcomes.version_unit_totals("f", "x", ["v"], start=0, end=T) == []
     finally:
         backend.close()
+    assert list(tmp_path.iterdir()) == []  # nothing of it lives in the data directory
     with pytest.raises(StoreError):  # closed: every store refuses
         backend.metadata.find_key(hash_token(token))
     assert key.name == "grafana"
+
+
+def test_postgres_backend_commits_a_change_across_stores_once(
+    postgres: Database, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path, store=postgres.url)
+    backend = PostgresBackend(postgres.url, settings, schema=postgres.schema)
+    version = ModelVersion(model="fraud", version="v2", artifact_uri="s3://v2", metadata={},
+                           created_at=T, stage="challenger", weight=10)  # fmt: skip
+    event = Deployment(model="fraud", version="v2", at=T, kind="register", detail={}, actor="ci")
+    outcome = ActionOutcome(runbook="r", action="rollback", status="done", detail="", at=T)
+    try:
+        with pytest.raises(RuntimeError), backend.transaction("register and audit"):
+            backend.registry.add_version(version, event)
+            backend.incidents.record_action(outcome)
+            assert backend.registry.revision("fraud") == (1, T)  # seen inside the block
+            raise RuntimeError("the third step failed")
+        assert backend.registry.revision("fraud") is None
+        assert backend.incidents.actions() == []
+        with backend.transaction("register and audit"):
+            backend.registry.add_version(version, event)
+            with pytest.raises(StoreError):  # a savepoint: this fails alone
+                backend.registry.add_version(version, event)
+            backend.incidents.record_action(outcome)
+        assert backend.registry.revision("fraud") == (1, T)
+        assert backend.incidents.actions() == [outcome]
+    finally:
+        backend.close()
 
 
 def test_postgres_event_store_forgets_batch_ids_received_before_the_retention(

@@ -11,7 +11,7 @@ from mlpulse.adapters.store.postgres.registry import PostgresRegistryStore
 from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
 from mlpulse.domain.registry import Deployment, DeploymentKind, ModelVersion, RoutingEntry
 from mlpulse.errors import StoreError
-from mlpulse.services.registry import RegistryStore
+from mlpulse.ports import RegistryStore
 from tests.contract.conftest import postgres_database
 
 T = 1_767_225_600.0

@@ -39,7 +39,7 @@ def _decode(rows: list[Row], kind: type[T]) -> list[T]:
 
 class PostgresAlertStore:
     """:class:`mlpulse.ports.AlertStore` and
-    :class:`mlpulse.services.incidents.IncidentStore` on PostgreSQL."""
+    :class:`mlpulse.ports.IncidentStore` on PostgreSQL."""
 
     def __init__(self, database: Database) -> None:
         self._db = database

@@ -1,11 +1,20 @@
-"""Every storage port on one PostgreSQL database: what a cluster of replicas shares."""
+"""Every storage port on one PostgreSQL database: what a cluster of replicas shares.
+
+``open_backend`` (:mod:`mlpulse.adapters.store.factory`) builds it when
+``MLPULSE_STORE`` is a ``postgresql://`` URL. Any number of processes may open the same
+database at once: the schema is migrated once (under an advisory lock), batch ids are
+deduplicated by a primary key, and every other record is shared.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
 
+import psycopg
+
+from mlpulse.adapters.store.factory import Settings
 from mlpulse.adapters.store.postgres.alerts import PostgresAlertStore
-from mlpulse.adapters.store.postgres.database import Database
+from mlpulse.adapters.store.postgres.database import Database, Row
 from mlpulse.adapters.store.postgres.documents import (
     PostgresBanditStore,
     PostgresExperimentStore,
@@ -17,22 +26,52 @@ from mlpulse.adapters.store.postgres.outcomes import (
     PostgresBanditOutcomes,
     PostgresExperimentOutcomes,
     PostgresRolloutOutcomes,
+    PostgresTraffic,
 )
 from mlpulse.adapters.store.postgres.registry import PostgresRegistryStore
 from mlpulse.adapters.store.postgres.series import PostgresSeriesStore
-
-if TYPE_CHECKING:  # the settings are the server's; the store only carries them
-    from mlpulse.server.settings import Settings
+from mlpulse.ports import (
+    AlertStore,
+    BanditStore,
+    EventStore,
+    ExperimentStore,
+    IncidentStore,
+    LabelStore,
+    MetadataStore,
+    OutcomeSource,
+    RegistryStore,
+    RewardTotals,
+    RolloutStore,
+    SeriesStore,
+    TrafficSource,
+    VersionOutcomes,
+)
 
 
 class PostgresBackend:
-    """The stores of :class:`mlpulse.ports.Backend` on the database at ``url``.
+    """:class:`mlpulse.ports.Backend` on the database at ``url``.
 
-    Opening migrates the schema (see :mod:`.database`); ``schema`` names the PostgreSQL
-    schema the tables live in (``public`` unless several deployments share a database).
-    ``settings`` are the collector's; the stores take none of them today, but every
-    backend is built from the same two arguments.
+    Opening it migrates the schema (see :mod:`.database`). ``schema`` names the
+    PostgreSQL schema the tables live in (``public`` unless several deployments, or
+    tests, share one database); ``pool_size`` bounds this process's connections (the
+    event writer has one more of its own). Of ``settings`` nothing is read today: the
+    URL is all the store needs, and every backend is built from the same arguments.
     """
+
+    events: EventStore
+    labels: LabelStore
+    series: SeriesStore
+    metadata: MetadataStore
+    alerts: AlertStore
+    incidents: IncidentStore
+    registry: RegistryStore
+    experiments: ExperimentStore
+    rollouts: RolloutStore
+    bandits: BanditStore
+    experiment_outcomes: OutcomeSource
+    rollout_outcomes: VersionOutcomes
+    bandit_rewards: RewardTotals
+    traffic: TrafficSource
 
     def __init__(
         self, url: str, settings: Settings, *, schema: str = "public", pool_size: int = 8
@@ -40,16 +79,17 @@ class PostgresBackend:
         self.settings = settings
         self.database = Database(url, schema=schema, max_size=pool_size)
         try:
-            self.events = PostgresEventStore(self.database)
+            events = PostgresEventStore(self.database)
         except BaseException:
             self.database.close()
             raise
-        self.labels = self.events
-        self.traffic = self.events
+        self._events = events
+        self.events, self.labels = events, events
+        self.traffic = PostgresTraffic(self.database, events)
         self.series = PostgresSeriesStore(self.database)
         self.metadata = PostgresMetadataStore(self.database)
-        self.alerts = PostgresAlertStore(self.database)
-        self.incidents = self.alerts
+        alerts = PostgresAlertStore(self.database)
+        self.alerts, self.incidents = alerts, alerts
         self.registry = PostgresRegistryStore(self.database)
         self.experiments = PostgresExperimentStore(self.database)
         self.rollouts = PostgresRolloutStore(self.database)
@@ -58,7 +98,14 @@ class PostgresBackend:
         self.rollout_outcomes = PostgresRolloutOutcomes(self.database)
         self.bandit_rewards = PostgresBanditOutcomes(self.database)
 
+    def transaction(self, action: str) -> AbstractContextManager[psycopg.Connection[Row]]:
+        """One transaction over the stores (all but the event writer's): their writes
+        inside the block, on this thread, commit together when it ends, or not at all."""
+        return self.database.transaction("PostgreSQL store", action)
+
     def close(self) -> None:
         """Commit what the event writer holds, then close every connection."""
-        self.events.close()
-        self.database.close()
+        try:
+            self._events.close()
+        finally:
+            self.database.close()

@@ -19,6 +19,7 @@ records mirrored from SQLite (keys, alerts, registry, documents) keep their time
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -111,6 +112,7 @@ class Database:
             "options": f"-c search_path={schema} -c timezone=UTC",
         }
         self._timeout = timeout_s
+        self._local = threading.local()  # the transaction a thread has open, if any
         with translated("PostgreSQL store", f"open {_safe(url)}"):
             self._pool = psycopg_pool.ConnectionPool(
                 url,
@@ -166,22 +168,44 @@ class Database:
     # -- running SQL -------------------------------------------------------------------------
 
     def rows(self, name: str, action: str, sql: str, params: Any = ()) -> list[Row]:
-        """Run one statement (its own transaction) and return its rows."""
-        with translated(name, action), self._pool.connection() as conn:
-            cursor = conn.execute(sql, params)
-            return cursor.fetchall() if cursor.description is not None else []
+        """Run one statement and return its rows: in the transaction this thread has
+        open (:meth:`transaction`), else as a transaction of its own."""
+        current = self._current()
+        with translated(name, action):
+            if current is not None:
+                cursor = current.execute(sql, params)
+                return cursor.fetchall() if cursor.description is not None else []
+            with self._pool.connection() as conn:
+                cursor = conn.execute(sql, params)
+                return cursor.fetchall() if cursor.description is not None else []
 
     @contextmanager
     def transaction(
         self, name: str, action: str, *, unique: Callable[[], MlpulseError] | None = None
     ) -> Iterator[psycopg.Connection[Row]]:
-        """A connection inside one transaction, committed on leaving the block."""
-        with (
-            translated(name, action, unique=unique),
-            self._pool.connection() as conn,
-            conn.transaction(),
-        ):
-            yield conn
+        """A connection inside one transaction, committed on leaving the block.
+
+        Inside another one of this thread, it is a savepoint of that one: an error rolls
+        back this block only, and nothing commits before the outermost block ends. So
+        stores that write in one block (the registry, the alerts, a rollout) commit
+        together or not at all.
+        """
+        current = self._current()
+        with translated(name, action, unique=unique):
+            if current is not None:
+                with current.transaction():  # psycopg makes it a savepoint
+                    yield current
+                return
+            with self._pool.connection() as conn, conn.transaction():
+                self._local.connection = conn
+                try:
+                    yield conn
+                finally:
+                    self._local.connection = None
+
+    def _current(self) -> psycopg.Connection[Row] | None:
+        connection: psycopg.Connection[Row] | None = getattr(self._local, "connection", None)
+        return connection
 
     def connect(self) -> psycopg.Connection[Row]:
         """A connection of its own (not from the pool), e.g. for the event writer."""

@@ -14,10 +14,10 @@ import msgspec
 
 from mlpulse.adapters.store.postgres.database import Database
 from mlpulse.adapters.store.sqlite_documents import R
+from mlpulse.domain.bandits import Bandit
 from mlpulse.domain.experiments import ExperimentSpec
+from mlpulse.domain.rollouts import Rollout
 from mlpulse.errors import InvalidInputError
-from mlpulse.services.bandits import Bandit
-from mlpulse.services.rollouts import Rollout
 
 _encode = msgspec.json.Encoder().encode
 
@@ -66,14 +66,14 @@ class PostgresDocuments(Generic[R]):
 
 
 class PostgresRolloutStore(PostgresDocuments[Rollout]):
-    """Implements :class:`mlpulse.services.rollouts.RolloutStore` on PostgreSQL."""
+    """Implements :class:`mlpulse.ports.RolloutStore` on PostgreSQL."""
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, "rollouts", Rollout, noun="rollout")
 
 
 class PostgresBanditStore(PostgresDocuments[Bandit]):
-    """Implements :class:`mlpulse.services.bandits.BanditStore` on PostgreSQL."""
+    """Implements :class:`mlpulse.ports.BanditStore` on PostgreSQL."""
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, "bandits", Bandit, noun="bandit")
@@ -84,7 +84,7 @@ _decode_spec = msgspec.json.Decoder(ExperimentSpec).decode
 
 
 class PostgresExperimentStore:
-    """Implements :class:`mlpulse.services.experiments.ExperimentStore` on PostgreSQL."""
+    """Implements :class:`mlpulse.ports.ExperimentStore` on PostgreSQL."""
 
     def __init__(self, database: Database) -> None:
         self._db = database

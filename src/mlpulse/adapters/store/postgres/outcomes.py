@@ -2,21 +2,23 @@
 rollouts and bandits decide from.
 
 One class per protocol, with the SQL of the DuckDB adapters translated:
-:class:`PostgresExperimentOutcomes` (:class:`mlpulse.services.experiments.OutcomeSource`,
+:class:`PostgresExperimentOutcomes` (:class:`mlpulse.ports.OutcomeSource`,
 as :mod:`mlpulse.adapters.store.duckdb_experiments`), :class:`PostgresRolloutOutcomes`
-(:class:`mlpulse.services.rollouts.VersionOutcomes`, as ``duckdb_rollouts``) and
-:class:`PostgresBanditOutcomes` (:class:`mlpulse.services.bandits.RewardTotals`, as
-``duckdb_bandits``). The deployment impact's ``TrafficSource`` is the event store's
-``version_summaries``.
+(:class:`mlpulse.ports.VersionOutcomes`, as ``duckdb_rollouts``) and
+:class:`PostgresBanditOutcomes` (:class:`mlpulse.ports.RewardTotals`, as
+``duckdb_bandits``), and :class:`PostgresTraffic` (:class:`mlpulse.ports.TrafficSource`,
+as ``duckdb_traffic``: the event store's version summaries, outcomes per bucket).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
-from mlpulse.adapters.store.postgres.database import Database, Row, at
+from mlpulse.adapters.store.postgres.database import Database, Row, at, micros
 from mlpulse.adapters.store.postgres.labels import LATEST_LABELS
+from mlpulse.domain.models import VersionSummary
+from mlpulse.domain.series import OutcomeBucket
 
 NAME: Final = "event store"
 _BOTH_NUMBERS: Final = "json_typeof(p.prediction) = 'number' AND json_typeof(l.label) = 'number'"
@@ -171,3 +173,51 @@ class PostgresBanditOutcomes(_Outcomes):
             },
         )
         return [(str(v), int(n), float(s), float(sq)) for v, n, s, sq in rows]
+
+
+class _Summaries(Protocol):
+    def version_summaries(
+        self, model: str, *, start: float, end: float
+    ) -> list[VersionSummary]: ...
+
+
+class PostgresTraffic(_Outcomes):
+    """Traffic per version (the event store's :meth:`version_summaries`) and business
+    outcomes per bucket."""
+
+    def __init__(self, database: Database, events: _Summaries) -> None:
+        super().__init__(database)
+        self._events = events
+
+    def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
+        return self._events.version_summaries(model, start=start, end=end)
+
+    def outcome_models(self) -> list[str]:
+        rows = self._rows(
+            "list the models with outcomes",
+            "SELECT DISTINCT model FROM outcomes WHERE model IS NOT NULL ORDER BY model",
+            (),
+        )
+        return [str(model) for (model,) in rows]
+
+    def outcome_buckets(
+        self, model: str, *, start: float, end: float, bucket_s: float
+    ) -> list[OutcomeBucket]:
+        """Per (bucket, name) of ``model``'s outcomes with ``ts`` in [start, end]: events,
+        the sum of their values (0.0 when none has one) and how many carry one."""
+        step = max(1, round(bucket_s * 1e6))
+        rows = self._rows(
+            "bucket outcomes",
+            f"""
+            SELECT ({micros("ts")} / {step}) * {step} AS bucket, name, count(*), sum(value),
+                   count(value)
+            FROM outcomes
+            WHERE model = %s AND ts >= %s AND ts <= %s
+            GROUP BY bucket, name ORDER BY bucket, name
+            """,
+            (model, at(start), at(end)),
+        )
+        return [
+            OutcomeBucket(us / 1e6, str(name), int(n), float(total or 0.0), int(valued))
+            for us, name, n, total, valued in rows
+        ]

@@ -24,7 +24,7 @@ _VERSION_COLUMNS: Final = "model, version, artifact_uri, metadata, created_at, s
 
 
 class PostgresRegistryStore:
-    """Implements :class:`mlpulse.services.registry.RegistryStore` on PostgreSQL."""
+    """Implements :class:`mlpulse.ports.RegistryStore` on PostgreSQL."""
 
     def __init__(self, database: Database) -> None:
         self._db = database

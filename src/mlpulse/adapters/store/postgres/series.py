@@ -18,9 +18,9 @@ from typing import Any, Final
 
 import msgspec
 
-from mlpulse.adapters.store.duckdb_series import BucketedPoint, labels_text
+from mlpulse.adapters.store.duckdb_series import labels_text
 from mlpulse.adapters.store.postgres.database import Database, Row, at, micros
-from mlpulse.domain.series import MetricPoint, MinuteProfile, StoredReference
+from mlpulse.domain.series import BucketedPoint, MetricPoint, MinuteProfile, StoredReference
 from mlpulse.errors import parameter_error
 
 NAME: Final = "series store"

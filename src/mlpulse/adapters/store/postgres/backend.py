@@ -14,7 +14,7 @@ import psycopg
 
 from mlpulse.adapters.store.factory import Settings
 from mlpulse.adapters.store.postgres.alerts import PostgresAlertStore
-from mlpulse.adapters.store.postgres.database import Database, Row
+from mlpulse.adapters.store.postgres.database import Database, Row, schema_in
 from mlpulse.adapters.store.postgres.documents import (
     PostgresBanditStore,
     PostgresExperimentStore,
@@ -52,8 +52,9 @@ class PostgresBackend:
     """:class:`mlpulse.ports.Backend` on the database at ``url``.
 
     Opening it migrates the schema (see :mod:`.database`). ``schema`` names the
-    PostgreSQL schema the tables live in (``public`` unless several deployments, or
-    tests, share one database); ``pool_size`` bounds this process's connections (the
+    PostgreSQL schema the tables live in: by default the one the URL's ``options`` put
+    on the search path (``?options=-csearch_path%3Dteam_a``: several deployments, or
+    tests, in one database), else ``public``. ``pool_size`` bounds this process's connections (the
     event writer has one more of its own). Of ``settings`` nothing is read today: the
     URL is all the store needs, and every backend is built from the same arguments.
     """
@@ -74,9 +75,10 @@ class PostgresBackend:
     traffic: TrafficSource
 
     def __init__(
-        self, url: str, settings: Settings, *, schema: str = "public", pool_size: int = 8
+        self, url: str, settings: Settings, *, schema: str | None = None, pool_size: int = 8
     ) -> None:
         self.settings = settings
+        schema = schema_in(url) if schema is None else schema
         self.database = Database(url, schema=schema, max_size=pool_size)
         try:
             events = PostgresEventStore(self.database)

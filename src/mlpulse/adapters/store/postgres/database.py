@@ -28,6 +28,7 @@ from typing import Any, Final
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
+from psycopg.conninfo import conninfo_to_dict
 
 from mlpulse.adapters.store.postgres.migrations import MIGRATIONS
 from mlpulse.errors import (
@@ -46,6 +47,18 @@ _MIGRATION_LOCK: Final = 0x6D6C70
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 Row = tuple[Any, ...]
+
+
+def schema_in(url: str) -> str:
+    """The schema a URL names through libpq's ``options`` (``?options=-csearch_path%3Dx``),
+    else ``public``.
+
+    >>> schema_in("postgresql://db/mlpulse?options=-csearch_path%3Dteam_a"), schema_in("")
+    ('team_a', 'public')
+    """
+    options = str(conninfo_to_dict(url).get("options") or "")
+    found = re.search(r"search_path\s*=\s*([a-z_][a-z0-9_]*)", options)
+    return found.group(1) if found else "public"
 
 
 def at(seconds: float) -> datetime:
@@ -107,9 +120,11 @@ class Database:
             )
         self.url = url
         self.schema = schema
+        # The URL's own options stay; ours come after them, so they win.
+        options = str(conninfo_to_dict(url).get("options") or "")
         self._kwargs: dict[str, Any] = {
             "autocommit": True,
-            "options": f"-c search_path={schema} -c timezone=UTC",
+            "options": f"{options} -c search_path={schema} -c timezone=UTC".strip(),
         }
         self._timeout = timeout_s
         self._local = threading.local()  # the transaction a thread has open, if any

@@ -2,7 +2,8 @@
 
 In one process, ``--threads`` submitters append ready-made batches (predictions with 20
 numeric and 5 categorical features, as bench/ingest.py sends) and wait for each
-acknowledgement (a commit) before the next, for ``--seconds`` per store. No HTTP and no
+acknowledgement (a commit) before the next, for ``--seconds`` per store (PostgreSQL with
+1 and 2 writer threads). No HTTP and no
 decoding: the figure is the store's own capacity, with the row building done in the
 submitting threads, as the collector's request threads do. Also printed: the CPU this
 process spent per event, the cost of building the rows alone, and what one feature
@@ -11,8 +12,8 @@ object per row costs PostgreSQL to ``COPY`` as ``json`` against ``jsonb``.
 PostgreSQL runs on the same 2 cores (its own processes; their CPU is not counted in
 this process's figure).
 
-    .venv/bin/python bench/postgres_store.py [--seconds 10] [--batch-size 5000]
-        [--url postgresql://postgres@127.0.0.1:5432/test]
+    .venv/bin/python bench/postgres_store.py [--seconds 8] [--batch-size 5000]
+        [--writers 1 2] [--url postgresql://postgres@127.0.0.1:5432/test]
 """
 
 from __future__ import annotations
@@ -139,15 +140,16 @@ def _json_against_jsonb(url: str, block: PredictionBlock) -> dict[str, float]:
 
 def _report(name: str, rate: float, latencies: list[float], cpu_us: float) -> None:
     p50, p99 = np.percentile(latencies, [50, 99]) * 1e3
-    print(f"{name:>10}: {rate:>9,.0f} events/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
+    print(f"{name:>12}: {rate:>9,.0f} events/s  ack p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  "
           f"this process {cpu_us:5.1f} µs CPU/event")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--writers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     blocks = _blocks(args.batch_size, 8)
@@ -162,17 +164,21 @@ def main() -> None:
             store = DuckDBEventStore(Path(tmp) / "events.duckdb")
             return store, store.close
 
-        def postgres() -> tuple[EventStore, Callable[[], None]]:
-            database = Database(url, schema="bench")
-            store = PostgresEventStore(database)
+        def postgres(writers: int) -> Callable[[], tuple[EventStore, Callable[[], None]]]:
+            def make() -> tuple[EventStore, Callable[[], None]]:
+                database = Database(url, schema=f"bench_{writers}")
+                store = PostgresEventStore(database, writers=writers)
 
-            def close() -> None:
-                store.close()
-                database.close()
+                def close() -> None:
+                    store.close()
+                    database.close()
 
-            return store, close
+                return store, close
 
-        stores = {"duckdb": duckdb, "postgres": postgres}
+            return make
+
+        stores = {"duckdb": duckdb}
+        stores |= {f"postgres/{n}w": postgres(n) for n in args.writers}
         for name, make in stores.items():
             store, close = make()
             try:

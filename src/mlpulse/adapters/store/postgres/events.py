@@ -1,9 +1,10 @@
-"""The event store on PostgreSQL: a writer thread per process, group commit, ``COPY``.
+"""The event store on PostgreSQL: writer threads per process, group commit, ``COPY``.
 
 As in :mod:`mlpulse.adapters.store.duckdb_events`: a request turns its events into
-rows in its own thread, queues them and waits; the writer thread takes everything
+rows in its own thread, queues them and waits; a writer thread takes everything
 queued, writes it in one transaction on its own connection and resolves every waiting
 request once PostgreSQL has committed (``synchronous_commit`` makes that durable).
+While one writer commits, the next takes what arrived meanwhile.
 
 Batch ids deduplicate across every replica writing to the database: the group's ids
 go into ``batches`` first, in the same transaction, with ``ON CONFLICT DO NOTHING``;
@@ -68,6 +69,25 @@ _encode_rejections = msgspec.json.Encoder().encode
 _decode_rejections = msgspec.json.Decoder(list[Rejection]).decode
 
 
+class _Connection:
+    """A writer's own connection, replaced when it breaks (a restart, a failover)."""
+
+    def __init__(self, connection: psycopg.Connection[Row]) -> None:
+        self._connection: psycopg.Connection[Row] | None = connection
+
+    def usable(self, database: Database) -> psycopg.Connection[Row]:
+        current = self._connection
+        if current is None or current.broken or current.closed:
+            self.close()
+            current = self._connection = database.connect()
+        return current
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
@@ -79,15 +99,35 @@ class PostgresEventStore:
     """:class:`mlpulse.ports.EventStore` and :class:`mlpulse.ports.LabelStore` on
     PostgreSQL. Closing it leaves ``database`` open (its owner closes it)."""
 
-    def __init__(self, database: Database, *, max_queued_batches: int = 1024) -> None:
+    def __init__(
+        self, database: Database, *, writers: int = 2, max_queued_batches: int = 1024
+    ) -> None:
+        """Start ``writers`` writer threads, each with a connection of its own.
+
+        Several writers commit groups side by side: PostgreSQL spends most of a commit
+        in its own process (parsing and indexing the copied rows), so with two, a second
+        group is copied while the first is indexed. Measured in bench/postgres_store.py.
+        """
         self._db = database
         self._queue: queue.Queue[_Pending | object] = queue.Queue(maxsize=max_queued_batches)
         self._closed = threading.Event()
-        self._conn: psycopg.Connection[Row] | None = database.connect()
-        self._writer = threading.Thread(
-            target=self._write_loop, name="mlpulse-pg-writer", daemon=True
-        )
-        self._writer.start()
+        self._connections: list[_Connection] = []
+        try:
+            for _ in range(writers):
+                self._connections.append(_Connection(database.connect()))
+        except BaseException:
+            for connection in self._connections:
+                connection.close()
+            raise
+        self._writers = [
+            threading.Thread(
+                target=self._write_loop, args=(connection,), name=f"mlpulse-pg-writer-{i}",
+                daemon=True,
+            )
+            for i, connection in enumerate(self._connections)
+        ]  # fmt: skip
+        for writer in self._writers:
+            writer.start()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -115,7 +155,7 @@ class PostgresEventStore:
             raise StoreBusyError("the write queue is full; retry shortly") from None
         return pending.future
 
-    def _write_loop(self) -> None:
+    def _write_loop(self, connection: _Connection) -> None:
         while True:
             items = [self._queue.get()]
             while True:  # whatever else is queued already: that is the group commit
@@ -125,18 +165,18 @@ class PostgresEventStore:
                     break
             group = [item for item in items if isinstance(item, _Pending)]
             if group:
-                self._commit(group)
+                self._commit(connection, group)
             if len(group) < len(items):  # the stop, queued after every append
-                if self._conn is not None:
-                    self._conn.close()
+                self._queue.put(_STOP)  # for the next writer
+                connection.close()
                 return
 
-    def _commit(self, group: list[_Pending]) -> None:
+    def _commit(self, connection: _Connection, group: list[_Pending]) -> None:
         by_id: dict[str, list[_Pending]] = {}
         for pending in group:
             by_id.setdefault(pending.batch.batch_id, []).append(pending)
         try:
-            answers = self._store([waiting[0] for waiting in by_id.values()])
+            answers = self._store(connection, [waiting[0] for waiting in by_id.values()])
         except Exception as exc:  # a loop boundary: every waiting request gets the error
             error = exc if isinstance(exc, StoreError) else StoreError(f"could not commit: {exc}")
             if error is not exc:
@@ -148,7 +188,7 @@ class PostgresEventStore:
                 log.warning("a group commit of %d batches failed; one at a time: %s",
                             len(by_id), error)  # fmt: skip
                 for waiting in by_id.values():
-                    self._commit(waiting)
+                    self._commit(connection, waiting)
                 return
             log.error("the commit of batch %s failed: %s", group[0].batch.batch_id, error)
             for pending in group:
@@ -160,17 +200,12 @@ class PostgresEventStore:
             for again in waiting[1:]:  # the same id twice in one group
                 again.future.set_result(msgspec.structs.replace(first, duplicate=True))
 
-    def _store(self, firsts: list[_Pending]) -> dict[str, IngestResult]:
+    def _store(self, connection: _Connection, firsts: list[_Pending]) -> dict[str, IngestResult]:
         """Write ``firsts`` (distinct batch ids) in one transaction; each id's answer."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 with translated(NAME, "commit"):
-                    if self._conn is None or self._conn.broken or self._conn.closed:
-                        if self._conn is not None:
-                            self._conn.close()
-                        self._conn = None
-                        self._conn = self._db.connect()
-                    return self._transaction(self._conn, firsts)
+                    return self._transaction(connection.usable(self._db), firsts)
             except StoreError as error:
                 if attempt == _ATTEMPTS or not isinstance(error.__cause__, _RETRIABLE):
                     raise
@@ -300,14 +335,15 @@ class PostgresEventStore:
         yield
 
     def is_healthy(self) -> bool:
-        return self._writer.is_alive() and not self._closed.is_set()
+        return all(w.is_alive() for w in self._writers) and not self._closed.is_set()
 
     def close(self) -> None:
         if self._closed.is_set():
             return
         self._closed.set()  # refuse new appends first, so none is queued behind the stop
-        self._queue.put(_STOP)
-        self._writer.join()
+        self._queue.put(_STOP)  # each writer passes it on to the next as it stops
+        for writer in self._writers:
+            writer.join()
 
 
 def _summary(row: Row, window: float) -> VersionSummary:

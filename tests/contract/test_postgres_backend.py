@@ -11,10 +11,11 @@ import psycopg
 import pytest
 
 from mlpulse.adapters.store.factory import open_backend
+from mlpulse.adapters.store.postgres import database
 from mlpulse.adapters.store.postgres.backend import PostgresBackend
 from mlpulse.adapters.store.postgres.database import Database
 from mlpulse.adapters.store.postgres.events import PostgresEventStore
-from mlpulse.adapters.store.postgres.migrations import MIGRATIONS
+from mlpulse.adapters.store.postgres.migrations import MIGRATIONS, Migration
 from mlpulse.domain.auth import Scope, hash_token
 from mlpulse.domain.events import PredictionBlock
 from mlpulse.domain.incidents import ActionOutcome
@@ -26,9 +27,9 @@ from mlpulse.server.settings import Settings
 T = 1_767_225_600.0
 
 
-def _block(request_ids: list[str], version: str = "v1") -> PredictionBlock:
+def _block(request_ids: list[str]) -> PredictionBlock:
     return PredictionBlock(
-        model="fraud", version=version, request_id=request_ids,
+        model="fraud", version="v1", request_id=request_ids,
         features={"amount": [float(i) for i in range(len(request_ids))]},
         latency_ms=[1.0] * len(request_ids),
     )  # fmt: skip
@@ -76,6 +77,27 @@ def test_postgres_database_migrates_once_when_replicas_open_at_once(postgres_url
     finally:
         for database in databases:
             database.close()
+
+
+def test_postgres_database_applies_only_the_migrations_a_schema_lacks(
+    postgres: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lease = Migration(
+        MIGRATIONS[-1].version + 1,
+        "outbox leases",
+        ("ALTER TABLE outbox ADD COLUMN leased_until double precision",),
+    )
+    monkeypatch.setattr(database, "MIGRATIONS", (*MIGRATIONS, lease))
+    for _ in range(2):  # the second open finds nothing to do
+        upgraded = Database(postgres.url, schema=postgres.schema)
+        try:
+            assert upgraded.version == lease.version
+            rows = upgraded.rows("test", "read", "SELECT version, description FROM schema_version")
+            assert sorted(rows)[-1] == (lease.version, "outbox leases")
+            assert len(rows) == len(MIGRATIONS) + 1
+            assert upgraded.rows("test", "read", "SELECT leased_until FROM outbox") == []
+        finally:
+            upgraded.close()
 
 
 def test_postgres_event_store_fails_only_the_batch_postgres_refuses(postgres: Database) -> None:

@@ -202,3 +202,37 @@ def test_postgres_event_store_forgets_batch_ids_received_before_the_retention(
 def test_postgres_database_says_where_it_could_not_connect() -> None:
     with pytest.raises(StoreError, match=r"no connection to postgresql://ops:\*\*\*@127.0.0.1:9/"):
         Database("postgresql://ops:secret@127.0.0.1:9/mlpulse", timeout_s=0.5)
+
+
+def test_postgres_event_store_takes_new_models_and_features_without_ddl(
+    postgres: Database,
+) -> None:
+    def relations() -> list[tuple[object, ...]]:
+        return postgres.rows(
+            "test", "list relations",
+            "SELECT relname, relnatts FROM pg_class "
+            "WHERE relnamespace = current_schema()::regnamespace ORDER BY relname",
+        )  # fmt: skip
+
+    before = relations()
+    store = PostgresEventStore(postgres)
+    try:
+        models = [
+            PredictionBlock(model=f"m{i}", version="v1", request_id=["r"], latency_ms=[1.0])
+            for i in range(1000)
+        ]
+        wide = PredictionBlock(
+            model="wide", version="v1", request_id=["a", "b"],
+            features={f"f{j}": [float(j), None] for j in range(5000)},
+        )  # fmt: skip
+        stored = store.append(AcceptedBatch("b", T, predictions=[*models, wide])).result(30)
+        assert stored.accepted == 1002
+        assert [s.count for s in store.version_summaries("m999", start=T, end=T + 1)] == [1]
+        features = postgres.rows(
+            "test", "read", "SELECT request_id, features::text FROM predictions "
+            "WHERE model = 'wide' ORDER BY request_id",
+        )  # fmt: skip
+        assert features[0][1].count('"f') == 5000 and features[1] == ("b", "{}")
+    finally:
+        store.close()
+    assert relations() == before  # no table, column or index was made for them

@@ -177,3 +177,12 @@ def test_metadata_store_merges_inferred_schema_with_overrides(metadata: Metadata
     assert [v.version for v in info.versions] == ["v1", "v2"]
     assert info.schema == {"zip": ColumnKind.CATEGORICAL, "age": ColumnKind.NUMERIC}
     assert info.overrides == {"zip": ColumnKind.CATEGORICAL}
+
+
+def test_event_store_commits_what_is_queued_when_it_closes(event_store: EventStore) -> None:
+    futures = [
+        event_store.append(AcceptedBatch(f"b{i}", NOW, predictions=[_block("v1", [1.0, 2.0])]))
+        for i in range(50)
+    ]
+    event_store.close()  # closing twice (again by the fixture) is harmless
+    assert [f.result(0).accepted for f in futures] == [2] * 50

@@ -344,6 +344,15 @@ class PostgresEventStore:
         self._queue.put(_STOP)  # each writer passes it on to the next as it stops
         for writer in self._writers:
             writer.join()
+        # An append that passed the closed check as close began may have queued behind
+        # the stop: its request is answered, not left waiting.
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(item, _Pending):
+                item.future.set_exception(StoreClosedError("the event store is closed"))
 
 
 def _summary(row: Row, window: float) -> VersionSummary:

@@ -8,18 +8,31 @@ sorts on.
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
 from mlpulse.adapters.store.postgres.database import Database
-from mlpulse.adapters.store.sqlite_documents import R
 from mlpulse.domain.bandits import Bandit
 from mlpulse.domain.experiments import ExperimentSpec
 from mlpulse.domain.rollouts import Rollout
 from mlpulse.errors import InvalidInputError
 
 _encode = msgspec.json.Encoder().encode
+
+
+class Record(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> float: ...
+
+
+R = TypeVar("R", bound=Record)
 
 
 class PostgresDocuments(Generic[R]):

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from mlpulse.adapters.store.postgres.database import Database, Row
-from mlpulse.adapters.store.sqlite_metadata import _key, _scopes_text
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
 from mlpulse.domain.models import ModelInfo, VersionInfo
 from mlpulse.domain.schema import ColumnKind, effective_schema
@@ -174,3 +173,19 @@ class PostgresMetadataStore:
 
     def close(self) -> None:
         """Nothing of its own to release: the backend closes the shared database."""
+
+
+def _scopes_text(scopes: frozenset[Scope]) -> str:
+    """Scopes as the SQLite store writes them: sorted, comma-separated."""
+    return ",".join(sorted(s.value for s in scopes))
+
+
+def _key(row: Row) -> ApiKey:
+    key_id, name, scopes, created_at, revoked_at = row
+    return ApiKey(
+        key_id=str(key_id),
+        name=str(name),
+        scopes=frozenset(Scope(s) for s in str(scopes).split(",") if s),
+        created_at=float(created_at),
+        revoked_at=None if revoked_at is None else float(revoked_at),
+    )

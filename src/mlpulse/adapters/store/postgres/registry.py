@@ -14,7 +14,6 @@ from typing import Any, Final
 import msgspec
 
 from mlpulse.adapters.store.postgres.database import Database, Row
-from mlpulse.adapters.store.sqlite_registry import _version
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
 
 NAME: Final = "registry store"
@@ -120,3 +119,16 @@ class PostgresRegistryStore:
 
     def close(self) -> None:
         """Nothing of its own to release: the backend closes the shared database."""
+
+
+def _version(row: Row) -> ModelVersion:
+    model, version, artifact_uri, metadata, created_at, stage, weight = row
+    return ModelVersion(
+        model=str(model),
+        version=str(version),
+        artifact_uri=str(artifact_uri),
+        metadata=_decode_detail(metadata),
+        created_at=float(created_at),
+        stage=stage,
+        weight=int(weight),
+    )

@@ -129,6 +129,9 @@ class Database:
         self._timeout = timeout_s
         self._local = threading.local()  # the transaction a thread has open, if any
         with translated("PostgreSQL store", f"open {_safe(url)}"):
+            # One connection first, so a refused password or a missing database is said
+            # at once (the pool would retry in the background until its timeout).
+            psycopg.connect(url, connect_timeout=max(1, round(timeout_s)), **self._kwargs).close()
             self._pool = psycopg_pool.ConnectionPool(
                 url,
                 kwargs=self._kwargs,
@@ -168,6 +171,11 @@ class Database:
             )
             row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
             current = int(row[0]) if row else 0
+            if current > MIGRATIONS[-1].version:
+                raise StoreError(
+                    f"the PostgreSQL store's schema {self.schema!r} is at version {current}, "
+                    f"newer than this mlpulse knows ({MIGRATIONS[-1].version}): upgrade mlpulse"
+                )
             for migration in MIGRATIONS:
                 if migration.version <= current:
                     continue

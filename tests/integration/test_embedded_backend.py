@@ -4,6 +4,7 @@ of earlier versions migrated into it, and one transaction across the metadata st
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -269,3 +270,25 @@ def test_open_backend_opens_the_embedded_store_in_the_directory_mlpulse_store_na
 
     assert isinstance(backend, EmbeddedBackend)
     assert (tmp_path / "here" / "metadata.sqlite").is_file()
+
+
+def test_a_read_on_another_thread_sees_committed_rows_without_waiting_for_a_transaction(
+    backend: EmbeddedBackend,
+) -> None:
+    seen: list[list[str]] = []
+
+    def read() -> None:
+        seen.append([s.id for s in backend.alerts.silences()])
+
+    with backend.transaction("a long write"):
+        backend.alerts.save_silence(_silence("s1"))
+        reader = threading.Thread(target=read)
+        started = time.monotonic()
+        reader.start()
+        reader.join(5)
+        waited = time.monotonic() - started
+
+    assert seen == [[]]  # the uncommitted silence is not seen
+    assert waited < 1
+    read()
+    assert seen[-1] == ["s1"]

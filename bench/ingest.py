@@ -8,6 +8,7 @@ each HTTP request in the clients. Everything runs on this machine: clients, coll
 and DuckDB share its cores, and the CPU seconds each side used are reported.
 
     .venv/bin/python bench/ingest.py [--clients 2] [--seconds 15] [--batch-size 5000]
+        [--store postgresql://postgres@127.0.0.1:5432/mlpulse_bench]
 """
 
 from __future__ import annotations
@@ -128,12 +129,23 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument(
+        "--store", default="", help="a postgresql:// URL (an empty database) instead of a directory"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="mlpulse-bench-") as tmp:
         data_dir = Path(tmp)
-        key = create_key(data_dir, [Scope.INGEST])
-        with CollectorProcess(data_dir) as collector:
+        if args.store:
+            from mlpulse.adapters.store.factory import open_metadata
+            from mlpulse.server.settings import Settings
+
+            with open_metadata(Settings(data_dir=data_dir, store=args.store)) as metadata:
+                key = metadata.create_key([Scope.INGEST], name="bench", now=time.time())[1]
+        else:
+            key = create_key(data_dir, [Scope.INGEST])
+        env = {"MLPULSE_STORE": args.store} if args.store else {}
+        with CollectorProcess(data_dir, env=env) as collector:
             cpu_before = _cpu_seconds(collector.pid)
             ctx = mp.get_context("spawn")
             out = ctx.Queue()

@@ -56,6 +56,7 @@ from mlpulse.server.openapi import install_openapi
 from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.settings import Settings
+from mlpulse.services.action_worker import ActionWorker
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.bandits import Bandit, Bandits
 from mlpulse.services.evaluator import Evaluator
@@ -130,6 +131,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             alert_store.commit(notifications=[notification], now=clock.now())
             worker.wake()
 
+        action_worker = ActionWorker()  # runbook actions run here, never in the alert tick
         incidents = IncidentService(
             alert_store,
             clock,
@@ -140,15 +142,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 enqueue=enqueue,
                 pause=experiments.stop,
             ),
+            run_later=action_worker.submit,
+            series=series,
         )
         app.state.incidents = incidents
         rollout_store = SQLiteRolloutStore(settings.rollouts_path)
+        bandit_store = SQLiteBanditStore(settings.bandits_path)
         rollouts = Rollouts(
             rollout_store, DuckDBRolloutOutcomes(store), app.state.registry, clock,
             incidents=incidents,  # a rollback runs as an audited action on the incident
+            busy=lambda model: next(  # one job steers a model: a bandit refuses a rollout
+                (f"{model!r} has a running bandit ({b.id})" for b in bandit_store.list()
+                 if b.model == model and b.status == "running"), None,
+            ),
         )  # fmt: skip
         app.state.rollouts = rollouts
-        bandit_store = SQLiteBanditStore(settings.bandits_path)
         bandits = Bandits(
             bandit_store, DuckDBBanditOutcomes(store), app.state.registry, clock,
             busy=lambda model: next(
@@ -165,22 +173,22 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         alert_loop = AlertLoop(engine, worker, receivers, config)
         app.state.detectors.on_point = lambda _point: alert_loop.wake()
 
-        def after_tick() -> None:
-            alert_loop.wake()
-            experiments.check_running()  # early stopping for harm, at most once a minute
-            rollouts.tick()  # hold, advance, promote or roll back every running rollout
-            bandits.tick()  # re-allocate every running bandit that is due
-
         background = BackgroundLoop(
             evaluator,
             store,
             clock,
             interval_s=settings.evaluator_interval_s,
             retention_s=settings.retention_days * 86400.0,
-            after_tick=after_tick,
+            jobs=[  # each isolated: one that fails never stops the others
+                ("alerts", alert_loop.wake),
+                ("experiments", experiments.check_running),  # early stopping for harm
+                ("rollouts", rollouts.tick),  # hold, advance, promote or roll back
+                ("bandits", bandits.tick),  # re-allocate every running bandit that is due
+            ],
         )
         app.state.background = background
         worker.start()
+        action_worker.start()
         alert_loop.start()
         background.start()
         try:
@@ -188,6 +196,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         finally:
             background.close()
             alert_loop.close()
+            action_worker.close()
             worker.close()
             receivers.close()
             poster.close()

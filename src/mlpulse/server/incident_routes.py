@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mlpulse.domain.auth import ApiKey, Scope
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 from mlpulse.domain.series import MetricPoint
 from mlpulse.ports import EventStore, SeriesStore
 from mlpulse.server.auth import require
@@ -95,6 +95,12 @@ class ApprovalView(msgspec.Struct, frozen=True):
     model: str
     alert: str
     requested_at: float
+    expires_at: float
+    version: str = ""
+
+
+class RejectRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class ApprovalList(msgspec.Struct, frozen=True):
@@ -108,11 +114,12 @@ class ApprovalList(msgspec.Struct, frozen=True):
     dependencies=[Depends(require(Scope.READ))],
 )
 async def approvals(request: Request) -> Response:
-    pending = _service(request).approvals()
+    pending = await run_in_threadpool(_service(request).approvals)
     return json_response(
         ApprovalList([
             ApprovalView(a.id, a.runbook, a.action.kind, a.model,
-                         a.alert.labels.get("alertname", a.alert.rule), a.requested_at)
+                         a.alert.labels.get("alertname", a.alert.rule), a.requested_at,
+                         a.expires_at, a.alert.labels.get("version", ""))
             for a in pending
         ])
     )  # fmt: skip
@@ -120,7 +127,7 @@ async def approvals(request: Request) -> Response:
 
 @router.post(
     "/approvals/{approval_id}",
-    summary="Approve a waiting runbook action: it runs now",
+    summary="Approve a waiting runbook action: re-checked (409 when stale), then it runs now",
     openapi_extra=response_schema(ActionOutcome),
 )
 async def approve(request: Request, approval_id: str, key: AdminKey) -> Response:
@@ -130,6 +137,21 @@ async def approve(request: Request, approval_id: str, key: AdminKey) -> Response
         lambda: service.approve(approval_id, by=key.name or key.key_id, firing=firing)
     )
     return json_response(outcome)
+
+
+@router.post(
+    "/approvals/{approval_id}/reject",
+    summary="Reject a waiting runbook action: it never runs",
+    openapi_extra=response_schema(Approval),
+)
+async def reject(request: Request, approval_id: str, key: AdminKey) -> Response:
+    empty = request.headers.get("content-length", "0") == "0"  # a reason is optional
+    body = RejectRequest() if empty else await read_json(request, RejectRequest)
+    service = _service(request)
+    rejected = await run_in_threadpool(
+        lambda: service.reject(approval_id, by=key.name or key.key_id, reason=body.reason)
+    )
+    return json_response(rejected)
 
 
 @router.get(

@@ -1,11 +1,15 @@
-"""The model registry as runbooks act on it (rollback, traffic shift, circuit opening)."""
+"""The model registry as runbooks act on it (rollback, retire, traffic shift, circuit opening).
+
+Every action takes ``dry_run``: it then answers with the exact routing change it would
+make (validated against the current table), and changes nothing.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from mlpulse.domain.registry import RoutingEntry, RoutingTable
+from mlpulse.domain.registry import RoutingEntry, RoutingTable, validate_weights
 from mlpulse.services.registry import Registry
 
 
@@ -20,6 +24,10 @@ class RegistryControl:
         self._registry = registry
         self._sinks = list(sinks)
 
+    def serving(self, model: str) -> dict[str, tuple[str, int]]:
+        """The model's versions in its routing table: version → (stage, weight)."""
+        return {e.version: (e.stage, e.weight) for e in self._registry.table(model).entries}
+
     def rollback(
         self,
         model: str,
@@ -28,11 +36,15 @@ class RegistryControl:
         to_version: str | None = None,
         healthy: Callable[[str], bool] = lambda version: True,
         reason: str = "",
+        dry_run: bool = False,
     ) -> str:
         table = self._registry.rollback(
-            model, actor=actor, to_version=to_version, healthy=healthy, reason=reason
-        )
+            model, actor=actor, to_version=to_version, healthy=healthy, reason=reason,
+            dry_run=dry_run,
+        )  # fmt: skip
         summary = _summary(table)
+        if dry_run:
+            return f"set routing of {model} to {summary}"
         champion = next((e.version for e in table.entries if e.stage == "champion"), None)
         for sink in self._sinks if champion else ():
             assert champion is not None
@@ -42,15 +54,27 @@ class RegistryControl:
                 summary += f"; MLflow alias NOT moved: {exc}"
         return summary
 
-    def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> str:
-        stages = {e.version: e.stage for e in self._registry.table(model).entries}
+    def retire(
+        self, model: str, version: str, *, actor: str, reason: str = "", dry_run: bool = False
+    ) -> str:
+        """Take a failing challenger or shadow out: archived, its weight to the champion."""
+        table = self._registry.retire(model, version, actor=actor, reason=reason, dry_run=dry_run)
+        return f"set routing of {model} to {_summary(table)}" if dry_run else _summary(table)
+
+    def shift_traffic(
+        self, model: str, weights: Mapping[str, int], *, actor: str, dry_run: bool = False
+    ) -> str:
+        table = self._registry.table(model)
+        stages = {e.version: e.stage for e in table.entries}
         entries = [
             RoutingEntry(version=v, stage=stages.get(v, "challenger"), weight=w)
             for v, w in weights.items()
         ]
+        if dry_run:
+            return f"set routing of {model} to {_preview(table, entries)}"
         return _summary(self._registry.set_routing(model, entries, actor=actor))
 
-    def open_circuit(self, model: str, version: str, *, actor: str) -> str:
+    def open_circuit(self, model: str, version: str, *, actor: str, dry_run: bool = False) -> str:
         """Take ``version`` out of rotation: its weight goes to the champion."""
         table = self._registry.table(model)
         entries = {e.version: e for e in table.entries}
@@ -66,7 +90,17 @@ class RegistryControl:
                 version=champion.version, stage="champion", weight=champion.weight + freed
             ),
         ]
+        if dry_run:
+            return f"set routing of {model} to {_preview(table, changed)}"
         return _summary(self._registry.set_routing(model, changed, actor=actor))
+
+
+def _preview(table: RoutingTable, changes: Sequence[RoutingEntry]) -> str:
+    """The table ``changes`` would make, validated as the registry would."""
+    moved = {c.version: c for c in changes}
+    merged = [moved.pop(e.version, e) for e in table.entries] + list(moved.values())
+    validate_weights(merged)
+    return ", ".join(f"{e.version}={e.stage}:{e.weight}" for e in merged if e.stage != "archived")
 
 
 def _summary(table: RoutingTable) -> str:

@@ -48,7 +48,7 @@ import msgspec
 
 from mlpulse.domain.registry import SERVING, ModelVersion, Name, RoutingEntry, RoutingTable
 from mlpulse.domain.window import parse_duration
-from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.ports import Clock
 from mlpulse.services.bandit_allocation import (
     POLICIES,
@@ -195,12 +195,12 @@ class Bandits:
                 b.id for b in self._store.list() if (b.model, b.status) == (model, "running")
             ]
             if running:
-                raise InvalidInputError(
+                raise ConflictError(
                     f"model: {model!r} has a running bandit already ({running[0]})", field="model"
                 )
             why = self._busy(model)
-            if why is not None:
-                raise InvalidInputError(f"model: {why}", field="model")
+            if why is not None:  # one steering job per model (a running rollout): 409
+                raise ConflictError(f"model: {why}", field="model")
             champion = next((v.version for v in current if v.stage == "champion"), None)
             now = self._clock.now()
             bandit_id = uuid.uuid4().hex[:12]

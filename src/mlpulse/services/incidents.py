@@ -4,16 +4,27 @@ After each alert tick the service sees every pending and firing alert (and those
 just resolved):
 
 * a firing ``critical`` alert opens an incident for its model, or joins the model's open
-  incident (one open incident per model groups its related alerts);
+  incident (one open incident per model groups its related alerts); the incident's onset
+  is estimated from the signal that fired (:mod:`mlpulse.services.incident_onset`);
 * every alert of an incident appears on its timeline when it fires and when it resolves;
   once all have resolved, the incident resolves;
 * runbooks whose ``match`` fits a firing alert run their actions once per alert firing,
-  within their guardrails: a cooldown per (runbook, model), at most ``max_per_hour``
-  automatic actions per runbook, ``dry_run`` (record what would be done), and
-  ``require_approval`` (record and wait for a person); a rollback never picks a version
-  that has a firing critical alert of its own; every outcome goes to the audit log and
-  the incident's timeline, with the error when it failed. A successful rollback, traffic
-  shift or circuit opening marks the incident ``mitigated``.
+  once it is confirmed (``confirm``: seen firing at N consecutive evaluations), within
+  their guardrails: a cooldown per (runbook, model), at most ``max_per_hour`` automatic
+  actions per runbook, ``dry_run`` (record the exact request it would make), and
+  ``require_approval`` (an :class:`~mlpulse.domain.incidents.Approval` kept in the store,
+  expiring after ``approval_expires``, that a person approves or rejects; approving
+  re-checks the guardrails and that the failing version still serves, so a stale second
+  approval is refused); a rollback acts on the version that failed and never picks a
+  version that has a firing critical alert of its own; every outcome goes to the audit
+  log and the incident's timeline, with the error when it failed. A successful rollback,
+  traffic shift or circuit opening marks the incident ``mitigated``.
+
+**Actions never delay pages.** The engine calls :meth:`IncidentService.on_alerts` under
+its lock, before it queues the tick's pages: the service only decides there. Each action
+is handed to ``run_later`` (the collector's :class:`~mlpulse.services.action_worker.ActionWorker`)
+and runs outside every lock, bounded by ``action_timeout_s``; its outcome is recorded when
+it is known. An action in flight counts for the cooldown and ``max_per_hour`` at once.
 
 Actions decided outside the runbooks (a rollout rolling its challenger back) go the same
 way through :meth:`IncidentService.run_automatic_action`: they open or join the model's
@@ -27,7 +38,6 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import msgspec
@@ -37,15 +47,20 @@ from mlpulse.domain.incidents import (
     ActionConfig,
     ActionKind,
     ActionOutcome,
+    Approval,
+    ApprovalStatus,
     EntryKind,
     Incident,
+    RunbookConfig,
     TimelineEntry,
 )
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import matches
-from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.ports import Clock
+from mlpulse.services.action_worker import ACTION_TIMEOUT_S, bounded
 from mlpulse.services.alert_rules import seconds
+from mlpulse.services.incident_onset import SeriesReader, estimate_onset
 from mlpulse.services.runbook_actions import RunbookActions
 
 log = logging.getLogger("mlpulse.incidents")
@@ -64,41 +79,52 @@ class IncidentStore(Protocol):
 
     def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
 
+    def save_approval(self, approval: Approval) -> None:
+        """Insert or replace ``approval`` (by id)."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class PendingApproval:
-    """A runbook action held for a person's approval."""
-
-    id: str
-    runbook: str
-    action: ActionConfig
-    alert: Alert
-    model: str
-    requested_at: float
+    def approvals(self, *, status: str | None = None) -> list[Approval]:
+        """Oldest first."""
+        ...
 
 
 def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEntry:
     return TimelineEntry(at=at, kind=kind, text=text, data=dict(data))
 
 
+def _inline(job: Callable[[], None]) -> None:
+    job()
+
+
 class IncidentService:
+    """``run_later`` runs an action job off the alert tick (default: at once, inline, for
+    a library user with no worker); ``series`` lets onsets be estimated from the series."""
+
     def __init__(
         self,
         store: IncidentStore,
         clock: Clock,
         config: Callable[[], Config | None],
         actions: RunbookActions,
+        *,
+        run_later: Callable[[Callable[[], None]], None] = _inline,
+        action_timeout_s: float = ACTION_TIMEOUT_S,
+        series: SeriesReader | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._config = config
         self._actions = actions
+        self._run_later = run_later
+        self._timeout = action_timeout_s
+        self._series = series
         self._lock = threading.RLock()
         self._open = {i.model: i for i in store.incidents() if i.status != "resolved"}
         self._ran: set[tuple[str, str, float]] = set()  # (runbook, fingerprint, starts_at)
-        # Actions waiting for a person. Kept in memory: after a restart a still-firing
-        # alert asks again (its runbook runs anew), so nothing is silently lost.
-        self._approvals: dict[str, PendingApproval] = {}
+        # Confirmation: (runbook, fingerprint, starts_at) -> (evaluations seen, last counted).
+        self._seen: dict[tuple[str, str, float], tuple[int, float]] = {}
+        # Actions decided and not yet recorded: (runbook, model) -> when decided.
+        self._in_flight: dict[tuple[str, str], list[float]] = {}
 
     # -- driven by the alert engine ----------------------------------------------------------
 
@@ -108,10 +134,13 @@ class IncidentService:
                 self._follow(alert, now)
             config = self._config()
             firing = [a for a in alerts if a.state == AlertState.FIRING]
+            still = {a.fingerprint for a in firing}
+            # A firing that ended never acts (and a new one has a new starts_at).
+            self._ran = {k for k in self._ran if k[1] in still}
+            self._seen = {k: v for k, v in self._seen.items() if k[1] in still}
             if config is not None and config.runbooks:
                 for alert in firing:
                     self._runbooks(config, alert, firing, now)
-            still = {a.fingerprint for a in firing}
             for incident in list(self._open.values()):
                 # One opened by an automatic action has no alert to wait for: a person
                 # resolves it (else the next tick would resolve it at once).
@@ -122,22 +151,26 @@ class IncidentService:
         model = alert.labels.get("model", "")
         incident = self._open.get(model)
         if alert.state == AlertState.FIRING and alert.severity == Severity.CRITICAL:
+            if incident is not None and alert.fingerprint in incident.alerts:
+                return
+            onset, method = self._onset(alert)
             if incident is None:
                 incident = Incident(
                     id=uuid.uuid4().hex[:12], title=_title(alert), model=model,
                     severity=alert.severity.value, status="triggered",
-                    onset_at=alert.active_since, opened_at=now, updated_at=now,
+                    onset_at=onset, opened_at=now, updated_at=now, onset_method=method,
                     timeline=[_entry(now, "status", "incident opened")],
                 )  # fmt: skip
-            if alert.fingerprint not in incident.alerts:
-                incident = msgspec.structs.replace(
-                    incident, alerts=[*incident.alerts, alert.fingerprint],
-                    onset_at=min(incident.onset_at, alert.active_since), updated_at=now,
-                    timeline=[*incident.timeline, _entry(
-                        alert.starts_at or now, "alert", f"{_title(alert)} firing",
-                        fingerprint=alert.fingerprint, value=alert.value)],
-                )  # fmt: skip
-                self._save(incident)
+            if onset < incident.onset_at:
+                incident = msgspec.structs.replace(incident, onset_at=onset, onset_method=method)
+            incident = msgspec.structs.replace(
+                incident, alerts=[*incident.alerts, alert.fingerprint], updated_at=now,
+                timeline=[*incident.timeline, _entry(
+                    alert.starts_at or now, "alert", f"{_title(alert)} firing",
+                    fingerprint=alert.fingerprint, value=alert.value, onset=onset,
+                    onset_method=method)],
+            )  # fmt: skip
+            self._save(incident)
             return
         if incident is None or alert.fingerprint not in incident.alerts:
             return
@@ -152,40 +185,119 @@ class IncidentService:
             )  # fmt: skip
             self._save(incident)
 
+    def _onset(self, alert: Alert) -> tuple[float, str]:
+        config = self._config()
+        rule = config.rules.get(alert.rule) if config is not None else None
+        try:
+            return estimate_onset(alert, rule, self._series)
+        except Exception:  # an estimate must not stop the incident from opening
+            log.exception("onset estimate for %s failed", alert.fingerprint)
+            return alert.active_since, "alert"
+
     def _runbooks(self, config: Config, alert: Alert, firing: Sequence[Alert], now: float) -> None:
         for name, runbook in config.runbooks.items():
             if not matches(alert.labels, runbook.match):
                 continue
             key = (name, alert.fingerprint, alert.starts_at or 0.0)
-            if key in self._ran:
+            if key in self._ran or not self._confirmed(key, runbook, now):
                 continue
             self._ran.add(key)
             model = alert.labels.get("model", "")
-            recent = self._store.actions(since=now - 3600.0, runbook=name)
-            done = [o for o in recent if o.status == "ok"]
-            cooldown = seconds(runbook.cooldown)
-            last = max((o.at for o in done if _model_of(o) == model), default=None)
+            why_not = self._guardrails(name, runbook, model, now)
             for action in runbook.actions:
-                if last is not None and now - last < cooldown:
-                    status, detail = "skipped", f"cooldown: last action {now - last:.0f} s ago"
-                elif len(done) >= runbook.max_per_hour:
-                    status, detail = "skipped", f"at most {runbook.max_per_hour} actions an hour"
-                elif runbook.dry_run:
-                    status, detail = "dry_run", f"would run {action.kind}"
-                elif runbook.require_approval:
-                    approval = uuid.uuid4().hex[:12]
-                    self._approvals[approval] = PendingApproval(
-                        approval, name, action, alert, model, now
-                    )
-                    status = "awaiting_approval"
-                    detail = f"{action.kind} needs a person's approval (approval {approval})"
+                if why_not is not None:
+                    self._record(name, action.kind, "skipped", f"{why_not} [model={model}]",
+                                 model, now)  # fmt: skip
+                elif runbook.require_approval and not runbook.dry_run:
+                    self._ask(name, runbook, action, alert, model, now)
                 else:
-                    status, detail = self._actions.run(
-                        action, alert, healthy=_healthy(firing), now=now
-                    )
-                self._record(name, action.kind, status, f"{detail} [model={model}]", model, now)
-                if status == "ok":
-                    done.append(ActionOutcome(name, action.kind, status, detail, now))
+                    self._submit(name, action, alert, model, firing, now,
+                                 dry_run=runbook.dry_run)  # fmt: skip
+
+    def _confirmed(self, key: tuple[str, str, float], runbook: RunbookConfig, now: float) -> bool:
+        """Whether the alert has now been seen firing at ``confirm.failures`` evaluations
+        at least ``confirm.interval`` apart."""
+        count, last = self._seen.get(key, (0, 0.0))
+        if count == 0 or now - last >= seconds(runbook.confirm.interval):
+            count, last = count + 1, now
+            self._seen[key] = (count, last)
+        return count >= runbook.confirm.failures
+
+    def _guardrails(self, name: str, runbook: RunbookConfig, model: str, now: float) -> str | None:
+        """Why the runbook may not act on ``model`` now (None: it may). Actions in flight
+        count as done."""
+        recent = [o for o in self._store.actions(since=now - 3600.0, runbook=name)
+                  if o.status == "ok"]  # fmt: skip
+        times = [o.at for o in recent if _model_of(o) == model]
+        times += self._in_flight.get((name, model), [])
+        flying = sum(len(v) for (r, _), v in self._in_flight.items() if r == name)
+        cooldown = seconds(runbook.cooldown)
+        last = max(times, default=None)
+        if last is not None and now - last < cooldown:
+            return f"cooldown: last action {now - last:.0f} s ago"
+        if len(recent) + flying >= runbook.max_per_hour:
+            return f"at most {runbook.max_per_hour} actions an hour"
+        return None
+
+    def _submit(
+        self, name: str, action: ActionConfig, alert: Alert, model: str,
+        firing: Sequence[Alert], now: float, *, dry_run: bool, by: str = "",
+    ) -> None:  # fmt: skip
+        """Hand the action to the worker; it is in flight until its outcome is recorded."""
+        healthy = _healthy(firing)
+        flight = (name, model)
+        if not dry_run:
+            self._in_flight.setdefault(flight, []).append(now)
+
+        def job() -> None:
+            status, detail = self._execute(action, alert, healthy, dry_run=dry_run)
+            suffix = f" (approved by {by})" if by else ""
+            with self._lock:
+                self._land(flight, now, dry_run)
+                self._record(name, action.kind, status, f"{detail}{suffix} [model={model}]",
+                             model, self._clock.now())  # fmt: skip
+
+        self._run_later(job)
+
+    def _execute(
+        self, action: ActionConfig, alert: Alert, healthy: Callable[[str, str], bool],
+        *, dry_run: bool,
+    ) -> tuple[str, str]:  # fmt: skip
+        return bounded(
+            lambda: self._actions.run(
+                action, alert, healthy=healthy, now=self._clock.now(), dry_run=dry_run
+            ),
+            self._timeout,
+        )
+
+    def _land(self, flight: tuple[str, str], at: float, dry_run: bool) -> None:
+        if dry_run:
+            return
+        times = self._in_flight.get(flight, [])
+        if at in times:
+            times.remove(at)
+        if not times:
+            self._in_flight.pop(flight, None)
+
+    def _ask(
+        self, name: str, runbook: RunbookConfig, action: ActionConfig, alert: Alert,
+        model: str, now: float,
+    ) -> None:  # fmt: skip
+        """Keep the action for a person, unless the same one waits already."""
+        version = alert.labels.get("version", "")
+        for waiting in self._pending(now):
+            same = (waiting.runbook, waiting.model, waiting.action, waiting.alert.labels.get(
+                "version", "")) == (name, model, action, version)  # fmt: skip
+            if same:
+                return
+        approval = Approval(
+            id=uuid.uuid4().hex[:12], runbook=name, action=action, alert=alert, model=model,
+            requested_at=now, expires_at=now + seconds(runbook.approval_expires),
+        )  # fmt: skip
+        self._store.save_approval(approval)
+        detail = f"{action.kind} needs a person's approval (approval {approval.id})"
+        self._record(name, action.kind, "awaiting_approval", f"{detail} [model={model}]",
+                     model, now)  # fmt: skip
 
     def _record(
         self, runbook: str, kind: ActionKind, status: str, detail: str, model: str, now: float
@@ -281,26 +393,108 @@ class IncidentService:
         scored.sort(key=lambda pair: (-pair[1], -pair[0].opened_at))
         return scored[:limit]
 
-    def approvals(self) -> list[PendingApproval]:
-        """Runbook actions waiting for a person, oldest first."""
+    def approvals(self) -> list[Approval]:
+        """Runbook actions waiting for a person, oldest first (expired ones are marked so)."""
         with self._lock:
-            return sorted(self._approvals.values(), key=lambda a: a.requested_at)
+            return self._pending(self._clock.now())
+
+    def _pending(self, now: float) -> list[Approval]:
+        waiting = []
+        for approval in self._store.approvals(status="pending"):
+            if now >= approval.expires_at:
+                self._decide(approval, "expired", now, "", "not approved in time")
+            else:
+                waiting.append(approval)
+        return waiting
 
     def approve(self, approval_id: str, *, by: str, firing: Sequence[Alert] = ()) -> ActionOutcome:
-        """Run a waiting action now, as ``by`` decided; its outcome goes to the audit log."""
+        """Run a waiting action now, as ``by`` decided; its outcome goes to the audit log.
+
+        Re-checked first: the approval must still be pending and unexpired, the runbook
+        still configured, its cooldown and ``max_per_hour`` must allow an action (one run
+        by an earlier approval counts), and the version the alert named must still serve.
+        A refusal is recorded and raised as :class:`ConflictError`.
+        """
         with self._lock:
-            pending = self._approvals.pop(approval_id, None)
-            if pending is None:
-                raise NotFoundError(f"no action waits for approval {approval_id!r}")
             now = self._clock.now()
-            status, detail = self._actions.run(
-                pending.action, pending.alert, healthy=_healthy(firing), now=now
+            approval = self._approval(approval_id, now)
+            config = self._config()
+            runbook = config.runbooks.get(approval.runbook) if config is not None else None
+            why_not = (
+                f"runbook {approval.runbook!r} is no longer configured"
+                if runbook is None
+                else self._guardrails(approval.runbook, runbook, approval.model, now)
+                or self._gone(approval)
             )
-            self._record(
-                pending.runbook, pending.action.kind, status,
-                f"{detail} (approved by {by}) [model={pending.model}]", pending.model, now,
+            if why_not is not None:
+                self._decide(approval, "refused", now, by, why_not)
+                self._record(approval.runbook, approval.action.kind, "skipped",
+                             f"approval {approval.id} by {by} refused: {why_not} "
+                             f"[model={approval.model}]", approval.model, now)  # fmt: skip
+                raise ConflictError(
+                    f"approval {approval.id} refused: {why_not}", field="approval_id"
+                )
+            self._decide(approval, "approved", now, by, "")
+            flight = (approval.runbook, approval.model)
+            self._in_flight.setdefault(flight, []).append(now)
+        # Outside the lock, bounded: a hanging target holds this request, not the others.
+        status, detail = self._execute(
+            approval.action, approval.alert, _healthy(firing), dry_run=False
+        )
+        with self._lock:
+            self._land(flight, now, dry_run=False)
+            return self._record(
+                approval.runbook, approval.action.kind, status,
+                f"{detail} (approved by {by}) [model={approval.model}]", approval.model,
+                self._clock.now(),
             )  # fmt: skip
-            return self._store.actions(since=now, runbook=pending.runbook)[-1]
+
+    def reject(self, approval_id: str, *, by: str, reason: str = "") -> Approval:
+        """Decline a waiting action: it never runs; the refusal is audited."""
+        with self._lock:
+            now = self._clock.now()
+            approval = self._approval(approval_id, now)
+            rejected = self._decide(approval, "rejected", now, by, reason)
+            why = f": {reason}" if reason else ""
+            self._record(approval.runbook, approval.action.kind, "rejected",
+                         f"approval {approval.id} rejected by {by}{why} "
+                         f"[model={approval.model}]", approval.model, now)  # fmt: skip
+            return rejected
+
+    def _approval(self, approval_id: str, now: float) -> Approval:
+        """The pending approval ``approval_id``; ConflictError once decided or expired."""
+        found = next((a for a in self._store.approvals() if a.id == approval_id), None)
+        if found is None:
+            raise NotFoundError(f"no approval {approval_id!r}")
+        if found.status == "pending" and now >= found.expires_at:
+            found = self._decide(found, "expired", now, "", "not approved in time")
+        if found.status != "pending":
+            by = f" by {found.decided_by}" if found.decided_by else ""
+            detail = f" ({found.detail})" if found.detail else ""
+            raise ConflictError(
+                f"approval {approval_id} is {found.status}{by}{detail}; nothing was run",
+                field="approval_id",
+            )
+        return found
+
+    def _decide(
+        self, approval: Approval, status: ApprovalStatus, now: float, by: str, detail: str
+    ) -> Approval:
+        decided = msgspec.structs.replace(
+            approval, status=status, decided_at=now, decided_by=by or None, detail=detail
+        )
+        self._store.save_approval(decided)
+        return decided
+
+    def _gone(self, approval: Approval) -> str | None:
+        """Why the action no longer applies: the failing version stopped serving."""
+        version = approval.alert.labels.get("version")
+        if not version or approval.action.kind not in ("rollback", "open_circuit"):
+            return None
+        serving = self._actions.serving(approval.model)
+        if serving is not None and version not in serving:
+            return f"{approval.model}/{version} is not serving any more"
+        return None
 
     def acknowledge(self, incident_id: str, *, by: str) -> Incident:
         with self._lock:

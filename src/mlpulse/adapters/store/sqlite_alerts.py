@@ -26,7 +26,7 @@ from mlpulse.domain.alerts import (
     OutboxEntry,
     Silence,
 )
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 
 T = TypeVar("T")
 
@@ -57,6 +57,12 @@ CREATE TABLE IF NOT EXISTS incidents (
 CREATE INDEX IF NOT EXISTS incidents_by_model ON incidents (model, opened_at);
 CREATE TABLE IF NOT EXISTS actions (
     id INTEGER PRIMARY KEY, runbook TEXT NOT NULL, at REAL NOT NULL, body BLOB NOT NULL
+);
+"""
+# Runbook actions waiting for (or decided by) a person: kept across restarts.
+_SCHEMA += """
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, requested_at REAL NOT NULL, body BLOB NOT NULL
 );
 """
 
@@ -268,6 +274,27 @@ class SQLiteAlertStore:
             rows = self._rows("read actions", "SELECT body FROM actions WHERE at >= ? AND "
                               "runbook = ? ORDER BY id", (since, runbook))  # fmt: skip
         return self._decode(rows, ActionOutcome)
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def save_approval(self, approval: Approval) -> None:
+        with self._transaction("store an approval") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO approvals (id, status, requested_at, body) "
+                "VALUES (?, ?, ?, ?)",
+                (approval.id, approval.status, approval.requested_at,
+                 msgspec.msgpack.encode(approval)),
+            )  # fmt: skip
+
+    def approvals(self, *, status: str | None = None) -> list[Approval]:
+        """Oldest first; only those with ``status`` when given."""
+        if status is None:
+            rows = self._rows("read approvals",
+                              "SELECT body FROM approvals ORDER BY requested_at")  # fmt: skip
+        else:
+            rows = self._rows("read approvals", "SELECT body FROM approvals WHERE status = ? "
+                              "ORDER BY requested_at", (status,))  # fmt: skip
+        return self._decode(rows, Approval)
 
     def close(self) -> None:
         self._file.close()

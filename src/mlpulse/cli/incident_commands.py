@@ -12,18 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from mlpulse.cli.api import ApiKey, Url, call, client, err
+from mlpulse.services.postmortem import ONSET_METHODS
 
 incidents_app = typer.Typer(help="Incidents: what critical alerts opened, and their timelines.")
 out = Console() if sys.stdout.isatty() else Console(width=240)
-
-
-ONSET_METHODS = {
-    "detector": "the streaming detector's change-point estimate",
-    "crossing": "where the series crossed the threshold",
-    "cusum": "the series' change point (CUSUM)",
-    "alert": "when the alert's condition began; no better estimate",
-    "reported": "as reported by the alert's sender",
-}
 
 
 def _when(ts: float | None) -> str:

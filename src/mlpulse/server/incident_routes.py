@@ -229,12 +229,13 @@ def _draft(request: Request, incident: Incident) -> str:
     clock = request.app.state.clock
     end = incident.resolved_at or clock.now()
     model, onset = incident.model, incident.onset_at
-    traffic = store.version_summaries(model, start=onset, end=end) if model else []
-    deployments: list[tuple[float, str]] = []
+    # The impact runs from the onset to the mitigation: after a rollback the traffic is
+    # the healthy version's, not the incident's.
+    impact_end = incident.mitigated_at or end
+    traffic = store.version_summaries(model, start=onset, end=impact_end) if model else []
+    earlier = store.version_summaries(model, start=onset - 3600, end=onset) if model else []
     registry: Any = getattr(request.app.state, "registry", None)
-    if registry is not None and model:
-        for d in registry.deployments(model=model):
-            deployments.append((d.at, f"{d.kind} {d.model} {d.version} by {d.actor}"))
+    deployments = registry.deployments(model=model) if registry is not None and model else []
     drift: dict[tuple[tuple[str, str], ...], MetricPoint] = {}
     for point in series.query_points(
         "mlpulse_drift_score", matchers={"model": model}, start=onset - 3600, end=end
@@ -242,7 +243,9 @@ def _draft(request: Request, incident: Incident) -> str:
         drift[tuple(sorted(point.labels.items()))] = point  # the newest per series
     moved = []
     for name in MOVED_SERIES:
-        points = series.query_points(name, matchers={"model": model}, start=onset - 3600, end=end)
+        points = series.query_points(
+            name, matchers={"model": model}, start=onset - 3600, end=impact_end
+        )
         # The model as a whole, and each segment (mode, environment, segment_by tags).
         groups: dict[str, list[MetricPoint]] = {}
         for point in points:
@@ -262,6 +265,7 @@ def _draft(request: Request, incident: Incident) -> str:
     # so before the errors it causes.
     resources = store.resource_peaks(model, start=onset - 600, end=end) if model else []
     return postmortem(
-        incident, traffic=traffic, deployments=deployments, drift=list(drift.values()),
+        incident, traffic=traffic, before=earlier, deployments=deployments,
+        drift=list(drift.values()),
         moved=moved, actions=actions, resources=resources,
     )  # fmt: skip

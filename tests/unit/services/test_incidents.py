@@ -12,6 +12,7 @@ from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.domain.alerts import Alert, AlertState, Severity
 from mlpulse.domain.incidents import ActionConfig, ConfirmConfig, RunbookConfig
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.registry import Deployment
 from mlpulse.services.incidents import IncidentService
 from mlpulse.services.postmortem import postmortem
 from mlpulse.services.runbook_actions import RunbookActions
@@ -164,12 +165,12 @@ def test_the_postmortem_has_the_timeline_numbers_and_hints(world: World) -> None
     world.service.on_alerts([_alert(1, state=AlertState.RESOLVED)], T0 + 600)
     (incident,) = world.service.incidents()
     text = postmortem(
-        incident, deployments=[(T0 - 900, "recs v3 promoted to champion")],
+        incident, deployments=[Deployment("recs", "v3", T0 - 900, "promote", {}, "ci")],
         actions=world.store.actions(),
     )  # fmt: skip
     assert text.startswith("# Post-mortem: errors (recs/v3)")
     assert "| time to recover (onset → mitigated) | 30.0 s |" in text
-    assert "Deployment 14.5 min before the onset: recs v3 promoted to champion" in text
+    assert "Deployment 14.5 min before the onset: promote recs v3 by ci" in text
     assert "rollback — ok" in text and "acknowledged by ana" in text
 
 

@@ -130,6 +130,12 @@ def _runbook(path: str, runbook: RunbookConfig, config: Config) -> Iterator[Conf
     for i, action in enumerate(runbook.actions):
         if action.kind == "shift_traffic":
             yield from _weights(f"{path}.actions[{i}].weights", action.weights)
+        if action.kind == "webhook" and not action.url:
+            yield ConfigProblem(f"{path}.actions[{i}].url", "required for a webhook action")
+        if action.kind == "pause_experiment" and not action.experiment:
+            yield ConfigProblem(
+                f"{path}.actions[{i}].experiment", "required for a pause_experiment action"
+            )
         if action.kind != "notify":
             continue
         here = f"{path}.actions[{i}].receiver"

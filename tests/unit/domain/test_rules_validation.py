@@ -104,3 +104,12 @@ def test_alerting_problems_check_a_runbooks_confirmation_and_approval_expiry() -
         "runbooks.soon.confirm.interval: must be a duration like 30s, 5m, 1h or 7d; got 'soon'",
         "runbooks.soon.approval_expires: must be longer than zero; got '0m'",
     ]
+
+
+def test_alerting_problems_name_a_webhook_without_url_and_a_pause_without_experiment() -> None:
+    runbooks = {"r": {"match": {}, "actions": [{"kind": "webhook"},
+                                               {"kind": "pause_experiment"}]}}  # fmt: skip
+    assert _problems(runbooks=runbooks) == [
+        "runbooks.r.actions[0].url: required for a webhook action",
+        "runbooks.r.actions[1].experiment: required for a pause_experiment action",
+    ]

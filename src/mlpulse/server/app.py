@@ -132,6 +132,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             worker.wake()
 
         action_worker = ActionWorker()  # runbook actions run here, never in the alert tick
+        app.state.action_worker = action_worker
         incidents = IncidentService(
             alert_store,
             clock,

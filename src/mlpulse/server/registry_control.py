@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from mlpulse.domain.registry import RoutingEntry, RoutingTable, validate_weights
+from mlpulse.services.action_worker import bounded
 from mlpulse.services.registry import Registry
 
 
@@ -20,9 +21,16 @@ class ChampionSink(Protocol):
 
 
 class RegistryControl:
-    def __init__(self, registry: Registry, *, sinks: Sequence[ChampionSink] = ()) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        sinks: Sequence[ChampionSink] = (),
+        sink_timeout_s: float = 10.0,
+    ) -> None:
         self._registry = registry
         self._sinks = list(sinks)
+        self._sink_timeout = sink_timeout_s
 
     def serving(self, model: str) -> dict[str, tuple[str, int]]:
         """The model's versions in its routing table: version → (stage, weight)."""
@@ -48,11 +56,18 @@ class RegistryControl:
         champion = next((e.version for e in table.entries if e.stage == "champion"), None)
         for sink in self._sinks if champion else ():
             assert champion is not None
-            try:
-                summary += f"; MLflow alias → version {sink.set_champion(model, champion)}"
-            except Exception as exc:  # the rollback stands; say that the alias did not move
-                summary += f"; MLflow alias NOT moved: {exc}"
+            summary += self._move_alias(sink, model, champion)
         return summary
+
+    def _move_alias(self, sink: ChampionSink, model: str, champion: str) -> str:
+        """Bounded on its own: the rollback stands whatever the sink does, and an MLflow
+        client retrying for minutes must not make the whole action time out."""
+        status, detail = bounded(
+            lambda: ("ok", sink.set_champion(model, champion)), self._sink_timeout
+        )
+        if status == "ok":
+            return f"; MLflow alias → version {detail}"
+        return f"; MLflow alias NOT moved: {detail}"  # say so; the rollback stands
 
     def retire(
         self, model: str, version: str, *, actor: str, reason: str = "", dry_run: bool = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -149,6 +150,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.incidents = incidents
         rollout_store = SQLiteRolloutStore(settings.rollouts_path)
         bandit_store = SQLiteBanditStore(settings.bandits_path)
+        steering = threading.Lock()  # one job steers a model: checked and started in one step
         rollouts = Rollouts(
             rollout_store, DuckDBRolloutOutcomes(store), app.state.registry, clock,
             incidents=incidents,  # a rollback runs as an audited action on the incident
@@ -156,6 +158,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 (f"{model!r} has a running bandit ({b.id})" for b in bandit_store.list()
                  if b.model == model and b.status == "running"), None,
             ),
+            steering=steering,
         )  # fmt: skip
         app.state.rollouts = rollouts
         bandits = Bandits(
@@ -164,6 +167,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 (f"{model!r} has a running rollout ({r.id})" for r in rollouts.list()
                  if r.model == model and r.status == "running"), None,
             ),
+            steering=steering,
         )  # fmt: skip
         app.state.bandits = bandits
         app.state.registry.on_deployment = lambda d: incidents.add_deployment(

@@ -159,7 +159,11 @@ class Bandits:
     def __init__(
         self, store: BanditStore, outcomes: RewardTotals, registry: RoutingRegistry,
         clock: Clock, *, busy: Callable[[str], str | None] = lambda model: None,
+        steering: threading.Lock | None = None,
     ) -> None:  # fmt: skip
+        """``steering``, shared with the rollouts, makes the ``busy`` check and the start
+        one step (else a rollout and a bandit started at once could both pass it)."""
+        self._steering = steering or threading.Lock()
         self._store = store
         self._outcomes = outcomes
         self._registry = registry
@@ -182,7 +186,7 @@ class Bandits:
         """Route ``model``'s traffic over ``versions`` (the policy's first allocation)."""
         versions = list(versions)
         name = _check(versions, policy, reward, floor, every, exposure)
-        with self._lock:
+        with self._lock, self._steering:
             current = self._registry.versions(model)
             registered = {v.version for v in current}
             for i, version in enumerate(versions):

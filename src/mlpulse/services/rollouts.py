@@ -179,11 +179,14 @@ class Rollouts:
         self, store: RolloutStore, outcomes: VersionOutcomes, registry: RoutingRegistry,
         clock: Clock, *, incidents: AutomaticActions | None = None,
         busy: Callable[[str], str | None] = lambda model: None,
+        steering: threading.Lock | None = None,
     ) -> None:  # fmt: skip
         """``incidents``: where a rollback is run and audited; without it (a library
         user with no incident service) the rollback only changes the routing.
-        ``busy(model)`` says why ``model`` may not get a rollout now (a running bandit)."""
+        ``busy(model)`` says why ``model`` may not get a rollout now (a running bandit);
+        ``steering``, shared with the bandits, makes that check and the start one step."""
         self._busy = busy
+        self._steering = steering or threading.Lock()
         self._store = store
         self._outcomes = outcomes
         self._registry = registry
@@ -217,7 +220,7 @@ class Rollouts:
         if len(set(names)) != len(names):
             raise InvalidInputError(f"guardrails: metric names must be unique; got {names}",
                                     field="guardrails")  # fmt: skip
-        with self._lock:
+        with self._lock, self._steering:
             champion = self._registry.table(model).fallback
             if champion is None or champion == challenger:
                 why = "has no champion" if champion is None else f"has {challenger!r} as champion"

@@ -34,8 +34,10 @@ def _canary(collector: RunningCollector, admin: httpx.Client) -> None:
     assert routed.status_code == 200, routed.text
 
 
-def _serve_until(collector: RunningCollector, done: Any, *, seconds: float = 30.0) -> bool:
-    """Serve recs through the router: v2 starts failing after 2 s. True once ``done()``."""
+def _serve_until(collector: RunningCollector, done: Any, *, seconds: float = 30.0) -> float | None:
+    """Serve recs through the router: v2 starts failing after 2 s. Once ``done()``, the
+    wall time of v2's first failure (None if ``done()`` never held)."""
+    failing_since: float | None = None
     with Client(collector.url, collector.ingest_key, flush_interval=0.05) as client:
         router = client.router("recs")
         started = time.perf_counter()
@@ -44,12 +46,14 @@ def _serve_until(collector: RunningCollector, done: Any, *, seconds: float = 30.
             i += 1
             version = router.choose(f"user-{i}").version
             failing = version == "v2" and time.perf_counter() - started > 2.0
+            if failing and failing_since is None:
+                failing_since = time.time()
             error = "RuntimeError: canary crashed" if failing else None
             client.log_prediction("recs", version, {"x": 1.0}, 1.0, latency_ms=3.0, error=error)
             if i % 50 == 0 and done():
-                return True
+                return failing_since
             time.sleep(0.004)
-    return False
+    return None
 
 
 def _table(admin: httpx.Client) -> dict[str, tuple[str, int]]:
@@ -72,7 +76,8 @@ def test_a_failing_canary_is_taken_out_and_the_champion_is_untouched(
     runbook = {"match": {"alertname": "errors-up"}, "actions": [{"kind": "rollback"}]}
     assert admin.put("/v1/config", json=_config(rollback=runbook)).is_success
 
-    assert _serve_until(collector, lambda: "v2" not in _table(admin)), "v2 was never taken out"
+    failing_since = _serve_until(collector, lambda: "v2" not in _table(admin))
+    assert failing_since is not None, "v2 was never taken out"
 
     assert _table(admin) == {"v1": ("champion", 100)}
     kinds = [d["kind"] for d in admin.get("/v1/deployments", params={"model": "recs"}).json()[
@@ -80,6 +85,9 @@ def test_a_failing_canary_is_taken_out_and_the_champion_is_untouched(
     assert "rollback" not in kinds  # the champion was never rolled back
     (item,) = admin.get("/v1/incidents").json()["incidents"]
     incident = item["incident"]
+    print(f"canary: time to detect {item['times']['time_to_detect']:.2f} s, to recover "
+          f"{item['times']['time_to_recover']:.2f} s, recorded onset - first failure "
+          f"{incident['onset_at'] - failing_since:+.2f} s")  # fmt: skip
     assert incident["status"] == "mitigated" and incident["onset_method"] == "detector"
     (action,) = [e for e in incident["timeline"] if e["kind"] == "action"]
     assert action["data"]["detail"].startswith("took recs/v2 out of traffic: v1=champion:100")
@@ -104,7 +112,7 @@ def test_a_second_stale_approval_is_refused_and_a_rejection_sticks(
     def asked() -> bool:
         return len(admin.get("/v1/incidents/approvals").json()["approvals"]) == 3
 
-    assert _serve_until(collector, asked), "the runbooks never asked for approval"
+    assert _serve_until(collector, asked) is not None, "the runbooks never asked for approval"
     approvals = {a["runbook"]: a for a in admin.get("/v1/incidents/approvals").json()["approvals"]}
     assert {a["version"] for a in approvals.values()} == {"v2"}
 

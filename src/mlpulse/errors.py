@@ -8,7 +8,8 @@
     ├── InvalidInputError     data sent to us that we cannot accept
     │   ├── MalformedBodyError    the body does not parse (carries the byte position)
     │   ├── PayloadTooLargeError  the body is over the size limit
-    │   └── UnsupportedMediaTypeError
+    │   ├── UnsupportedMediaTypeError
+    │   └── ConflictError         the current state forbids it (a second owner, a stale approval)
     ├── AuthError
     │   ├── UnauthenticatedError  no key, or a key we do not know
     │   └── ForbiddenError        a known key without the scope the action needs
@@ -70,6 +71,11 @@ class PayloadTooLargeError(InvalidInputError):
 
 class UnsupportedMediaTypeError(InvalidInputError):
     """The request declares a content type we do not read."""
+
+
+class ConflictError(InvalidInputError):
+    """The request conflicts with the current state: the model is steered by another job,
+    the approval was decided already or is no longer valid."""
 
 
 class AuthError(MlpulseError):

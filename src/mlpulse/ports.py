@@ -23,7 +23,7 @@ from mlpulse.domain.alerts import (
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.bandits import Bandit, RewardKind
 from mlpulse.domain.experiments import ExperimentSpec
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ResourcePeak, VersionSummary
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
@@ -271,6 +271,14 @@ class IncidentStore(Protocol):
     def record_action(self, outcome: ActionOutcome) -> None: ...
 
     def actions(self, *, since: float = 0.0, runbook: str | None = None) -> list[ActionOutcome]: ...
+
+    def save_approval(self, approval: Approval) -> None:
+        """Insert or replace ``approval`` (by id): runbook actions waiting for a person."""
+        ...
+
+    def approvals(self, *, status: str | None = None) -> list[Approval]:
+        """Oldest first."""
+        ...
 
 
 class RegistryStore(Protocol):

@@ -169,6 +169,13 @@ ENDPOINTS = (
         404,
     ),
     Endpoint(
+        "POST",
+        "/v1/incidents/approvals/{approval_id}/reject",
+        "/v1/incidents/approvals/nope/reject",
+        Scope.ADMIN,
+        404,
+    ),
+    Endpoint(
         "GET", "/v1/incidents/{incident_id}/similar", "/v1/incidents/nope/similar", Scope.READ, 404
     ),
     Endpoint("GET", "/v1/incidents/{incident_id}", "/v1/incidents/nope", Scope.READ, 404),

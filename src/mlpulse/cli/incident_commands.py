@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlpulse.cli.api import ApiKey, Url, call, client, err
+from mlpulse.services.postmortem import ONSET_METHODS
 
 incidents_app = typer.Typer(help="Incidents: what critical alerts opened, and their timelines.")
 out = Console() if sys.stdout.isatty() else Console(width=240)
@@ -59,8 +60,13 @@ def show(incident_id: str, url: Url = None, api_key: ApiKey = None) -> None:
         found = call(http, "GET", f"/v1/incidents/{incident_id}")
     i = found["incident"]
     out.print(f"[bold]{i['title']}[/] — {i['status']} (commander: {i.get('commander') or '—'})")
+    method = ONSET_METHODS.get(i.get("onset_method", ""), "")
+    out.print(f"onset {_when(i['onset_at'])} UTC{f' ({method})' if method else ''}")
     for entry in i.get("timeline", []):
-        out.print(f"{_when(entry['at'])}  {entry['kind']:<10} {entry['text']}")
+        out.print(f"{_when(entry['at'])}  {entry['kind']:<10} {entry['text']}", markup=False)
+        detail = entry.get("data", {}).get("detail")
+        if entry["kind"] == "action" and detail:  # why it failed, was skipped or what it did
+            out.print(f"{'':21}{'':11}{detail}", markup=False)
 
 
 @incidents_app.command("similar")
@@ -81,19 +87,34 @@ def approvals(url: Url = None, api_key: ApiKey = None) -> None:
     """Runbook actions waiting for a person's approval."""
     with client(url, api_key) as http:
         found = call(http, "GET", "/v1/incidents/approvals")
-    table = Table("approval", "runbook", "action", "model", "alert", "requested (UTC)")
+    table = Table("approval", "runbook", "action", "model", "version", "alert",
+                  "requested (UTC)", "expires (UTC)")  # fmt: skip
     for a in found["approvals"]:
-        table.add_row(a["id"], a["runbook"], a["action"], a["model"], a["alert"],
-                      _when(a["requested_at"]))  # fmt: skip
+        table.add_row(a["id"], a["runbook"], a["action"], a["model"], a.get("version", ""),
+                      a["alert"], _when(a["requested_at"]), _when(a["expires_at"]))  # fmt: skip
     out.print(table)
 
 
 @incidents_app.command("approve")
 def approve(approval_id: str, url: Url = None, api_key: ApiKey = None) -> None:
-    """Approve a waiting runbook action: it runs now."""
+    """Approve a waiting runbook action: re-checked (refused when stale), then it runs now."""
     with client(url, api_key) as http:
         outcome = call(http, "POST", f"/v1/incidents/approvals/{approval_id}")
     err.print(f"{outcome['action']}: {outcome['status']} — {outcome['detail']}")
+
+
+@incidents_app.command("reject")
+def reject(
+    approval_id: str,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit log)")] = "",
+    url: Url = None,
+    api_key: ApiKey = None,
+) -> None:
+    """Reject a waiting runbook action: it never runs."""
+    with client(url, api_key) as http:
+        found = call(http, "POST", f"/v1/incidents/approvals/{approval_id}/reject",
+                     json={"reason": reason})  # fmt: skip
+    err.print(f"approval {found['id']}: {found['status']}")
 
 
 @incidents_app.command("ack")

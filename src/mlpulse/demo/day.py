@@ -344,6 +344,7 @@ class Day:
         if minute_passed:
             state.background.tick()  # the evaluator, then experiments' and rollouts' checks
         state.alerts.tick()  # rules → alerts → incidents → runbooks (a rollback)
+        state.action_worker.wait_idle(30.0)  # runbook actions run off the tick: lock step
         self._sync_router()
 
     def _sync_router(self) -> None:

@@ -126,7 +126,16 @@ def _oncall(config: Config) -> Iterator[ConfigProblem]:
 def _runbook(path: str, runbook: RunbookConfig, config: Config) -> Iterator[ConfigProblem]:
     """What would fail each time an alert matches: checked here, not at that moment."""
     yield from _duration(f"{path}.cooldown", runbook.cooldown)  # zero: no cooldown
+    yield from _runbook_guardrails(path, runbook)
     for i, action in enumerate(runbook.actions):
+        if action.kind == "shift_traffic":
+            yield from _weights(f"{path}.actions[{i}].weights", action.weights)
+        if action.kind == "webhook" and not action.url:
+            yield ConfigProblem(f"{path}.actions[{i}].url", "required for a webhook action")
+        if action.kind == "pause_experiment" and not action.experiment:
+            yield ConfigProblem(
+                f"{path}.actions[{i}].experiment", "required for a pause_experiment action"
+            )
         if action.kind != "notify":
             continue
         here = f"{path}.actions[{i}].receiver"
@@ -135,6 +144,29 @@ def _runbook(path: str, runbook: RunbookConfig, config: Config) -> Iterator[Conf
         elif action.receiver not in config.receivers:
             known = ", ".join(sorted(config.receivers)) or "none declared"
             yield ConfigProblem(here, f"no receiver named {action.receiver!r} (receivers: {known})")
+
+
+def _runbook_guardrails(path: str, runbook: RunbookConfig) -> Iterator[ConfigProblem]:
+    confirm = runbook.confirm
+    if isinstance(confirm.failures, bool) or not 1 <= confirm.failures <= 100:
+        yield ConfigProblem(
+            f"{path}.confirm.failures", f"must be an int in [1, 100]; got {confirm.failures!r}"
+        )
+    yield from _duration(f"{path}.confirm.interval", confirm.interval)
+    yield from _duration(f"{path}.approval_expires", runbook.approval_expires, zero=False)
+    if runbook.max_per_hour < 1:
+        yield ConfigProblem(
+            f"{path}.max_per_hour", f"must be at least 1; got {runbook.max_per_hour}"
+        )
+
+
+def _weights(path: str, weights: dict[str, int]) -> Iterator[ConfigProblem]:
+    """A traffic shift without weights would change nothing and be recorded as a mitigation."""
+    if not weights:
+        yield ConfigProblem(path, "required for a shift_traffic action (version: percent)")
+    for version, weight in weights.items():
+        if isinstance(weight, bool) or not 0 <= weight <= 100:
+            yield ConfigProblem(f"{path}.{version}", f"must be an int in [0, 100]; got {weight!r}")
 
 
 def alerting_problems(config: Config) -> list[ConfigProblem]:

@@ -1,10 +1,15 @@
-"""The collector's background work: evaluator ticks and the raw events' retention."""
+"""The collector's background work: evaluator ticks, the jobs after them, retention.
+
+Each part stands alone: an evaluator tick that fails, or one job (rollouts, bandits,
+experiments' early stopping) that raises, is logged and the rest still run, and
+retention runs on its own schedule whatever happened before it.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mlpulse.domain.monitoring import Config
 from mlpulse.ports import Clock, LabelStore
@@ -17,9 +22,12 @@ log = logging.getLogger("mlpulse.background")
 
 RETENTION_EVERY_S = 3600.0
 
+Job = tuple[str, Callable[[], object]]  # (name for the log, what to run after each tick)
+
 
 class BackgroundLoop:
-    """Ticks the evaluator every ``interval_s`` and enforces retention hourly."""
+    """Ticks the evaluator every ``interval_s``, then each of ``jobs`` in order, each
+    isolated from the others; enforces retention hourly."""
 
     def __init__(
         self,
@@ -29,30 +37,45 @@ class BackgroundLoop:
         *,
         interval_s: float,
         retention_s: float,
-        after_tick: Callable[[], None] | None = None,
+        jobs: Sequence[Job] = (),
     ) -> None:
         self._evaluator = evaluator
         self._events = events
         self._clock = clock
         self._interval = interval_s
         self._retention = retention_s
-        self._after_tick = after_tick
+        self._jobs = list(jobs)
         self._stop = threading.Event()
         self._lock = threading.Lock()  # one tick at a time (the loop, or a tick on demand)
         self._last_retention = 0.0
         self.last_report = TickReport()
+        self.failed_jobs: list[str] = []  # the jobs that raised at the last tick
         self._thread = threading.Thread(target=self._run, name="mlpulse-evaluator", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def tick(self) -> TickReport:
-        """Run one evaluator tick now (the loop's own ticks wait for it)."""
-        with self._lock:
-            self.last_report = self._evaluator.tick()
-        if self._after_tick is not None:
-            self._after_tick()  # the alert engine looks at the new points at once
+        """Run one evaluator tick now (the loop's own ticks wait for it), then the jobs,
+        which run even when the evaluator raised (the error is raised after them)."""
+        try:
+            with self._lock:
+                self.last_report = self._evaluator.tick()
+        finally:
+            self.run_jobs()
         return self.last_report
+
+    def run_jobs(self) -> list[str]:
+        """Run every job; the names of those that raised (logged, never propagated)."""
+        failed = []
+        for name, job in self._jobs:
+            try:
+                job()
+            except Exception:  # a loop boundary: one job must not stop the others
+                log.exception("background job %s failed", name)
+                failed.append(name)
+        self.failed_jobs = failed
+        return failed
 
     def enforce_retention(self) -> int:
         cutoff = self._clock.now() - self._retention
@@ -65,12 +88,15 @@ class BackgroundLoop:
         while not self._stop.wait(self._interval):
             try:
                 self.tick()
+            except Exception:  # a loop boundary: log and keep evaluating
+                log.exception("background tick failed")
+            try:
                 now = self._clock.now()
                 if now - self._last_retention >= RETENTION_EVERY_S:
                     self._last_retention = now
                     self.enforce_retention()
-            except Exception:  # a loop boundary: log and keep evaluating
-                log.exception("background tick failed")
+            except Exception:
+                log.exception("retention failed")
 
     def close(self) -> None:
         self._stop.set()

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from mlpulse.errors import (
     ConfigurationError,
+    ConflictError,
     ForbiddenError,
     InvalidInputError,
     MalformedBodyError,
@@ -33,6 +34,7 @@ STATUS: Final[tuple[tuple[type[MlpulseError], int, str], ...]] = (
     (MalformedBodyError, 400, "malformed_body"),
     (PayloadTooLargeError, 413, "payload_too_large"),
     (UnsupportedMediaTypeError, 415, "unsupported_media_type"),
+    (ConflictError, 409, "conflict"),
     (InvalidInputError, 422, "invalid_input"),
     (ParameterError, 422, "invalid_parameter"),
     (UnauthenticatedError, 401, "unauthenticated"),

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mlpulse.domain.auth import ApiKey, Scope
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 from mlpulse.domain.series import MetricPoint
 from mlpulse.ports import EventStore, SeriesStore
 from mlpulse.server.auth import require
@@ -95,6 +95,12 @@ class ApprovalView(msgspec.Struct, frozen=True):
     model: str
     alert: str
     requested_at: float
+    expires_at: float
+    version: str = ""
+
+
+class RejectRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
 class ApprovalList(msgspec.Struct, frozen=True):
@@ -108,11 +114,12 @@ class ApprovalList(msgspec.Struct, frozen=True):
     dependencies=[Depends(require(Scope.READ))],
 )
 async def approvals(request: Request) -> Response:
-    pending = _service(request).approvals()
+    pending = await run_in_threadpool(_service(request).approvals)
     return json_response(
         ApprovalList([
             ApprovalView(a.id, a.runbook, a.action.kind, a.model,
-                         a.alert.labels.get("alertname", a.alert.rule), a.requested_at)
+                         a.alert.labels.get("alertname", a.alert.rule), a.requested_at,
+                         a.expires_at, a.alert.labels.get("version", ""))
             for a in pending
         ])
     )  # fmt: skip
@@ -120,7 +127,7 @@ async def approvals(request: Request) -> Response:
 
 @router.post(
     "/approvals/{approval_id}",
-    summary="Approve a waiting runbook action: it runs now",
+    summary="Approve a waiting runbook action: re-checked (409 when stale), then it runs now",
     openapi_extra=response_schema(ActionOutcome),
 )
 async def approve(request: Request, approval_id: str, key: AdminKey) -> Response:
@@ -130,6 +137,21 @@ async def approve(request: Request, approval_id: str, key: AdminKey) -> Response
         lambda: service.approve(approval_id, by=key.name or key.key_id, firing=firing)
     )
     return json_response(outcome)
+
+
+@router.post(
+    "/approvals/{approval_id}/reject",
+    summary="Reject a waiting runbook action: it never runs",
+    openapi_extra=response_schema(Approval),
+)
+async def reject(request: Request, approval_id: str, key: AdminKey) -> Response:
+    empty = request.headers.get("content-length", "0") == "0"  # a reason is optional
+    body = RejectRequest() if empty else await read_json(request, RejectRequest)
+    service = _service(request)
+    rejected = await run_in_threadpool(
+        lambda: service.reject(approval_id, by=key.name or key.key_id, reason=body.reason)
+    )
+    return json_response(rejected)
 
 
 @router.get(
@@ -207,12 +229,13 @@ def _draft(request: Request, incident: Incident) -> str:
     clock = request.app.state.clock
     end = incident.resolved_at or clock.now()
     model, onset = incident.model, incident.onset_at
-    traffic = store.version_summaries(model, start=onset, end=end) if model else []
-    deployments: list[tuple[float, str]] = []
+    # The impact runs from the onset to the mitigation: after a rollback the traffic is
+    # the healthy version's, not the incident's.
+    impact_end = incident.mitigated_at or end
+    traffic = store.version_summaries(model, start=onset, end=impact_end) if model else []
+    earlier = store.version_summaries(model, start=onset - 3600, end=onset) if model else []
     registry: Any = getattr(request.app.state, "registry", None)
-    if registry is not None and model:
-        for d in registry.deployments(model=model):
-            deployments.append((d.at, f"{d.kind} {d.model} {d.version} by {d.actor}"))
+    deployments = registry.deployments(model=model) if registry is not None and model else []
     drift: dict[tuple[tuple[str, str], ...], MetricPoint] = {}
     for point in series.query_points(
         "mlpulse_drift_score", matchers={"model": model}, start=onset - 3600, end=end
@@ -220,7 +243,9 @@ def _draft(request: Request, incident: Incident) -> str:
         drift[tuple(sorted(point.labels.items()))] = point  # the newest per series
     moved = []
     for name in MOVED_SERIES:
-        points = series.query_points(name, matchers={"model": model}, start=onset - 3600, end=end)
+        points = series.query_points(
+            name, matchers={"model": model}, start=onset - 3600, end=impact_end
+        )
         # The model as a whole, and each segment (mode, environment, segment_by tags).
         groups: dict[str, list[MetricPoint]] = {}
         for point in points:
@@ -240,6 +265,7 @@ def _draft(request: Request, incident: Incident) -> str:
     # so before the errors it causes.
     resources = store.resource_peaks(model, start=onset - 600, end=end) if model else []
     return postmortem(
-        incident, traffic=traffic, deployments=deployments, drift=list(drift.values()),
+        incident, traffic=traffic, before=earlier, deployments=deployments,
+        drift=list(drift.values()),
         moved=moved, actions=actions, resources=resources,
     )  # fmt: skip

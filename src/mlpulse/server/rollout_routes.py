@@ -7,6 +7,7 @@ loop ticks every running rollout; ``POST /v1/rollouts/{id}/tick`` decides at onc
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import msgspec
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from mlpulse.core.experiments.rollout import RolloutPlan
 from mlpulse.domain.auth import Scope
 from mlpulse.domain.registry import Name
+from mlpulse.errors import InvalidInputError, ParameterError
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
@@ -62,7 +64,12 @@ def _rollouts(request: Request) -> Rollouts:
 async def start(request: Request) -> Response:
     body = await read_json(request, RolloutRequest)
     p = body.plan
-    plan = RolloutPlan(tuple(p.steps), p.min_units_per_step, p.max_units_per_step, p.alpha)
+    try:
+        plan = RolloutPlan(tuple(p.steps), p.min_units_per_step, p.max_units_per_step, p.alpha)
+    except ParameterError as exc:  # name the request's field, as every other 422 does
+        name = re.search(r"The '(\w+)' parameter", str(exc))
+        field = f"plan.{name.group(1)}" if name else "plan"
+        raise InvalidInputError(f"{field}: {exc}", field=field) from exc
     started = await run_in_threadpool(
         lambda: _rollouts(request).start(
             body.model, body.challenger, primary=body.primary, guardrails=body.guardrails,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.settings import Settings
+from mlpulse.services.action_worker import ActionWorker
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.bandits import Bandits
 from mlpulse.services.evaluator import Evaluator
@@ -52,6 +54,7 @@ class Running:
     """The threads and clients the services run on, started and stopped in order."""
 
     worker: OutboxWorker
+    action_worker: ActionWorker
     alert_loop: AlertLoop
     background: BackgroundLoop
     windows: AggregatorThread
@@ -61,6 +64,7 @@ class Running:
 
     def start(self) -> None:
         self.worker.start()
+        self.action_worker.start()
         self.alert_loop.start()
         self.background.start()
 
@@ -68,6 +72,7 @@ class Running:
         """Stop everything that writes before the backend closes."""
         self.background.close()
         self.alert_loop.close()
+        self.action_worker.close()
         self.worker.close()
         self.receivers.close()
         self.poster.close()
@@ -121,14 +126,24 @@ def wire(
         enqueue=enqueue,
         pause=experiments.stop,
     )
-    incidents = state.incidents = IncidentService(backend.incidents, clock, config, actions)
+    action_worker = state.action_worker = ActionWorker()  # never in the alert tick
+    incidents = state.incidents = IncidentService(
+        backend.incidents, clock, config, actions, run_later=action_worker.submit, series=series
+    )
+    steering = threading.Lock()  # one job steers a model: checked and started in one step
     rollouts = state.rollouts = Rollouts(
         backend.rollouts, backend.rollout_outcomes, registry, clock,
         incidents=incidents,  # a rollback runs as an audited action on the incident
+        busy=lambda model: next(  # one job steers a model: a bandit refuses a rollout
+            (f"{model!r} has a running bandit ({b.id})" for b in backend.bandits.list()
+             if b.model == model and b.status == "running"), None,
+        ),
+        steering=steering,
     )  # fmt: skip
     state.bandits = bandits = Bandits(
-        backend.bandits, backend.bandit_rewards, registry, clock, busy=_busy(rollouts)
-    )
+        backend.bandits, backend.bandit_rewards, registry, clock, busy=_busy(rollouts),
+        steering=steering,
+    )  # fmt: skip
     registry.on_deployment = lambda d: incidents.add_deployment(
         d.model, f"{d.kind}: {d.model} champion {d.version} (by {d.actor})", d.at
     )
@@ -137,21 +152,22 @@ def wire(
     alert_loop = AlertLoop(engine, worker, receivers, config)
     state.detectors.on_point = lambda _point: alert_loop.wake()
 
-    def after_tick() -> None:
-        alert_loop.wake()
-        experiments.check_running()  # early stopping for harm, at most once a minute
-        rollouts.tick()  # hold, advance, promote or roll back every running rollout
-        bandits.tick()  # re-allocate every running bandit that is due
-
     background = state.background = BackgroundLoop(
         evaluator,
         backend.labels,
         clock,
         interval_s=settings.evaluator_interval_s,
         retention_s=settings.retention_days * 86400.0,
-        after_tick=after_tick,
+        jobs=[  # each isolated: one that fails never stops the others
+            ("alerts", alert_loop.wake),
+            ("experiments", experiments.check_running),  # early stopping for harm
+            ("rollouts", rollouts.tick),  # hold, advance, promote or roll back
+            ("bandits", bandits.tick),  # re-allocate every running bandit that is due
+        ],
     )
-    return Running(worker, alert_loop, background, windows, receivers, poster, registry)
+    return Running(
+        worker, action_worker, alert_loop, background, windows, receivers, poster, registry
+    )
 
 
 def _busy(rollouts: Rollouts) -> Callable[[str], str | None]:

@@ -52,7 +52,7 @@ from mlpulse.domain.bandits import Bandit as Bandit
 from mlpulse.domain.bandits import BanditReward as BanditReward
 from mlpulse.domain.registry import SERVING, ModelVersion, RoutingEntry, RoutingTable
 from mlpulse.domain.window import parse_duration
-from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.ports import BanditStore, Clock, RewardTotals
 from mlpulse.services.bandit_allocation import (
     POLICIES,
@@ -82,7 +82,11 @@ class Bandits:
     def __init__(
         self, store: BanditStore, outcomes: RewardTotals, registry: RoutingRegistry,
         clock: Clock, *, busy: Callable[[str], str | None] = lambda model: None,
+        steering: threading.Lock | None = None,
     ) -> None:  # fmt: skip
+        """``steering``, shared with the rollouts, makes the ``busy`` check and the start
+        one step (else a rollout and a bandit started at once could both pass it)."""
+        self._steering = steering or threading.Lock()
         self._store = store
         self._outcomes = outcomes
         self._registry = registry
@@ -105,7 +109,7 @@ class Bandits:
         """Route ``model``'s traffic over ``versions`` (the policy's first allocation)."""
         versions = list(versions)
         name = _check(versions, policy, reward, floor, every, exposure)
-        with self._lock:
+        with self._lock, self._steering:
             current = self._registry.versions(model)
             registered = {v.version for v in current}
             for i, version in enumerate(versions):
@@ -118,12 +122,12 @@ class Bandits:
                 b.id for b in self._store.list() if (b.model, b.status) == (model, "running")
             ]
             if running:
-                raise InvalidInputError(
+                raise ConflictError(
                     f"model: {model!r} has a running bandit already ({running[0]})", field="model"
                 )
             why = self._busy(model)
-            if why is not None:
-                raise InvalidInputError(f"model: {why}", field="model")
+            if why is not None:  # one steering job per model (a running rollout): 409
+                raise ConflictError(f"model: {why}", field="model")
             champion = next((v.version for v in current if v.stage == "champion"), None)
             now = self._clock.now()
             bandit_id = uuid.uuid4().hex[:12]

@@ -4,16 +4,27 @@ After each alert tick the service sees every pending and firing alert (and those
 just resolved):
 
 * a firing ``critical`` alert opens an incident for its model, or joins the model's open
-  incident (one open incident per model groups its related alerts);
+  incident (one open incident per model groups its related alerts); the incident's onset
+  is estimated from the signal that fired (:mod:`mlpulse.services.incident_onset`);
 * every alert of an incident appears on its timeline when it fires and when it resolves;
   once all have resolved, the incident resolves;
 * runbooks whose ``match`` fits a firing alert run their actions once per alert firing,
-  within their guardrails: a cooldown per (runbook, model), at most ``max_per_hour``
-  automatic actions per runbook, ``dry_run`` (record what would be done), and
-  ``require_approval`` (record and wait for a person); a rollback never picks a version
-  that has a firing critical alert of its own; every outcome goes to the audit log and
-  the incident's timeline, with the error when it failed. A successful rollback, traffic
-  shift or circuit opening marks the incident ``mitigated``.
+  once it is confirmed (``confirm``: seen firing at N consecutive evaluations), within
+  their guardrails: a cooldown per (runbook, model), at most ``max_per_hour`` automatic
+  actions per runbook, ``dry_run`` (record the exact request it would make), and
+  ``require_approval`` (an :class:`~mlpulse.domain.incidents.Approval` kept in the store,
+  expiring after ``approval_expires``, that a person approves or rejects; approving
+  re-checks the guardrails and that the failing version still serves, so a stale second
+  approval is refused); a rollback acts on the version that failed and never picks a
+  version that has a firing critical alert of its own; every outcome goes to the audit
+  log and the incident's timeline, with the error when it failed. A successful rollback,
+  traffic shift or circuit opening marks the incident ``mitigated``.
+
+**Actions never delay pages.** The engine calls :meth:`IncidentService.on_alerts` under
+its lock, before it queues the tick's pages: the service only decides there. Each action
+is handed to ``run_later`` (the collector's :class:`~mlpulse.services.action_worker.ActionWorker`)
+and runs outside every lock, bounded by ``action_timeout_s``; its outcome is recorded when
+it is known. An action in flight counts for the cooldown and ``max_per_hour`` at once.
 
 Actions decided outside the runbooks (a rollout rolling its challenger back) go the same
 way through :meth:`IncidentService.run_automatic_action`: they open or join the model's
@@ -27,15 +38,14 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import msgspec
 
 from mlpulse.domain.alerts import Alert, AlertState, Severity
 from mlpulse.domain.incidents import (
-    ActionConfig,
     ActionKind,
     ActionOutcome,
+    Approval,
     EntryKind,
     Incident,
     TimelineEntry,
@@ -44,48 +54,51 @@ from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import matches
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import Clock, IncidentStore
-from mlpulse.services.alert_rules import seconds
+from mlpulse.services.action_worker import ACTION_TIMEOUT_S
+from mlpulse.services.incident_onset import SeriesReader, estimate_onset
 from mlpulse.services.runbook_actions import RunbookActions
+from mlpulse.services.runbooks import RunbookRunner
 
 log = logging.getLogger("mlpulse.incidents")
 
 MITIGATING = ("rollback", "shift_traffic", "open_circuit")
 
 
-@dataclass(frozen=True, slots=True)
-class PendingApproval:
-    """A runbook action held for a person's approval."""
-
-    id: str
-    runbook: str
-    action: ActionConfig
-    alert: Alert
-    model: str
-    requested_at: float
 
 
 def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEntry:
     return TimelineEntry(at=at, kind=kind, text=text, data=dict(data))
 
 
+def _inline(job: Callable[[], None]) -> None:
+    job()
+
+
 class IncidentService:
+    """``run_later`` runs an action job off the alert tick (default: at once, inline, for
+    a library user with no worker); ``series`` lets onsets be estimated from the series."""
+
     def __init__(
         self,
         store: IncidentStore,
         clock: Clock,
         config: Callable[[], Config | None],
         actions: RunbookActions,
+        *,
+        run_later: Callable[[Callable[[], None]], None] = _inline,
+        action_timeout_s: float = ACTION_TIMEOUT_S,
+        series: SeriesReader | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._config = config
-        self._actions = actions
+        self._series = series
         self._lock = threading.RLock()
         self._open = {i.model: i for i in store.incidents() if i.status != "resolved"}
-        self._ran: set[tuple[str, str, float]] = set()  # (runbook, fingerprint, starts_at)
-        # Actions waiting for a person. Kept in memory: after a restart a still-firing
-        # alert asks again (its runbook runs anew), so nothing is silently lost.
-        self._approvals: dict[str, PendingApproval] = {}
+        self._runner = RunbookRunner(
+            store, clock, config, actions, record=self._record, lock=self._lock,
+            run_later=run_later, action_timeout_s=action_timeout_s,
+        )  # fmt: skip
 
     # -- driven by the alert engine ----------------------------------------------------------
 
@@ -95,10 +108,11 @@ class IncidentService:
                 self._follow(alert, now)
             config = self._config()
             firing = [a for a in alerts if a.state == AlertState.FIRING]
+            still = {a.fingerprint for a in firing}
+            self._runner.forget_ended(still)
             if config is not None and config.runbooks:
                 for alert in firing:
                     self._runbooks(config, alert, firing, now)
-            still = {a.fingerprint for a in firing}
             for incident in list(self._open.values()):
                 # One opened by an automatic action has no alert to wait for: a person
                 # resolves it (else the next tick would resolve it at once).
@@ -109,22 +123,26 @@ class IncidentService:
         model = alert.labels.get("model", "")
         incident = self._open.get(model)
         if alert.state == AlertState.FIRING and alert.severity == Severity.CRITICAL:
+            if incident is not None and alert.fingerprint in incident.alerts:
+                return
+            onset, method = self._onset(alert)
             if incident is None:
                 incident = Incident(
                     id=uuid.uuid4().hex[:12], title=_title(alert), model=model,
                     severity=alert.severity.value, status="triggered",
-                    onset_at=alert.active_since, opened_at=now, updated_at=now,
+                    onset_at=onset, opened_at=now, updated_at=now, onset_method=method,
                     timeline=[_entry(now, "status", "incident opened")],
                 )  # fmt: skip
-            if alert.fingerprint not in incident.alerts:
-                incident = msgspec.structs.replace(
-                    incident, alerts=[*incident.alerts, alert.fingerprint],
-                    onset_at=min(incident.onset_at, alert.active_since), updated_at=now,
-                    timeline=[*incident.timeline, _entry(
-                        alert.starts_at or now, "alert", f"{_title(alert)} firing",
-                        fingerprint=alert.fingerprint, value=alert.value)],
-                )  # fmt: skip
-                self._save(incident)
+            if onset < incident.onset_at:
+                incident = msgspec.structs.replace(incident, onset_at=onset, onset_method=method)
+            incident = msgspec.structs.replace(
+                incident, alerts=[*incident.alerts, alert.fingerprint], updated_at=now,
+                timeline=[*incident.timeline, _entry(
+                    alert.starts_at or now, "alert", f"{_title(alert)} firing",
+                    fingerprint=alert.fingerprint, value=alert.value, onset=onset,
+                    onset_method=method)],
+            )  # fmt: skip
+            self._save(incident)
             return
         if incident is None or alert.fingerprint not in incident.alerts:
             return
@@ -139,40 +157,20 @@ class IncidentService:
             )  # fmt: skip
             self._save(incident)
 
+    def _onset(self, alert: Alert) -> tuple[float, str]:
+        config = self._config()
+        rule = config.rules.get(alert.rule) if config is not None else None
+        try:
+            return estimate_onset(alert, rule, self._series)
+        except Exception:  # an estimate must not stop the incident from opening
+            log.exception("onset estimate for %s failed", alert.fingerprint)
+            return alert.active_since, "alert"
+
     def _runbooks(self, config: Config, alert: Alert, firing: Sequence[Alert], now: float) -> None:
         for name, runbook in config.runbooks.items():
             if not matches(alert.labels, runbook.match):
                 continue
-            key = (name, alert.fingerprint, alert.starts_at or 0.0)
-            if key in self._ran:
-                continue
-            self._ran.add(key)
-            model = alert.labels.get("model", "")
-            recent = self._store.actions(since=now - 3600.0, runbook=name)
-            done = [o for o in recent if o.status == "ok"]
-            cooldown = seconds(runbook.cooldown)
-            last = max((o.at for o in done if _model_of(o) == model), default=None)
-            for action in runbook.actions:
-                if last is not None and now - last < cooldown:
-                    status, detail = "skipped", f"cooldown: last action {now - last:.0f} s ago"
-                elif len(done) >= runbook.max_per_hour:
-                    status, detail = "skipped", f"at most {runbook.max_per_hour} actions an hour"
-                elif runbook.dry_run:
-                    status, detail = "dry_run", f"would run {action.kind}"
-                elif runbook.require_approval:
-                    approval = uuid.uuid4().hex[:12]
-                    self._approvals[approval] = PendingApproval(
-                        approval, name, action, alert, model, now
-                    )
-                    status = "awaiting_approval"
-                    detail = f"{action.kind} needs a person's approval (approval {approval})"
-                else:
-                    status, detail = self._actions.run(
-                        action, alert, healthy=_healthy(firing), now=now
-                    )
-                self._record(name, action.kind, status, f"{detail} [model={model}]", model, now)
-                if status == "ok":
-                    done.append(ActionOutcome(name, action.kind, status, detail, now))
+            self._runner.fire(name, runbook, alert, firing, now)
 
     def _record(
         self, runbook: str, kind: ActionKind, status: str, detail: str, model: str, now: float
@@ -268,26 +266,17 @@ class IncidentService:
         scored.sort(key=lambda pair: (-pair[1], -pair[0].opened_at))
         return scored[:limit]
 
-    def approvals(self) -> list[PendingApproval]:
-        """Runbook actions waiting for a person, oldest first."""
-        with self._lock:
-            return sorted(self._approvals.values(), key=lambda a: a.requested_at)
+    def approvals(self) -> list[Approval]:
+        """Runbook actions waiting for a person, oldest first (expired ones are marked so)."""
+        return self._runner.approvals()
 
     def approve(self, approval_id: str, *, by: str, firing: Sequence[Alert] = ()) -> ActionOutcome:
-        """Run a waiting action now, as ``by`` decided; its outcome goes to the audit log."""
-        with self._lock:
-            pending = self._approvals.pop(approval_id, None)
-            if pending is None:
-                raise NotFoundError(f"no action waits for approval {approval_id!r}")
-            now = self._clock.now()
-            status, detail = self._actions.run(
-                pending.action, pending.alert, healthy=_healthy(firing), now=now
-            )
-            self._record(
-                pending.runbook, pending.action.kind, status,
-                f"{detail} (approved by {by}) [model={pending.model}]", pending.model, now,
-            )  # fmt: skip
-            return self._store.actions(since=now, runbook=pending.runbook)[-1]
+        """Run a waiting action now, as ``by`` decided (see :meth:`RunbookRunner.approve`)."""
+        return self._runner.approve(approval_id, by=by, firing=firing)
+
+    def reject(self, approval_id: str, *, by: str, reason: str = "") -> Approval:
+        """Decline a waiting action: it never runs; the refusal is audited."""
+        return self._runner.reject(approval_id, by=by, reason=reason)
 
     def acknowledge(self, incident_id: str, *, by: str) -> Incident:
         with self._lock:
@@ -363,18 +352,3 @@ def _signals(incident: Incident) -> set[str]:
         if column := entry.data.get("column"):
             found.add(f"column:{column}")
     return found
-
-
-def _model_of(outcome: ActionOutcome) -> str:
-    _, _, rest = outcome.detail.rpartition("[model=")
-    return rest.rstrip("]")
-
-
-def _healthy(firing: Sequence[Alert]) -> Callable[[str, str], bool]:
-    """A version is healthy unless a critical alert of its own fires."""
-    sick = {
-        (a.labels.get("model", ""), a.labels.get("version", ""))
-        for a in firing
-        if a.severity == Severity.CRITICAL
-    }
-    return lambda model, version: (model, version) not in sick

@@ -1,10 +1,16 @@
 """A post-mortem draft in Markdown, from an incident and what the store knows around it.
 
-Sections: summary, impact (requests and errors of the model while it lasted), timeline,
-detection and recovery times, root-cause hints ranked (deployments shortly before the
-onset, the most drifted features, the series that moved most between the hour before
-and the incident, serving processes whose CPU, memory or GPU reached saturation), actions
-taken with their outcomes, and a follow-up checklist.
+Sections: summary, impact (requests and errors per version from the onset to the
+mitigation — the traffic after a rollback is not the incident's), timeline, detection and
+recovery times (with how the onset was estimated), root-cause hints ranked (deployments
+shortly before the onset; versions whose latency or error rate regressed against their
+own traffic before the onset, or against the other versions; deployments just after the
+onset; the most drifted features; the series that moved most between the hour before
+and the incident; serving processes whose CPU, memory or GPU reached saturation),
+actions taken with their outcomes, and a follow-up checklist.
+
+A deployment made by the mitigation itself (a runbook's rollback, a rollout rolling its
+challenger back) is an effect, not a cause: it is never a hint.
 """
 
 from __future__ import annotations
@@ -15,9 +21,24 @@ from collections.abc import Sequence
 
 from mlpulse.domain.incidents import ActionOutcome, Incident
 from mlpulse.domain.models import ResourcePeak, VersionSummary
+from mlpulse.domain.registry import Deployment
 from mlpulse.domain.series import MetricPoint
 
 DEPLOYMENT_LOOKBACK_S = 2 * 3600.0
+# Actors whose deployments after the onset are mitigations of it (see the module docstring).
+MITIGATING_ACTORS = ("runbook", "rollout:")
+# A version regressed when its latency percentile or error rate reached these multiples
+# of its reference (and the error rate by at least one point), over at least MIN_COUNT.
+LATENCY_RATIO = 1.5
+ERROR_RATIO = 2.0
+MIN_COUNT = 20
+ONSET_METHODS = {
+    "detector": "the streaming detector's change-point estimate",
+    "crossing": "where the series crossed the rule's threshold",
+    "cusum": "the series' change point (CUSUM)",
+    "alert": "when the alert's condition began to hold (no better estimate)",
+    "reported": "as reported by the alert's sender",
+}
 
 
 def _when(ts: float | None) -> str:
@@ -36,7 +57,8 @@ def postmortem(
     incident: Incident,
     *,
     traffic: Sequence[VersionSummary] = (),
-    deployments: Sequence[tuple[float, str]] = (),
+    before: Sequence[VersionSummary] = (),
+    deployments: Sequence[Deployment] = (),
     drift: Sequence[MetricPoint] = (),
     moved: Sequence[tuple[str, float, float]] = (),
     actions: Sequence[ActionOutcome] = (),
@@ -44,10 +66,11 @@ def postmortem(
 ) -> str:
     """The Markdown draft.
 
-    ``traffic``: the model's versions over the incident; ``deployments``: (time, text)
-    of the model's deployments; ``drift``: the newest ``mlpulse_drift_score`` points of
-    the model; ``moved``: (series, mean the hour before, mean during) of the model's
-    series; ``actions``: the runbook actions taken for it.
+    ``traffic``: the model's versions from the onset to the mitigation; ``before``: the
+    same over the hour before the onset; ``deployments``: the model's deployments;
+    ``drift``: the newest ``mlpulse_drift_score`` points of the model; ``moved``: (series,
+    mean the hour before, mean during) of the model's series; ``actions``: the runbook
+    actions taken for it.
     """
     times = incident.times
     lines = [
@@ -70,7 +93,8 @@ def postmortem(
         total = sum(v.count for v in traffic)
         errors = sum(v.errors for v in traffic)
         share = f"{errors / total:.1%}" if total else "n/a"
-        lines.append(f"- {total:,} predictions while it lasted, {errors:,} failed ({share}).")
+        lines.append(f"- {total:,} predictions from the onset to the mitigation, "
+                     f"{errors:,} failed ({share}).")  # fmt: skip
         for v in traffic:
             p99 = v.latency_ms.p99
             lines.append(
@@ -90,6 +114,8 @@ def postmortem(
         f"| time to recover (onset → mitigated) | {_duration(times['time_to_recover'])} |",
         f"| time to resolve (onset → resolved) | {_duration(times['time_to_resolve'])} |",
         "",
+        f"Onset estimated from {ONSET_METHODS.get(incident.onset_method, 'the first alert')}.",
+        "",
         "## Timeline",
         "",
     ]
@@ -97,22 +123,18 @@ def postmortem(
               key=lambda e: e.at)]  # fmt: skip
     lines += ["", "## Root-cause hints", ""]
     hints = []
-    start, end = incident.onset_at - DEPLOYMENT_LOOKBACK_S, incident.onset_at + 600
-    near = [(t, text) for t, text in deployments if start <= t <= end]
-    for t, text in sorted(near, key=lambda d: -d[0]):
-        gap = _duration(incident.onset_at - t)
-        after = t > incident.onset_at
-        hints.append(f"Deployment {'just after' if after else gap + ' before'} the onset: {text}")
+    causes, later = deployment_hints(deployments, incident)
+    hints += causes + regression_hints(traffic, before) + later
     drifted = sorted((p for p in drift if not math.isnan(p.value)), key=lambda p: -p.value)[:5]
     for p in drifted:
         if p.status in ("warning", "critical"):
             method = p.labels.get("method", "drift")
             column = p.labels.get("column")
             hints.append(f"Feature `{column}` drifted: {method} {p.value:.3g} ({p.status})")
-    for name, before, during in sorted(moved, key=lambda m: -_change(m[1], m[2]))[:5]:
-        if _change(before, during) > 0.2:
-            hints.append(f"`{name}` moved from {before:.4g} to {during:.4g} "
-                         f"({_change(before, during):+.0%})")  # fmt: skip
+    for name, was, during in sorted(moved, key=lambda m: -_change(m[1], m[2]))[:5]:
+        if _change(was, during) > 0.2:
+            hints.append(f"`{name}` moved from {was:.4g} to {during:.4g} "
+                         f"({_change(was, during):+.0%})")  # fmt: skip
     hints += saturation_hints(resources)
     lines += [f"{i}. {hint}" for i, hint in enumerate(hints, 1)] or ["- None found."]
     lines += ["", "## Actions taken", ""]
@@ -129,6 +151,64 @@ def postmortem(
         "",
     ]
     return "\n".join(lines)
+
+
+def deployment_hints(
+    deployments: Sequence[Deployment], incident: Incident
+) -> tuple[list[str], list[str]]:
+    """(deployments before the onset, nearest first; those just after it), leaving out
+    the mitigation's own."""
+    onset = incident.onset_at
+    before, after = [], []
+    for d in sorted(deployments, key=lambda d: -d.at):
+        if not onset - DEPLOYMENT_LOOKBACK_S <= d.at <= onset + 600:
+            continue
+        text = f"{d.kind} {d.model} {d.version} by {d.actor}"
+        if d.at > onset:
+            mitigation = d.actor.startswith(MITIGATING_ACTORS) or (
+                incident.mitigated_at is not None and d.at >= incident.mitigated_at
+            )
+            if not mitigation:
+                after.append(f"Deployment just after the onset: {text}")
+        else:
+            before.append(f"Deployment {_duration(onset - d.at)} before the onset: {text}")
+    return before, after
+
+
+def regression_hints(
+    during: Sequence[VersionSummary], before: Sequence[VersionSummary]
+) -> list[str]:
+    """Versions whose latency (p95, then p99) or error rate regressed: against their own
+    traffic before the onset, else against the busiest other version during it.
+
+    >>> from mlpulse.domain.models import LatencyPercentiles as L
+    >>> slow = VersionSummary("v2", 500, 0, 5.0, 0.0, L(40.0, 450.0, 900.0))
+    >>> was = VersionSummary("v2", 5000, 0, 5.0, 0.0, L(40.0, 150.0, 300.0))
+    >>> regression_hints([slow], [was])
+    ['Latency regression on `v2`: p95 450 ms vs 150 ms before the onset (3.0×)']
+    """
+    found = []
+    earlier = {v.version: v for v in before if v.count >= MIN_COUNT}
+    for v in during:
+        if v.count < MIN_COUNT:
+            continue
+        ref, where = earlier.get(v.version), "before the onset"
+        if ref is None:
+            others = [o for o in during if o.version != v.version and o.count >= MIN_COUNT]
+            ref = max(others, key=lambda o: o.count, default=None)
+            where = f"on `{ref.version}` meanwhile" if ref is not None else ""
+        if ref is None:
+            continue
+        for name in ("p95", "p99"):
+            now, then = getattr(v.latency_ms, name), getattr(ref.latency_ms, name)
+            if now is not None and then and now / then >= LATENCY_RATIO:
+                found.append(f"Latency regression on `{v.version}`: {name} {now:.0f} ms vs "
+                             f"{then:.0f} ms {where} ({now / then:.1f}×)")  # fmt: skip
+                break
+        if v.error_rate >= max(ERROR_RATIO * ref.error_rate, ref.error_rate + 0.01):
+            found.append(f"Errors up on `{v.version}`: {v.error_rate:.1%} vs "
+                         f"{ref.error_rate:.1%} {where}")  # fmt: skip
+    return found
 
 
 def _change(before: float, during: float) -> float:

@@ -14,6 +14,9 @@ Choices a reviewer should know:
 - ``rollback`` archives the failing champion (it is out of rotation and not picked by later
   rollbacks until it is made champion again) and restores the most recent earlier champion
   that ``healthy`` accepts. Challengers go to weight 0, so the restored one has all traffic.
+- ``retire`` takes a failing challenger or shadow out (archived, its weight to the
+  champion): what a runbook does when the version that failed is not the champion.
+- ``rollback`` and ``retire`` take ``dry_run``: the table they would make, unchanged store.
 - ``set_routing`` changes the listed versions; the others keep their stage and weight, and
   the whole table must still validate. A change that changes nothing is not recorded.
 """
@@ -225,11 +228,13 @@ class Registry:
         to_version: str | None = None,
         healthy: Callable[[str], bool] = lambda version: True,
         reason: str = "",
+        dry_run: bool = False,
     ) -> RoutingTable:
         """Restore an earlier champion at 100 and archive the failing one.
 
         Without ``to_version``: the most recent earlier champion that ``healthy`` accepts,
-        skipping versions rolled back from since they were last champion.
+        skipping versions rolled back from since they were last champion. ``dry_run``:
+        the table it would make, with nothing changed.
         """
         with self._write_lock:
             current = self.versions(model)
@@ -257,12 +262,62 @@ class Registry:
                 for v in current
                 if v.stage in SERVING and v.version != target
             ]
+            if dry_run:
+                return self._preview(model, current, changes)
             self._apply(model, current, changes, "rollback", actor, rolled_back_from=failing,
                         skipped=",".join(skipped), reason=reason)  # fmt: skip
         self._notify(model)
         return self.table(model)
 
+    def retire(
+        self, model: str, version: str, *, actor: str, reason: str = "", dry_run: bool = False
+    ) -> RoutingTable:
+        """Take a failing challenger or shadow out of traffic: archived at weight 0, its
+        weight to the champion, which stays. ``dry_run``: the table it would make."""
+        with self._write_lock:
+            current = self.versions(model)
+            found = self._find(model, current, version)
+            champion = champion_of(current)
+            if found.stage == "champion":
+                raise InvalidInputError(
+                    f"version: {version!r} is the champion of {model!r}: roll it back instead",
+                    field="version",
+                )
+            if found.stage == "archived":
+                raise InvalidInputError(
+                    f"version: {version!r} of {model!r} is archived already", field="version"
+                )
+            if champion is None:
+                raise InvalidInputError(
+                    f"model: {model!r} has no champion to take {version!r}'s traffic",
+                    field="model",
+                )
+            kept = self._find(model, current, champion)
+            changes = [
+                RoutingEntry(version, "archived", 0),
+                RoutingEntry(champion, "champion", kept.weight + found.weight),
+            ]
+            if dry_run:
+                return self._preview(model, current, changes)
+            self._apply(model, current, changes, "stage", actor, retired=version, reason=reason)
+        self._notify(model)
+        return self.table(model)
+
     # -- internals --------------------------------------------------------------------------
+
+    def _preview(
+        self, model: str, current: list[ModelVersion], changes: Sequence[RoutingEntry]
+    ) -> RoutingTable:
+        """The table ``changes`` would make (validated), with nothing stored."""
+        moved = {c.version: c for c in changes}
+        merged = [moved.get(v.version, _entry(v)) for v in current]
+        validate_weights(merged)
+        revision = self._store.revision(model)
+        return RoutingTable(
+            model=model, revision=revision[0] if revision else 0,
+            entries=[e for e in merged if e.stage != "archived"],
+            updated_at=self._clock.now(), fallback=champion_of(merged),
+        )  # fmt: skip
 
     def _apply(
         self,

@@ -30,11 +30,19 @@ Choices a reviewer should know:
   Routing changes also carry the reason into the registry's deployment history.
 - A rollout whose champion is changed by someone else (a manual promote or rollback)
   is ``cancelled`` at the next tick rather than fighting over the table.
+- **One steering job per model.** A model with a running rollout, or a running bandit
+  (``busy``), refuses another with :class:`~mlpulse.errors.ConflictError` (409).
+- **Validated at creation**: every metric's ``max_harm`` is a finite float >= 0, so a bad
+  rollout is refused (422 naming the field) instead of failing every tick. The
+  background :meth:`Rollouts.tick` isolates rollouts: one that fails is logged and its
+  timeline says why (a ``hold``), and the others still tick.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
+import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -51,8 +59,10 @@ from mlpulse.domain.registry import RoutingEntry, RoutingTable
 from mlpulse.domain.rollouts import PlanView, Status, TimelineEntry
 from mlpulse.domain.rollouts import Rollout as Rollout
 from mlpulse.domain.rollouts import RolloutMetric as RolloutMetric
-from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.ports import Clock, RolloutStore, VersionOutcomes
+
+_LOG = logging.getLogger("mlpulse.rollouts")
 
 
 class RoutingRegistry(Protocol):
@@ -92,9 +102,15 @@ class Rollouts:
     def __init__(
         self, store: RolloutStore, outcomes: VersionOutcomes, registry: RoutingRegistry,
         clock: Clock, *, incidents: AutomaticActions | None = None,
+        busy: Callable[[str], str | None] = lambda model: None,
+        steering: threading.Lock | None = None,
     ) -> None:  # fmt: skip
         """``incidents``: where a rollback is run and audited; without it (a library
-        user with no incident service) the rollback only changes the routing."""
+        user with no incident service) the rollback only changes the routing.
+        ``busy(model)`` says why ``model`` may not get a rollout now (a running bandit);
+        ``steering``, shared with the bandits, makes that check and the start one step."""
+        self._busy = busy
+        self._steering = steering or threading.Lock()
         self._store = store
         self._outcomes = outcomes
         self._registry = registry
@@ -113,19 +129,36 @@ class Rollouts:
         exposure: str = "exposure",
     ) -> Rollout:
         """Route ``plan.steps[0]`` percent to ``challenger`` and start watching it."""
+        for field, metric in [
+            ("primary", primary),
+            *((f"guardrails[{i}]", g) for i, g in enumerate(guardrails)),
+        ]:
+            harm = metric.max_harm
+            if harm is not None and (isinstance(harm, bool) or not 0.0 <= harm < math.inf):
+                raise InvalidInputError(
+                    f"{field}.max_harm: must be a finite float >= 0 (a relative margin, "
+                    f"0.02 = 2%); got {harm!r}",
+                    field=f"{field}.max_harm",
+                )  # fmt: skip
         names = [primary.name, *(g.name for g in guardrails)]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"guardrails: metric names must be unique; got {names}",
                                     field="guardrails")  # fmt: skip
-        with self._lock:
+        with self._lock, self._steering:
             champion = self._registry.table(model).fallback
             if champion is None or champion == challenger:
                 why = "has no champion" if champion is None else f"has {challenger!r} as champion"
                 raise InvalidInputError(f"challenger: {model!r} {why}", field="challenger")
-            if any(r.model == model and r.status == "running" for r in self._store.list()):
-                raise InvalidInputError(
-                    f"model: {model!r} has a running rollout already", field="model"
+            running = [r.id for r in self._store.list()
+                       if r.model == model and r.status == "running"]  # fmt: skip
+            if running:
+                raise ConflictError(
+                    f"model: {model!r} has a running rollout already ({running[0]})",
+                    field="model",
                 )
+            steered = self._busy(model)
+            if steered is not None:
+                raise ConflictError(f"model: {steered}", field="model")
             now = self._clock.now()
             rollout = Rollout(
                 id=uuid.uuid4().hex[:12], model=model, champion=champion,
@@ -153,11 +186,22 @@ class Rollouts:
     def tick(self, rollout_id: str | None = None) -> builtins.list[Rollout]:
         """Decide for every running rollout (or the one named); the rollouts afterwards."""
         with self._lock:
-            chosen = [self.get(rollout_id)] if rollout_id is not None else self._store.list()
-            done = []
-            for rollout in chosen:
+            if rollout_id is not None:
+                rollout = self.get(rollout_id)
                 if rollout.status == "running":
                     rollout = self._tick(rollout)
+                    self._store.save(rollout)
+                return [rollout]
+            done = []
+            for rollout in self._store.list():
+                if rollout.status == "running":
+                    try:
+                        rollout = self._tick(rollout)
+                    except Exception as exc:  # a loop boundary: one must not stop the rest
+                        _LOG.exception("rollout %s of %s failed to tick", rollout.id,
+                                       rollout.model)  # fmt: skip
+                        reason = f"tick failed: {type(exc).__name__}: {exc}"
+                        rollout = self._record(rollout, "hold", rollout.share, 0, reason)
                     self._store.save(rollout)
                 done.append(rollout)
         return done

@@ -3,11 +3,20 @@
 Actions reach the outside through small protocols (the registry's routing control, an
 HTTP poster, the notification queue), so tests run them against fakes or local
 receivers. Every action returns ``(status, detail)``; nothing here raises for an
-outside failure, it reports it.
+outside failure, it reports it. With ``dry_run`` an action reports the exact request it
+would make (the routing table it would set, the URL and JSON body it would POST) and
+changes nothing.
+
+A ``rollback`` acts on the version that failed, the alert's ``version`` label: a
+challenger or shadow is taken out of traffic (archived, its weight to the champion),
+the champion is rolled back. Without a ``version`` label the failing version is known
+only when the champion is the one version serving (then it is rolled back); otherwise
+the action is skipped, saying why, rather than guessing and removing a healthy version.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -31,7 +40,11 @@ _DAGSTER_LAUNCH = (
 
 
 class RoutingControl(Protocol):
-    """The registry, as runbooks use it."""
+    """The registry, as runbooks use it (see ``mlpulse.server.registry_control``)."""
+
+    def serving(self, model: str) -> Mapping[str, tuple[str, int]]:
+        """Version → (stage, weight) of the versions in the model's routing table."""
+        ...
 
     def rollback(
         self,
@@ -41,11 +54,20 @@ class RoutingControl(Protocol):
         to_version: str | None = None,
         healthy: Callable[[str], bool] = ...,
         reason: str = "",
+        dry_run: bool = False,
     ) -> Any: ...
 
-    def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> Any: ...
+    def retire(
+        self, model: str, version: str, *, actor: str, reason: str = "", dry_run: bool = False
+    ) -> Any: ...
 
-    def open_circuit(self, model: str, version: str, *, actor: str) -> Any: ...
+    def shift_traffic(
+        self, model: str, weights: Mapping[str, int], *, actor: str, dry_run: bool = False
+    ) -> Any: ...
+
+    def open_circuit(
+        self, model: str, version: str, *, actor: str, dry_run: bool = False
+    ) -> Any: ...
 
 
 class Poster(Protocol):
@@ -95,12 +117,22 @@ class RunbookActions:
         self._enqueue = enqueue
         self._pause = pause  # stops an experiment: (name, reason)
 
+    def serving(self, model: str) -> Mapping[str, tuple[str, int]] | None:
+        """Version → (stage, weight) in ``model``'s routing table; None without a registry."""
+        return None if self._routing is None else self._routing.serving(model)
+
     def run(
-        self, action: ActionConfig, alert: Alert, *, healthy: Callable[[str, str], bool], now: float
+        self,
+        action: ActionConfig,
+        alert: Alert,
+        *,
+        healthy: Callable[[str, str], bool],
+        now: float,
+        dry_run: bool = False,
     ) -> tuple[str, str]:
         model = action.model or alert.labels.get("model", "")
         try:
-            return self._run(action, alert, model, healthy, now)
+            return self._run(action, alert, model, healthy, now, dry_run)
         except Exception as exc:  # an action's failure is its outcome, not a crash
             return "failed", f"{type(exc).__name__}: {exc}"
 
@@ -111,8 +143,10 @@ class RunbookActions:
         model: str,
         healthy: Callable[[str, str], bool],
         now: float,
+        dry_run: bool,
     ) -> tuple[str, str]:
         kind = action.kind
+        done = "dry_run" if dry_run else "ok"
         if kind in ("rollback", "shift_traffic", "open_circuit"):
             if self._routing is None:
                 return "failed", "no model registry to act on"
@@ -120,26 +154,29 @@ class RunbookActions:
                 return "failed", "the alert has no model label and the action names none"
         if kind == "rollback":
             assert self._routing is not None
-            result = self._routing.rollback(
-                model, actor="runbook", to_version=action.to,
-                healthy=lambda version: healthy(model, version),
-                reason=f"alert {alert.labels.get('alertname', alert.rule)}",
-            )  # fmt: skip
-            return "ok", f"rolled {model} back: {result}"
+            return self._rollback(self._routing, action, alert, model, healthy, dry_run)
         if kind == "shift_traffic":
             assert self._routing is not None
-            self._routing.shift_traffic(model, action.weights, actor="runbook")
-            return "ok", f"traffic of {model}: {dict(action.weights)}"
+            if not action.weights:  # refused at validation; kept for a config from elsewhere
+                return "failed", "shift_traffic without weights changes nothing"
+            result = self._routing.shift_traffic(
+                model, action.weights, actor="runbook", dry_run=dry_run
+            )
+            verb = "would shift traffic of" if dry_run else "shifted traffic of"
+            return done, f"{verb} {model} to {dict(action.weights)}: {result}"
         if kind == "open_circuit":
             assert self._routing is not None
             version = alert.labels.get("version")
             if not version:
                 return "failed", "the alert has no version label"
-            self._routing.open_circuit(model, version, actor="runbook")
-            return "ok", f"{model}/{version} taken out of rotation"
+            result = self._routing.open_circuit(model, version, actor="runbook", dry_run=dry_run)
+            verb = "would take" if dry_run else "took"
+            return done, f"{verb} {model}/{version} out of rotation: {result}"
         if kind == "pause_experiment":
             if self._pause is None or not action.experiment:
                 return "failed", "no experiment to pause"
+            if dry_run:
+                return done, f"would stop experiment {action.experiment}"
             name = alert.labels.get("alertname", alert.rule)
             self._pause(action.experiment, f"paused by runbook on alert {name}")
             return "ok", f"experiment {action.experiment} stopped"
@@ -147,11 +184,15 @@ class RunbookActions:
             if self._poster is None or not action.url:
                 return "failed", "no URL to call"
             url, body = webhook_request(action, alert)
+            if dry_run:
+                return done, f"would POST {url} {json.dumps(body, sort_keys=True)}"
             status, detail = self._poster.post(url, body)
             ok = status is not None and 200 <= status < 300
             return ("ok" if ok else "failed"), f"POST {url}: {status or 'unreachable'} {detail}"
         if self._enqueue is None or not action.receiver:
             return "failed", "no receiver to notify"
+        if dry_run:
+            return done, f"would notify {action.receiver}"
         self._enqueue(
             Notification(
                 id=uuid.uuid4().hex,
@@ -167,3 +208,43 @@ class RunbookActions:
             )
         )
         return "ok", f"notified {action.receiver}"
+
+    @staticmethod
+    def _rollback(
+        routing: RoutingControl,
+        action: ActionConfig,
+        alert: Alert,
+        model: str,
+        healthy: Callable[[str, str], bool],
+        dry_run: bool,
+    ) -> tuple[str, str]:
+        """Take out the version that failed; roll back only a failing champion."""
+        done = "dry_run" if dry_run else "ok"
+        reason = f"alert {alert.labels.get('alertname', alert.rule)}"
+        version = alert.labels.get("version")
+        serving = routing.serving(model)
+        champion = next((v for v, (stage, _) in serving.items() if stage == "champion"), None)
+        if version:
+            if version not in serving:
+                return "skipped", f"{model}/{version} is not in the routing table any more"
+            if version != champion:
+                result = routing.retire(
+                    model, version, actor="runbook", reason=reason, dry_run=dry_run
+                )
+                verb = "would take" if dry_run else "took"
+                return done, f"{verb} {model}/{version} out of traffic: {result}"
+        elif action.to is None:
+            live = sorted(v for v, (stage, weight) in serving.items()
+                          if stage != "champion" and weight > 0)  # fmt: skip
+            if live:
+                return "skipped", (
+                    f"the alert has no version label and {model} serves {champion} and "
+                    f"{', '.join(live)}: the failing version is unknown, so nothing is rolled "
+                    "back (label the rule's series with version, or name the target with `to`)"
+                )
+        result = routing.rollback(
+            model, actor="runbook", to_version=action.to,
+            healthy=lambda v: healthy(model, v), reason=reason, dry_run=dry_run,
+        )  # fmt: skip
+        verb = "would roll" if dry_run else "rolled"
+        return done, f"{verb} {model} back: {result}"

@@ -76,3 +76,40 @@ def test_alerting_problems_name_each_escalation_problem_once_with_its_path() -> 
     assert _problems(escalation_policies=policies) == [
         "escalation_policies.critical.steps[0].delay_minutes: must be a whole number; got '10m'"
     ]
+
+
+def test_alerting_problems_reject_a_shift_traffic_without_weights() -> None:
+    runbooks = {
+        "empty": {"match": {}, "actions": [{"kind": "shift_traffic"}]},
+        "bad": {"match": {}, "actions": [{"kind": "shift_traffic", "weights": {"v1": 120}}]},
+        "good": {"match": {}, "actions": [{"kind": "shift_traffic",
+                                           "weights": {"v1": 100, "v2": 0}}]},
+    }  # fmt: skip
+    assert _problems(runbooks=runbooks) == [
+        "runbooks.empty.actions[0].weights: required for a shift_traffic action (version: percent)",
+        "runbooks.bad.actions[0].weights.v1: must be an int in [0, 100]; got 120",
+    ]
+
+
+def test_alerting_problems_check_a_runbooks_confirmation_and_approval_expiry() -> None:
+    runbooks = {
+        "zero": {"match": {}, "actions": [{"kind": "rollback"}], "confirm": {"failures": 0}},
+        "soon": {"match": {}, "actions": [{"kind": "rollback"}],
+                 "confirm": {"interval": "soon"}, "approval_expires": "0m"},
+        "fine": {"match": {}, "actions": [{"kind": "rollback"}],
+                 "confirm": {"failures": 3, "interval": "1m"}, "approval_expires": "2h"},
+    }  # fmt: skip
+    assert _problems(runbooks=runbooks) == [
+        "runbooks.zero.confirm.failures: must be an int in [1, 100]; got 0",
+        "runbooks.soon.confirm.interval: must be a duration like 30s, 5m, 1h or 7d; got 'soon'",
+        "runbooks.soon.approval_expires: must be longer than zero; got '0m'",
+    ]
+
+
+def test_alerting_problems_name_a_webhook_without_url_and_a_pause_without_experiment() -> None:
+    runbooks = {"r": {"match": {}, "actions": [{"kind": "webhook"},
+                                               {"kind": "pause_experiment"}]}}  # fmt: skip
+    assert _problems(runbooks=runbooks) == [
+        "runbooks.r.actions[0].url: required for a webhook action",
+        "runbooks.r.actions[1].experiment: required for a pause_experiment action",
+    ]

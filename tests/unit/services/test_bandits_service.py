@@ -14,7 +14,7 @@ import pytest
 from mlpulse.adapters.store.sqlite_bandits import SQLiteBanditStore
 from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
 from mlpulse.domain.registry import RoutingEntry
-from mlpulse.errors import InvalidInputError, NotFoundError, StoreError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError, StoreError
 from mlpulse.services.bandits import Bandit, BanditReward, Bandits
 from mlpulse.services.registry import Registry
 from tests.unit.services.reward_oracle import reward_totals
@@ -254,11 +254,11 @@ def test_bandit_start_refuses_a_model_with_a_running_bandit_or_a_busy_model(
     world: World,
 ) -> None:
     first = _start(world)
-    with pytest.raises(InvalidInputError, match=f"running bandit already \\({first.id}\\)"):
+    with pytest.raises(ConflictError, match=f"running bandit already \\({first.id}\\)"):
         _start(world)
     world.bandits.stop(first.id)
     world.busy["shop"] = "'shop' has a running rollout (r1)"
-    with pytest.raises(InvalidInputError, match=r"model: 'shop' has a running rollout \(r1\)"):
+    with pytest.raises(ConflictError, match=r"model: 'shop' has a running rollout \(r1\)"):
         _start(world)
 
 

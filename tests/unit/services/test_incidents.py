@@ -10,8 +10,9 @@ import pytest
 
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.domain.alerts import Alert, AlertState, Severity
-from mlpulse.domain.incidents import ActionConfig, RunbookConfig
+from mlpulse.domain.incidents import ActionConfig, ConfirmConfig, RunbookConfig
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.registry import Deployment
 from mlpulse.services.incidents import IncidentService
 from mlpulse.services.postmortem import postmortem
 from mlpulse.services.runbook_actions import RunbookActions
@@ -31,23 +32,49 @@ class Clock:
 class FakeRegistry:
     versions: list[str] = field(default_factory=lambda: ["v1", "v2", "v3"])  # oldest first
     champion: str = "v3"
+    weights: dict[str, int] = field(default_factory=dict)  # challengers' shares
+    archived: set[str] = field(default_factory=set)
     rollbacks: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+
+    def serving(self, model: str) -> dict[str, tuple[str, int]]:
+        rest = 100 - sum(self.weights.values())
+        return {
+            v: ("champion", rest) if v == self.champion else ("challenger", self.weights.get(v, 0))
+            for v in self.versions if v not in self.archived
+        }  # fmt: skip
 
     def rollback(
         self, model: str, *, actor: str, to_version: str | None = None,
-        healthy: Callable[[str], bool] = lambda v: True, reason: str = "",
+        healthy: Callable[[str], bool] = lambda v: True, reason: str = "", dry_run: bool = False,
     ) -> str:  # fmt: skip
-        candidates = [v for v in reversed(self.versions) if v != self.champion and healthy(v)]
+        candidates = [v for v in reversed(self.versions)
+                      if v != self.champion and v not in self.archived and healthy(v)]  # fmt: skip
         if not candidates:
             raise RuntimeError("no healthy version to roll back to")
-        self.champion = to_version or candidates[0]
+        target = to_version or candidates[0]
+        if dry_run:
+            return f"set routing of {model} to {target}=champion:100"
+        self.archived.add(self.champion)
+        self.champion, self.weights = target, {}
         self.rollbacks.append(self.champion)
         return self.champion
 
-    def shift_traffic(self, model: str, weights: Mapping[str, int], *, actor: str) -> None:
+    def retire(
+        self, model: str, version: str, *, actor: str, reason: str = "", dry_run: bool = False
+    ) -> str:
+        if not dry_run:
+            self.archived.add(version)
+            self.weights.pop(version, None)
+            self.retired.append(version)
+        return f"{version} archived"
+
+    def shift_traffic(
+        self, model: str, weights: Mapping[str, int], *, actor: str, dry_run: bool = False
+    ) -> None:
         pass
 
-    def open_circuit(self, model: str, version: str, *, actor: str) -> None:
+    def open_circuit(self, model: str, version: str, *, actor: str, dry_run: bool = False) -> None:
         pass
 
 
@@ -77,7 +104,8 @@ def world(tmp_path: Path) -> Iterator[World]:
     store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
     config = Config(version=1, runbooks={"rollback-on-errors": RunbookConfig(
         match={"alertname": "errors", "severity": "critical"},
-        actions=[ActionConfig(kind="rollback")], cooldown="10m", max_per_hour=3)})  # fmt: skip
+        actions=[ActionConfig(kind="rollback")], cooldown="10m", max_per_hour=3,
+        confirm=ConfirmConfig(failures=1))})  # fmt: skip
     actions = RunbookActions(routing=registry, poster=None, enqueue=None)
     service = IncidentService(store, clock, lambda: w.config, actions)
     w = World(clock, store, registry, config, service)
@@ -121,8 +149,10 @@ def test_rollback_never_picks_a_version_that_is_itself_unhealthy(world: World) -
 
 def test_dry_run_and_approval_record_without_acting(world: World) -> None:
     base = world.config.runbooks["rollback-on-errors"]
-    dry = RunbookConfig(match=base.match, actions=base.actions, dry_run=True)
-    ask = RunbookConfig(match=base.match, actions=base.actions, require_approval=True)
+    dry = RunbookConfig(match=base.match, actions=base.actions, dry_run=True,
+                        confirm=base.confirm)  # fmt: skip
+    ask = RunbookConfig(match=base.match, actions=base.actions, require_approval=True,
+                        confirm=base.confirm)  # fmt: skip
     world.config = Config(version=1, runbooks={"dry": dry, "ask": ask})
     world.service.on_alerts([_alert(1)], T0)
     assert world.registry.rollbacks == []
@@ -135,12 +165,12 @@ def test_the_postmortem_has_the_timeline_numbers_and_hints(world: World) -> None
     world.service.on_alerts([_alert(1, state=AlertState.RESOLVED)], T0 + 600)
     (incident,) = world.service.incidents()
     text = postmortem(
-        incident, deployments=[(T0 - 900, "recs v3 promoted to champion")],
+        incident, deployments=[Deployment("recs", "v3", T0 - 900, "promote", {}, "ci")],
         actions=world.store.actions(),
     )  # fmt: skip
     assert text.startswith("# Post-mortem: errors (recs/v3)")
     assert "| time to recover (onset → mitigated) | 30.0 s |" in text
-    assert "Deployment 14.5 min before the onset: recs v3 promoted to champion" in text
+    assert "Deployment 14.5 min before the onset: promote recs v3 by ci" in text
     assert "rollback — ok" in text and "acknowledged by ana" in text
 
 
@@ -164,7 +194,8 @@ def test_similar_incidents_rank_same_model_and_shared_signals_first(world: World
 def test_an_action_that_needs_approval_runs_once_a_person_approves(world: World) -> None:
     base = world.config.runbooks["rollback-on-errors"]
     world.config = Config(version=1, runbooks={"ask": RunbookConfig(
-        match=base.match, actions=base.actions, require_approval=True)})  # fmt: skip
+        match=base.match, actions=base.actions, require_approval=True,
+        confirm=base.confirm)})  # fmt: skip
     world.service.on_alerts([_alert(1)], T0)
     assert world.registry.rollbacks == []
     (pending,) = world.service.approvals()
@@ -184,7 +215,8 @@ def test_a_runbook_can_pause_an_experiment(world: World) -> None:
     service = IncidentService(world.store, world.clock, lambda: config, actions)
     config = Config(version=1, runbooks={"stop-ab": RunbookConfig(
         match={"alertname": "errors"},
-        actions=[ActionConfig(kind="pause_experiment", experiment="ranker-ab")])})  # fmt: skip
+        actions=[ActionConfig(kind="pause_experiment", experiment="ranker-ab")],
+        confirm=ConfirmConfig(failures=1))})  # fmt: skip
     service.on_alerts([_alert(1)], T0)
     assert paused == [("ranker-ab", "paused by runbook on alert errors")]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -13,7 +15,7 @@ from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.adapters.store.sqlite_rollouts import SQLiteRolloutStore
 from mlpulse.core.experiments.rollout import RolloutPlan
 from mlpulse.domain.registry import RoutingEntry, RoutingTable
-from mlpulse.errors import InvalidInputError, NotFoundError
+from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.services.incidents import IncidentService
 from mlpulse.services.rollouts import Rollout, RolloutMetric, Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
@@ -264,3 +266,44 @@ def test_rollouts_stay_running_when_the_audited_rollback_fails_and_retry(
     (rollout,) = world.rollouts.tick()
     assert rollout.status == "rolled_back"
     assert incidents.incidents(model="shop")[0].status == "mitigated"
+
+
+# -- validated at creation, one steering job per model, isolated ticks --------------------------
+
+
+@pytest.mark.parametrize(
+    ("guardrails", "field"),
+    [([], "primary.max_harm"), ([SPEND, RolloutMetric("spend2", max_harm=-0.5)],
+                                "guardrails[1].max_harm")],
+)  # fmt: skip
+def test_rollouts_refuse_a_negative_max_harm_at_creation_naming_the_field(
+    world: World, guardrails: list[RolloutMetric], field: str
+) -> None:
+    primary = RolloutMetric("purchase", max_harm=-0.02 if not guardrails else 0.02)
+    with pytest.raises(InvalidInputError, match=rf"^{re.escape(field)}: must be a finite") as exc:
+        world.rollouts.start("shop", "v2", primary=primary, guardrails=guardrails,
+                             plan=RolloutPlan())  # fmt: skip
+    assert exc.value.field == field
+    assert world.rollouts.list() == [] and world.registry.changes == []
+
+
+def test_rollouts_refuse_a_model_a_bandit_steers_with_a_conflict(world: World) -> None:
+    rollouts = Rollouts(world.store, world.outcomes, world.registry, world.clock,
+                        busy=lambda model: f"{model!r} has a running bandit (b1)")  # fmt: skip
+    with pytest.raises(ConflictError, match=r"model: 'shop' has a running bandit \(b1\)"):
+        rollouts.start("shop", "v2", primary=PURCHASE, plan=RolloutPlan())
+    assert world.registry.changes == []
+
+
+def test_rollouts_tick_the_others_when_one_fails(world: World) -> None:
+    good = world.rollouts.start("shop", "v2", primary=PURCHASE, plan=RolloutPlan())
+    broken = msgspec.structs.replace(good, id="broken", model="gone", created_at=T0 - 1)
+    world.store.save(broken)  # its model left the registry: its tick raises
+
+    world.clock.t += 60
+    ticked = {r.id: r for r in world.rollouts.tick()}
+
+    assert ticked["broken"].status == "running"
+    assert ticked["broken"].timeline[-1].reason.startswith("tick failed: NotFoundError")
+    assert ticked[good.id].timeline[-1].action == "hold"  # decided: too few units yet
+    assert "tick failed" not in ticked[good.id].timeline[-1].reason

@@ -26,7 +26,7 @@ from mlpulse.domain.alerts import (
     OutboxEntry,
     Silence,
 )
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 
 T = TypeVar("T")
 
@@ -239,6 +239,27 @@ class SQLiteAlertStore:
             rows = self._rows("read actions", "SELECT body FROM actions WHERE at >= ? AND "
                               "runbook = ? ORDER BY id", (since, runbook))  # fmt: skip
         return self._decode(rows, ActionOutcome)
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def save_approval(self, approval: Approval) -> None:
+        with self._transaction("store an approval") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO approvals (id, status, requested_at, body) "
+                "VALUES (?, ?, ?, ?)",
+                (approval.id, approval.status, approval.requested_at,
+                 msgspec.msgpack.encode(approval)),
+            )  # fmt: skip
+
+    def approvals(self, *, status: str | None = None) -> list[Approval]:
+        """Oldest first; only those with ``status`` when given."""
+        if status is None:
+            rows = self._rows("read approvals",
+                              "SELECT body FROM approvals ORDER BY requested_at")  # fmt: skip
+        else:
+            rows = self._rows("read approvals", "SELECT body FROM approvals WHERE status = ? "
+                              "ORDER BY requested_at", (status,))  # fmt: skip
+        return self._decode(rows, Approval)
 
     def close(self) -> None:
         self._file.close()

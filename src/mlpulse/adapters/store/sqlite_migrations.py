@@ -14,7 +14,8 @@ a table is a new migration.
    ``bandits.sqlite``) copied in, when a data directory is given; the files are then
    renamed ``*.migrated``. ``metadata.sqlite`` was one of them and is the database now,
    so its rows stay where they are. Minute profiles keep their own file
-   (``profiles.sqlite``, see :mod:`mlpulse.adapters.store.embedded`).
+   (``profiles.sqlite``, see :mod:`mlpulse.adapters.store.embedded`);
+3. runbook approvals, kept across restarts.
 """
 
 from __future__ import annotations
@@ -193,6 +194,27 @@ def _create_tables(con: sqlite3.Connection, context: MigrationContext) -> None:
         con.execute(statement)
 
 
+def _create(
+    statements: tuple[str, ...],
+) -> Callable[[sqlite3.Connection, MigrationContext], None]:
+    """A migration that runs ``statements``."""
+
+    def apply(con: sqlite3.Connection, context: MigrationContext) -> None:
+        for statement in statements:
+            con.execute(statement)
+
+    return apply
+
+
+# Runbook actions waiting for (or decided by) a person.
+_APPROVALS = (
+    """CREATE TABLE IF NOT EXISTS approvals (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, requested_at REAL NOT NULL,
+        body BLOB NOT NULL
+    )""",
+)
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -239,6 +261,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "rows of the separate SQLite files of earlier versions copied in",
         _import_legacy_files,
     ),
+    Migration(3, "runbook approvals kept across restarts", _create(_APPROVALS)),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -26,7 +26,7 @@ from mlpulse.domain.alerts import (
     OutboxEntry,
     Silence,
 )
-from mlpulse.domain.incidents import ActionOutcome, Incident
+from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 
 T = TypeVar("T")
 NAME: Final = "alert store"
@@ -235,6 +235,25 @@ class PostgresAlertStore:
         if runbook is not None:
             sql, params = sql + " AND runbook = %s", [since, runbook]
         return _decode(self._rows("read actions", sql + " ORDER BY id", params), ActionOutcome)
+
+    # -- approvals ---------------------------------------------------------------------------
+
+    def save_approval(self, approval: Approval) -> None:
+        self._rows(
+            "store an approval",
+            "INSERT INTO approvals (id, status, requested_at, body) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET status = excluded.status, "
+            "requested_at = excluded.requested_at, body = excluded.body",
+            (approval.id, approval.status, approval.requested_at, _pack(approval)),
+        )
+
+    def approvals(self, *, status: str | None = None) -> list[Approval]:
+        """Oldest first; only those with ``status`` when given."""
+        sql, params = "SELECT body FROM approvals", list[Any]()
+        if status is not None:
+            sql, params = sql + " WHERE status = %s", [status]
+        rows = self._rows("read approvals", sql + " ORDER BY requested_at, id", params)
+        return _decode(rows, Approval)
 
     def close(self) -> None:
         """Nothing of its own to release: the backend closes the shared database."""

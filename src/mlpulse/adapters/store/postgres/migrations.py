@@ -156,4 +156,13 @@ MIGRATIONS: Final = (
         "events, series, metadata, alerts, registry and documents",
         _EVENTS + _SERIES + _METADATA + _ALERTS + _REGISTRY + _DOCUMENTS,
     ),
+    Migration(
+        2,
+        "runbook approvals kept across restarts",
+        (
+            f"""CREATE TABLE approvals (
+            id {_C} PRIMARY KEY, status {_C} NOT NULL, requested_at double precision NOT NULL,
+            body bytea NOT NULL)""",
+        ),
+    ),
 )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,8 +27,6 @@ from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
     from mlpulse.library.report import Report
     from mlpulse.ports import MetadataStore
 
@@ -81,12 +81,19 @@ def serve(
     CollectorServer(config, app).run()
 
 
-def _metadata(settings: Settings) -> AbstractContextManager[MetadataStore]:
+@contextmanager
+def _metadata(settings: Settings) -> Iterator[MetadataStore]:
     """The metadata store alone: it opens beside a running collector."""
     # Imported here, not at the top: it keeps `mlpulse --help` fast.
     from mlpulse.adapters.store.factory import open_metadata
 
-    return open_metadata(settings)
+    with ExitStack() as stack:
+        try:
+            metadata = stack.enter_context(open_metadata(settings))
+        except MlpulseError as exc:  # a bad MLPULSE_STORE, an unreadable database
+            err.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(2) from exc
+        yield metadata
 
 
 @app.command()

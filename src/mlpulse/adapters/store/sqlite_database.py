@@ -77,6 +77,8 @@ class SQLiteDatabase:
         con: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if con is None:
             with self._readers_lock:  # not the transaction lock: that may be held long
+                if self._closed:  # closed after the caller looked: no new connection
+                    raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
                 con = self._local.connection = self._connect()
                 self._readers.append(con)
         return con

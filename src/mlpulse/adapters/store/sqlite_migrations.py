@@ -14,8 +14,13 @@ a table is a new migration.
    ``bandits.sqlite``) copied in, when a data directory is given; the files are then
    renamed ``*.migrated``. ``metadata.sqlite`` was one of them and is the database now,
    so its rows stay where they are. Minute profiles keep their own file
-   (``profiles.sqlite``, see :mod:`mlpulse.adapters.store.embedded`);
+   (``profiles.sqlite``, see :mod:`mlpulse.adapters.store.embedded`). The renames
+   follow the commit: a crash between them leaves an old file under its old name,
+   already copied and never copied again (the schema version says so);
 3. runbook approvals, kept across restarts.
+
+Adding a table or a column: append a ``Migration`` with the next number (its
+statements through :func:`_create`); never edit a released one.
 """
 
 from __future__ import annotations

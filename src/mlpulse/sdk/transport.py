@@ -82,9 +82,11 @@ class FailoverTransport:
 
     def __init__(self, endpoints: Endpoints, api_key: str, *, timeout: float) -> None:
         self._endpoints = endpoints
-        self._api_key = api_key
-        self._seconds = timeout
-        self._transports: dict[str, HttpTransport] = {}
+        # Made now, on the thread that makes the client: setting up TLS takes tens of ms,
+        # which the shipping thread must not spend while serving threads fill its buffer.
+        self._transports = {
+            url: HttpTransport(url, api_key, timeout=timeout) for url in endpoints.urls
+        }
 
     def send(self, payload: Payload, *, timeout: float | None = None) -> Reply:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -94,7 +96,7 @@ class FailoverTransport:
             left = None if deadline is None else deadline - time.monotonic()
             if reply is not None and left is not None and left <= 0:
                 break  # stopping, and the time is up: the shipper gives up or tries again
-            reply = self._transport(url).send(payload, timeout=left)
+            reply = self._transports[url].send(payload, timeout=left)
             if reply.verdict is not Verdict.RETRY:
                 if url != self._endpoints.current:
                     _LOG.warning("mlpulse now sends to the collector at %s", url)
@@ -109,13 +111,6 @@ class FailoverTransport:
             self._endpoints.failed(url)
         assert reply is not None  # Endpoints holds at least one URL
         return reply
-
-    def _transport(self, url: str) -> HttpTransport:
-        transport = self._transports.get(url)
-        if transport is None:
-            transport = HttpTransport(url, self._api_key, timeout=self._seconds)
-            self._transports[url] = transport
-        return transport
 
     def close(self) -> None:
         for transport in self._transports.values():

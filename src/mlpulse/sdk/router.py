@@ -61,6 +61,10 @@ ROUTING_PATH: Final = "/v1/routing/"
 MAX_WAIT: Final = 30.0
 # Answers that another collector may not give: tried there at once.
 _FAILOVER_STATUSES: Final = frozenset({408, 425, 429})
+# After an answer that will not change soon (401, 403, 404: a router with a fallback
+# version keeps polling for a model not registered yet), the next poll comes this many
+# seconds later, give or take half: a fleet of such routers must not poll every second.
+_REFUSED_WAIT: Final = 10.0
 # Polls that find nothing new start at most this often: a collector that answers "unchanged"
 # at once (or a wait of 0) must not make a tight loop.
 _MIN_POLL_INTERVAL: Final = 1.0
@@ -153,6 +157,7 @@ class Router:
         self._endpoints = url if isinstance(url, Endpoints) else Endpoints(split_urls(url))
         self._path = f"{ROUTING_PATH}{quote(model, safe='')}"
         self._etag: str | None = None
+        self._refused = False  # the last answer was 401, 403 or 404
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
@@ -383,7 +388,10 @@ class Router:
                         self._table.revision if self._table else None,
                     )
                 self._last_error = error
-                stop.wait(self._backoff.delay(attempt, rng))
+                if self._refused:
+                    stop.wait(rng.uniform(0.5, 1.0) * _REFUSED_WAIT)
+                else:
+                    stop.wait(self._backoff.delay(attempt, rng))
                 attempt += 1
                 continue
             if attempt and self._ready.is_set():
@@ -460,6 +468,7 @@ class Router:
             self._endpoints.failed(base)
             return f"HTTP {status}: {body[:200].decode(errors='replace')}"
         self._endpoints.succeeded(base)
+        self._refused = status in (401, 403, 404)
         if status == 304:
             return False, None
         if status != 200:

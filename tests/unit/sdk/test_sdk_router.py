@@ -40,6 +40,7 @@ class Collector:
         self.changed = threading.Condition()
         self.outcomes: list[Outcome] = []
         self.polls: list[dict[str, str]] = []
+        self.gets = 0
         self.stopping = False
         self.connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
@@ -68,6 +69,7 @@ class Collector:
         return msgspec.json.encode(table | more)
 
     def answer_get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        self.gets += 1
         url = urlsplit(path)
         if headers.get("Authorization") != "Bearer test-key":
             return 401, b'{"detail": "unknown key"}'
@@ -535,3 +537,33 @@ def test_router_backs_off_at_most_about_a_second_by_default(
     back = time.monotonic()
     assert wait_for(lambda: router.choose(unit_on("v2")).version == "v1", timeout=3.0)
     assert time.monotonic() - back < 1.5
+
+
+def test_router_moves_its_held_poll_to_the_next_url_when_its_collector_goes_down(
+    collector: Collector,
+) -> None:
+    other = Collector(free_port())
+    other.up()
+    router = Router([collector.url, other.url], "test-key", "recs", **FAST)
+    try:
+        time.sleep(0.2)  # the poll is held by the first collector
+        collector.down()
+        other.set(("v1", "champion", 100), fallback="v1")
+        assert wait_for(lambda: router.choose(unit_on("v2")).version == "v1", timeout=1.0)
+    finally:
+        router.close()
+        other.down()
+
+
+def test_router_with_a_fallback_version_polls_slowly_for_a_model_not_registered(
+    collector: Collector,
+) -> None:
+    started = time.monotonic()
+    router = Router(collector.url, "test-key", "other", fallback_version="v1", **FAST)
+    try:
+        assert time.monotonic() - started < 1.0  # the 404 answered at once
+        assert router.choose("anyone").version == "v1"
+        time.sleep(1.0)
+        assert collector.gets == 1  # the next poll comes 5 to 10 s later, not every second
+    finally:
+        router.close()

@@ -151,3 +151,11 @@ def test_client_with_one_url_in_a_list_works_as_with_a_str(
     assert client.flush(timeout=4)
     assert time.monotonic() - started < 2.0
     assert repr(client) == f"Client({receiver.url!r})"
+
+
+def test_cli_uses_the_first_of_several_collector_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlpulse.cli.api import client
+
+    monkeypatch.setenv("MLPULSE_URL", "http://a:8000, http://b:8000")
+    with client(None, "k") as http:
+        assert str(http.base_url) == "http://a:8000"

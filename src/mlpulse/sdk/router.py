@@ -22,11 +22,7 @@ The table says which versions the collector holds unhealthy (a critical alert of
 version fires): the router never falls back to one of them while a healthy one is left.
 
 Exposures (opt-in, ``exposure="exposure"``): :meth:`Router.choose` logs the outcome
-``exposure`` (value 1, with the model, the version that serves and the unit id) the first
-time it sends a unit to a version, which is what rollouts and bandits count units by. It
-remembers the last ``exposure_memory`` (unit, version) pairs, least recently chosen out
-first (default 100,000: about 25 MB with 20-character unit ids); a pair evicted and seen
-again is logged again, which rollouts and bandits tolerate as they count distinct units.
+``exposure`` the first time it sends a unit to a version (:mod:`mlpulse.sdk.exposures`).
 """
 
 from __future__ import annotations
@@ -39,7 +35,6 @@ import socket
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypedDict
 from urllib.parse import quote
@@ -52,6 +47,7 @@ from mlpulse.errors import ConfigurationError, parameter_error
 from mlpulse.sdk.backoff import Backoff
 from mlpulse.sdk.circuit import CircuitBreaker
 from mlpulse.sdk.endpoints import Endpoints, split_urls
+from mlpulse.sdk.exposures import Expose, Exposures, check_exposure
 from mlpulse.sdk.options import check_seconds
 from mlpulse.sdk.routing_table import Choice, RoutingTable, check_routable, choose
 from mlpulse.sdk.transport import USER_AGENT
@@ -71,9 +67,6 @@ _MIN_POLL_INTERVAL: Final = 1.0
 
 Report = Callable[[str, str], None]
 """Called with (``"circuit_open"`` or ``"circuit_closed"``, version)."""
-Expose = Callable[[str, str, str], None]
-"""Logs an exposure: called with (outcome name, version, unit id)."""
-MAX_EXPOSURE_MEMORY: Final = 10_000_000
 
 
 class RouterOptions(TypedDict, total=False):
@@ -146,7 +139,7 @@ class Router:
             raise parameter_error(
                 "breaker", owner, "a callable that makes a CircuitBreaker", breaker
             )
-        _check_exposure(exposure, exposure_memory, expose)
+        check_exposure(exposure, exposure_memory, expose)
         if fallback_version is not None and not (
             isinstance(fallback_version, str) and 0 < len(fallback_version) <= MAX_NAME_LENGTH
         ):
@@ -168,10 +161,11 @@ class Router:
         self._backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self._new_breaker = breaker
         self._report = report
-        self._exposure = exposure
-        self._expose = expose
-        self._exposure_memory = exposure_memory
-        self._exposed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._exposures = (
+            None
+            if exposure is None or expose is None  # check_exposure: both or neither
+            else Exposures(exposure, memory=exposure_memory, expose=expose, model=model)
+        )
         self._table: RoutingTable | None = None
         self._last_error = "no answer yet"
         self._closed = False
@@ -202,7 +196,6 @@ class Router:
     def _start(self) -> None:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
-        self._exposed_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._answered = threading.Event()  # a table, or an answer that will not change
@@ -238,8 +231,8 @@ class Router:
         if table is None:
             if self.fallback_version is not None:
                 choice = Choice(self.fallback_version)
-                if self._exposure is not None:
-                    self._log_exposure(unit_id, choice.version)
+                if self._exposures is not None:
+                    self._exposures.log(unit_id, choice.version)
                 return choice
             raise ConfigurationError(
                 f"The router of model {self.model!r} has no routing table yet "
@@ -251,25 +244,9 @@ class Router:
             other = self._fallback(table, choice.version)
             if other is not None:
                 choice = Choice(other, choice.shadows, fallback_from=choice.version)
-        if self._exposure is not None:
-            self._log_exposure(unit_id, choice.version)
+        if self._exposures is not None:
+            self._exposures.log(unit_id, choice.version)
         return choice
-
-    def _log_exposure(self, unit_id: str, version: str) -> None:
-        key = (unit_id, version)
-        seen = self._exposed
-        with self._exposed_lock:
-            if key in seen:
-                seen.move_to_end(key)
-                return
-            seen[key] = None
-            if len(seen) > self._exposure_memory:
-                seen.popitem(last=False)
-        assert self._expose is not None and self._exposure is not None  # _check_exposure
-        try:
-            self._expose(self._exposure, version, unit_id)
-        except Exception:  # logging an exposure must never break the serving call
-            _LOG.exception("mlpulse: could not log the exposure of %s %s", self.model, version)
 
     def record(self, version: str, *, ok: bool, latency_ms: float | None = None) -> None:
         """Feed the outcome of one call to ``version`` to its circuit breaker."""
@@ -356,6 +333,8 @@ class Router:
 
     def _reset_after_fork(self) -> None:
         if not self._closed:
+            if self._exposures is not None:
+                self._exposures.reset_after_fork()
             self._start()  # the thread did not follow the fork; the last table did
 
     def __repr__(self) -> str:
@@ -502,22 +481,6 @@ class Router:
         self._answered.set()
         self._tried.set()
         return changed, None
-
-
-def _check_exposure(exposure: object, memory: object, expose: Expose | None) -> None:
-    if exposure is not None and not (
-        isinstance(exposure, str) and 0 < len(exposure) <= MAX_NAME_LENGTH
-    ):
-        expected = f"None or an outcome name of 1 to {MAX_NAME_LENGTH} characters"
-        raise parameter_error("exposure", "Router", expected, exposure)
-    if not (isinstance(memory, int) and not isinstance(memory, bool)) or not (
-        1 <= memory <= MAX_EXPOSURE_MEMORY
-    ):
-        expected = f"an int in [1, {MAX_EXPOSURE_MEMORY}]"
-        raise parameter_error("exposure_memory", "Router", expected, memory)
-    if exposure is not None and expose is None:
-        expected = "None for a Router made without expose (Client.router supplies it)"
-        raise parameter_error("exposure", "Router", expected, exposure)
 
 
 # Routers whose refresh thread must be restarted in a forked child (the thread does not

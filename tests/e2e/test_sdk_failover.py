@@ -86,6 +86,11 @@ def _stream(client: Client, model: str, go_away: Callable[[], None]) -> None:
     logger = threading.Thread(target=log)
     logger.start()
     assert switched.wait(30)
+    # Mid-stream for the first collector too: it has acknowledged a batch (a collector
+    # just restarted by the previous test may take a while over its first one).
+    deadline = time.monotonic() + 30
+    while client.stats().sent == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
     go_away()
     logger.join(60)
     assert client.flush(timeout=20)

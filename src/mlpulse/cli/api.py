@@ -19,7 +19,8 @@ ApiKey = Annotated[str | None, typer.Option("--api-key", help="API key [env MLPU
 
 def client(url: str | None, api_key: str | None) -> httpx.Client:
     """An HTTP client for the collector; exits with a clear message when no key is set."""
-    base = url or os.environ.get("MLPULSE_URL") or "http://127.0.0.1:8080"
+    # MLPULSE_URL may list several collectors for the SDK (a,b): the CLI uses the first.
+    base = (url or os.environ.get("MLPULSE_URL") or "http://127.0.0.1:8080").split(",")[0].strip()
     key = api_key or os.environ.get("MLPULSE_API_KEY")
     if not key:
         err.print("[red]error:[/] no API key: pass --api-key or set MLPULSE_API_KEY")

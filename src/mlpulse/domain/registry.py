@@ -12,7 +12,8 @@ Champion and challenger weights are integer percentages that sum to 100.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Literal
 
 import msgspec
@@ -47,11 +48,21 @@ class RoutingEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     weight: int
 
 
+class VersionHealth(msgspec.Struct, frozen=True):
+    """A version's health in the routing table: unhealthy while a critical alert with
+    that version's ``model`` and ``version`` labels fires; ``alerts`` names their rules."""
+
+    healthy: bool
+    alerts: list[str] = msgspec.field(default_factory=list)
+
+
 class RoutingTable(msgspec.Struct, frozen=True):
     """What the SDK router polls: the non-archived versions, their stages and weights.
 
     ``revision`` grows by one with every change of the model's registry entry;
-    ``fallback`` is the champion, which clients use when a circuit opens.
+    ``fallback`` is the champion, which clients use when a circuit opens. ``health``
+    has an entry per listed version (see :func:`with_health`); routers never fall back
+    to an unhealthy version while a healthy one is left.
     """
 
     model: str
@@ -59,6 +70,43 @@ class RoutingTable(msgspec.Struct, frozen=True):
     entries: list[RoutingEntry]
     updated_at: float
     fallback: str | None
+    health: dict[str, VersionHealth] = msgspec.field(default_factory=dict)
+
+
+def with_health(table: RoutingTable, firing: Mapping[str, Sequence[str]]) -> RoutingTable:
+    """``table`` with the health of each of its versions.
+
+    ``firing`` maps a version of the table's model to the rules of its firing critical
+    alerts; a version it does not name is healthy.
+
+    >>> table = RoutingTable("m", 3, [RoutingEntry("v1", "champion", 100)], 0.0, "v1")
+    >>> with_health(table, {"v1": ["latency"]}).health["v1"]
+    VersionHealth(healthy=False, alerts=['latency'])
+    """
+    health = {
+        e.version: VersionHealth(
+            healthy=not firing.get(e.version), alerts=sorted(firing.get(e.version, ()))
+        )
+        for e in table.entries
+    }
+    return msgspec.structs.replace(table, health=health)
+
+
+def health_tag(table: RoutingTable) -> str:
+    """The table's ETag: ``"<revision>"``, with a digest of the unhealthy versions and
+    their alerts when there are any, so a health change is a change for pollers.
+
+    >>> table = RoutingTable("m", 3, [RoutingEntry("v1", "champion", 100)], 0.0, "v1")
+    >>> health_tag(table), health_tag(with_health(table, {"v1": ["latency"]}))
+    ('"3"', '"3-418b78e2"')
+    """
+    unhealthy = sorted(
+        (version, *health.alerts) for version, health in table.health.items() if not health.healthy
+    )
+    if not unhealthy:
+        return f'"{table.revision}"'
+    digest = hashlib.sha256(repr(unhealthy).encode()).hexdigest()[:8]
+    return f'"{table.revision}-{digest}"'
 
 
 class Deployment(msgspec.Struct, frozen=True):

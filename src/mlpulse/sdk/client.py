@@ -22,6 +22,7 @@ from mlpulse.errors import ConfigurationError, ParameterError, parameter_error
 from mlpulse.sdk import lifecycle
 from mlpulse.sdk.attributions import attribution_features
 from mlpulse.sdk.backoff import Backoff
+from mlpulse.sdk.endpoints import Endpoints, split_urls
 from mlpulse.sdk.options import (
     API_KEY_VARIABLE,
     MAX_BUFFER_LIMIT,
@@ -55,8 +56,13 @@ class Client:
 
     Parameters
     ----------
-    url : str
-        The collector's base URL (``http://`` or ``https://``); batches go to ``{url}/v1/ingest``.
+    url : str or sequence of str
+        The collector's base URL (``http://`` or ``https://``); batches go to
+        ``{url}/v1/ingest``. Several URLs (a list, or one str with commas) are replicas of
+        one collector: every call goes to the one that answered last, and on no answer or
+        a 5xx moves to the next at once, avoiding a failed URL for a few seconds (see
+        :mod:`mlpulse.sdk.endpoints`). A batch keeps its id on every URL it is sent to,
+        so replicas that share a store keep it once.
     api_key : str
         A key with the ``ingest`` scope, sent as ``Authorization: Bearer <api_key>``.
     batch_size : int
@@ -79,7 +85,7 @@ class Client:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str],
         api_key: str,
         *,
         batch_size: int = 1000,
@@ -91,7 +97,13 @@ class Client:
         backoff_cap: float = 30.0,
         exit_timeout: float = 5.0,
     ) -> None:
-        check_url(url)
+        if not isinstance(url, str | list | tuple):
+            raise parameter_error("url", "Client", "a URL or a list of URLs", url)
+        urls = split_urls(url)
+        if not urls:
+            raise parameter_error("url", "Client", "at least one collector URL", url)
+        for each in urls:
+            check_url(each)
         check_api_key(api_key)
         check_int("batch_size", batch_size, 1, MAX_BATCH_EVENTS)
         check_int("max_buffer", max_buffer, batch_size, MAX_BUFFER_LIMIT)
@@ -107,13 +119,13 @@ class Client:
         if compression not in (None, "gzip"):
             raise parameter_error("compression", "Client", "None or 'gzip'", compression)
 
-        self._url = url.rstrip("/")
-        self._router_settings = (url, api_key, timeout)
+        self._endpoints = endpoints = Endpoints(urls)
+        self._router_settings = (api_key, timeout)
         self._routers: dict[str, Router] = {}
         self._routers_lock = threading.Lock()
         self._batch_size = batch_size
         self._shipper = shipper = Shipper(
-            transport_factory=lambda: _http_transport(url, api_key, timeout),
+            transport_factory=lambda: _http_transport(endpoints, api_key, timeout),
             batch_size=batch_size,
             max_buffer=max_buffer,
             flush_interval=flush_interval,
@@ -134,17 +146,23 @@ class Client:
     def from_env(cls, **options: Unpack[ClientOptions]) -> Self:
         """A client for ``MLPULSE_URL`` with ``MLPULSE_API_KEY``; other options as keywords.
 
+        ``MLPULSE_URL`` may list several collectors separated by commas.
+
         Raises :class:`~mlpulse.errors.ConfigurationError` naming the variable that is
         missing, empty or invalid.
         """
         url = environment_variable(URL_VARIABLE)
         api_key = environment_variable(API_KEY_VARIABLE)
+        urls = split_urls(url)
         try:
-            check_url(url)
+            if not urls:
+                raise parameter_error("url", "Client", "at least one collector URL", url)
+            for each in urls:
+                check_url(each)
         except ParameterError as exc:
             raise ConfigurationError(
-                f"The environment variable {URL_VARIABLE} must be an http:// or https:// URL. "
-                f"Got {url!r} instead."
+                f"The environment variable {URL_VARIABLE} must be an http:// or https:// URL, "
+                f"or several separated by commas. Got {url!r} instead."
             ) from exc
         try:
             check_api_key(api_key)
@@ -153,7 +171,7 @@ class Client:
                 f"The environment variable {API_KEY_VARIABLE} must be an API key without "
                 "spaces or control characters."
             ) from exc
-        return cls(url, api_key, **options)
+        return cls(urls, api_key, **options)
 
     # -- the hot path: no validation, no locks, no I/O -------------------------------
 
@@ -454,9 +472,11 @@ class Client:
                     expected = f"empty: model {model!r} already has a router"
                     raise parameter_error("options", "Client.router", expected, options)
                 return existing
-            url, api_key, timeout = self._router_settings
+            api_key, timeout = self._router_settings
             options.setdefault("timeout", timeout)
-            router = Router(url, api_key, model, report=report, expose=expose, **options)
+            router = Router(
+                self._endpoints, api_key, model, report=report, expose=expose, **options
+            )
             weakref.finalize(self, router.request_stop).atexit = False
             self._routers[model] = router
             return router
@@ -506,15 +526,16 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client({self._url!r})"
+        urls = self._endpoints.urls
+        return f"Client({urls[0] if len(urls) == 1 else list(urls)!r})"
 
 
-def _http_transport(url: str, api_key: str, timeout: float) -> Transport:
+def _http_transport(endpoints: Endpoints, api_key: str, timeout: float) -> Transport:
     # Imported when the first client is made, not by ``import mlpulse``: httpx takes
     # ~50 ms to import, and ~150 ms where its CLI extras (rich, pygments) are installed.
-    from mlpulse.sdk.transport import HttpTransport
+    from mlpulse.sdk.transport import FailoverTransport
 
-    return HttpTransport(url, api_key, timeout=timeout)
+    return FailoverTransport(endpoints, api_key, timeout=timeout)
 
 
 def _copy_list(values: Sequence[Any]) -> Any:

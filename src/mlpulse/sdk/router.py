@@ -1,23 +1,28 @@
 """The SDK router: which version serves a request, from a routing table kept fresh.
 
 A daemon thread long-polls ``GET {url}/v1/routing/{model}?wait=25`` with
-``If-None-Match: "<revision>"``: the collector answers 304 when nothing changed within
-the wait, and 200 with the new table at once when something did. :meth:`Router.choose`
-reads the last table it got (one attribute read, no lock, no I/O) and hashes the unit
-id over it (:func:`mlpulse.sdk.routing_table.choose`). When the collector is slow or
-down the router keeps serving from that copy and retries with full-jitter backoff.
+``If-None-Match`` set to the last answer's ``ETag``: the collector answers 304 when
+nothing changed within the wait, and 200 with the new table at once when something did.
+:meth:`Router.choose` reads the last table it got (one attribute read, no lock, no I/O)
+and hashes the unit id over it (:func:`mlpulse.sdk.routing_table.choose`). When the
+collector is slow or down the router keeps serving from that copy and retries with
+full-jitter backoff capped at ``backoff_cap`` (1 s by default, so a change made while
+the collector was down arrives within about a second of its return). With several
+collector URLs a poll that gets no answer (or a 5xx) moves to the next URL at once
+(:mod:`mlpulse.sdk.endpoints`).
+
+A router made with ``fallback_version`` starts even when no collector answers: it serves
+that version until the first table arrives, then follows the table.
 
 Each version has a :class:`~mlpulse.sdk.circuit.CircuitBreaker` fed by
 :meth:`Router.record`. While the chosen version's breaker is open, calls go to the
 table's ``fallback`` (or else the healthiest other champion or challenger), and the
 trip and the recovery are logged as ``circuit_open`` / ``circuit_closed`` outcomes.
+The table says which versions the collector holds unhealthy (a critical alert of that
+version fires): the router never falls back to one of them while a healthy one is left.
 
 Exposures (opt-in, ``exposure="exposure"``): :meth:`Router.choose` logs the outcome
-``exposure`` (value 1, with the model, the version that serves and the unit id) the first
-time it sends a unit to a version, which is what rollouts and bandits count units by. It
-remembers the last ``exposure_memory`` (unit, version) pairs, least recently chosen out
-first (default 100,000: about 25 MB with 20-character unit ids); a pair evicted and seen
-again is logged again, which rollouts and bandits tolerate as they count distinct units.
+``exposure`` the first time it sends a unit to a version (:mod:`mlpulse.sdk.exposures`).
 """
 
 from __future__ import annotations
@@ -30,8 +35,7 @@ import socket
 import threading
 import time
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, TypedDict
 from urllib.parse import quote
 
@@ -42,6 +46,8 @@ from mlpulse.domain.events import MAX_NAME_LENGTH
 from mlpulse.errors import ConfigurationError, parameter_error
 from mlpulse.sdk.backoff import Backoff
 from mlpulse.sdk.circuit import CircuitBreaker
+from mlpulse.sdk.endpoints import Endpoints, split_urls
+from mlpulse.sdk.exposures import Expose, Exposures, check_exposure
 from mlpulse.sdk.options import check_seconds
 from mlpulse.sdk.routing_table import Choice, RoutingTable, check_routable, choose
 from mlpulse.sdk.transport import USER_AGENT
@@ -49,15 +55,18 @@ from mlpulse.sdk.transport import USER_AGENT
 _LOG = logging.getLogger("mlpulse.sdk")
 ROUTING_PATH: Final = "/v1/routing/"
 MAX_WAIT: Final = 30.0
+# Answers that another collector may not give: tried there at once.
+_FAILOVER_STATUSES: Final = frozenset({408, 425, 429})
+# After an answer that will not change soon (401, 403, 404: a router with a fallback
+# version keeps polling for a model not registered yet), the next poll comes this many
+# seconds later, give or take half: a fleet of such routers must not poll every second.
+_REFUSED_WAIT: Final = 10.0
 # Polls that find nothing new start at most this often: a collector that answers "unchanged"
 # at once (or a wait of 0) must not make a tight loop.
 _MIN_POLL_INTERVAL: Final = 1.0
 
 Report = Callable[[str, str], None]
 """Called with (``"circuit_open"`` or ``"circuit_closed"``, version)."""
-Expose = Callable[[str, str, str], None]
-"""Logs an exposure: called with (outcome name, version, unit id)."""
-MAX_EXPOSURE_MEMORY: Final = 10_000_000
 
 
 class RouterOptions(TypedDict, total=False):
@@ -71,6 +80,7 @@ class RouterOptions(TypedDict, total=False):
     breaker: Callable[[], CircuitBreaker]
     exposure: str | None
     exposure_memory: int
+    fallback_version: str | None
 
 
 class Router:
@@ -82,6 +92,13 @@ class Router:
     version to call. With ``ready_timeout=0`` it does not wait, and :meth:`choose` raises
     that error until the first table is in (see :meth:`wait_until_ready`).
 
+    With ``fallback_version``, no error is raised: when no table has come by the time
+    every collector URL was tried once (or ``ready_timeout`` passed), :meth:`choose`
+    answers ``fallback_version`` until the first table arrives, then follows the table.
+    Use it for a process that must start while the collector is down.
+
+    ``url`` is a collector's base URL, several (a list, or a str with commas), or the
+    client's :class:`~mlpulse.sdk.endpoints.Endpoints`, which its shipper shares.
     ``wait`` is how long the collector may hold a poll (at most 30 s); ``breaker`` makes
     the circuit breaker of each version (``lambda: CircuitBreaker(latency_ms=500)``).
     ``exposure`` names the outcome :meth:`choose` logs once per (unit, version), through
@@ -91,7 +108,7 @@ class Router:
 
     def __init__(
         self,
-        url: str,
+        url: str | Sequence[str] | Endpoints,
         api_key: str,
         model: str,
         *,
@@ -100,11 +117,12 @@ class Router:
         ready_timeout: float = 5.0,
         timeout: float = 10.0,
         backoff_base: float = 0.1,
-        backoff_cap: float = 30.0,
+        backoff_cap: float = 1.0,
         breaker: Callable[[], CircuitBreaker] = CircuitBreaker,
         exposure: str | None = None,
         exposure_memory: int = 100_000,
         expose: Expose | None = None,
+        fallback_version: str | None = None,
     ) -> None:
         owner = "Router"
         check_seconds("wait", wait, positive=False, owner=owner)
@@ -121,9 +139,18 @@ class Router:
             raise parameter_error(
                 "breaker", owner, "a callable that makes a CircuitBreaker", breaker
             )
-        _check_exposure(exposure, exposure_memory, expose)
+        check_exposure(exposure, exposure_memory, expose)
+        if fallback_version is not None and not (
+            isinstance(fallback_version, str) and 0 < len(fallback_version) <= MAX_NAME_LENGTH
+        ):
+            expected = f"None or a version name of 1 to {MAX_NAME_LENGTH} characters"
+            raise parameter_error("fallback_version", owner, expected, fallback_version)
         self.model = model
-        self._url = f"{url.rstrip('/')}{ROUTING_PATH}{quote(model, safe='')}"
+        self.fallback_version = fallback_version
+        self._endpoints = url if isinstance(url, Endpoints) else Endpoints(split_urls(url))
+        self._path = f"{ROUTING_PATH}{quote(model, safe='')}"
+        self._etag: str | None = None
+        self._refused = False  # the last answer was 401, 403 or 404
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
@@ -134,10 +161,11 @@ class Router:
         self._backoff = Backoff(base=backoff_base, cap=backoff_cap)
         self._new_breaker = breaker
         self._report = report
-        self._exposure = exposure
-        self._expose = expose
-        self._exposure_memory = exposure_memory
-        self._exposed: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._exposures = (
+            None
+            if exposure is None or expose is None  # check_exposure: both or neither
+            else Exposures(exposure, memory=exposure_memory, expose=expose, model=model)
+        )
         self._table: RoutingTable | None = None
         self._last_error = "no answer yet"
         self._closed = False
@@ -145,26 +173,39 @@ class Router:
         _routers.add(self)
         _install_fork_hook()
         if ready_timeout > 0:
-            self._answered.wait(ready_timeout)
-            if self._table is None:
+            if fallback_version is None:
+                self._answered.wait(ready_timeout)
+            else:  # no point waiting once every URL failed: start on the fallback
+                self._tried.wait(ready_timeout)
+            if self._table is None and fallback_version is None:
                 self.close(timeout=0.0)
                 raise ConfigurationError(
-                    f"No routing table for model {model!r} from {self._url} within "
-                    f"{ready_timeout:g} s: {self._last_error}."
+                    f"No routing table for model {model!r} from "
+                    f"{', '.join(self._endpoints.urls)} within {ready_timeout:g} s: "
+                    f"{self._last_error}."
+                )
+            if self._table is None:
+                _LOG.warning(
+                    "mlpulse: no routing table for %s yet (%s); serving the fallback version "
+                    "%s until one arrives",
+                    model,
+                    self._last_error,
+                    fallback_version,
                 )
 
     def _start(self) -> None:
         self._breakers: dict[str, CircuitBreaker] = {}
         self._lock = threading.Lock()
-        self._exposed_lock = threading.Lock()
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._answered = threading.Event()  # a table, or an answer that will not change
+        self._tried = threading.Event()  # a table, or every URL tried once without one
         self._http = httpx.HTTPTransport(retries=0)
         self._socket: socket.socket | None = None  # of the poll in flight, for close()
         if self._table is not None:
             self._ready.set()
             self._answered.set()
+            self._tried.set()
         self._thread = threading.Thread(
             target=self._run, name=f"mlpulse-router-{self.model}", daemon=True
         )
@@ -188,6 +229,11 @@ class Router:
         """
         table = self._table
         if table is None:
+            if self.fallback_version is not None:
+                choice = Choice(self.fallback_version)
+                if self._exposures is not None:
+                    self._exposures.log(unit_id, choice.version)
+                return choice
             raise ConfigurationError(
                 f"The router of model {self.model!r} has no routing table yet "
                 f"({self._last_error}); call wait_until_ready() first."
@@ -198,25 +244,9 @@ class Router:
             other = self._fallback(table, choice.version)
             if other is not None:
                 choice = Choice(other, choice.shadows, fallback_from=choice.version)
-        if self._exposure is not None:
-            self._log_exposure(unit_id, choice.version)
+        if self._exposures is not None:
+            self._exposures.log(unit_id, choice.version)
         return choice
-
-    def _log_exposure(self, unit_id: str, version: str) -> None:
-        key = (unit_id, version)
-        seen = self._exposed
-        with self._exposed_lock:
-            if key in seen:
-                seen.move_to_end(key)
-                return
-            seen[key] = None
-            if len(seen) > self._exposure_memory:
-                seen.popitem(last=False)
-        assert self._expose is not None and self._exposure is not None  # _check_exposure
-        try:
-            self._expose(self._exposure, version, unit_id)
-        except Exception:  # logging an exposure must never break the serving call
-            _LOG.exception("mlpulse: could not log the exposure of %s %s", self.model, version)
 
     def record(self, version: str, *, ok: bool, latency_ms: float | None = None) -> None:
         """Feed the outcome of one call to ``version`` to its circuit breaker."""
@@ -237,20 +267,42 @@ class Router:
         return self._breakers.get(version)
 
     def _fallback(self, table: RoutingTable, failing: str) -> str | None:
-        if table.fallback is not None and table.fallback != failing:
-            breaker = self._breakers.get(table.fallback)
-            if breaker is None or breaker.allow():
-                return table.fallback
-        # The healthiest other routed version: fewest failures, then most traffic.
+        """Where the calls of ``failing`` go while its breaker is open (None: nowhere).
+
+        The table's fallback when the collector holds it healthy, else the healthiest
+        other routed version; a version the collector holds unhealthy only when no
+        healthy one is left (then the table's fallback first, as before health existed).
+        """
+        fallback = table.fallback
+        if fallback == failing:
+            fallback = None
+        # allow() counts a probe when half-open: asked once, and only when it would be used.
+        fallback_allowed: bool | None = None
+        if fallback is not None and table.healthy(fallback):
+            fallback_allowed = self._allows(fallback)
+            if fallback_allowed:
+                return fallback
+        # The other routed versions: healthy in the table first, then fewest failures
+        # here, then most traffic.
         candidates = []
         for entry in table.routed:
-            if entry.version in (failing, table.fallback):
+            if entry.version in (failing, fallback):
                 continue
             breaker = self._breakers.get(entry.version)
             if breaker is None or breaker.state == "closed":
                 share = 0.0 if breaker is None else breaker.failure_share
-                candidates.append((share, -entry.weight, entry.version))
-        return min(candidates)[2] if candidates else None
+                unhealthy = not table.healthy(entry.version)
+                candidates.append((unhealthy, share, -entry.weight, entry.version))
+        best = min(candidates) if candidates else None
+        if best is not None and not best[0]:
+            return best[3]
+        if fallback is not None and fallback_allowed is None and self._allows(fallback):
+            return fallback
+        return None if best is None else best[3]
+
+    def _allows(self, version: str) -> bool:
+        breaker = self._breakers.get(version)
+        return breaker is None or breaker.allow()
 
     def _emit(self, name: str, version: str) -> None:
         if self._report is not None:
@@ -281,6 +333,8 @@ class Router:
 
     def _reset_after_fork(self) -> None:
         if not self._closed:
+            if self._exposures is not None:
+                self._exposures.reset_after_fork()
             self._start()  # the thread did not follow the fork; the last table did
 
     def __repr__(self) -> str:
@@ -303,6 +357,7 @@ class Router:
             if stop.is_set():
                 break
             if error is not None:
+                self._tried.set()
                 if attempt == 0 and self._ready.is_set():
                     _LOG.warning(
                         "mlpulse: cannot refresh the routing table of %s (%s); serving "
@@ -312,7 +367,10 @@ class Router:
                         self._table.revision if self._table else None,
                     )
                 self._last_error = error
-                stop.wait(self._backoff.delay(attempt, rng))
+                if self._refused:
+                    stop.wait(rng.uniform(0.5, 1.0) * _REFUSED_WAIT)
+                else:
+                    stop.wait(self._backoff.delay(attempt, rng))
                 attempt += 1
                 continue
             if attempt and self._ready.is_set():
@@ -341,17 +399,32 @@ class Router:
                 sock.shutdown(socket.SHUT_RDWR)
 
     def _poll(self) -> tuple[bool, str | None]:
-        """One request: (whether the table changed, what went wrong or None)."""
+        """One round: each URL in turn until one answers (whether the table changed, what
+        went wrong or None)."""
+        failures = []
+        for base in self._endpoints.candidates():
+            if self._stop.is_set():
+                return False, "closed"
+            outcome = self._poll_one(base)
+            if isinstance(outcome, str):
+                failures.append(f"{base}: {outcome}" if len(self._endpoints.urls) > 1 else outcome)
+                continue
+            return outcome
+        return False, "; ".join(failures)
+
+    def _poll_one(self, base: str) -> tuple[bool, str | None] | str:
+        """One request to ``base``: its outcome as :meth:`_poll`'s, or why ``base`` gave no
+        usable answer (no connection, a timeout, a 5xx...: the next URL is tried)."""
         table = self._table
         headers = dict(self._headers)
         params = ""
         if table is not None:
-            headers["If-None-Match"] = f'"{table.revision}"'
+            headers["If-None-Match"] = self._etag or f'"{table.revision}"'
             params = f"?wait={self._wait:g}"
         try:
             request = httpx.Request(
                 "GET",
-                self._url + params,
+                base + self._path + params,
                 headers=headers,
                 extensions={
                     "timeout": httpx.Timeout(
@@ -366,8 +439,15 @@ class Router:
             finally:
                 response.close()
         except (httpx.HTTPError, RuntimeError) as exc:  # RuntimeError: closed by close()
-            return False, f"{type(exc).__name__}: {exc}"
+            if not self._stop.is_set():  # a poll ended by close() says nothing of the URL
+                self._endpoints.failed(base)
+            return f"{type(exc).__name__}: {exc}"
         status = response.status_code
+        if status in _FAILOVER_STATUSES or status >= 500:
+            self._endpoints.failed(base)
+            return f"HTTP {status}: {body[:200].decode(errors='replace')}"
+        self._endpoints.succeeded(base)
+        self._refused = status in (401, 403, 404)
         if status == 304:
             return False, None
         if status != 200:
@@ -375,6 +455,7 @@ class Router:
             if status in (401, 403, 404):
                 self._last_error = f"HTTP {status}: {detail}"
                 self._answered.set()  # waiting longer would not change this answer
+                self._tried.set()
             return False, f"HTTP {status}: {detail}"
         try:
             new = msgspec.json.decode(body, type=RoutingTable)
@@ -386,26 +467,20 @@ class Router:
         if problem is not None:
             return False, f"unusable routing table: {problem}"
         changed = table is None or new != table
+        if table is None and self.fallback_version is not None:
+            _LOG.info(
+                "mlpulse: routing table of %s received (revision %s); the fallback version "
+                "%s is no longer served by default",
+                self.model,
+                new.revision,
+                self.fallback_version,
+            )
         self._table = new
+        self._etag = response.headers.get("ETag")
         self._ready.set()
         self._answered.set()
+        self._tried.set()
         return changed, None
-
-
-def _check_exposure(exposure: object, memory: object, expose: Expose | None) -> None:
-    if exposure is not None and not (
-        isinstance(exposure, str) and 0 < len(exposure) <= MAX_NAME_LENGTH
-    ):
-        expected = f"None or an outcome name of 1 to {MAX_NAME_LENGTH} characters"
-        raise parameter_error("exposure", "Router", expected, exposure)
-    if not (isinstance(memory, int) and not isinstance(memory, bool)) or not (
-        1 <= memory <= MAX_EXPOSURE_MEMORY
-    ):
-        expected = f"an int in [1, {MAX_EXPOSURE_MEMORY}]"
-        raise parameter_error("exposure_memory", "Router", expected, memory)
-    if exposure is not None and expose is None:
-        expected = "None for a Router made without expose (Client.router supplies it)"
-        raise parameter_error("exposure", "Router", expected, exposure)
 
 
 # Routers whose refresh thread must be restarted in a forked child (the thread does not

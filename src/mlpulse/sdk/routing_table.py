@@ -50,11 +50,21 @@ class RoutingEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     weight: int = 0
 
 
+class VersionHealth(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """A version's health as the collector sees it: unhealthy while a critical alert of
+    that version fires (``alerts`` names their rules)."""
+
+    healthy: bool = True
+    alerts: tuple[str, ...] = ()
+
+
 class RoutingTable(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """A model's routing table, revision ``revision``, as ``GET /v1/routing/{model}`` sends it.
 
     ``fallback`` is the version to call when the chosen one is failing (its circuit
-    breaker is open); None lets the router pick another routed version.
+    breaker is open); None lets the router pick another routed version. ``health``
+    holds the collector's view of each version; a version it does not list (or a
+    collector that sends no health) counts as healthy.
     """
 
     model: str
@@ -62,6 +72,17 @@ class RoutingTable(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     entries: tuple[RoutingEntry, ...] = ()
     updated_at: float = 0.0
     fallback: str | None = None
+    health: dict[str, VersionHealth] = msgspec.field(default_factory=dict)
+
+    def healthy(self, version: str) -> bool:
+        """Whether the collector holds ``version`` healthy (no critical alert of it fires).
+
+        >>> table = RoutingTable("recs", 1, health={"v2": VersionHealth(False, ("latency",))})
+        >>> table.healthy("v1"), table.healthy("v2")
+        (True, False)
+        """
+        health = self.health.get(version)
+        return health is None or health.healthy
 
     @property
     def routed(self) -> tuple[RoutingEntry, ...]:

@@ -3,19 +3,28 @@
 httpx errors become a :class:`~mlpulse.sdk.reply.Reply` here (no answer: ``RETRY``,
 or ``FATAL`` for a URL httpx cannot use); answers are classified by
 :func:`~mlpulse.sdk.reply.classify`. Nothing here raises.
+
+:class:`FailoverTransport` sends a batch to the collectors of an
+:class:`~mlpulse.sdk.endpoints.Endpoints` in turn until one settles it. The body is the
+same for every URL, batch id included, so replicas that share a store keep the batch
+once even when a collector stored it but died before its answer came back.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Final
 
 import httpx
 
+from mlpulse.sdk.endpoints import Endpoints
 from mlpulse.sdk.reply import Reply, Verdict, classify
 from mlpulse.sdk.wire import Payload
 
 INGEST_PATH: Final = "/v1/ingest"
 USER_AGENT: Final = "mlpulse-python/0.1.0"
+_LOG = logging.getLogger("mlpulse.sdk")
 
 
 class HttpTransport:
@@ -61,3 +70,48 @@ class HttpTransport:
 
     def close(self) -> None:
         self._http.close()
+
+
+class FailoverTransport:
+    """:class:`Transport` over several collectors: the next one on no answer or a retry.
+
+    A ``RETRY`` reply (no connection, a timeout, 408/425/429, a 5xx) marks the URL down
+    and sends the same payload to the next candidate at once; any other reply settles the
+    batch. Only when every URL fails does the shipper see ``RETRY`` (and back off).
+    """
+
+    def __init__(self, endpoints: Endpoints, api_key: str, *, timeout: float) -> None:
+        self._endpoints = endpoints
+        # Made now, on the thread that makes the client: setting up TLS takes tens of ms,
+        # which the shipping thread must not spend while serving threads fill its buffer.
+        self._transports = {
+            url: HttpTransport(url, api_key, timeout=timeout) for url in endpoints.urls
+        }
+
+    def send(self, payload: Payload, *, timeout: float | None = None) -> Reply:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        candidates = self._endpoints.candidates()
+        reply: Reply | None = None
+        for url in candidates:
+            left = None if deadline is None else deadline - time.monotonic()
+            if reply is not None and left is not None and left <= 0:
+                break  # stopping, and the time is up: the shipper gives up or tries again
+            reply = self._transports[url].send(payload, timeout=left)
+            if reply.verdict is not Verdict.RETRY:
+                if url != self._endpoints.current:
+                    _LOG.warning("mlpulse now sends to the collector at %s", url)
+                self._endpoints.succeeded(url)
+                return reply
+            if len(candidates) > 1 and not self._endpoints.is_down(url):
+                _LOG.warning(
+                    "mlpulse collector at %s unavailable (%s); trying the next one",
+                    url,
+                    reply.detail,
+                )
+            self._endpoints.failed(url)
+        assert reply is not None  # Endpoints holds at least one URL
+        return reply
+
+    def close(self) -> None:
+        for transport in self._transports.values():
+            transport.close()

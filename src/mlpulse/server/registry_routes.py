@@ -1,12 +1,16 @@
 """``/v1/registry``, ``/v1/deployments`` and ``/v1/routing``: the model registry over HTTP.
 
 ``GET /v1/routing/{model}`` is what the SDK router polls. It answers with an
-``ETag: "<revision>"``; a request with ``If-None-Match`` equal to it and ``?wait=<s>``
-is held until the table changes (200 with the new table) or ``wait`` passes (304).
+``ETag`` (``"<revision>"``, with a digest of the unhealthy versions when there are any:
+:func:`~mlpulse.domain.registry.health_tag`); a request with ``If-None-Match`` equal to
+it and ``?wait=<s>`` is held until the table or the versions' health changes (200 with
+the new table) or ``wait`` passes (304). Every routing table served carries each
+version's health (:mod:`mlpulse.server.routing_health`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -18,13 +22,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from mlpulse.domain.auth import ApiKey, Scope
-from mlpulse.domain.registry import Deployment, ModelVersion, Name, RoutingEntry, RoutingTable
+from mlpulse.domain.registry import (
+    Deployment,
+    ModelVersion,
+    Name,
+    RoutingEntry,
+    RoutingTable,
+    health_tag,
+)
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ForbiddenError, NotFoundError
 from mlpulse.ports import TrafficSource
 from mlpulse.server.auth import Authenticator, require, token_from_headers
 from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import body_schema, response_schema
+from mlpulse.server.routing_health import RoutingHealth
 from mlpulse.services.deployment_impact import DeploymentImpactList, impacts
 from mlpulse.services.registry import Registry
 
@@ -103,29 +115,55 @@ def _actor(key: ApiKey) -> str:
     return key.name or key.key_id
 
 
-def _etag(table: RoutingTable) -> str:
-    return f'"{table.revision}"'
+def _health(request: Request) -> RoutingHealth:
+    health: RoutingHealth | None = getattr(request.app.state, "routing_health", None)
+    if health is None:
+        engine = getattr(request.app.state, "alerts", None)
+        health = RoutingHealth(None if engine is None else engine.alerts)
+        request.app.state.routing_health = health
+    return health
 
 
-def _matches(if_none_match: str | None, table: RoutingTable) -> bool:
+def _table(request: Request, model: str) -> RoutingTable:
+    """The model's routing table with its versions' health read now (blocking: run in a
+    thread)."""
+    return _health(request).attach(_registry(request).table(model), max_age=0.0)
+
+
+def _matches(if_none_match: str | None, tag: str) -> bool:
     if not if_none_match:
         return False
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return _etag(table) in tags
+    return tag in tags
+
+
+def _wait_step(request: Request, table: RoutingTable, seconds: float) -> tuple[RoutingTable, bool]:
+    """Wait up to ``seconds`` for a new revision; the table with health, and whether the
+    registry is closing (it answered before the time was up with the same revision)."""
+    started = time.monotonic()
+    fresh = _registry(request).wait_for_change(table.model, table.revision, seconds)
+    closing = fresh.revision == table.revision and time.monotonic() - started < seconds
+    return _health(request).attach(fresh), closing
 
 
 async def _wait(request: Request, table: RoutingTable, wait: float) -> RoutingTable:
-    registry = _registry(request)
     limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "routing_waiters", None)
     if limiter is None:
         limiter = request.app.state.routing_waiters = anyio.CapacityLimiter(MAX_WAITERS)
     if limiter.available_tokens < 1:
         await anyio.sleep(min(wait, 1.0))
-        return await run_in_threadpool(registry.table, table.model)
-    return await anyio.to_thread.run_sync(
-        registry.wait_for_change, table.model, table.revision, wait,
-        abandon_on_cancel=True, limiter=limiter,
-    )  # fmt: skip
+        return await run_in_threadpool(_table, request, table.model)
+    # Held in steps: a revision change ends a step at once; health (read from the alert
+    # engine, which has no change notification here) is looked at again after each step.
+    tag = health_tag(table)
+    deadline = time.monotonic() + wait
+    while True:
+        step = max(0.0, min(deadline - time.monotonic(), _health(request).max_age))
+        fresh, closing = await anyio.to_thread.run_sync(
+            _wait_step, request, table, step, abandon_on_cancel=True, limiter=limiter
+        )
+        if closing or health_tag(fresh) != tag or time.monotonic() >= deadline:
+            return fresh
 
 
 @router.post(
@@ -154,7 +192,7 @@ async def register_version(request: Request, model: str, key: AdminKey) -> Respo
 async def show_model(request: Request, model: str) -> Response:
     registry = _registry(request)
     versions = await run_in_threadpool(registry.versions, model)
-    table = await run_in_threadpool(registry.table, model)
+    table = await run_in_threadpool(_table, request, model)
     return json_response(RegistryView(model=model, versions=versions, routing=table))
 
 
@@ -169,7 +207,7 @@ async def set_routing(request: Request, model: str, key: AdminKey) -> Response:
     table = await run_in_threadpool(
         lambda: registry.set_routing(model, body.versions, actor=_actor(key), reason=body.reason)
     )
-    return json_response(table)
+    return json_response(await run_in_threadpool(_health(request).attach, table, max_age=0.0))
 
 
 @router.post(
@@ -183,7 +221,7 @@ async def promote(request: Request, model: str, key: AdminKey) -> Response:
     table = await run_in_threadpool(
         lambda: registry.promote(model, body.version, actor=_actor(key), reason=body.reason)
     )
-    return json_response(table)
+    return json_response(await run_in_threadpool(_health(request).attach, table, max_age=0.0))
 
 
 @router.post(
@@ -199,7 +237,7 @@ async def rollback(request: Request, model: str, key: AdminKey) -> Response:
             model, actor=_actor(key), to_version=body.version, reason=body.reason
         )
     )
-    return json_response(table)
+    return json_response(await run_in_threadpool(_health(request).attach, table, max_age=0.0))
 
 
 @router.get(
@@ -250,7 +288,10 @@ async def deployment_impact(
 
 @router.get(
     "/v1/routing/{model}",
-    summary="The routing table the SDK router polls (ETag; long-poll with If-None-Match + wait)",
+    summary=(
+        "The routing table the SDK router polls, with each version's health "
+        "(ETag; long-poll with If-None-Match + wait)"
+    ),
     openapi_extra=response_schema(RoutingTable),
     dependencies=[Depends(require_any(Scope.READ, Scope.INGEST))],
 )
@@ -262,11 +303,12 @@ async def routing_table(
     ),
     if_none_match: str | None = Header(None),
 ) -> Response:
-    table = await run_in_threadpool(_registry(request).table, model)
-    if _matches(if_none_match, table) and wait > 0:
+    table = await run_in_threadpool(_table, request, model)
+    if _matches(if_none_match, health_tag(table)) and wait > 0:
         table = await _wait(request, table, wait)
-    headers = {"ETag": _etag(table), "Cache-Control": "no-cache"}
-    if _matches(if_none_match, table):
+    tag = health_tag(table)
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if _matches(if_none_match, tag):
         return Response(status_code=304, headers=headers)
     response = json_response(table)
     response.headers.update(headers)

@@ -22,7 +22,7 @@ from mlpulse.domain.ingest import IngestResult
 from mlpulse.errors import ConfigurationError, ParameterError
 from mlpulse.sdk.circuit import CircuitBreaker
 from mlpulse.sdk.router import Router
-from mlpulse.sdk.routing_table import bucket
+from mlpulse.sdk.routing_table import Choice, bucket
 
 FAST: dict[str, Any] = {"backoff_base": 0.01, "backoff_cap": 0.05}
 
@@ -36,26 +36,40 @@ class Collector:
         self.revision = 1
         self.entries: list[dict[str, Any]] = []
         self.fallback: str | None = None
+        self.health: dict[str, dict[str, Any]] = {}
         self.changed = threading.Condition()
         self.outcomes: list[Outcome] = []
         self.polls: list[dict[str, str]] = []
+        self.gets = 0
         self.stopping = False
         self.connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self.set(("v1", "champion", 50), ("v2", "challenger", 50), fallback="v1")
 
-    def set(self, *entries: tuple[str, str, int], fallback: str | None = None) -> None:
+    def set(
+        self,
+        *entries: tuple[str, str, int],
+        fallback: str | None = None,
+        unhealthy: tuple[str, ...] = (),
+    ) -> None:
+        """A new table (the stand-in's revision also moves when only health changes)."""
         with self.changed:
             self.revision += 1
             self.entries = [{"version": v, "stage": s, "weight": w} for v, s, w in entries]
             self.fallback = fallback
+            self.health = {
+                v: {"healthy": v not in unhealthy, "alerts": ["errors"] if v in unhealthy else []}
+                for v, _, _ in entries
+            }
             self.changed.notify_all()
 
     def body(self) -> bytes:
         table = {"model": "recs", "revision": self.revision, "entries": self.entries}
-        return msgspec.json.encode(table | {"updated_at": time.time(), "fallback": self.fallback})
+        more = {"updated_at": time.time(), "fallback": self.fallback, "health": self.health}
+        return msgspec.json.encode(table | more)
 
     def answer_get(self, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
+        self.gets += 1
         url = urlsplit(path)
         if headers.get("Authorization") != "Bearer test-key":
             return 401, b'{"detail": "unknown key"}'
@@ -425,3 +439,131 @@ def test_router_made_without_a_client_refuses_exposure_it_cannot_log(
 ) -> None:
     with pytest.raises(ParameterError, match=r"'exposure' parameter of Router.*Client\.router"):
         Router(collector.url, "test-key", "recs", exposure="seen")
+
+
+def test_router_never_falls_back_to_a_version_the_table_holds_unhealthy(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    # v1 is the table's fallback (the champion), but a critical alert of v1 fires.
+    collector.set(
+        ("v1", "champion", 50), ("v2", "challenger", 50), ("v3", "challenger", 0),
+        fallback="v1", unhealthy=("v1",),
+    )  # fmt: skip
+    router = client.router("recs", breaker=lambda: CircuitBreaker(min_calls=3))
+    assert router.table is not None and not router.table.healthy("v1")
+    for _ in range(3):
+        router.record("v2", ok=False)
+    units = [f"u{i}" for i in range(300)]
+    served = {router.choose(u).version for u in units if bucket("recs", u) >= 5000}
+    assert served == {"v3"}  # every call of v2 goes to the healthy v3, none to v1
+
+
+def test_router_falls_back_to_an_unhealthy_version_only_when_no_healthy_one_is_left(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    collector.set(("v1", "champion", 50), ("v2", "challenger", 50), fallback="v1",
+                  unhealthy=("v1",))  # fmt: skip
+    router = client.router("recs", breaker=lambda: CircuitBreaker(min_calls=3))
+    for _ in range(3):
+        router.record("v2", ok=False)
+    choice = router.choose(unit_on("v2"))
+    assert (choice.version, choice.fallback_from) == ("v1", "v2")
+
+
+def test_router_sees_a_version_turn_unhealthy_by_long_poll(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs", **FAST)
+    assert router.table is not None and router.table.healthy("v1")
+    time.sleep(0.2)  # the poll is held
+    collector.set(("v1", "champion", 50), ("v2", "challenger", 50), fallback="v1",
+                  unhealthy=("v1",))  # fmt: skip
+    assert wait_for(lambda: router.table is not None and not router.table.healthy("v1"), 1.0)
+
+
+def test_router_starts_on_its_fallback_version_while_no_collector_answers(
+    collector: Collector,
+) -> None:
+    collector.down()
+    started = time.monotonic()
+    router = Router(collector.url, "test-key", "recs", fallback_version="v9", **FAST)
+    try:
+        assert time.monotonic() - started < 1.0  # no 5 s wait: the one URL refused at once
+        assert router.table is None
+        assert router.choose("anyone") == Choice("v9")
+        collector.set(("v1", "champion", 100), fallback="v1")
+        collector.up()
+        assert wait_for(lambda: router.choose("anyone").version == "v1", timeout=2.0)
+    finally:
+        router.close()
+
+
+def test_router_with_a_fallback_version_waits_for_a_collector_that_answers(
+    collector: Collector,
+) -> None:
+    router = Router(collector.url, "test-key", "recs", fallback_version="v9", **FAST)
+    try:
+        assert router.table is not None  # the table came before the constructor returned
+        assert router.choose(unit_on("v2")).version == "v2"
+    finally:
+        router.close()
+
+
+def test_router_rejects_a_bad_fallback_version() -> None:
+    with pytest.raises(ParameterError, match="The 'fallback_version' parameter of Router"):
+        Router(f"http://127.0.0.1:{free_port()}", "k", "recs", fallback_version="")
+
+
+def test_router_polls_the_next_url_when_the_first_is_down(collector: Collector) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    router = Router([dead, collector.url], "test-key", "recs", **FAST)
+    try:
+        assert router.table is not None and router.table.revision == collector.revision
+        time.sleep(0.2)  # the poll is held by the live collector, not retried on the dead one
+        collector.set(("v1", "champion", 100), fallback="v1")
+        assert wait_for(lambda: router.choose(unit_on("v2")).version == "v1", timeout=1.0)
+    finally:
+        router.close()
+
+
+def test_router_backs_off_at_most_about_a_second_by_default(
+    collector: Collector, client: mlpulse.Client
+) -> None:
+    router = client.router("recs")  # the default backoff
+    collector.down()
+    time.sleep(4.0)  # long enough for a 30 s cap to have grown past 3 s
+    collector.set(("v1", "champion", 100), fallback="v1")
+    collector.up()
+    back = time.monotonic()
+    assert wait_for(lambda: router.choose(unit_on("v2")).version == "v1", timeout=3.0)
+    assert time.monotonic() - back < 1.5
+
+
+def test_router_moves_its_held_poll_to_the_next_url_when_its_collector_goes_down(
+    collector: Collector,
+) -> None:
+    other = Collector(free_port())
+    other.up()
+    router = Router([collector.url, other.url], "test-key", "recs", **FAST)
+    try:
+        time.sleep(0.2)  # the poll is held by the first collector
+        collector.down()
+        other.set(("v1", "champion", 100), fallback="v1")
+        assert wait_for(lambda: router.choose(unit_on("v2")).version == "v1", timeout=1.0)
+    finally:
+        router.close()
+        other.down()
+
+
+def test_router_with_a_fallback_version_polls_slowly_for_a_model_not_registered(
+    collector: Collector,
+) -> None:
+    started = time.monotonic()
+    router = Router(collector.url, "test-key", "other", fallback_version="v1", **FAST)
+    try:
+        assert time.monotonic() - started < 1.0  # the 404 answered at once
+        assert router.choose("anyone").version == "v1"
+        time.sleep(1.0)
+        assert collector.gets == 1  # the next poll comes 5 to 10 s later, not every second
+    finally:
+        router.close()

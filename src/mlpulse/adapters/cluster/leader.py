@@ -7,6 +7,10 @@ that asks (every ``check_every_s``) takes it. So failover takes at most one chec
 interval after the kernel closes the socket (plus TCP keepalive time if the machine
 itself vanished, bounded by the keepalive settings below).
 
+The leader records where it answers (``url``) in ``cluster_leader``, so the other
+replicas can forward to it the requests that change what only the leader holds
+(alerts, incidents, rollouts: see ``server/leader_forwarding.py``).
+
 A leader must also notice when it stops being one (its connection broke: the server
 has ended the session, and with it the lock). It checks its own connection every
 ``check_every_s``; a check that fails, or no successful check for ``lease_s``, demotes
@@ -30,6 +34,10 @@ log = logging.getLogger("mlpulse.cluster")
 LOCK_CLASS: Final = 0x6D6C70  # "mlp"
 LOCK_OBJECT: Final = 1
 # Keepalives: a leader whose machine vanished is found dead within about 10 s.
+_LEADER_TABLE: Final = (
+    "CREATE TABLE IF NOT EXISTS cluster_leader (id integer PRIMARY KEY CHECK (id = 1),"
+    " name text NOT NULL, url text NOT NULL, since timestamptz NOT NULL)"
+)
 KEEPALIVES: Final = {
     "keepalives": 1,
     "keepalives_idle": 5,
@@ -51,6 +59,7 @@ class PostgresLeadership:
         url: str,
         *,
         name: str,
+        url_advertised: str = "",
         check_every_s: float = 1.0,
         lease_s: float = 5.0,
         on_change: Callable[[bool], None] | None = None,
@@ -58,6 +67,9 @@ class PostgresLeadership:
     ) -> None:
         self._url = url
         self.name = name
+        self._advertised = url_advertised
+        self._leader_url: tuple[float, str | None] = (0.0, None)
+        self._lookup_lock = threading.Lock()
         self._every = check_every_s
         self._lease = lease_s
         self._lock_object = lock_object
@@ -108,9 +120,43 @@ class PostgresLeadership:
             "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, self._lock_object)
         ).fetchone()
         if row is not None and row[0]:
+            con.execute(_LEADER_TABLE)  # only the lock holder gets here: no race
+            con.execute(
+                "INSERT INTO cluster_leader (id, name, url, since) VALUES (1, %s, %s, now())"
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url,"
+                " since = excluded.since",
+                (self.name, self._advertised),
+            )
             self._confirmed_at = time.monotonic()
             log.warning("%s is now the leader", self.name)
             self._set(True)
+
+    def leader_url(self, *, max_age_s: float = 1.0) -> str | None:
+        """Where the leader answers (None while none is known), looked up at most once a second."""
+        if self.is_leader:
+            return self._advertised
+        with self._lookup_lock:
+            at, url = self._leader_url
+            if time.monotonic() - at < max_age_s:
+                return url
+            url = None
+            try:
+                with psycopg.connect(self._url, autocommit=True, connect_timeout=3) as con:
+                    # A row whose holder no longer has the lock is stale: no leader yet.
+                    row = con.execute(
+                        "SELECT url FROM cluster_leader WHERE id = 1 AND EXISTS (SELECT 1 FROM"
+                        " pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s"
+                        " AND objid = %s AND objsubid = 2 AND database = (SELECT oid FROM"
+                        " pg_database WHERE datname = current_database()))",
+                        (LOCK_CLASS, self._lock_object),
+                    ).fetchone()
+                url = str(row[0]) if row and row[0] else None
+            except psycopg.errors.UndefinedTable:
+                pass  # no replica has led yet
+            except psycopg.Error:
+                log.warning("could not look up the leader", exc_info=True)
+            self._leader_url = (time.monotonic(), url)
+            return url
 
     def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
         if self._con is None or self._con.closed:
@@ -149,6 +195,9 @@ class LocalLeadership:
 
     name = "local"
     is_leader = True
+
+    def leader_url(self, *, max_age_s: float = 1.0) -> str | None:
+        return None  # never asked: this process leads
 
     def __init__(self, *, on_change: Callable[[bool], None] | None = None) -> None:
         self.on_change = on_change

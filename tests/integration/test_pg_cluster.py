@@ -158,7 +158,7 @@ def test_stream_log_delivers_every_entry_once_in_order_across_a_handover(pg_url:
 
     reader = StreamLogReader(pg_url, listen, poll_s=0.02, save_every_s=0.05)
     reader.start()
-    time.sleep(0.3)  # the reader starts at the settled present
+    _wait(lambda: reader.position is not None, 10)  # it starts at the present
 
     def writer(ids: range, seed: int) -> None:
         rng = random.Random(seed)

@@ -169,9 +169,17 @@ class StreamLogReader:
 
     def _load(self, con: psycopg.Connection[tuple[object, ...]]) -> int:
         row = con.execute("SELECT seq FROM stream_log_cursor WHERE id = 1").fetchone()
-        if row is None:
-            row = con.execute(_START_SQL).fetchone()
-        return cast(int, row[0]) if row else 0
+        if row is not None:
+            return cast(int, row[0])
+        # The first leader ever starts at the present, and records it at once: a leader
+        # after it, however soon, goes on from here instead of from a later present.
+        row = con.execute(_START_SQL).fetchone()
+        start = cast(int, row[0]) if row else 0
+        con.execute(
+            "INSERT INTO stream_log_cursor (id, seq) VALUES (1, %s) ON CONFLICT (id) DO NOTHING",
+            (start,),
+        )
+        return self._load(con)
 
     def _save(self, con: psycopg.Connection[tuple[object, ...]], position: int) -> None:
         con.execute(

@@ -32,6 +32,7 @@ demo: $(VENV)/.server $(VENV)/.web
 
 test: $(VENV)/.dev $(VENV)/.web
 	tools/system-packages
+	tools/services
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest

@@ -1,0 +1,1 @@
+"""Running several collector replicas: leader election, change hints, the detectors' log."""

@@ -8,7 +8,7 @@ Services and the server import these, never a store adapter.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Literal, Protocol
 
@@ -409,6 +409,58 @@ class TrafficSource(Protocol):
         ...
 
 
+class Leadership(Protocol):
+    """Which replica runs the leader's duties (evaluator, alerts, outbox, rollouts,
+    bandits, retention, the streaming detectors); the embedded store's one process always
+    does."""
+
+    on_change: Callable[[bool], None] | None
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    def leader_url(self, *, max_age_s: float = 1.0) -> str | None:
+        """Where the leader answers, for forwarding requests about its state."""
+        ...
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ChangeFeed(Protocol):
+    """Hints to every replica that something changed (``topic``, ``key``); a subscriber
+    told ``(None, None)`` must assume anything may have changed."""
+
+    def subscribe(self, subscriber: Callable[[str | None, str | None], None]) -> None: ...
+
+    def publish(self, topic: str, key: str) -> None: ...
+
+    def start(self, *, wait_s: float = 5.0) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StreamFollower(Protocol):
+    """Feeds the leader's streaming detectors each model's whole stream, in order."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Coordination(Protocol):
+    """What replicas share besides the stores."""
+
+    leadership: Leadership
+    changes: ChangeFeed
+
+    def follow_stream(self, listener: Callable[[AcceptedBatch], None]) -> StreamFollower | None:
+        """A follower of every replica's ingest for the leader's detectors; None where the
+        ingest of this one process feeds them directly."""
+        ...
+
+
 class Backend(Protocol):
     """Every storage port, built from settings (``MLPULSE_STORE``: a directory for the
     embedded store, or a ``postgresql://`` URL)."""
@@ -427,5 +479,10 @@ class Backend(Protocol):
     rollout_outcomes: VersionOutcomes
     bandit_rewards: RewardTotals
     traffic: TrafficSource
+
+    def coordination(self, *, name: str, url: str) -> Coordination:
+        """Leader election and change hints for a replica called ``name`` answering at
+        ``url``."""
+        ...
 
     def close(self) -> None: ...

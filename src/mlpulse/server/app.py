@@ -37,9 +37,15 @@ from mlpulse.server import (
 from mlpulse.server.errors import ErrorBody, install_error_handlers
 from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.metrics import CollectorMetrics
+from mlpulse.server.leader_forwarding import LeaderForwarding
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.settings import Settings
 from mlpulse.server.wiring import wire
+
+
+def _leads(app: FastAPI) -> bool:
+    leadership = getattr(app.state, "leadership", None)
+    return leadership is None or bool(leadership.is_leader)
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -76,6 +82,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.state.clock = clock or SystemClock()
     app.state.metrics = CollectorMetrics()
     install_error_handlers(app)
+    # In a cluster, requests about the leader's state go to the leader (embedded: never).
+    app.add_middleware(
+        LeaderForwarding,
+        is_leader=lambda: _leads(app),
+        leader_url=lambda: app.state.leadership.leader_url(),
+    )
     app.include_router(system_routes.router)
     app.include_router(ingest_routes.router)
     app.include_router(model_routes.router)

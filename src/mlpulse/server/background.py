@@ -38,7 +38,10 @@ class BackgroundLoop:
         interval_s: float,
         retention_s: float,
         jobs: Sequence[Job] = (),
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``is_leader``: in a cluster only the leader ticks (the loop idles elsewhere)."""
+        self._is_leader = is_leader
         self._evaluator = evaluator
         self._events = events
         self._clock = clock
@@ -86,6 +89,8 @@ class BackgroundLoop:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
+            if not self._is_leader():
+                continue
             try:
                 self.tick()
             except Exception:  # a loop boundary: log and keep evaluating
@@ -117,7 +122,12 @@ class AlertLoop:
         config: Callable[[], Config | None],
         *,
         interval_s: float = 1.0,
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``is_leader``: in a cluster only the leader ticks; a replica that becomes the
+        leader first reloads the alert states the previous leader stored."""
+        self._is_leader = is_leader
+        self._leading = False
         self._engine = engine
         self._worker = worker
         self._receivers = receivers
@@ -148,7 +158,13 @@ class AlertLoop:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            leading = self._is_leader()
             try:
+                if leading and not self._leading:
+                    self._engine.reload()
+                self._leading = leading
+                if not leading:
+                    continue
                 self._sync_receivers()
                 self._engine.tick()
             except Exception:  # a loop boundary: log and keep alerting

@@ -39,6 +39,9 @@ class Settings:
     retention_days: float = 30.0
     # Names this collector in the minute profiles it writes (default: host and pid).
     writer_id: str = ""
+    # Where the other replicas reach this one (a cluster forwards leader requests there);
+    # default http://host:port.
+    advertise_url: str = ""
     # When set, rollbacks also move this MLflow registry's `champion` alias.
     mlflow_tracking_uri: str = ""
     # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
@@ -84,6 +87,7 @@ class Settings:
             "evaluator_interval_s": env.get("MLPULSE_EVALUATOR_INTERVAL", "10"),
             "retention_days": env.get("MLPULSE_RETENTION_DAYS", "30"),
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
+            "advertise_url": env.get("MLPULSE_ADVERTISE_URL", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
             "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
         }
@@ -113,6 +117,7 @@ class Settings:
                 float, "MLPULSE_RETENTION_DAYS", values["retention_days"], low=0.001, high=36500
             ),
             writer_id=str(values["writer_id"]),
+            advertise_url=str(values["advertise_url"]),
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
         )

@@ -16,7 +16,7 @@ from typing import Any
 
 from mlpulse.adapters.http_poster import HttpPoster
 from mlpulse.domain.alerts import Notification
-from mlpulse.ports import Backend, Clock
+from mlpulse.ports import Backend, Clock, Coordination
 from mlpulse.server import config_routes
 from mlpulse.server.auth import Authenticator
 from mlpulse.server.background import AlertLoop, BackgroundLoop
@@ -24,6 +24,7 @@ from mlpulse.server.check_metrics import CheckPoints
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
+from mlpulse.server.routing_health import RoutingHealth
 from mlpulse.server.settings import Settings
 from mlpulse.services.action_worker import ActionWorker
 from mlpulse.services.alert_engine import AlertEngine
@@ -53,6 +54,7 @@ def _champion_sinks(settings: Settings) -> list[ChampionSink]:
 class Running:
     """The threads and clients the services run on, started and stopped in order."""
 
+    coordination: Coordination
     worker: OutboxWorker
     action_worker: ActionWorker
     alert_loop: AlertLoop
@@ -63,6 +65,8 @@ class Running:
     registry: Registry
 
     def start(self) -> None:
+        self.coordination.changes.start()
+        self.coordination.leadership.start()
         self.worker.start()
         self.action_worker.start()
         self.alert_loop.start()
@@ -70,6 +74,8 @@ class Running:
 
     def close(self) -> None:
         """Stop everything that writes before the backend closes."""
+        self.coordination.leadership.close()  # another replica takes over at once
+        self.coordination.changes.close()
         self.background.close()
         self.alert_loop.close()
         self.action_worker.close()
@@ -91,13 +97,19 @@ def wire(
     state.experiment_outcomes = backend.experiment_outcomes
     state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)
     metrics.registry.register(CheckPoints(series))
-    aggregator = WindowAggregator(
-        series,
-        writer=settings.writer_id or f"{socket.gethostname()}-{os.getpid()}",
-        kinds=ModelKinds(metadata),
+    name = settings.writer_id or f"{socket.gethostname()}-{os.getpid()}"
+    coordination = backend.coordination(
+        name=name, url=settings.advertise_url or f"http://{settings.host}:{settings.port}"
     )
+    leadership = state.leadership = coordination.leadership
+    aggregator = WindowAggregator(series, writer=name, kinds=ModelKinds(metadata))
     state.detectors = StreamDetectors(series, clock)
-    windows = state.windows = AggregatorThread(aggregator, clock, listeners=[state.detectors])
+    # The detectors see each model's whole stream: this process's ingest, or in a cluster
+    # every replica's, which the leader follows.
+    follower = coordination.follow_stream(state.detectors)
+    windows = state.windows = AggregatorThread(
+        aggregator, clock, listeners=[] if follower else [state.detectors]
+    )
     schemas = SchemaTracker(
         metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
     )
@@ -110,7 +122,7 @@ def wire(
     experiments = state.experiments = Experiments(
         backend.experiments, backend.experiment_outcomes, clock
     )
-    worker = OutboxWorker(backend.alerts, {}, clock)
+    worker = OutboxWorker(backend.alerts, {}, clock, is_leader=lambda: leadership.is_leader)
     engine = state.alerts = AlertEngine(
         series=series, store=backend.alerts, clock=clock, config=config, on_queued=worker.wake
     )
@@ -149,7 +161,26 @@ def wire(
     )
     engine.on_alerts = incidents.on_alerts
     receivers = Receivers()
-    alert_loop = AlertLoop(engine, worker, receivers, config)
+    alert_loop = AlertLoop(
+        engine, worker, receivers, config, is_leader=lambda: leadership.is_leader
+    )
+    # Routers polling any replica avoid unhealthy versions: the leader's alert states, or
+    # on another replica what the leader stored at its last tick.
+    state.routing_health = RoutingHealth(
+        lambda: engine.alerts() if leadership.is_leader else backend.alerts.alerts()
+    )
+    # A routing change wakes the long-polls of every replica.
+    changes = coordination.changes
+    registry.on_change = lambda model: changes.publish("routing", model)
+    changes.subscribe(
+        lambda topic, key: registry.wake(key) if topic in ("routing", None) else None
+    )
+
+    def lead(leading: bool) -> None:
+        if follower is not None:
+            (follower.start if leading else follower.stop)()
+
+    leadership.on_change = lead
     state.detectors.on_point = lambda _point: alert_loop.wake()
 
     background = state.background = BackgroundLoop(
@@ -158,6 +189,7 @@ def wire(
         clock,
         interval_s=settings.evaluator_interval_s,
         retention_s=settings.retention_days * 86400.0,
+        is_leader=lambda: leadership.is_leader,
         jobs=[  # each isolated: one that fails never stops the others
             ("alerts", alert_loop.wake),
             ("experiments", experiments.check_running),  # early stopping for harm
@@ -166,8 +198,9 @@ def wire(
         ],
     )
     return Running(
-        worker, action_worker, alert_loop, background, windows, receivers, poster, registry
-    )
+        coordination, worker, action_worker, alert_loop, background, windows, receivers,
+        poster, registry,
+    )  # fmt: skip
 
 
 def _busy(rollouts: Rollouts) -> Callable[[str], str | None]:

@@ -74,6 +74,16 @@ class AlertEngine:
         self._escalations = Escalations()
         self._lock = threading.RLock()  # ticks and API calls (ack, silence) take turns
 
+    def reload(self) -> None:
+        """Read the alert and group states from the store again: a replica that has just
+        become the leader goes on from what the previous leader stored."""
+        with self._lock:
+            now = self._clock.now()
+            self._book = AlertBook(
+                self._store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S)
+            )
+            self._groups = {g.key: g for g in self._store.groups()}
+
     # -- the tick --------------------------------------------------------------------------
 
     def tick(self, now: float | None = None) -> AlertTickReport:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import msgspec
 
@@ -36,7 +36,10 @@ class OutboxWorker:
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 300.0,
         rng: random.Random | None = None,
+        is_leader: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``is_leader``: in a cluster only the leader delivers."""
+        self._is_leader = is_leader
         self._store = store
         self._notifiers = dict(notifiers)
         self._clock = clock
@@ -111,6 +114,10 @@ class OutboxWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if not self._is_leader():
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
             try:
                 self.run_once()
                 next_at = self._store.next_due_at()

@@ -75,6 +75,8 @@ class Registry:
         self._closed = False
         # Told of every deployment (the open incident of the model puts it on its timeline).
         self.on_deployment: Callable[[Deployment], None] | None = None
+        # Told of every change to a model's table (other replicas wake their long-polls).
+        self.on_change: Callable[[str], None] | None = None
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -123,11 +125,7 @@ class Registry:
     def close(self) -> None:
         """Wake every waiter (they answer with the current table); for shutdown."""
         self._closed = True
-        with self._conditions_lock:
-            conditions = list(self._conditions.values())
-        for condition in conditions:
-            with condition:
-                condition.notify_all()
+        self.wake()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -373,12 +371,25 @@ class Registry:
         with self._conditions_lock:
             return self._conditions.setdefault(model, threading.Condition())
 
-    def _notify(self, model: str) -> None:
+    def wake(self, model: str | None = None) -> None:
+        """Wake the long-polls of ``model`` (of every model with None): its table may have
+        changed elsewhere (another replica wrote it)."""
         with self._conditions_lock:
-            condition = self._conditions.get(model)
-        if condition is not None:
+            if model is None:
+                conditions = list(self._conditions.values())
+            else:
+                conditions = [c for c in [self._conditions.get(model)] if c is not None]
+        for condition in conditions:
             with condition:
                 condition.notify_all()
+
+    def _notify(self, model: str) -> None:
+        self.wake(model)
+        if self.on_change is not None:
+            try:
+                self.on_change(model)
+            except Exception:  # the change is stored: the others see it at their next poll
+                logging.getLogger("mlpulse.registry").exception("change listener failed")
         if self.on_deployment is not None:
             latest = self.deployments(model=model)
             if latest:

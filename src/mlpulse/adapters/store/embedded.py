@@ -21,6 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
+from mlpulse.adapters.cluster.coordination import LocalCoordination
 from mlpulse.adapters.store.duckdb_bandits import DuckDBBanditOutcomes
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes
@@ -109,6 +110,10 @@ class EmbeddedBackend:
         """One transaction over the metadata stores: their writes inside the block
         commit together when it ends, or not at all."""
         return self.database.transaction(action)
+
+    def coordination(self, *, name: str, url: str) -> LocalCoordination:
+        """One process: it leads, and its ingest feeds its detectors."""
+        return LocalCoordination()
 
     def close(self) -> None:
         """Release every store, newest first (the series store before the events'); one

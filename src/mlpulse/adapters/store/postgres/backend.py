@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 
 import psycopg
 
+from mlpulse.adapters.cluster.coordination import PostgresCoordination
 from mlpulse.adapters.store.factory import Settings
 from mlpulse.adapters.store.postgres.alerts import PostgresAlertStore
 from mlpulse.adapters.store.postgres.database import Database, Row, schema_in
@@ -78,6 +79,7 @@ class PostgresBackend:
         self, url: str, settings: Settings, *, schema: str | None = None, pool_size: int = 8
     ) -> None:
         self.settings = settings
+        self._url = url
         schema = schema_in(url) if schema is None else schema
         self.database = Database(url, schema=schema, max_size=pool_size)
         try:
@@ -99,6 +101,12 @@ class PostgresBackend:
         self.experiment_outcomes = PostgresExperimentOutcomes(self.database)
         self.rollout_outcomes = PostgresRolloutOutcomes(self.database)
         self.bandit_rewards = PostgresBanditOutcomes(self.database)
+
+    def coordination(self, *, name: str, url: str) -> PostgresCoordination:
+        """Leader election, change hints and the detectors' stream log on this database."""
+        return PostgresCoordination(
+            self._url, schema=self.database.schema, name=name, advertised_url=url
+        )
 
     def transaction(self, action: str) -> AbstractContextManager[psycopg.Connection[Row]]:
         """One transaction over the stores (all but the event writer's): their writes

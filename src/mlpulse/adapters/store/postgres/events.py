@@ -32,6 +32,7 @@ import msgspec
 import psycopg
 from psycopg import errors as pg_errors
 
+from mlpulse.adapters.cluster import stream_log
 from mlpulse.adapters.store.postgres import labels
 from mlpulse.adapters.store.postgres.database import Database, Row, at, translated
 from mlpulse.adapters.store.postgres.event_rows import (
@@ -254,6 +255,10 @@ class PostgresEventStore:
                         (earlier,),
                     ).fetchall()
                 }
+            # Last, as it serialises appends until the commit: the leader's detectors
+            # read every replica's predictions from this log (adapters/cluster/stream_log).
+            with conn.cursor() as cursor:
+                stream_log.append(cursor, [p.batch for p in ordered if p.batch.batch_id in fresh])
         answers = {}
         for pending in ordered:
             bid = pending.batch.batch_id

@@ -165,4 +165,18 @@ MIGRATIONS: Final = (
             body bytea NOT NULL)""",
         ),
     ),
+    Migration(
+        3,
+        "the cluster: the detectors' stream log, its reader's cursor, the leader's address",
+        (
+            """CREATE TABLE stream_log (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            received_at double precision NOT NULL, payload bytea NOT NULL)""",
+            """CREATE TABLE stream_log_cursor (
+            id integer PRIMARY KEY CHECK (id = 1), seq bigint NOT NULL)""",
+            """CREATE TABLE cluster_leader (
+            id integer PRIMARY KEY CHECK (id = 1), name text NOT NULL, url text NOT NULL,
+            since timestamptz NOT NULL)""",
+        ),
+    ),
 )

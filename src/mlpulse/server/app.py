@@ -36,8 +36,8 @@ from mlpulse.server import (
 )
 from mlpulse.server.errors import ErrorBody, install_error_handlers
 from mlpulse.server.ingest import routes as ingest_routes
-from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.leader_forwarding import LeaderForwarding
+from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.settings import Settings
 from mlpulse.server.wiring import wire

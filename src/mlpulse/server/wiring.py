@@ -172,9 +172,7 @@ def wire(
     # A routing change wakes the long-polls of every replica.
     changes = coordination.changes
     registry.on_change = lambda model: changes.publish("routing", model)
-    changes.subscribe(
-        lambda topic, key: registry.wake(key) if topic in ("routing", None) else None
-    )
+    changes.subscribe(lambda topic, key: registry.wake(key) if topic in ("routing", None) else None)
 
     def lead(leading: bool) -> None:
         if follower is not None:

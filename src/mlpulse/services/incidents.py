@@ -64,8 +64,6 @@ log = logging.getLogger("mlpulse.incidents")
 MITIGATING = ("rollback", "shift_traffic", "open_circuit")
 
 
-
-
 def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEntry:
     return TimelineEntry(at=at, kind=kind, text=text, data=dict(data))
 

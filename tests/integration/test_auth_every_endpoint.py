@@ -236,6 +236,7 @@ ENDPOINTS = (
     Endpoint("POST", "/v1/bandits/{bandit_id}/tick", "/v1/bandits/nope/tick", Scope.ADMIN, 404),
     Endpoint("POST", "/v1/bandits/{bandit_id}/stop", "/v1/bandits/nope/stop", Scope.ADMIN, 404),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
+    Endpoint("GET", "/v1/cluster", "/v1/cluster", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),
     Endpoint("GET", "/docs", "/docs", Scope.READ, 200),
     Endpoint("GET", "/docs/assets/{name}", "/docs/assets/swagger-ui.css", Scope.READ, 200),

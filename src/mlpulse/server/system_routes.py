@@ -44,6 +44,25 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 @router.get(
+    "/v1/cluster",
+    summary="This replica and the leader",
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def cluster(request: Request) -> JSONResponse:
+    """Which replica answered, whether it leads, and where the leader answers (for
+    operators and load balancers; the embedded store's one process always leads)."""
+    leadership = request.app.state.leadership
+    leader = bool(leadership.is_leader)
+    return JSONResponse(
+        {
+            "replica": getattr(leadership, "name", "local"),
+            "leader": leader,
+            "leader_url": None if leader else leadership.leader_url(),
+        }
+    )
+
+
+@router.get(
     "/metrics",
     summary="Prometheus metrics (text exposition format)",
     dependencies=[Depends(require(Scope.READ))],

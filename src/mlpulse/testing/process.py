@@ -25,9 +25,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def create_key(data_dir: Path, scopes: Sequence[Scope], *, name: str = "test") -> str:
-    """A key written straight into the metadata store (works beside a running collector)."""
-    with open_metadata(Settings(data_dir=data_dir)) as metadata:
+def create_key(
+    data_dir: Path, scopes: Sequence[Scope], *, name: str = "test", store: str = ""
+) -> str:
+    """A key written straight into the metadata store (works beside a running collector);
+    ``store``: a ``postgresql://`` URL instead of the data directory's database."""
+    with open_metadata(Settings(data_dir=data_dir, store=store)) as metadata:
         return metadata.create_key(scopes, name=name, now=time.time())[1]
 
 

@@ -1,0 +1,121 @@
+"""``mlpulse backup``, ``mlpulse restore`` and ``mlpulse doctor`` for the embedded store.
+
+A backup goes through a running collector (``--url``: it holds the DuckDB file) or
+reads the files directly when none runs (``--data-dir``).
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+from typing import Annotated, BinaryIO
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlpulse.cli.api import ApiKey, Url, checked, client
+from mlpulse.errors import MlpulseError
+from mlpulse.server.settings import Settings
+
+err = Console(stderr=True, soft_wrap=True)  # messages stay one line: grep-able in logs
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where the store lives [env MLPULSE_DATA_DIR, ./mlpulse-data]"),
+]
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    try:
+        return Settings.from_env(None, data_dir=data_dir).data_dir
+    except MlpulseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _print_manifest(manifest: object, archive: Path, verb: str) -> None:
+    from mlpulse.adapters.store.backup_archive import Manifest
+
+    assert isinstance(manifest, Manifest)
+    table = Table("file", "bytes", "rows", "tables")
+    for entry in manifest.files:
+        rows = sum(entry.tables.values())
+        table.add_row(entry.name, f"{entry.bytes:,}", f"{rows:,}", str(len(entry.tables)))
+    Console(stderr=True).print(table)
+    err.print(f"{verb} {archive} (taken {manifest.created} from {manifest.source})")
+
+
+def backup_command(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Archive to write (.tar.gz or .tar)")
+    ],
+    url: Url = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Back up the embedded store: through the collector at --url, or from --data-dir's
+    files when no collector runs. Writes a tar with a manifest (rows, checksums)."""
+    from mlpulse.adapters.store.backup_archive import backup, read_manifest
+
+    gzip = not output.name.endswith(".tar")
+    partial = output.with_name(output.name + ".partial")
+    try:
+        if url is not None:
+            with client(url, api_key) as http, partial.open("wb") as out:
+                _download(http, out, gzip=gzip)
+        else:
+            with partial.open("wb") as out:
+                backup(_data_dir(data_dir), out, gzip=gzip)
+                out.flush()
+                os.fsync(out.fileno())
+        with tarfile.open(partial, mode="r:*") as tar:
+            manifest = read_manifest(tar, output)
+        os.replace(partial, output)
+    except MlpulseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        partial.unlink(missing_ok=True)
+    _print_manifest(manifest, output, "wrote")
+
+
+def _download(http: httpx.Client, sink: BinaryIO, *, gzip: bool) -> None:
+    params = {"compression": "gzip" if gzip else "none"}
+    try:
+        with http.stream("POST", "/v1/admin/backup", params=params, timeout=None) as response:
+            if not response.is_success:
+                response.read()
+                checked(response)
+            for chunk in response.iter_bytes(1 << 20):
+                sink.write(chunk)
+        sink.flush()
+        os.fsync(sink.fileno())
+    except httpx.TransportError as exc:
+        err.print(f"[red]error:[/] cannot reach the collector at {http.base_url}: {exc}")
+        raise typer.Exit(1) from exc
+
+
+def restore_command(
+    archive: Annotated[Path, typer.Argument(help="A backup written by mlpulse backup")],
+    data_dir: DataDir = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the store files of a non-empty directory")
+    ] = False,
+) -> None:
+    """Restore a backup into a data directory (refused when it is not empty, unless
+    --force). Checks every checksum and row count before moving a file into place."""
+    from mlpulse.adapters.store.backup_archive import restore
+
+    target = _data_dir(data_dir)
+    if not archive.is_file():
+        err.print(f"[red]error:[/] no such file: {archive}")
+        raise typer.Exit(2)
+    try:
+        manifest = restore(archive, target, force=force)
+    except MlpulseError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _print_manifest(manifest, archive, f"restored into {target} from")

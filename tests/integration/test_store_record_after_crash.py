@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +19,10 @@ from mlpulse.domain.auth import Scope
 from mlpulse.testing.process import CollectorProcess, create_key
 
 pytestmark = pytest.mark.slow
+
+
+def _mlpulse(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlpulse", *args], capture_output=True, text=True)
 
 
 def _ingest(url: str, key: str, batches: int) -> int:
@@ -84,6 +90,10 @@ def test_restart_logs_an_error_naming_the_wal_when_it_was_damaged_after_sigkill(
 
     WAL_DAMAGE[damage](wal)
 
+    doctor = _mlpulse("doctor", "--data-dir", str(data_dir))
+    assert doctor.returncode == 1
+    assert "MISSING: events.duckdb holds " in doctor.stderr
+    assert "acknowledged events are missing" in doctor.stderr
     with CollectorProcess(data_dir) as restarted:
         health = _health(restarted, key)
         log = restarted.log()
@@ -123,6 +133,8 @@ def test_restart_logs_an_error_naming_profiles_sqlite_when_it_was_emptied_after_
     with CollectorProcess(data_dir) as restarted:
         health = _health(restarted, key)
         log = restarted.log()
+        doctor = _mlpulse("doctor", "--url", restarted.url, "--api-key", key)
+    assert doctor.returncode == 1 and "MISSING: profiles.sqlite lost rows" in doctor.stderr
     assert health["status"] == "degraded"
     (finding,) = health["store"]["findings"]
     assert finding["file"] == "profiles.sqlite"

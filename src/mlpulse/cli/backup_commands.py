@@ -119,3 +119,52 @@ def restore_command(
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     _print_manifest(manifest, archive, f"restored into {target} from")
+
+
+def doctor_command(
+    url: Url = None,
+    api_key: ApiKey = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Check the store against its record (store.json): acknowledged data missing after a
+    crash, a damaged log or an emptied file. Through the collector at --url, or from
+    --data-dir's files when none runs. Exits 1 when something is missing."""
+    if url is not None:
+        with client(url, api_key) as http:
+            try:
+                health = checked(http.get("/v1/health"))
+            except httpx.TransportError as exc:
+                err.print(f"[red]error:[/] cannot reach the collector at {http.base_url}: {exc}")
+                raise typer.Exit(1) from exc
+        findings = health["store"]["findings"]
+        earlier = health["store"].get("earlier_findings", [])
+    else:
+        findings, earlier = _doctor_files(_data_dir(data_dir))
+    for finding in earlier:
+        err.print(f"[yellow]found at an earlier start:[/] {finding['message']}")
+    for finding in findings:
+        err.print(f"[red]MISSING:[/] {finding['message']}")
+    if findings:
+        raise typer.Exit(1)
+    err.print("[green]ok:[/] the store holds everything its record says it held")
+
+
+def _doctor_files(data_dir: Path) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    import time
+
+    import duckdb
+    import msgspec
+
+    from mlpulse.adapters.store.durability import MARKER, check_directory
+
+    events = Settings.from_env(None, data_dir=data_dir).events_path
+    try:
+        record, findings = check_directory(events, now=time.time())
+    except duckdb.IOException as exc:
+        err.print(f"[red]error:[/] {exc}. A collector holds the store: use --url and --api-key")
+        raise typer.Exit(2) from exc
+    if record is None:
+        err.print(f"no {MARKER} in {data_dir}: a new store, or one no collector of this "
+                  "version has opened yet; nothing to compare")  # fmt: skip
+        return [], []
+    return msgspec.to_builtins(findings), msgspec.to_builtins(record.findings)

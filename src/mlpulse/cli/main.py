@@ -307,6 +307,7 @@ app.command("rollback")(registry_commands.rollback_command)
 app.add_typer(bandit_commands.bandits_app, name="bandits")
 app.command("backup")(backup_commands.backup_command)
 app.command("restore")(backup_commands.restore_command)
+app.command("doctor")(backup_commands.doctor_command)
 
 
 def main() -> None:

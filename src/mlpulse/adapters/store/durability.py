@@ -85,11 +85,14 @@ def _when(seconds: float) -> str:
 
 
 def events_state(con: duckdb.DuckDBPyConnection, path: Path) -> EventsState:
-    row = con.execute(
-        "SELECT count(*), coalesce(sum(accepted), 0), arg_max(batch_id, rowid) FROM batches"
-    ).fetchone()
-    assert row is not None
     wal = _size(Path(f"{path}.wal"))
+    try:
+        row = con.execute(
+            "SELECT count(*), coalesce(sum(accepted), 0), arg_max(batch_id, rowid) FROM batches"
+        ).fetchone()
+    except duckdb.CatalogException:  # read-only, a file whose tables were only in a lost log
+        row = (0, 0, None)
+    assert row is not None
     return EventsState(int(row[0]), int(row[1]), row[2], _size(path) or 0, wal or 0)
 
 
@@ -179,6 +182,48 @@ def check_sqlite(
     )
 
 
+def sqlite_states(data_dir: Path) -> dict[str, SQLiteState]:
+    states = {p.name: sqlite_state(p) for p in sorted(data_dir.glob("*.sqlite"))}
+    return {name: state for name, state in states.items() if state is not None}
+
+
+def compare(
+    previous: Record, events: EventsState | None, sqlite: dict[str, SQLiteState], *,
+    name: str, existed: bool, wal_at_open: int | None, now: float,
+) -> list[Finding]:  # fmt: skip
+    """Everything the store lost since ``previous`` was recorded."""
+    messages: list[tuple[str, str | None]] = []
+    if previous.events is not None:
+        events = events or EventsState(0, 0, None, 0, 0)
+        messages.append((name, check_events(
+            previous.events, events, name=name, at=previous.written_at,
+            existed=existed, wal_at_open=wal_at_open, clean=previous.clean,
+        )))  # fmt: skip
+    for file, state in sorted(previous.sqlite.items()):
+        found = check_sqlite(state, sqlite.get(file), name=file, at=previous.written_at)
+        messages.append((file, found))
+    return [Finding(file, message, now) for file, message in messages if message]
+
+
+def check_directory(events_path: Path, *, now: float) -> tuple[Record | None, list[Finding]]:
+    """The record and what the files lack against it, for ``mlpulse doctor`` (no collector
+    may hold the files). DuckDB replays its log in memory, read-only, as a start would."""
+    record = read_record(events_path.parent / MARKER)
+    if record is None:
+        return None, []
+    wal = _size(Path(f"{events_path}.wal"))
+    existed = bool(_size(events_path))
+    events = None
+    if existed:
+        with duckdb.connect(str(events_path), read_only=True) as con:
+            events = events_state(con, events_path)
+    findings = compare(
+        record, events, sqlite_states(events_path.parent), name=events_path.name,
+        existed=existed, wal_at_open=wal, now=now,
+    )  # fmt: skip
+    return record, findings
+
+
 class DurabilityMarker:
     """Checks the store against ``store.json`` at open, then keeps the record current.
 
@@ -226,23 +271,15 @@ class DurabilityMarker:
         self._thread.start()
 
     def _compare(self, events: EventsState) -> list[Finding]:
-        previous, now = self._previous, self._clock()
-        if previous is None:
+        if self._previous is None:
             return []
-        messages: list[tuple[str, str | None]] = []
-        if previous.events is not None:
-            messages.append((self._path.name, check_events(
-                previous.events, events, name=self._path.name, at=previous.written_at,
-                existed=self._existed, wal_at_open=self._wal_at_open, clean=previous.clean,
-            )))  # fmt: skip
-        for name, state in sorted(previous.sqlite.items()):
-            found = check_sqlite(state, self._sqlite.get(name), name=name, at=previous.written_at)
-            messages.append((name, found))
-        return [Finding(file, message, now) for file, message in messages if message]
+        return compare(
+            self._previous, events, self._sqlite, name=self._path.name, existed=self._existed,
+            wal_at_open=self._wal_at_open, now=self._clock(),
+        )  # fmt: skip
 
     def _refresh_sqlite(self, now: float) -> None:
-        states = {p.name: sqlite_state(p) for p in sorted(self._dir.glob("*.sqlite"))}
-        self._sqlite = {name: state for name, state in states.items() if state is not None}
+        self._sqlite = sqlite_states(self._dir)
         self._sqlite_at = now
 
     def _write(self, events: EventsState, *, clean: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 import msgspec
 import pytest
 
@@ -13,9 +14,11 @@ from mlpulse.adapters.store.durability import (
     MARKER,
     EventsState,
     SQLiteState,
+    Tally,
     check_events,
     check_sqlite,
     read_record,
+    tally,
 )
 from mlpulse.domain.blocks import blocks_from_rows
 from mlpulse.domain.events import Prediction
@@ -96,6 +99,21 @@ def test_store_record_is_rewritten_when_store_json_is_unreadable(
     assert store.durability.findings == []
     assert "ignoring an unreadable" in caplog.text
     assert msgspec.json.decode((tmp_path / MARKER).read_bytes())["clean"] is True
+
+
+def test_tally_counts_new_batches_alone_and_all_of_them_after_a_delete(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "t.duckdb"))
+    con.execute("CREATE TABLE batches (batch_id VARCHAR, accepted INTEGER)")
+    con.execute("INSERT INTO batches SELECT 'b' || i, 10 FROM range(5) r(i)")
+    first = tally(con)
+    con.execute("INSERT INTO batches VALUES ('new', 7)")
+
+    assert first == Tally(5, 50, "b4", 4)
+    assert tally(con, first) == Tally(6, 57, "new", 5)
+    assert tally(con, tally(con, first)) == Tally(6, 57, "new", 5)
+    con.execute("DELETE FROM batches WHERE batch_id IN ('b0', 'b1')")
+    assert tally(con, Tally(6, 57, "new", 5)) == Tally(4, 37, "new", 5)
+    con.close()
 
 
 def _sqlite(pages: int, **rows: int) -> SQLiteState:

@@ -28,6 +28,21 @@ DataDir = Annotated[
 ]
 
 
+Store = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="A postgresql:// URL: back up or restore that database [env MLPULSE_STORE]",
+    ),
+]
+
+
+def _postgres(store: str | None) -> str | None:
+    """The PostgreSQL URL to work on, if the store is one (else the embedded store)."""
+    value = (store or os.environ.get("MLPULSE_STORE", "")).strip()
+    return value if value.startswith(("postgresql://", "postgres://")) else None
+
+
 def _data_dir(data_dir: Path | None) -> Path:
     try:
         return Settings.from_env(None, data_dir=data_dir).data_dir
@@ -55,15 +70,23 @@ def backup_command(
     url: Url = None,
     api_key: ApiKey = None,
     data_dir: DataDir = None,
+    store: Store = None,
 ) -> None:
-    """Back up the embedded store: through the collector at --url, or from --data-dir's
-    files when no collector runs. Writes a tar with a manifest (rows, checksums)."""
+    """Back up the store: the embedded one through the collector at --url, or from
+    --data-dir's files when no collector runs; PostgreSQL (--store postgresql://...)
+    with pg_dump. Writes a tar with a manifest (rows per table, checksums)."""
     from mlpulse.adapters.store.backup_archive import backup, read_manifest
 
     gzip = not output.name.endswith(".tar")
     partial = output.with_name(output.name + ".partial")
+    postgres = _postgres(store)
     try:
-        if url is not None:
+        if postgres is not None:
+            from mlpulse.adapters.store import backup_postgres
+
+            with partial.open("wb") as out:
+                backup_postgres.backup(postgres, out, gzip=gzip)
+        elif url is not None:
             with client(url, api_key) as http, partial.open("wb") as out:
                 _download(http, out, gzip=gzip)
         else:
@@ -101,24 +124,36 @@ def _download(http: httpx.Client, sink: BinaryIO, *, gzip: bool) -> None:
 def restore_command(
     archive: Annotated[Path, typer.Argument(help="A backup written by mlpulse backup")],
     data_dir: DataDir = None,
+    store: Store = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Replace the store files of a non-empty directory")
+        bool,
+        typer.Option("--force", help="Replace the store files of a non-empty directory "
+                     "(or the dump's tables of a non-empty database)"),
     ] = False,
-) -> None:
-    """Restore a backup into a data directory (refused when it is not empty, unless
-    --force). Checks every checksum and row count before moving a file into place."""
+) -> None:  # fmt: skip
+    """Restore a backup into a data directory, or a PostgreSQL database with --store
+    (refused when it is not empty, unless --force). Checks every checksum and row count
+    before moving a file into place."""
     from mlpulse.adapters.store.backup_archive import restore
 
-    target = _data_dir(data_dir)
     if not archive.is_file():
         err.print(f"[red]error:[/] no such file: {archive}")
         raise typer.Exit(2)
+    postgres = _postgres(store)
     try:
-        manifest = restore(archive, target, force=force)
+        if postgres is not None:
+            from mlpulse.adapters.store import backup_postgres
+
+            manifest = backup_postgres.restore(archive, postgres, force=force)
+            where = "PostgreSQL"
+        else:
+            target = _data_dir(data_dir)
+            manifest = restore(archive, target, force=force)
+            where = str(target)
     except MlpulseError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
-    _print_manifest(manifest, archive, f"restored into {target} from")
+    _print_manifest(manifest, archive, f"restored into {where} from")
 
 
 def doctor_command(

@@ -158,7 +158,7 @@ def _check_target(target: Path, *, force: bool) -> None:
             pass  # a damaged file is what a forced restore replaces
 
 
-def _unpack(tar: tarfile.TarFile, manifest: Manifest, staging: Path, archive: Path) -> None:
+def unpack(tar: tarfile.TarFile, manifest: Manifest, staging: Path, archive: Path) -> None:
     expected = {f.name: f for f in manifest.files}
     seen: set[str] = set()
     for member in tar:  # from the start again: the manifest is passed over, once
@@ -230,7 +230,12 @@ def restore(archive: Path, target: Path, *, force: bool = False) -> Manifest:
         try:
             with tarfile.open(archive, mode="r:*") as tar:
                 manifest = read_manifest(tar, archive)
-                _unpack(tar, manifest, staging, archive)
+                if any(f.kind == "postgres" for f in manifest.files):
+                    raise InvalidInputError(
+                        f"{archive} is a backup of PostgreSQL: restore it with --store "
+                        "postgresql://..."
+                    )
+                unpack(tar, manifest, staging, archive)
         except (tarfile.TarError, EOFError, OSError) as exc:
             raise InvalidInputError(f"cannot read the archive {archive}: {exc}") from exc
         for entry in manifest.files:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
 import sqlite3
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import duckdb
@@ -182,3 +184,18 @@ def test_backup_says_to_go_through_the_collector_when_it_holds_the_file(tmp_path
     finally:
         holder.kill()
         holder.communicate(timeout=10)
+
+
+def test_backup_removes_what_a_backup_that_died_a_day_ago_left(tmp_path: Path) -> None:
+    source = tmp_path / "data"
+    _fill(source)
+    old, fresh = source / ".backup-old", source / ".backup-fresh.tar.gz"
+    old.mkdir()
+    (old / "events.duckdb").write_bytes(b"x")
+    fresh.write_bytes(b"being streamed")
+    day_ago = time.time() - 86400 - 60
+    os.utime(old, (day_ago, day_ago))
+
+    _backup(source, tmp_path / "b.tar")
+
+    assert not old.exists() and fresh.exists()

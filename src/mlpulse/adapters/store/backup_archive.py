@@ -260,6 +260,26 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+STALE_AFTER_S: Final = 86400.0
+
+
+def remove_stale(data_dir: Path, *, now: float) -> list[Path]:
+    """Remove what a backup or restore that died midway left (a day old or more)."""
+    removed = []
+    for path in [*data_dir.glob(".backup-*"), *data_dir.glob(".restore-*")]:
+        try:
+            if now - path.stat().st_mtime < STALE_AFTER_S:
+                continue  # maybe another backup's, still being written or streamed
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def backup(
     data_dir: Path,
     out: IO[bytes],
@@ -272,6 +292,7 @@ def backup(
     The copies are staged in a directory inside ``data_dir`` (same file system, so it
     needs free space about the size of the store) and removed afterwards.
     """
+    remove_stale(data_dir, now=time.time())
     staging = data_dir / f".backup-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:

@@ -13,10 +13,12 @@ from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.durability import (
     MARKER,
     EventsState,
+    Record,
     SQLiteState,
     Tally,
     check_events,
     check_sqlite,
+    compare,
     read_record,
     tally,
 )
@@ -143,6 +145,21 @@ def test_check_sqlite_reports_a_missing_file_only_when_it_held_rows() -> None:
     assert check_sqlite(_sqlite(9, t=4), None, name="x.sqlite", at=NOW) == (
         "x.sqlite is missing; it held 4 rows at 2026-01-01T00:00:00+00:00."
     )
+
+
+def test_compare_finds_nothing_missing_when_an_upgrade_moved_an_sqlite_file() -> None:
+    previous = Record(written_at=NOW, clean=True, events=None,
+                      sqlite={"profiles.sqlite": _sqlite(9, window_profiles=4)})  # fmt: skip
+
+    def check(migrated: frozenset[str]) -> list[str]:
+        found = compare(previous, None, {}, name="events.duckdb", existed=True,
+                        wal_at_open=None, now=NOW, migrated=migrated)  # fmt: skip
+        return [f.file for f in found]
+
+    moved, gone = check(frozenset({"profiles.sqlite"})), check(frozenset())
+
+    assert moved == []
+    assert gone == ["profiles.sqlite"]
 
 
 def test_check_events_finds_nothing_when_the_store_grew() -> None:

@@ -228,11 +228,20 @@ def sqlite_states(data_dir: Path) -> dict[str, SQLiteState]:
     return {name: state for name, state in states.items() if state is not None}
 
 
+def migrated_files(data_dir: Path) -> frozenset[str]:
+    return frozenset(p.name.removesuffix(".migrated") for p in data_dir.glob("*.sqlite.migrated"))
+
+
 def compare(
     previous: Record, events: EventsState | None, sqlite: dict[str, SQLiteState], *,
     name: str, existed: bool, wal_at_open: int | None, now: float,
+    migrated: frozenset[str] = frozenset(),
 ) -> list[Finding]:  # fmt: skip
-    """Everything the store lost since ``previous`` was recorded."""
+    """Everything the store lost since ``previous`` was recorded.
+
+    ``migrated``: SQLite files an upgrade moved into another database (renamed to
+    ``<name>.migrated``), so their absence is no loss.
+    """
     messages: list[tuple[str, str | None]] = []
     if previous.events is not None:
         events = events or EventsState(0, 0, None, 0, 0)
@@ -241,6 +250,8 @@ def compare(
             existed=existed, wal_at_open=wal_at_open, clean=previous.clean,
         )))  # fmt: skip
     for file, state in sorted(previous.sqlite.items()):
+        if file in migrated:
+            continue
         found = check_sqlite(state, sqlite.get(file), name=file, at=previous.written_at)
         messages.append((file, found))
     return [Finding(file, message, now) for file, message in messages if message]
@@ -260,7 +271,7 @@ def check_directory(events_path: Path, *, now: float) -> tuple[Record | None, li
             events = events_state(events_path, tally(con))
     findings = compare(
         record, events, sqlite_states(events_path.parent), name=events_path.name,
-        existed=existed, wal_at_open=wal, now=now,
+        existed=existed, wal_at_open=wal, now=now, migrated=migrated_files(events_path.parent),
     )  # fmt: skip
     return record, findings
 
@@ -318,7 +329,7 @@ class DurabilityMarker:
             return []
         return compare(
             self._previous, events, self._sqlite, name=self._path.name, existed=self._existed,
-            wal_at_open=self._wal_at_open, now=self._clock(),
+            wal_at_open=self._wal_at_open, now=self._clock(), migrated=migrated_files(self._dir),
         )  # fmt: skip
 
     def _refresh_sqlite(self, now: float) -> None:

@@ -41,7 +41,8 @@ def _live(request: Request) -> LiveDuckDB:
     store: LiveDuckDB | None = getattr(request.app.state, "store", None)
     if not (hasattr(store, "connection") and isinstance(getattr(store, "path", None), Path)):
         raise ConfigurationError(
-            "this collector's store has no embedded DuckDB file to back up through it"
+            "this collector's store has no embedded DuckDB file to back up through it; "
+            "for PostgreSQL run `mlpulse backup --store postgresql://...` (pg_dump)"
         )
     assert store is not None
     return store

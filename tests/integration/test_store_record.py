@@ -15,7 +15,6 @@ from mlpulse.adapters.store.durability import (
     EventsState,
     Record,
     SQLiteState,
-    Tally,
     check_events,
     check_sqlite,
     compare,
@@ -51,11 +50,8 @@ def test_store_record_finds_nothing_when_the_store_was_closed_and_reopened(tmp_p
     record = read_record(tmp_path / MARKER)
     assert record is not None and record.clean
     events = record.events
-    assert events is not None and (events.batches, events.events, events.newest_batch) == (
-        2,
-        20,
-        "b",
-    )
+    assert events is not None and (events.batches, events.events) == (2, 20)
+    assert [batch for batch, _ in events.newest] == ["b", "a"]
 
 
 def test_store_record_finds_the_missing_batches_when_the_file_is_an_older_copy(
@@ -78,9 +74,12 @@ def test_store_record_finds_the_missing_batches_when_the_file_is_an_older_copy(
     (finding,) = reopened.durability.findings
     assert finding.file == "events.duckdb"
     assert finding.message.startswith(
-        "events.duckdb holds 1 acknowledged batches (10 events) but held 3 (30 events) at "
+        "events.duckdb lacks 2 of the 3 newest batches acknowledged by "
     )
-    assert "at least 20 acknowledged events are missing" in finding.message
+    assert (
+        "it holds 1 acknowledged batches (10 events) and held 3 (30 events) then; "
+        "at least 20 acknowledged events are missing." in finding.message
+    )
     assert "replaced by an older copy" in finding.message
     # The finding stays in the record, for `mlpulse doctor`, after the next start.
     again = DuckDBEventStore(path)
@@ -105,17 +104,49 @@ def test_store_record_is_rewritten_when_store_json_is_unreadable(
 
 def test_tally_counts_new_batches_alone_and_all_of_them_after_a_delete(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "t.duckdb"))
-    con.execute("CREATE TABLE batches (batch_id VARCHAR, accepted INTEGER)")
-    con.execute("INSERT INTO batches SELECT 'b' || i, 10 FROM range(5) r(i)")
+    con.execute("CREATE TABLE batches (batch_id VARCHAR, received_at TIMESTAMPTZ, accepted INT)")
+    con.execute("INSERT INTO batches SELECT 'b' || i, make_timestamptz(i * 1000000), 10 "
+                "FROM range(5) r(i)")  # fmt: skip
     first = tally(con)
-    con.execute("INSERT INTO batches VALUES ('new', 7)")
+    con.execute("INSERT INTO batches VALUES ('new', make_timestamptz(9000000), 7)")
+    second = tally(con, first)
 
-    assert first == Tally(5, 50, "b4", 4)
-    assert tally(con, first) == Tally(6, 57, "new", 5)
-    assert tally(con, tally(con, first)) == Tally(6, 57, "new", 5)
+    assert (first.batches, first.events, first.newest[:2]) == (5, 50, (("b4", 4.0), ("b3", 3.0)))
+    assert (second.batches, second.events, second.newest[:2]) == (
+        6,
+        57,
+        (("new", 9.0), ("b4", 4.0)),
+    )
+    assert tally(con, second) == second
     con.execute("DELETE FROM batches WHERE batch_id IN ('b0', 'b1')")
-    assert tally(con, Tally(6, 57, "new", 5)) == Tally(4, 37, "new", 5)
+    assert tally(con, second)[:2] == (4, 37)
     con.close()
+
+
+def _batch_at(store: DuckDBEventStore, batch_id: str, received_at: float) -> None:
+    rows = [Prediction(model="m", version="v1", request_id=batch_id, features={"x": 1.0},
+                       prediction=1, timestamp=NOW)]  # fmt: skip
+    store.append(AcceptedBatch(batch_id, received_at, predictions=blocks_from_rows(rows))).result(
+        10
+    )
+
+
+@pytest.mark.parametrize(("deleted", "lost"), [("old", False), ("new", True)])
+def test_store_record_tells_retention_of_the_oldest_batches_from_a_loss_of_the_newest(
+    tmp_path: Path, deleted: str, lost: bool
+) -> None:
+    path = tmp_path / "events.duckdb"
+    store = DuckDBEventStore(path)
+    for batch_id, received_at in (("old", NOW - 86400), ("mid", NOW), ("new", NOW + 1)):
+        _batch_at(store, batch_id, received_at)
+    store.close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("DELETE FROM batches WHERE batch_id = ?", [deleted])
+
+    reopened = DuckDBEventStore(path)
+    reopened.close()
+
+    assert [f.file for f in reopened.durability.findings] == (["events.duckdb"] if lost else [])
 
 
 def _sqlite(pages: int, **rows: int) -> SQLiteState:
@@ -163,7 +194,9 @@ def test_compare_finds_nothing_missing_when_an_upgrade_moved_an_sqlite_file() ->
 
 
 def test_check_events_finds_nothing_when_the_store_grew() -> None:
-    before = EventsState(3, 30, "c", 4096, 900)
-    now = EventsState(5, 50, "e", 4096, 0)  # checkpointed since: the log is empty, no loss
+    before = EventsState(3, 30, [("c", NOW), ("b", NOW)], 4096, 900)
+    now = EventsState(5, 50, [("e", NOW + 1)], 4096, 0)  # checkpointed since: no log, no loss
 
-    assert check_events(before, now, name="e.duckdb", at=NOW, existed=True, wal_at_open=0) is None
+    found = check_events(before, now, name="e.duckdb", at=NOW, held={"b", "c"}, oldest=NOW - 5,
+                         existed=True, wal_at_open=0)  # fmt: skip
+    assert found is None

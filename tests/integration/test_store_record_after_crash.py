@@ -92,7 +92,7 @@ def test_restart_logs_an_error_naming_the_wal_when_it_was_damaged_after_sigkill(
 
     doctor = _mlpulse("doctor", "--data-dir", str(data_dir))
     assert doctor.returncode == 1
-    assert "MISSING: events.duckdb holds " in doctor.stderr
+    assert "MISSING: events.duckdb lacks " in doctor.stderr
     assert "acknowledged events are missing" in doctor.stderr
     with CollectorProcess(data_dir) as restarted:
         health = _health(restarted, key)
@@ -108,7 +108,7 @@ def test_restart_logs_an_error_naming_the_wal_when_it_was_damaged_after_sigkill(
     assert {"truncated": "truncated?", "emptied": "was empty", "deleted": "was missing"}[
         damage
     ] in finding["message"]
-    assert "STORE DATA MISSING: events.duckdb holds" in log
+    assert "STORE DATA MISSING: events.duckdb lacks" in log
 
 
 def test_restart_logs_an_error_naming_profiles_sqlite_when_it_was_emptied_after_sigkill(

@@ -7,9 +7,11 @@ SQLite takes an emptied file for a new database. So the collector keeps this rec
 beside the files and compares the store with it when it opens:
 
 - ``events.duckdb``: acknowledged batches and their events (the ``batches`` table has a
-  row per acknowledged batch, committed with its events), the newest batch, and the
-  sizes of the file and its log. Refreshed every second, off the writer thread (one
-  read of ``batches``; the file is rewritten only when something changed).
+  row per acknowledged batch, committed with its events), the 16 newest batches, and
+  the sizes of the file and its log. Refreshed every second, off the writer thread (a
+  read of the rows added since; the file is rewritten only when something changed).
+  A loss is one of those newest batches gone while the store still holds a batch as
+  old or older: retention deletes the oldest batches, a lost or cut log the newest.
 - every ``*.sqlite`` file: its pages and rows per table, every 30 seconds. SQLite files
   never shrink on their own (nothing here vacuums), so fewer pages *and* fewer rows
   means the file was truncated, emptied or replaced. Rows alone may fall (the outbox
@@ -30,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, NamedTuple
@@ -47,7 +49,8 @@ _KEPT_FINDINGS: Final = 20
 class EventsState(msgspec.Struct, frozen=True):
     batches: int
     events: int
-    newest_batch: str | None
+    # The newest acknowledged batches (id, received at), newest first.
+    newest: list[tuple[str, float]]
     file_bytes: int
     wal_bytes: int
 
@@ -84,16 +87,23 @@ def _when(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
 
 
+NEWEST: Final = 16  # batches whose ids the record keeps
+
+
 class Tally(NamedTuple):
-    """Acknowledged batches and events, the newest batch, the last row id counted."""
+    """Acknowledged batches and events, the newest ones, the last row id counted."""
 
     batches: int
     events: int
-    newest: str | None
+    newest: tuple[tuple[str, float], ...]
     last_rowid: int
 
 
-_EMPTY: Final = Tally(0, 0, None, -1)
+_EMPTY: Final = Tally(0, 0, (), -1)
+_NEWEST_SQL: Final = (
+    "SELECT batch_id, epoch_us(received_at) / 1e6 FROM batches WHERE rowid > ? "
+    f"ORDER BY rowid DESC LIMIT {NEWEST}"
+)
 
 
 def tally(con: duckdb.DuckDBPyConnection, previous: Tally | None = None) -> Tally:
@@ -104,37 +114,54 @@ def tally(con: duckdb.DuckDBPyConnection, previous: Tally | None = None) -> Tall
     id counted reads the newest row group: under 1 ms (DuckDB 2.0.1, measured here).
     """
     try:
-        con.execute("BEGIN TRANSACTION")  # one snapshot for both reads
+        con.execute("BEGIN TRANSACTION")  # one snapshot for every read
         try:
             counted = con.execute("SELECT count(*) FROM batches").fetchone()
             total = int(counted[0]) if counted else 0
-            if previous is not None and total >= previous.batches:
-                n, events, newest, last = con.execute(
-                    "SELECT count(*), coalesce(sum(accepted), 0), arg_max(batch_id, rowid), "
-                    "max(rowid) FROM batches WHERE rowid > ?",
-                    [previous.last_rowid],
-                ).fetchone() or (0, 0, None, None)
-                if previous.batches + n == total:
-                    return Tally(
-                        total, previous.events + int(events), newest or previous.newest,
-                        previous.last_rowid if last is None else int(last),
-                    )  # fmt: skip
-            # Rows were deleted (or this is the first count): count them all.
-            row = con.execute(
-                "SELECT count(*), coalesce(sum(accepted), 0), arg_max(batch_id, rowid), "
-                "coalesce(max(rowid), -1) FROM batches"
-            ).fetchone()
-            assert row is not None
-            return Tally(int(row[0]), int(row[1]), row[2], int(row[3]))
+            added = _added(con, previous)
+            if previous is not None and previous.batches + added.batches != total:
+                added = _added(con, None)  # rows were deleted (retention): count them all
+                previous = None
+            base = previous or _EMPTY
+            return Tally(
+                total, base.events + added.events, (added.newest + base.newest)[:NEWEST],
+                base.last_rowid if added.last_rowid < 0 else added.last_rowid,
+            )  # fmt: skip
         finally:
             con.execute("COMMIT")
     except duckdb.CatalogException:  # read-only, a file whose tables were only in a lost log
         return _EMPTY
 
 
+def _added(con: duckdb.DuckDBPyConnection, previous: Tally | None) -> Tally:
+    """The batches after ``previous``'s last row id (all of them without it)."""
+    since = -1 if previous is None else previous.last_rowid
+    n, events, last = con.execute(
+        "SELECT count(*), coalesce(sum(accepted), 0), coalesce(max(rowid), -1) FROM batches "
+        "WHERE rowid > ?",
+        [since],
+    ).fetchone() or (0, 0, -1)
+    newest = tuple((str(b), float(t)) for b, t in con.execute(_NEWEST_SQL, [since]).fetchall())
+    return Tally(int(n), int(events), newest, int(last))
+
+
+def present(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> tuple[set[str], float | None]:
+    """Which of ``batch_ids`` the store holds, and when its oldest batch was received."""
+    try:
+        found = con.execute(
+            "SELECT batch_id FROM batches WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))",
+            [batch_ids],
+        ).fetchall()
+        oldest = con.execute("SELECT epoch_us(min(received_at)) / 1e6 FROM batches").fetchone()
+    except duckdb.CatalogException:
+        return set(), None
+    return {str(r[0]) for r in found}, None if not oldest or oldest[0] is None else float(oldest[0])
+
+
 def events_state(path: Path, counted: Tally) -> EventsState:
-    wal = _size(Path(f"{path}.wal"))
-    return EventsState(counted.batches, counted.events, counted.newest, _size(path) or 0, wal or 0)
+    wal = _size(Path(f"{path}.wal")) or 0
+    newest = list(counted.newest)
+    return EventsState(counted.batches, counted.events, newest, _size(path) or 0, wal)
 
 
 def sqlite_state(path: Path) -> SQLiteState | None:
@@ -170,25 +197,29 @@ def read_record(path: Path) -> Record | None:
 
 
 def check_events(
-    before: EventsState, now: EventsState, *, name: str, at: float,
-    existed: bool, wal_at_open: int | None, clean: bool = False,
+    before: EventsState, now: EventsState, *, name: str, at: float, held: Collection[str],
+    oldest: float | None, existed: bool, wal_at_open: int | None, clean: bool = False,
 ) -> str | None:  # fmt: skip
     """What the event store lost since ``before`` (recorded at ``at``), if anything.
 
+    ``held``: which of ``before.newest`` the store holds now; ``oldest``: when its oldest
+    batch was received. A newest batch gone is a loss unless the store's batches are
+    all newer than it: retention deletes the oldest batches, a lost log the newest.
     ``clean``: ``before`` was written at a clean close, so the log was folded into the
     file then and its size says nothing.
     """
-    gone = now.batches < before.batches
-    if not gone and before.newest_batch is not None and before.batches > 0:
-        gone = now.newest_batch is None  # every batch went, or a different store
+    gone = [b for b, received in before.newest
+            if b not in held and (oldest is None or oldest <= received)]  # fmt: skip
     if not gone:
         return None
-    lost = max(before.events - now.events, 0)
+    lost = before.events - now.events
     message = (
-        f"{name} holds {now.batches:,} acknowledged batches ({now.events:,} events) but held "
-        f"{before.batches:,} ({before.events:,} events) at {_when(at)}: at least {lost:,} "
-        "acknowledged events are missing."
-    )
+        f"{name} lacks {len(gone)} of the {len(before.newest)} newest batches acknowledged by "
+        f"{_when(at)} (e.g. {gone[0]!r}): it holds {now.batches:,} acknowledged batches "
+        f"({now.events:,} events) and held {before.batches:,} ({before.events:,} events) then"
+        + (f"; at least {lost:,} acknowledged events are missing." if lost > 0 else
+           "; acknowledged events are missing.")
+    )  # fmt: skip
     wal = f"{name}.wal"
     if not existed:
         cause = f" {name} did not exist at start (deleted or moved?)."
@@ -235,6 +266,7 @@ def migrated_files(data_dir: Path) -> frozenset[str]:
 def compare(
     previous: Record, events: EventsState | None, sqlite: dict[str, SQLiteState], *,
     name: str, existed: bool, wal_at_open: int | None, now: float,
+    held: Collection[str] = frozenset(), oldest: float | None = None,
     migrated: frozenset[str] = frozenset(),
 ) -> list[Finding]:  # fmt: skip
     """Everything the store lost since ``previous`` was recorded.
@@ -244,10 +276,10 @@ def compare(
     """
     messages: list[tuple[str, str | None]] = []
     if previous.events is not None:
-        events = events or EventsState(0, 0, None, 0, 0)
+        events = events or EventsState(0, 0, [], 0, 0)
         messages.append((name, check_events(
-            previous.events, events, name=name, at=previous.written_at,
-            existed=existed, wal_at_open=wal_at_open, clean=previous.clean,
+            previous.events, events, name=name, at=previous.written_at, held=held,
+            oldest=oldest, existed=existed, wal_at_open=wal_at_open, clean=previous.clean,
         )))  # fmt: skip
     for file, state in sorted(previous.sqlite.items()):
         if file in migrated:
@@ -255,6 +287,10 @@ def compare(
         found = check_sqlite(state, sqlite.get(file), name=file, at=previous.written_at)
         messages.append((file, found))
     return [Finding(file, message, now) for file, message in messages if message]
+
+
+def _newest_ids(record: Record | None) -> list[str]:
+    return [b for b, _ in record.events.newest] if record and record.events else []
 
 
 def check_directory(events_path: Path, *, now: float) -> tuple[Record | None, list[Finding]]:
@@ -265,13 +301,15 @@ def check_directory(events_path: Path, *, now: float) -> tuple[Record | None, li
         return None, []
     wal = _size(Path(f"{events_path}.wal"))
     existed = bool(_size(events_path))
-    events = None
+    events, held, oldest = None, set[str](), None
     if existed:
         with duckdb.connect(str(events_path), read_only=True) as con:
             events = events_state(events_path, tally(con))
+            held, oldest = present(con, _newest_ids(record))
     findings = compare(
         record, events, sqlite_states(events_path.parent), name=events_path.name,
-        existed=existed, wal_at_open=wal, now=now, migrated=migrated_files(events_path.parent),
+        existed=existed, wal_at_open=wal, now=now, held=held, oldest=oldest,
+        migrated=migrated_files(events_path.parent),
     )  # fmt: skip
     return record, findings
 
@@ -327,9 +365,12 @@ class DurabilityMarker:
     def _compare(self, events: EventsState) -> list[Finding]:
         if self._previous is None:
             return []
+        assert self._cursor is not None
+        held, oldest = present(self._cursor, _newest_ids(self._previous))
         return compare(
             self._previous, events, self._sqlite, name=self._path.name, existed=self._existed,
-            wal_at_open=self._wal_at_open, now=self._clock(), migrated=migrated_files(self._dir),
+            wal_at_open=self._wal_at_open, now=self._clock(), held=held, oldest=oldest,
+            migrated=migrated_files(self._dir),
         )  # fmt: skip
 
     def _refresh_sqlite(self, now: float) -> None:

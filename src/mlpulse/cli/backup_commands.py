@@ -1,7 +1,9 @@
-"""``mlpulse backup``, ``mlpulse restore`` and ``mlpulse doctor`` for the embedded store.
+"""``mlpulse backup``, ``mlpulse restore`` and ``mlpulse doctor``.
 
-A backup goes through a running collector (``--url``: it holds the DuckDB file) or
-reads the files directly when none runs (``--data-dir``).
+An embedded store's backup goes through a running collector (``--url``: it holds the
+DuckDB file) or reads the files directly when none runs (``--data-dir``); a PostgreSQL
+store's (``--store postgresql://...``) runs pg_dump. The adapters are imported inside
+the commands, so ``mlpulse --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 import tarfile
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import httpx
 import typer
@@ -19,6 +21,9 @@ from rich.table import Table
 from mlpulse.cli.api import ApiKey, Url, checked, client
 from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
+
+if TYPE_CHECKING:
+    from mlpulse.adapters.store.backup_archive import Manifest
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: grep-able in logs
 
@@ -51,10 +56,7 @@ def _data_dir(data_dir: Path | None) -> Path:
         raise typer.Exit(2) from exc
 
 
-def _print_manifest(manifest: object, archive: Path, verb: str) -> None:
-    from mlpulse.adapters.store.backup_archive import Manifest
-
-    assert isinstance(manifest, Manifest)
+def _print_manifest(manifest: Manifest, archive: Path, verb: str) -> None:
     table = Table("file", "bytes", "rows", "tables")
     for entry in manifest.files:
         rows = sum(entry.tables.values())
@@ -81,19 +83,18 @@ def backup_command(
     partial = output.with_name(output.name + ".partial")
     postgres = _postgres(store)
     try:
-        if postgres is not None:
-            from mlpulse.adapters.store import backup_postgres
+        with partial.open("wb") as out:
+            if postgres is not None:
+                from mlpulse.adapters.store import backup_postgres
 
-            with partial.open("wb") as out:
                 backup_postgres.backup(postgres, out, gzip=gzip)
-        elif url is not None:
-            with client(url, api_key) as http, partial.open("wb") as out:
-                _download(http, out, gzip=gzip)
-        else:
-            with partial.open("wb") as out:
+            elif url is not None:
+                with client(url, api_key) as http:
+                    _download(http, out, gzip=gzip)
+            else:
                 backup(_data_dir(data_dir), out, gzip=gzip)
-                out.flush()
-                os.fsync(out.fileno())
+            out.flush()
+            os.fsync(out.fileno())  # the archive is on disk before it takes its name
         with tarfile.open(partial, mode="r:*") as tar:
             manifest = read_manifest(tar, output)
         os.replace(partial, output)
@@ -114,8 +115,6 @@ def _download(http: httpx.Client, sink: BinaryIO, *, gzip: bool) -> None:
                 checked(response)
             for chunk in response.iter_bytes(1 << 20):
                 sink.write(chunk)
-        sink.flush()
-        os.fsync(sink.fileno())
     except httpx.TransportError as exc:
         err.print(f"[red]error:[/] cannot reach the collector at {http.base_url}: {exc}")
         raise typer.Exit(1) from exc

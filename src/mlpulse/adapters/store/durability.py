@@ -337,6 +337,7 @@ class DurabilityMarker:
         self._wal_at_open = _size(Path(f"{events_path}.wal"))
         self.findings: list[Finding] = []
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._tally: Tally | None = None
@@ -394,17 +395,20 @@ class DurabilityMarker:
     def _loop(self) -> None:
         while not self._stop.wait(self._interval_s):
             try:
-                self._tick()
+                self.refresh()
             except Exception:  # a loop boundary: the record is best effort, the store goes on
                 log.exception("could not update %s", self._marker)
 
-    def _tick(self) -> None:
-        assert self._cursor is not None
-        now = self._clock()
-        if now - self._sqlite_at >= self._sqlite_every_s:
-            self._refresh_sqlite(now)
-        self._tally = tally(self._cursor, self._tally)
-        self._write(events_state(self._path, self._tally), clean=False)
+    def refresh(self) -> None:
+        """Bring the record up to date now (its thread does this every second)."""
+        with self._lock:  # one cursor: DuckDB's are not for two threads at once
+            if self._cursor is None:
+                return  # closed
+            now = self._clock()
+            if now - self._sqlite_at >= self._sqlite_every_s:
+                self._refresh_sqlite(now)
+            self._tally = tally(self._cursor, self._tally)
+            self._write(events_state(self._path, self._tally), clean=False)
 
     def report(self) -> dict[str, Any]:
         """For ``GET /v1/health``: this start's findings, earlier ones, the last record."""
@@ -421,14 +425,15 @@ class DurabilityMarker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._cursor is None:
-            return
-        try:
-            self._refresh_sqlite(self._clock())
-            self._tally = tally(self._cursor, self._tally)
-            self._write(events_state(self._path, self._tally), clean=True)
-        except (duckdb.Error, OSError) as exc:
-            log.warning("could not write %s at close: %s", self._marker, exc)
-        finally:
-            self._cursor.close()
-            self._cursor = None
+        with self._lock:
+            if self._cursor is None:
+                return
+            try:
+                self._refresh_sqlite(self._clock())
+                self._tally = tally(self._cursor, self._tally)
+                self._write(events_state(self._path, self._tally), clean=True)
+            except (duckdb.Error, OSError) as exc:
+                log.warning("could not write %s at close: %s", self._marker, exc)
+            finally:
+                self._cursor.close()
+                self._cursor = None

@@ -235,6 +235,9 @@ ENDPOINTS = (
     Endpoint("GET", "/v1/bandits/{bandit_id}", "/v1/bandits/nope", Scope.READ, 404),
     Endpoint("POST", "/v1/bandits/{bandit_id}/tick", "/v1/bandits/nope/tick", Scope.ADMIN, 404),
     Endpoint("POST", "/v1/bandits/{bandit_id}/stop", "/v1/bandits/nope/stop", Scope.ADMIN, 404),
+    # A whole backup of the shared collector's store, uncompressed (it is small).
+    Endpoint("POST", "/v1/admin/backup", "/v1/admin/backup?compression=none", Scope.ADMIN, 200),
+    Endpoint("GET", "/v1/health", "/v1/health", Scope.READ, 200),
     Endpoint("GET", "/metrics", "/metrics", Scope.READ, 200),
     Endpoint("GET", "/v1/cluster", "/v1/cluster", Scope.READ, 200),
     Endpoint("GET", "/openapi.json", "/openapi.json", Scope.READ, 200),

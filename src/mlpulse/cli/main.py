@@ -15,6 +15,7 @@ from rich.table import Table
 
 from mlpulse.cli import (
     alert_commands,
+    backup_commands,
     bandit_commands,
     config_commands,
     experiment_admin_commands,
@@ -342,6 +343,9 @@ app.add_typer(experiment_admin_commands.experiments_app, name="experiments")
 app.add_typer(registry_commands.registry_app, name="registry")
 app.command("rollback")(registry_commands.rollback_command)
 app.add_typer(bandit_commands.bandits_app, name="bandits")
+app.command("backup")(backup_commands.backup_command)
+app.command("restore")(backup_commands.restore_command)
+app.command("doctor")(backup_commands.doctor_command)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from mlpulse.domain.registry import Deployment, ModelVersion, RoutingTable
 from mlpulse.domain.rollouts import Rollout
 from mlpulse.ports import Clock
 from mlpulse.server import (
+    admin_routes,
     alert_routes,
     bandit_routes,
     config_routes,
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(experiment_routes.router)
     app.include_router(rollout_routes.router)
     app.include_router(bandit_routes.router)
+    app.include_router(admin_routes.router)
     app.include_router(dashboard.router)  # the web UI at / (after the API's routes)
     install_openapi(
         app,

@@ -40,6 +40,7 @@ from mlpulse.adapters.store.arrow_tables import (
     prediction_arrays,
     resources_table,
 )
+from mlpulse.adapters.store.durability import DurabilityMarker
 from mlpulse.adapters.store.model_tables import ModelTables
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, ResourcePeak, VersionSummary
@@ -118,6 +119,8 @@ class DuckDBEventStore:
         self._decode_rejections = msgspec.json.Decoder(list[Rejection])
         self._local = threading.local()
         self._closed = threading.Event()
+        # Before DuckDB replays the log: the record notes the log as a crash left it.
+        self.durability = DurabilityMarker(path)
         try:
             self._con = duckdb.connect(
                 str(path), config={"checkpoint_threshold": f"{checkpoint_mb}MB"}
@@ -141,6 +144,7 @@ class DuckDBEventStore:
             self._recent = set(self._recent_order)
         except duckdb.Error as exc:
             raise StoreError(f"cannot open the event store at {path}: {exc}") from exc
+        self.durability.start(self._con)  # logs an ERROR if acknowledged data is missing
         self._writer = threading.Thread(target=self._write_loop, name="mlpulse-writer", daemon=True)
         self._writer.start()
 
@@ -415,6 +419,7 @@ class DuckDBEventStore:
         self._closed.set()  # refuse new appends first, so none is queued behind the stop
         self._queue.put(_STOP)
         self._writer.join()
+        self.durability.close()
         self._con.close()
 
 

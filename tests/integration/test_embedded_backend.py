@@ -161,7 +161,11 @@ def test_migrate_reports_rows_copied_and_then_that_the_schema_is_current(
     again = migrate(settings)
 
     assert first is not None and again is not None
-    assert (first.before, first.after, first.applied) == (0, CURRENT_VERSION, tuple(range(1, CURRENT_VERSION + 1)))
+    assert (first.before, first.after, first.applied) == (
+        0,
+        CURRENT_VERSION,
+        tuple(range(1, CURRENT_VERSION + 1)),
+    )
     assert first.imported["silences"] == 1 and first.imported["deployments"] == 1
     assert "copied 7 rows" in first.describe()  # registry: model, version, deployment
     assert again.applied == () and "up to date" in again.describe()

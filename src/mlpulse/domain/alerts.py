@@ -91,7 +91,11 @@ class Notification(msgspec.Struct, frozen=True):
     ``status`` is ``firing`` while any alert of the group fires, ``resolved`` once all
     have resolved. ``dedup_key`` names the group (route, receiver and the group's label
     values) and is stable across updates, retries and restarts. ``id`` is unique per
-    notification (the outbox's key); ``sent_at`` is when it was made.
+    notification (the outbox's key); ``created_at`` is when it was made. ``action`` is
+    ``acknowledge`` for the message that tells a paging service (PagerDuty, Opsgenie)
+    that someone acknowledged the group in mlpulse, sent at once rather than with the
+    next reminder; other receivers are not sent those. ``external_url`` links to the
+    group's page in mlpulse (the model's page when the group is about one model).
     """
 
     id: str
@@ -105,6 +109,7 @@ class Notification(msgspec.Struct, frozen=True):
     title: str
     created_at: float
     external_url: str = ""
+    action: str = "notify"  # "notify" | "acknowledge" (someone acknowledged it in mlpulse)
 
 
 class DeliveryResult(msgspec.Struct, frozen=True):

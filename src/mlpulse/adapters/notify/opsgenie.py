@@ -5,7 +5,9 @@ notification's ``dedup_key``, ≤ 512, so repeats update one alert), ``descripti
 ``priority`` (critical → P1, warning → P3, info → P5), ``tags``, ``details``
 (string → string), ``source`` and ``entity`` (the model). Resolved:
 ``POST {api_url}/v2/alerts/{alias}/close?identifierType=alias``. Both authenticate with
-``Authorization: GenieKey <api_key>``. Opsgenie answers 202: the request was accepted
+``Authorization: GenieKey <api_key>``. Acknowledged in mlpulse:
+``POST {api_url}/v2/alerts/{alias}/acknowledge?identifierType=alias`` with the user.
+Opsgenie answers 202: the request was accepted
 and is processed asynchronously.
 """
 
@@ -32,6 +34,7 @@ DESCRIPTION_CHARS = 15000
 MAX_TAGS = 20
 TAG_CHARS = 50
 SOURCE_CHARS = 100
+USER_CHARS = 100
 
 
 def alias(notification: Notification) -> str:
@@ -63,6 +66,16 @@ def opsgenie_alert(
     return body
 
 
+def acknowledgement(notification: Notification, *, source: str = "mlpulse") -> dict[str, str]:
+    """The acknowledge-alert body: who acknowledged it in mlpulse."""
+    by = next((a.acknowledged_by for a in notification.alerts if a.acknowledged_by), "")
+    body = {"source": truncate(source, SOURCE_CHARS), "note": "Acknowledged in mlpulse"}
+    if by:
+        body["user"] = truncate(by, USER_CHARS)
+        body["note"] += f" by {by}"
+    return body
+
+
 class OpsgenieNotifier:
     """:class:`mlpulse.ports.Notifier` for one Opsgenie API integration key."""
 
@@ -90,10 +103,18 @@ class OpsgenieNotifier:
     def send(self, notification: Notification) -> DeliveryResult:
         if self._limiter is not None:
             self._limiter.acquire()
+        where = f"{self._api_url}/v2/alerts/{quote(alias(notification), safe='')}"
         if notification.status == "resolved":
-            url = f"{self._api_url}/v2/alerts/{quote(alias(notification), safe='')}/close"
             body = {"source": self._source, "note": f"Resolved in mlpulse: {notification.title}"}
-            return self._http.post(url, encode_json(body), params={"identifierType": "alias"})
+            return self._http.post(
+                f"{where}/close", encode_json(body), params={"identifierType": "alias"}
+            )
+        if notification.action == "acknowledge":
+            return self._http.post(
+                f"{where}/acknowledge",
+                encode_json(acknowledgement(notification, source=self._source)),
+                params={"identifierType": "alias"},
+            )
         alert = opsgenie_alert(notification, tags=self._tags, source=self._source)
         return self._http.post(f"{self._api_url}/v2/alerts", encode_json(alert))
 

@@ -50,6 +50,8 @@ SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity
 def event_action(notification: Notification) -> str:
     if notification.status == "resolved":
         return "resolve"
+    if notification.action == "acknowledge":
+        return "acknowledge"
     active = firing(notification)
     if active and all(alert.acknowledged_at is not None for alert in active):
         return "acknowledge"

@@ -24,6 +24,7 @@ __all__ = [
     "DeliveryResult",
     "GroupState",
     "Notification",
+    "OutboxDepth",
     "OutboxEntry",
     "Severity",
     "Silence",
@@ -168,8 +169,10 @@ class GroupState(msgspec.Struct, frozen=True):
 class OutboxEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     """A notification on its way: ``pending`` → ``delivered`` | ``dead`` | ``superseded``.
 
-    A newer notification of the same (receiver, dedup_key) supersedes a pending one, so a
-    receiver that was down gets the group's latest state once, not every step it missed.
+    A newer notification of the same (receiver, dedup_key) and the same kind (firing,
+    resolved, acknowledged) supersedes a pending one, so a receiver that was down gets
+    the group's latest state once, not every step it missed; entries of one dedup key
+    are delivered in the order they were queued (a trigger before its resolve).
     """
 
     id: str
@@ -181,3 +184,11 @@ class OutboxEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     updated_at: float
     last_error: str = ""
     delivered_at: float | None = None
+
+
+class OutboxDepth(msgspec.Struct, frozen=True):
+    """What waits for one receiver: pending entries and when the oldest was queued."""
+
+    receiver: str
+    pending: int
+    oldest_created_at: float

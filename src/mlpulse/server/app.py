@@ -51,7 +51,7 @@ from mlpulse.server.background import AlertLoop, BackgroundLoop
 from mlpulse.server.check_metrics import CheckPoints
 from mlpulse.server.errors import ErrorBody, install_error_handlers
 from mlpulse.server.ingest import routes as ingest_routes
-from mlpulse.server.metrics import CollectorMetrics
+from mlpulse.server.metrics import CollectorMetrics, DeliverySeries
 from mlpulse.server.openapi import install_openapi
 from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
@@ -119,6 +119,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         experiments = Experiments(experiment_store, DuckDBExperimentOutcomes(store), clock)
         app.state.experiments = experiments
         worker = OutboxWorker(alert_store, {}, clock)
+        app.state.metrics.registry.register(
+            DeliverySeries(worker.counts, alert_store.outbox_depth, clock.now)
+        )
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
             on_queued=worker.wake,

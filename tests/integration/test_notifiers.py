@@ -279,13 +279,13 @@ def test_pagerduty_notifier_sends_acknowledge_when_every_firing_alert_is_acknowl
 
 def test_pagerduty_notifier_marks_400_permanent(receiver: HttpReceiver) -> None:
     body = {"status": "invalid event", "message": "Event object is invalid", "errors": ["x"]}
-    receiver.script(Reply(400, body))
+    receiver.script(Reply(400, body), Reply(400, body))  # the full event, then the minimal one
     notifier = PagerDutyNotifier("key", events_url=receiver.url)
     result = notifier.send(make_notification())
     notifier.close()
 
     assert not result.delivered and result.permanent and result.status_code == 400
-    assert "Event object is invalid" in result.detail
+    assert "Event object is invalid" in result.detail and len(receiver.requests) == 2
 
 
 def test_pagerduty_notifier_suggests_default_backoff_when_429_has_no_retry_after(

@@ -7,14 +7,20 @@ from datetime import UTC, datetime
 from mlpulse.domain.alerts import Alert, AlertState, Notification
 
 __all__ = [
+    "SIZE_REFUSALS",
     "alert_summary",
     "firing",
     "is_resolved",
     "iso8601",
     "model_of",
+    "more",
     "status_line",
     "truncate",
 ]
+
+# Services that refuse an oversized request answer one of these; the notifier then
+# sends a minimal payload once rather than losing the page to the dead letters.
+SIZE_REFUSALS = frozenset({400, 413})
 
 
 def truncate(text: str, limit: int) -> str:
@@ -26,6 +32,17 @@ def truncate(text: str, limit: int) -> str:
     'abc'
     """
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def more(hidden: int, noun: str = "alert") -> str:
+    """The line that stands for what was cut.
+
+    >>> more(3)
+    '…and 3 more alerts'
+    >>> more(1, "detail")
+    '…and 1 more detail'
+    """
+    return f"…and {hidden} more {noun}{'s' if hidden != 1 else ''}"
 
 
 def iso8601(ts: float) -> str:

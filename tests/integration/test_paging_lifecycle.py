@@ -3,12 +3,14 @@ PagerDuty / Opsgenie notifiers posting to a local receiver (a fake clock drives 
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from mlpulse.adapters.notify import build_notifier
@@ -17,6 +19,7 @@ from mlpulse.domain.alerts import AlertState
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import ReceiverConfig, RouteConfig, RuleConfig, UserConfig
 from mlpulse.domain.series import MetricPoint
+from mlpulse.ports import Notifier
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.alertmanager import alerts_from_alertmanager
 from mlpulse.services.outbox_worker import OutboxWorker
@@ -62,6 +65,7 @@ class World:
     worker: OutboxWorker
     receiver: HttpReceiver
     config: Config
+    worker_notifiers: dict[str, Notifier]
 
     value: float | None = None
 
@@ -96,7 +100,7 @@ def world(tmp_path: Path) -> Iterator[World]:
             name: build_notifier(r.kind, dict(r.settings)) for name, r in config.receivers.items()
         }
         worker = OutboxWorker(store, notifiers, clock, rng=random.Random(1))
-        w = World(clock, series, store, engine, worker, receiver, config)
+        w = World(clock, series, store, engine, worker, receiver, config, notifiers)
         yield w
         store.close()
 
@@ -234,3 +238,42 @@ def test_acknowledgement_of_an_alertmanager_alert_survives_its_group_being_resen
     world.engine.external(alerts_from_alertmanager(payload, now=world.clock.t))
     (alert,) = world.engine.alerts()
     assert alert.acknowledged_by == "ana" and alert.state == AlertState.FIRING
+
+
+def test_notifications_link_back_to_the_model_page_under_the_external_url(
+    world: World,
+) -> None:
+    base = "https://mlpulse.example.com"
+    world.engine = AlertEngine(series=world.series, store=world.store, clock=world.clock,
+                               config=lambda: world.config, external_url=base)  # fmt: skip
+    url = world.receiver.url
+    extra = {
+        "hook": ReceiverConfig(kind="webhook", settings={"url": url + "/hook"}),
+        "chat": ReceiverConfig(kind="slack", settings={"url": url + "/chat"}),
+    }
+    world.config = _config(
+        url,
+        route=RouteConfig(
+            receiver="pd",
+            group_wait="0s",
+            routes=[
+                RouteConfig(receiver=name, continue_=True) for name in ("pd", "og", "hook", "chat")
+            ],
+        ),
+    )
+    world.config = msgspec.structs.replace(
+        world.config, receivers={**world.config.receivers, **extra}
+    )
+    notifiers = {n: build_notifier(r.kind, dict(r.settings)) for n, r in extra.items()}
+    world.worker.set_notifiers({**world.worker_notifiers, **notifiers})
+    world.point(3.0)
+    world.run(150)
+    page = f"{base}/models/fraud"
+    (pd,) = world.events("/pd")
+    assert pd["client_url"] == page and pd["links"][0] == {"href": page, "text": "Open in mlpulse"}
+    (og,) = world.events("/og")
+    assert og["details"]["url"] == page and og["description"].endswith(page)
+    (hook,) = world.events("/hook")
+    assert hook["externalURL"] == base and hook["alerts"][0]["generatorURL"] == page
+    (chat,) = world.events("/chat")
+    assert f"<{page}|Open in mlpulse>" in json.dumps(chat["blocks"][-1], ensure_ascii=False)

@@ -15,6 +15,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
+from urllib.parse import quote
 
 import msgspec
 
@@ -28,6 +29,7 @@ __all__ = [
     "OutboxEntry",
     "Severity",
     "Silence",
+    "alert_page",
     "fingerprint",
 ]
 
@@ -60,6 +62,24 @@ def fingerprint(rule: str, labels: Mapping[str, str]) -> str:
     """
     text = json.dumps([rule, sorted(labels.items())], separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def alert_page(external_url: str, labels: Mapping[str, str]) -> str:
+    """The dashboard page for alerts with ``labels``, under mlpulse's external URL: the
+    model's page when they name a model, else the alerts page ("" without a URL).
+
+    >>> alert_page("https://mlpulse.example.com/", {"model": "fraud detector"})
+    'https://mlpulse.example.com/models/fraud%20detector'
+    >>> alert_page("https://mlpulse.example.com", {})
+    'https://mlpulse.example.com/alerts'
+    >>> alert_page("", {"model": "fraud"})
+    ''
+    """
+    if not external_url:
+        return ""
+    base = external_url.rstrip("/")
+    model = labels.get("model")
+    return f"{base}/models/{quote(model, safe='')}" if model else f"{base}/alerts"
 
 
 class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -95,8 +115,8 @@ class Notification(msgspec.Struct, frozen=True):
     notification (the outbox's key); ``created_at`` is when it was made. ``action`` is
     ``acknowledge`` for the message that tells a paging service (PagerDuty, Opsgenie)
     that someone acknowledged the group in mlpulse, sent at once rather than with the
-    next reminder; other receivers are not sent those. ``external_url`` links to the
-    group's page in mlpulse (the model's page when the group is about one model).
+    next reminder; other receivers are not sent those. ``external_url`` is mlpulse's own
+    address (``MLPULSE_EXTERNAL_URL``); notifiers link to :func:`alert_page` under it.
     """
 
     id: str

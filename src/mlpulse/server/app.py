@@ -124,7 +124,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
         engine = AlertEngine(
             series=series, store=alert_store, clock=clock, config=config,
-            on_queued=worker.wake,
+            on_queued=worker.wake, external_url=settings.external_url,
         )  # fmt: skip
         app.state.alerts = engine
         poster = HttpPoster()

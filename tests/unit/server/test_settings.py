@@ -25,3 +25,11 @@ def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
 def test_settings_from_env_names_the_variable_when_a_value_is_bad(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({name: value})
+
+
+def test_settings_external_url_is_read_without_its_trailing_slash_and_checked() -> None:
+    env = {"MLPULSE_EXTERNAL_URL": "https://mlpulse.example.com/"}
+    assert Settings.from_env(env).external_url == "https://mlpulse.example.com"
+    assert Settings.from_env({}).external_url == ""
+    with pytest.raises(ConfigurationError, match="MLPULSE_EXTERNAL_URL"):
+        Settings.from_env({"MLPULSE_EXTERNAL_URL": "mlpulse.example.com"})

@@ -29,6 +29,7 @@ from mlpulse.adapters.notify.text import (
     SIZE_REFUSALS,
     alert_summary,
     firing,
+    group_page,
     model_of,
     more,
     status_line,
@@ -62,13 +63,14 @@ def opsgenie_alert(
 ) -> dict[str, Any]:
     """The create-alert body for a firing ``notification``."""
     lines = [f"- {alert_summary(alert)}" for alert in firing(notification)]
-    if notification.external_url:
-        lines.append(f"\n{notification.external_url}")
+    page = group_page(notification)
+    if page:
+        lines.append(f"\n{page}")
     all_tags = [*tags, notification.severity.value, *notification.group_labels.values()]
     unique_tags = [truncate(tag, TAG_CHARS) for tag in dict.fromkeys(all_tags) if tag]
     details = {"receiver": notification.receiver, **notification.common_labels}
-    if notification.external_url:
-        details["url"] = notification.external_url
+    if page:
+        details["url"] = page
     body: dict[str, Any] = {
         "message": truncate(status_line(notification), MESSAGE_CHARS),
         "alias": alias(notification),

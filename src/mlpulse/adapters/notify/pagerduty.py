@@ -39,6 +39,7 @@ from mlpulse.adapters.notify.text import (
     SIZE_REFUSALS,
     alert_summary,
     firing,
+    group_page,
     iso8601,
     model_of,
     more,
@@ -133,8 +134,9 @@ def pagerduty_event(
         alerts.pop()
         hidden += 1
     links = []
-    if notification.external_url:
-        links.append({"href": notification.external_url, "text": "Open in mlpulse"})
+    page = group_page(notification)
+    if page:
+        links.append({"href": page, "text": "Open in mlpulse"})
     runbooks = {
         a.annotations["runbook_url"] for a in notification.alerts if "runbook_url" in a.annotations
     }
@@ -142,8 +144,8 @@ def pagerduty_event(
     if links:
         event["links"] = links
     event["client"] = client
-    if notification.external_url:
-        event["client_url"] = notification.external_url
+    if page:
+        event["client_url"] = page
     return event
 
 

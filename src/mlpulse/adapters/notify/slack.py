@@ -39,6 +39,7 @@ from mlpulse.adapters.notify.text import (
     SIZE_REFUSALS,
     alert_summary,
     firing,
+    group_page,
     is_resolved,
     model_of,
     more,
@@ -127,8 +128,8 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         f"mlpulse · receiver `{_escape(notification.receiver)}`",
         f"<!date^{when}^{{date_short_pretty}} {{time}}|{when}>",
     ]
-    if notification.external_url:
-        context.append(f"<{notification.external_url}|Open in mlpulse>")
+    if page := group_page(notification):
+        context.append(f"<{page}|Open in mlpulse>")
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": part} for part in context]}
     )
@@ -148,8 +149,8 @@ def minimal_message(notification: Notification) -> dict[str, Any]:
     """Plain text only: what is sent when Slack refused the full message as too large."""
     emoji = RESOLVED_EMOJI if notification.status == "resolved" else _EMOJI[notification.severity]
     text = f"{emoji} {status_line(notification)} ({notification.severity.value})"
-    if notification.external_url:
-        text += f"\n{notification.external_url}"
+    if page := group_page(notification):
+        text += f"\n{page}"
     return {"text": truncate(text, _SECTION_CHARS)}
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mlpulse.domain.alerts import Alert, AlertState, Notification
+from mlpulse.domain.alerts import Alert, AlertState, Notification, alert_page
 
 __all__ = [
     "SIZE_REFUSALS",
     "alert_summary",
     "firing",
+    "group_page",
     "is_resolved",
     "iso8601",
     "model_of",
@@ -90,3 +91,9 @@ def alert_summary(alert: Alert) -> str:
 def model_of(notification: Notification) -> str:
     """The model the group is about, when its labels say so ("" otherwise)."""
     return notification.common_labels.get("model") or notification.group_labels.get("model", "")
+
+
+def group_page(notification: Notification) -> str:
+    """The dashboard page of the group: its model's page, or the alerts page ("" when
+    mlpulse has no external URL)."""
+    return alert_page(notification.external_url, notification.common_labels)

@@ -222,7 +222,10 @@ def test_pagerduty_notifier_sends_trigger_event_when_firing(
         {"href": "https://mlpulse.example/models/fraud", "text": "Open in mlpulse"},
         {"href": "https://runbooks.example/drift", "text": "Runbook"},
     ]
-    assert (event["client"], event["client_url"]) == ("mlpulse", "https://mlpulse.example/models/fraud")
+    assert (event["client"], event["client_url"]) == (
+        "mlpulse",
+        "https://mlpulse.example/models/fraud",
+    )
 
 
 def test_pagerduty_notifier_truncates_summary_to_1024_characters(

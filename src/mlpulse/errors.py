@@ -8,7 +8,8 @@
     ├── InvalidInputError     data sent to us that we cannot accept
     │   ├── MalformedBodyError    the body does not parse (carries the byte position)
     │   ├── PayloadTooLargeError  the body is over the size limit
-    │   └── UnsupportedMediaTypeError
+    │   ├── UnsupportedMediaTypeError
+    │   └── RateLimitedError      more than a limit allows per unit of time; retry later
     ├── AuthError
     │   ├── UnauthenticatedError  no key, or a key we do not know
     │   └── ForbiddenError        a known key without the scope the action needs
@@ -66,6 +67,10 @@ class MalformedBodyError(InvalidInputError):
 
 class PayloadTooLargeError(InvalidInputError):
     """The request body is larger than the configured limit."""
+
+
+class RateLimitedError(InvalidInputError):
+    """More requests (or items) than a limit allows per unit of time; retry later."""
 
 
 class UnsupportedMediaTypeError(InvalidInputError):

@@ -89,7 +89,8 @@ def _metadata(settings: Settings) -> SQLiteMetadataStore:
 @keys_app.command("create")
 def keys_create(
     scope: Annotated[
-        list[Scope], typer.Option("--scope", help="ingest, read or admin; repeat for several")
+        list[Scope],
+        typer.Option("--scope", help="ingest, read, admin or alertmanager; repeat for several"),
     ],
     name: Annotated[str, typer.Option(help="What the key is for")] = "",
     data_dir: DataDir = None,

@@ -112,6 +112,8 @@ class RunbookConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     max_per_hour: int = 3
     dry_run: bool = False
     require_approval: bool = False
+    # Acts on alerts received from outside (Alertmanager's webhook) only when true.
+    external: bool = False
 
 
 class ActionOutcome(msgspec.Struct, frozen=True, omit_defaults=True):

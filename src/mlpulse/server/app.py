@@ -57,6 +57,7 @@ from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.settings import Settings
 from mlpulse.services.alert_engine import AlertEngine
+from mlpulse.services.alertmanager import AlertmanagerIntake
 from mlpulse.services.bandits import Bandit, Bandits
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.services.experiments import Experiments
@@ -127,6 +128,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             on_queued=worker.wake, external_url=settings.external_url,
         )  # fmt: skip
         app.state.alerts = engine
+        app.state.alertmanager_intake = AlertmanagerIntake(clock)
         poster = HttpPoster()
 
         def enqueue(notification: Notification) -> None:

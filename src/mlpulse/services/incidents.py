@@ -45,6 +45,7 @@ from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import matches
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import Clock
+from mlpulse.services.alert_book import EXTERNAL_PREFIX
 from mlpulse.services.alert_rules import seconds
 from mlpulse.services.runbook_actions import RunbookActions
 
@@ -156,6 +157,8 @@ class IncidentService:
         for name, runbook in config.runbooks.items():
             if not matches(alert.labels, runbook.match):
                 continue
+            if alert.rule.startswith(EXTERNAL_PREFIX) and not runbook.external:
+                continue  # whoever can post to the intake must not steer production
             key = (name, alert.fingerprint, alert.starts_at or 0.0)
             if key in self._ran:
                 continue

@@ -181,8 +181,12 @@ def dispatch(
     members: dict[str, _Members] = {}
     for alert in relevant:
         silent = muted(alert, firing, silences, inhibit, now) is not None
+        keys = set()
         for route in routes_for(alert.labels, root):
             key, group_labels = _group_key(route, alert.labels)
+            if key in keys:
+                continue  # two routes to the same receiver and labels: one group, once
+            keys.add(key)
             group = members.setdefault(key, _Members(route, group_labels))
             if not silent:
                 group.alerts.append(alert)

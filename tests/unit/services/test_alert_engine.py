@@ -306,3 +306,17 @@ def test_performance_point_holds_from_its_window_start_until_two_runs_after_its_
     assert _states(world) == [AlertState.FIRING]
     world.run(15, step=300)
     assert _states(world) == [AlertState.RESOLVED]
+
+
+def test_two_routes_to_the_same_receiver_and_labels_make_one_group_with_each_alert_once(
+    world: World,
+) -> None:
+    world.config = _config(
+        {"drift": DRIFT},
+        routes=[RouteConfig(match={"model": "fraud"}, receiver="pager", continue_=True),
+                RouteConfig(match={"severity": "warning"}, receiver="pager")],
+    )  # fmt: skip
+    world.point(0.4, column="amount")
+    world.run(4)
+    (sent,) = world.sent()
+    assert sent.notification.receiver == "pager" and len(sent.notification.alerts) == 1

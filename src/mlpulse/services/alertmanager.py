@@ -11,8 +11,9 @@ runbook says ``external: true``, acts on production): a request carries at most
 ``max_per_request`` alerts (413 otherwise) and the intake takes at most
 ``max_per_minute`` in any minute (429 otherwise; each names its limit). ``startsAt``
 more than ``FUTURE_SKEW_S`` ahead of our clock is refused (a clock that far off would
-date the incident wrongly); one older than ``MAX_AGE_S`` (7 days) is clamped to 7 days
-ago, so a forged start cannot give an incident a time-to-detect of months.
+date the incident wrongly), a smaller skew is read as now; one older than ``MAX_AGE_S``
+(7 days) is clamped to 7 days ago, so a forged start cannot give an incident a
+time-to-detect of months.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def alerts_from_alertmanager(payload: Mapping[str, Any], *, now: float) -> list[
                 "ahead of the collector's clock",
                 field=f"alerts[{i}].startsAt",
             )
-        starts = max(starts, now - MAX_AGE_S)
+        starts = min(max(starts, now - MAX_AGE_S), now)  # within the skew: now
         ends = _time(alert.endsAt, f"alerts[{i}].endsAt")
         level = alert.labels.get("severity", "")
         severity = Severity(level) if level in ("critical", "warning") else Severity.INFO

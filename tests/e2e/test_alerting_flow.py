@@ -112,6 +112,13 @@ def test_alertmanager_webhook_alerts_enter_the_same_routing(collector: RunningCo
         assert sent.status_code == 200 and sent.json() == {"accepted": 1}
         requests = _wait_for(lambda: receiver.requests)
         assert requests[0].json()["alerts"][0]["labels"]["instance"] == "gpu-1"
+
+        def delivered_metrics() -> str | None:
+            text = httpx.get(f"{collector.url}/metrics", headers=admin).text
+            return text if 'mlpulse_notifications_sent_total{receiver="hook"} 1.0' in text else None
+
+        metrics = _wait_for(delivered_metrics)
+        assert "# TYPE mlpulse_outbox_oldest_pending_age_seconds gauge" in metrics
         bad = httpx.post(
             f"{collector.url}/v1/alertmanager/webhook", json={"alerts": [{"status": "maybe",
             "labels": {}}]}, headers=intake,

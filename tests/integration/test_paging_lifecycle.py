@@ -262,8 +262,13 @@ def test_notifications_link_back_to_the_model_page_under_the_external_url(
         ),
     )
     world.config = msgspec.structs.replace(
-        world.config, receivers={**world.config.receivers, **extra}
-    )
+        world.config,
+        receivers={**world.config.receivers, **extra},
+        users={"ana": UserConfig(receiver="ana-pd")},
+        escalation_policies={"critical": {"steps": [{"delay_minutes": 0,
+                                                     "targets": ["user:ana"]}]}},
+        route=msgspec.structs.replace(world.config.route, escalation_policy="critical"),
+    )  # fmt: skip
     notifiers = {n: build_notifier(r.kind, dict(r.settings)) for n, r in extra.items()}
     world.worker.set_notifiers({**world.worker_notifiers, **notifiers})
     world.point(3.0)
@@ -277,3 +282,5 @@ def test_notifications_link_back_to_the_model_page_under_the_external_url(
     assert hook["externalURL"] == base and hook["alerts"][0]["generatorURL"] == page
     (chat,) = world.events("/chat")
     assert f"<{page}|Open in mlpulse>" in json.dumps(chat["blocks"][-1], ensure_ascii=False)
+    (ana,) = world.events("/ana")  # the escalation page links back too
+    assert ana["client_url"] == page

@@ -83,7 +83,7 @@ class AlertEngine:
         self._freshness = Freshness({})
         self._book = AlertBook(store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S))
         self._groups = {g.key: g for g in store.groups()}
-        self._escalations = Escalations()
+        self._escalations = Escalations(external_url=external_url)
         self._lock = threading.RLock()  # ticks and API calls (ack, silence) take turns
 
     # -- the tick --------------------------------------------------------------------------

@@ -46,7 +46,8 @@ class _Episode:
 
 
 class Escalations:
-    def __init__(self) -> None:
+    def __init__(self, *, external_url: str = "") -> None:
+        self._external_url = external_url
         self._parsed_for: Config | None = None
         self._schedules: dict[str, Schedule] = {}
         self._policies: dict[str, EscalationPolicy] = {}
@@ -111,7 +112,9 @@ class Escalations:
             ):  # fmt: skip
                 episode.sent.add((name, page.step_index, page.repeat))
                 for target, receiver in _targets(page, config):
-                    found.append(_page(alert, name, page, target, receiver, now))
+                    found.append(
+                        _page(alert, name, page, target, receiver, now, self._external_url)
+                    )
                 if page.unstaffed:
                     log.warning("escalation %s: nobody on call in %s", name,
                                 ", ".join(page.unstaffed))  # fmt: skip
@@ -143,7 +146,7 @@ class Escalations:
                 if not sent and page.at.timestamp() >= stop:
                     continue  # never due: due_pages stops at the acknowledgement
                 for target, receiver in _targets(page, config):
-                    base = _page(alert, name, page, target, receiver, now)
+                    base = _page(alert, name, page, target, receiver, now, self._external_url)
                     found.append(
                         msgspec.structs.replace(
                             base,
@@ -164,7 +167,13 @@ def _targets(page: Page, config: Config) -> list[tuple[str, str]]:
 
 
 def _page(
-    alert: Alert, policy: str, page: Page, target: str, receiver: str, now: float
+    alert: Alert,
+    policy: str,
+    page: Page,
+    target: str,
+    receiver: str,
+    now: float,
+    external_url: str,
 ) -> Notification:
     episode = int(alert.starts_at or alert.active_since)
     name = f"{alert.fingerprint}-{episode}-{page.step_index}-{page.repeat}-{target}"
@@ -180,4 +189,5 @@ def _page(
         title=f"[{policy} step {page.step_index + 1}] {alert.labels.get('alertname', alert.rule)}"
         + (f" for {target}" if target else ""),
         created_at=now,
+        external_url=external_url,
     )

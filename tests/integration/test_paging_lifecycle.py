@@ -284,3 +284,22 @@ def test_notifications_link_back_to_the_model_page_under_the_external_url(
     assert f"<{page}|Open in mlpulse>" in json.dumps(chat["blocks"][-1], ensure_ascii=False)
     (ana,) = world.events("/ana")  # the escalation page links back too
     assert ana["client_url"] == page
+
+
+def test_escalation_page_sent_before_a_restart_is_resolved_after_it(
+    world: World,
+) -> None:
+    _escalating(world, repeat=0)
+    world.point(3.0)
+    world.run(150)
+    assert [a for a, _ in _pd_actions(world, "/ana")] == ["trigger"]
+    world.point(0.2)
+    world.run(200)  # still firing (keep_firing_for: 5 minutes) as the collector stops
+    world.store.close()
+    world.store = SQLiteAlertStore(world.store.path)
+    world.engine = AlertEngine(series=world.series, store=world.store, clock=world.clock,
+                               config=lambda: world.config)  # fmt: skip
+    world.worker = OutboxWorker(world.store, world.worker_notifiers, world.clock)
+    world.run(400)  # keep_firing_for counts again from the restart; the page is not resent
+    pages = _pd_actions(world, "/ana")
+    assert [a for a, _ in pages] == ["trigger", "resolve"] and pages[0][1] == pages[1][1]

@@ -9,7 +9,8 @@
     │   ├── MalformedBodyError    the body does not parse (carries the byte position)
     │   ├── PayloadTooLargeError  the body is over the size limit
     │   ├── UnsupportedMediaTypeError
-    │   └── ConflictError         the current state forbids it (a second owner, a stale approval)
+    │   ├── ConflictError         the current state forbids it (a second owner, a stale approval)
+    │   └── RateLimitedError      more than a limit allows per unit of time; retry later
     ├── AuthError
     │   ├── UnauthenticatedError  no key, or a key we do not know
     │   └── ForbiddenError        a known key without the scope the action needs
@@ -67,6 +68,10 @@ class MalformedBodyError(InvalidInputError):
 
 class PayloadTooLargeError(InvalidInputError):
     """The request body is larger than the configured limit."""
+
+
+class RateLimitedError(InvalidInputError):
+    """More requests (or items) than a limit allows per unit of time; retry later."""
 
 
 class UnsupportedMediaTypeError(InvalidInputError):

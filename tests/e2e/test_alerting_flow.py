@@ -104,16 +104,24 @@ def test_alertmanager_webhook_alerts_enter_the_same_routing(collector: RunningCo
                         "annotations": {"summary": "gpu-1 is down"},
                         "startsAt": "2026-11-27T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z"}],
         }  # fmt: skip
-        sent = httpx.post(
-            f"{collector.url}/v1/alertmanager/webhook", json=payload,
-            headers=collector.headers(collector.ingest_key),
-        )  # fmt: skip
+        made = httpx.post(f"{collector.url}/v1/keys", json={"scopes": ["alertmanager"]},
+                          headers=admin)  # fmt: skip
+        intake = collector.headers(made.json()["token"])
+        sent = httpx.post(f"{collector.url}/v1/alertmanager/webhook", json=payload,
+                          headers=intake)  # fmt: skip
         assert sent.status_code == 200 and sent.json() == {"accepted": 1}
         requests = _wait_for(lambda: receiver.requests)
         assert requests[0].json()["alerts"][0]["labels"]["instance"] == "gpu-1"
+
+        def delivered_metrics() -> str | None:
+            text = httpx.get(f"{collector.url}/metrics", headers=admin).text
+            return text if 'mlpulse_notifications_sent_total{receiver="hook"} 1.0' in text else None
+
+        metrics = _wait_for(delivered_metrics)
+        assert "# TYPE mlpulse_outbox_oldest_pending_age_seconds gauge" in metrics
         bad = httpx.post(
             f"{collector.url}/v1/alertmanager/webhook", json={"alerts": [{"status": "maybe",
-            "labels": {}}]}, headers=collector.headers(collector.ingest_key),
+            "labels": {}}]}, headers=intake,
         )  # fmt: skip
         assert bad.status_code == 422 and bad.json()["error"]["field"] == "alerts[0].status"
 

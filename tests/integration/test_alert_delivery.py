@@ -26,12 +26,13 @@ class Clock:
 def _notification(n: int, status: str = "firing") -> Notification:
     alert = Alert(
         fingerprint=f"fp{n}", rule="drift", severity=Severity.WARNING,
-        state=AlertState.FIRING if status == "firing" else AlertState.RESOLVED,
+        state=AlertState.RESOLVED if status == "resolved" else AlertState.FIRING,
         labels={"alertname": "drift", "model": f"m{n}"}, annotations={"summary": "drift"},
         value=0.4, active_since=T0, starts_at=T0, updated_at=T0,
     )  # fmt: skip
     return Notification(
-        id=f"n{n}-{status}", receiver="hook", dedup_key=f"group-{n}", status=status,
+        id=f"n{n}-{status}", receiver="hook", dedup_key=f"group-{n}",
+        status="resolved" if status == "resolved" else "firing",
         severity=Severity.WARNING, group_labels={"model": f"m{n}"}, common_labels=alert.labels,
         alerts=[alert], title=f"drift (model=m{n})", created_at=T0,
     )  # fmt: skip
@@ -72,23 +73,45 @@ def test_a_receiver_down_for_a_while_gets_every_notification_once_across_a_resta
         store.close()
 
 
-def test_a_newer_state_of_a_group_supersedes_an_undelivered_one(tmp_path: Path) -> None:
+def test_a_newer_state_of_a_group_supersedes_an_undelivered_one_of_the_same_kind(
+    tmp_path: Path,
+) -> None:
     clock = Clock()
     with HttpReceiver(default=Reply(200)) as receiver:
         receiver.script(Reply(503, headers={"Retry-After": "120"}))
         store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
         store.commit(notifications=[_notification(1)], now=clock.t)
         worker = _worker(store, receiver.url, clock)
-        worker.run_once()  # 503: waits at least Retry-After
+        worker.run_once()  # 503: waits Retry-After, capped at a minute
         (pending,) = store.outbox(status="pending")
-        assert pending.next_attempt_at >= clock.t + 120
+        assert pending.next_attempt_at == clock.t + 60
         clock.t += 30
-        store.commit(notifications=[_notification(1, "resolved")], now=clock.t)
+        store.commit(notifications=[_notification(1, "firing-again")], now=clock.t)
         clock.t += 200
         worker.run_once()
-        bodies = [r.json() for r in receiver.requests]
-        assert [b["status"] for b in bodies] == ["firing", "resolved"]
         assert [e.status for e in store.outbox()] == ["delivered", "superseded"]
+        store.close()
+
+
+def test_a_trigger_waiting_out_an_outage_is_sent_before_its_resolve(tmp_path: Path) -> None:
+    clock = Clock()
+    with HttpReceiver(default=Reply(503)) as receiver:
+        store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
+        store.commit(notifications=[_notification(1)], now=clock.t)
+        worker = _worker(store, receiver.url, clock)
+        worker.run_once()
+        clock.t += 30
+        store.commit(notifications=[_notification(1, "resolved")], now=clock.t)
+        for _ in range(5):
+            clock.t += 1
+            worker.run_once()  # the resolve is due, but waits for its trigger
+        assert {r.json()["status"] for r in receiver.requests} == {"firing"}
+        receiver.default = Reply(200)  # the receiver is back
+        clock.t += 120
+        worker.run_once()
+        accepted = [r.json()["status"] for r in receiver.requests[-2:]]
+        assert accepted == ["firing", "resolved"]
+        assert sorted(e.status for e in store.outbox()) == ["delivered", "delivered"]
         store.close()
 
 

@@ -104,7 +104,7 @@ ENDPOINTS = (
         "POST",
         "/v1/alertmanager/webhook",
         "/v1/alertmanager/webhook",
-        Scope.INGEST,
+        Scope.ALERTMANAGER,
         200,
         {"alerts": []},
     ),
@@ -250,7 +250,7 @@ PUBLIC = (("GET", "/healthz"), ("GET", "/readyz"))
 FORBIDDEN = [
     pytest.param(endpoint, scope, id=f"{endpoint}-{scope}")
     for endpoint in ENDPOINTS
-    for scope in (Scope.INGEST, Scope.READ)
+    for scope in (Scope.INGEST, Scope.READ, Scope.ALERTMANAGER)
     if scope not in (endpoint.scope, endpoint.also)
 ]
 ALLOWED = [
@@ -260,7 +260,20 @@ ALLOWED = [
 ]
 
 
+_ALERTMANAGER_KEYS: dict[str, str] = {}  # per collector URL: made once, through the API
+
+
 def key_for(collector: RunningCollector, scope: Scope) -> str:
+    if scope == Scope.ALERTMANAGER:
+        if collector.url not in _ALERTMANAGER_KEYS:
+            made = httpx.post(
+                f"{collector.url}/v1/keys",
+                json={"scopes": ["alertmanager"], "name": "alertmanager"},
+                headers=collector.headers(collector.admin_key),
+            )
+            assert made.status_code == 201, made.text
+            _ALERTMANAGER_KEYS[collector.url] = made.json()["token"]
+        return _ALERTMANAGER_KEYS[collector.url]
     return {
         Scope.INGEST: collector.ingest_key,
         Scope.READ: collector.read_key,
@@ -330,7 +343,8 @@ def test_endpoint_answers_403_naming_the_scope_when_key_lacks_it(
     assert response.status_code == 403
     error = response.json()["error"]
     assert error["type"] == "forbidden"
-    assert f"'{endpoint.scope.value}' scope" in error["message"]
+    needed = " or ".join(f"'{s.value}'" for s in (endpoint.scope, endpoint.also) if s)
+    assert f"{needed} scope" in error["message"]
 
 
 @pytest.mark.parametrize(("endpoint", "scope"), ALLOWED)

@@ -643,6 +643,7 @@ def test_alerts_page_lists_the_alert_with_its_state(reader: Dashboard) -> None:
 
     row = re.search(r'<tr data-alert="fp-high-errors"[^>]*>(.*?)</tr>', html, re.S)
     assert row and re.search(r'<td class="state">firing', row.group(1))
+    assert re.search(r'<a class="model" href="/models/[^"]+">', row.group(1))  # its model page
     assert '<form id="silence"' in html
 
 

@@ -143,7 +143,7 @@ def test_slack_notifier_posts_block_kit_message_when_firing(receiver: HttpReceiv
     elements = [element["text"] for element in context["elements"]]
     assert "receiver `oncall`" in elements[0]
     assert elements[1].startswith(f"<!date^{int(T0)}^")
-    assert elements[2] == "<https://mlpulse.example|Open in mlpulse>"
+    assert elements[2] == "<https://mlpulse.example/models/fraud|Open in mlpulse>"
 
 
 def test_slack_notifier_posts_a_new_resolved_message_when_resolved(
@@ -219,10 +219,13 @@ def test_pagerduty_notifier_sends_trigger_event_when_firing(
     assert details["firing"] == 2
     assert [alert["labels"]["column"] for alert in details["alerts"]] == ["amount", "country"]
     assert event["links"] == [
-        {"href": "https://mlpulse.example", "text": "Open in mlpulse"},
+        {"href": "https://mlpulse.example/models/fraud", "text": "Open in mlpulse"},
         {"href": "https://runbooks.example/drift", "text": "Runbook"},
     ]
-    assert (event["client"], event["client_url"]) == ("mlpulse", "https://mlpulse.example")
+    assert (event["client"], event["client_url"]) == (
+        "mlpulse",
+        "https://mlpulse.example/models/fraud",
+    )
 
 
 def test_pagerduty_notifier_truncates_summary_to_1024_characters(
@@ -279,13 +282,13 @@ def test_pagerduty_notifier_sends_acknowledge_when_every_firing_alert_is_acknowl
 
 def test_pagerduty_notifier_marks_400_permanent(receiver: HttpReceiver) -> None:
     body = {"status": "invalid event", "message": "Event object is invalid", "errors": ["x"]}
-    receiver.script(Reply(400, body))
+    receiver.script(Reply(400, body), Reply(400, body))  # the full event, then the minimal one
     notifier = PagerDutyNotifier("key", events_url=receiver.url)
     result = notifier.send(make_notification())
     notifier.close()
 
     assert not result.delivered and result.permanent and result.status_code == 400
-    assert "Event object is invalid" in result.detail
+    assert "Event object is invalid" in result.detail and len(receiver.requests) == 2
 
 
 def test_pagerduty_notifier_suggests_default_backoff_when_429_has_no_retry_after(
@@ -383,7 +386,7 @@ def test_webhook_notifier_posts_alertmanager_json_signed_when_firing(
     assert first["annotations"]["summary"].startswith("PSI of amount")
     assert first["startsAt"] == "2027-01-15T07:56:00Z"
     assert first["endsAt"] == "0001-01-01T00:00:00Z"
-    assert first["generatorURL"] == "https://mlpulse.example"
+    assert first["generatorURL"] == "https://mlpulse.example/models/fraud"
     assert first["fingerprint"] == fingerprint("drift", first["labels"])
     timestamp = request.headers["x-mlpulse-timestamp"]
     signature = request.headers["x-mlpulse-signature"]

@@ -124,7 +124,8 @@ def migrate(data_dir: DataDir = None) -> None:
 @keys_app.command("create")
 def keys_create(
     scope: Annotated[
-        list[Scope], typer.Option("--scope", help="ingest, read or admin; repeat for several")
+        list[Scope],
+        typer.Option("--scope", help="ingest, read, admin or alertmanager; repeat for several"),
     ],
     name: Annotated[str, typer.Option(help="What the key is for")] = "",
     data_dir: DataDir = None,

@@ -15,6 +15,7 @@ import enum
 import hashlib
 import json
 from collections.abc import Mapping
+from urllib.parse import quote
 
 import msgspec
 
@@ -24,9 +25,11 @@ __all__ = [
     "DeliveryResult",
     "GroupState",
     "Notification",
+    "OutboxDepth",
     "OutboxEntry",
     "Severity",
     "Silence",
+    "alert_page",
     "fingerprint",
 ]
 
@@ -61,6 +64,24 @@ def fingerprint(rule: str, labels: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def alert_page(external_url: str, labels: Mapping[str, str]) -> str:
+    """The dashboard page for alerts with ``labels``, under mlpulse's external URL: the
+    model's page when they name a model, else the alerts page ("" without a URL).
+
+    >>> alert_page("https://mlpulse.example.com/", {"model": "fraud detector"})
+    'https://mlpulse.example.com/models/fraud%20detector'
+    >>> alert_page("https://mlpulse.example.com", {})
+    'https://mlpulse.example.com/alerts'
+    >>> alert_page("", {"model": "fraud"})
+    ''
+    """
+    if not external_url:
+        return ""
+    base = external_url.rstrip("/")
+    model = labels.get("model")
+    return f"{base}/models/{quote(model, safe='')}" if model else f"{base}/alerts"
+
+
 class Alert(msgspec.Struct, frozen=True, omit_defaults=True):
     """One rule firing for one label set (times are seconds since the epoch).
 
@@ -91,7 +112,11 @@ class Notification(msgspec.Struct, frozen=True):
     ``status`` is ``firing`` while any alert of the group fires, ``resolved`` once all
     have resolved. ``dedup_key`` names the group (route, receiver and the group's label
     values) and is stable across updates, retries and restarts. ``id`` is unique per
-    notification (the outbox's key); ``sent_at`` is when it was made.
+    notification (the outbox's key); ``created_at`` is when it was made. ``action`` is
+    ``acknowledge`` for the message that tells a paging service (PagerDuty, Opsgenie)
+    that someone acknowledged the group in mlpulse, sent at once rather than with the
+    next reminder; other receivers are not sent those. ``external_url`` is mlpulse's own
+    address (``MLPULSE_EXTERNAL_URL``); notifiers link to :func:`alert_page` under it.
     """
 
     id: str
@@ -105,6 +130,7 @@ class Notification(msgspec.Struct, frozen=True):
     title: str
     created_at: float
     external_url: str = ""
+    action: str = "notify"  # "notify" | "acknowledge" (someone acknowledged it in mlpulse)
 
 
 class DeliveryResult(msgspec.Struct, frozen=True):
@@ -163,8 +189,10 @@ class GroupState(msgspec.Struct, frozen=True):
 class OutboxEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     """A notification on its way: ``pending`` → ``delivered`` | ``dead`` | ``superseded``.
 
-    A newer notification of the same (receiver, dedup_key) supersedes a pending one, so a
-    receiver that was down gets the group's latest state once, not every step it missed.
+    A newer notification of the same (receiver, dedup_key) and the same kind (firing,
+    resolved, acknowledged) supersedes a pending one, so a receiver that was down gets
+    the group's latest state once, not every step it missed; entries of one dedup key
+    are delivered in the order they were queued (a trigger before its resolve).
     """
 
     id: str
@@ -176,3 +204,11 @@ class OutboxEntry(msgspec.Struct, frozen=True, omit_defaults=True):
     updated_at: float
     last_error: str = ""
     delivered_at: float | None = None
+
+
+class OutboxDepth(msgspec.Struct, frozen=True):
+    """What waits for one receiver: pending entries and when the oldest was queued."""
+
+    receiver: str
+    pending: int
+    oldest_created_at: float

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 
 
 class Scope(enum.StrEnum):
-    """What a key may do. ``admin`` may do everything."""
+    """What a key may do. ``admin`` may do everything.
+
+    ``alertmanager`` may only post Prometheus Alertmanager's webhook: alerts from outside
+    can page people and, where a runbook allows it, act on production, so the ingest
+    keys every serving process holds must not be able to send them.
+    """
 
     INGEST = "ingest"
     READ = "read"
     ADMIN = "admin"
+    ALERTMANAGER = "alertmanager"
 
 
 TOKEN_PREFIX = "mlp_"

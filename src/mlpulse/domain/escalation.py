@@ -108,8 +108,16 @@ class EscalationPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise _invalid(name, f"must be a whole number, 0 or more; got {value!r}")
-        if self.repeat and not self.repeat_delay_minutes:
-            raise _invalid("repeat_delay_minutes", "must be above 0 when the policy repeats")
+        # 0 is a chain that starts over as soon as its last step has paged (step delays
+        # space the cycles). Only a cycle of no time at all is refused: every repeat
+        # would page at the same instant, a burst rather than a reminder.
+        cycle = self.repeat_delay_minutes + sum(s.delay_minutes for s in self.steps[1:])
+        if self.repeat and cycle == 0:
+            raise _invalid(
+                "repeat_delay_minutes",
+                "must be above 0 when the policy repeats and its steps have no delays "
+                "(each repeat would page at the same moment)",
+            )
 
     def schedule_names(self) -> list[tuple[str, str]]:
         """``(field, schedule name)`` for every ``schedule:`` target, in order."""

@@ -147,6 +147,8 @@ class RunbookConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     require_approval: bool = False
     approval_expires: str = "1h"
     confirm: ConfirmConfig = msgspec.field(default_factory=ConfirmConfig)
+    # Acts on alerts received from outside (Alertmanager's webhook) only when true.
+    external: bool = False
 
 
 class Approval(msgspec.Struct, frozen=True, omit_defaults=True):

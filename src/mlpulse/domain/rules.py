@@ -117,6 +117,8 @@ class RouteConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     continue_: bool = msgspec.field(default=False, name="continue")
     escalation_policy: Name | None = None
     routes: list[RouteConfig] = msgspec.field(default_factory=list)
+    # Root only: where a notification goes when its receiver refused it for good.
+    dead_letter_receiver: Name | None = None
 
 
 class UserConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

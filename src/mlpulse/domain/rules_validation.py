@@ -93,6 +93,14 @@ def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProb
         )
     for name in ("group_wait", "group_interval", "repeat_interval"):
         yield from _duration(f"{path}.{name}", getattr(route, name))
+    fallback = route.dead_letter_receiver
+    if fallback is not None and path != "route":
+        yield ConfigProblem(f"{path}.dead_letter_receiver", "only the root route may set it")
+    elif fallback is not None and fallback not in config.receivers:
+        known = ", ".join(sorted(config.receivers)) or "none declared"
+        yield ConfigProblem(
+            f"{path}.dead_letter_receiver", f"no receiver named {fallback!r} (receivers: {known})"
+        )
     for i, child in enumerate(route.routes):
         yield from _route(f"{path}.routes[{i}]", child, config)
 

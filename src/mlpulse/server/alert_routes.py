@@ -18,7 +18,7 @@ from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_json
 from mlpulse.server.openapi import response_schema
 from mlpulse.services.alert_engine import AlertEngine
-from mlpulse.services.alertmanager import alerts_from_alertmanager
+from mlpulse.services.alertmanager import AlertmanagerIntake
 
 router = APIRouter(tags=["alerts"])
 AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
@@ -182,13 +182,14 @@ async def outbox(
 
 @router.post(
     "/v1/alertmanager/webhook",
-    summary="Alertmanager's webhook: Prometheus alerts enter mlpulse's routing",
-    dependencies=[Depends(require(Scope.INGEST))],
+    summary="Alertmanager's webhook: Prometheus alerts enter mlpulse's routing "
+    "(an alertmanager-scope key; at most 1,000 alerts a request, 5,000 a minute)",
+    dependencies=[Depends(require(Scope.ALERTMANAGER))],
 )
 async def alertmanager_webhook(request: Request) -> Response:
     body: dict[str, Any] = await read_json(request, dict[str, Any], limit=4 * 1024 * 1024)
-    clock = request.app.state.clock
-    alerts = alerts_from_alertmanager(body, now=clock.now())
+    intake: AlertmanagerIntake = request.app.state.alertmanager_intake
+    alerts = intake.accept(body)
     engine = _engine(request)
     await run_in_threadpool(engine.external, alerts)
     return json_response({"accepted": len(alerts)})

@@ -148,9 +148,11 @@ class AlertLoop:
     def _sync_receivers(self) -> None:
         config = self._config()
         receivers = config.receivers if config else {}
-        if receivers != self._applied:
-            self._worker.set_notifiers(self._receivers.update(receivers))
-            self._applied = receivers
+        fallback = config.route.dead_letter_receiver if config and config.route else None
+        if (receivers, fallback) != self._applied:
+            notifiers = self._receivers.update(receivers)
+            self._worker.set_notifiers(notifiers, dead_letter_receiver=fallback)
+            self._applied = (receivers, fallback)
 
     def _run(self) -> None:
         while not self._stop.is_set():

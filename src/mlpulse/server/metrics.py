@@ -13,18 +13,25 @@ Each app gets its own ``CollectorRegistry``: no global state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
+from mlpulse.domain.alerts import OutboxDepth
 from mlpulse.domain.events import EVENT_KINDS
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.server.resource_metrics import ResourceSeries
+from mlpulse.services.outbox_worker import DeliveryCounts
 
 LATENCY_BUCKETS_S = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -99,6 +106,58 @@ class PredictionSeries(Collector):
         yield predictions
         yield errors
         yield latency
+
+
+class DeliverySeries(Collector):
+    """Notification delivery by receiver, read at scrape time: attempts sent, failed
+    (to be retried) and dead since the start, and what waits in the outbox (how many,
+    and for how long the oldest has waited: the figure to alert on when paging breaks)."""
+
+    def __init__(
+        self,
+        counts: Callable[[], Mapping[str, DeliveryCounts]],
+        depth: Callable[[], list[OutboxDepth]],
+        now: Callable[[], float],
+    ) -> None:
+        self._counts = counts
+        self._depth = depth
+        self._now = now
+
+    def collect(self) -> Iterator[Metric]:
+        labels = ["receiver"]
+        families = {
+            "sent": CounterMetricFamily(
+                "mlpulse_notifications_sent", "Notifications a receiver accepted.", labels=labels
+            ),
+            "failed": CounterMetricFamily(
+                "mlpulse_notifications_failed",
+                "Delivery attempts that failed and will be retried.",
+                labels=labels,
+            ),
+            "dead": CounterMetricFamily(
+                "mlpulse_notifications_dead",
+                "Notifications given up on (the dead letters).",
+                labels=labels,
+            ),
+        }
+        for receiver, counts in sorted(self._counts().items()):
+            for name, family in families.items():
+                family.add_metric([receiver], getattr(counts, name))
+        yield from families.values()
+        pending = GaugeMetricFamily(
+            "mlpulse_outbox_pending", "Notifications waiting to be delivered.", labels=labels
+        )
+        oldest = GaugeMetricFamily(
+            "mlpulse_outbox_oldest_pending_age_seconds",
+            "How long the oldest undelivered notification has waited.",
+            labels=labels,
+        )
+        now = self._now()
+        for depth in self._depth():
+            pending.add_metric([depth.receiver], depth.pending)
+            oldest.add_metric([depth.receiver], max(0.0, now - depth.oldest_created_at))
+        yield pending
+        yield oldest
 
 
 class CollectorMetrics:

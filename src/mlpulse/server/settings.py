@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from mlpulse.errors import ConfigurationError
 
@@ -46,6 +47,8 @@ class Settings:
     mlflow_tracking_uri: str = ""
     # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
     web_assets: Path = CHECKOUT_WEB_ASSETS
+    # mlpulse's address as people reach it (https://mlpulse.example.com): pages link back.
+    external_url: str = ""
 
     @property
     def uses_postgres(self) -> bool:
@@ -90,6 +93,7 @@ class Settings:
             "advertise_url": env.get("MLPULSE_ADVERTISE_URL", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
             "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
+            "external_url": env.get("MLPULSE_EXTERNAL_URL", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -120,6 +124,7 @@ class Settings:
             advertise_url=str(values["advertise_url"]),
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
+            external_url=_external_url(str(values["external_url"])),
         )
 
 
@@ -132,6 +137,18 @@ def _store(raw: str) -> str:
             f"MLPULSE_STORE must be a directory or a postgresql:// URL; got a {scheme}:// URL"
         )
     return raw
+
+
+def _external_url(raw: str) -> str:
+    """An absolute http(s) URL without a trailing slash, or "" (none set)."""
+    text = raw.strip().rstrip("/")
+    parts = urlsplit(text)
+    if text and (parts.scheme not in ("http", "https") or not parts.netloc):
+        raise ConfigurationError(
+            f"MLPULSE_EXTERNAL_URL must be an http(s) URL like https://mlpulse.example.com; "
+            f"got {raw!r}"
+        )
+    return text
 
 
 def _number(kind: type[T], name: str, raw: object, *, low: T, high: T) -> T:

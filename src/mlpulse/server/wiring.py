@@ -21,13 +21,14 @@ from mlpulse.server import config_routes
 from mlpulse.server.auth import Authenticator
 from mlpulse.server.background import AlertLoop, BackgroundLoop
 from mlpulse.server.check_metrics import CheckPoints
-from mlpulse.server.metrics import CollectorMetrics
+from mlpulse.server.metrics import CollectorMetrics, DeliverySeries
 from mlpulse.server.receivers import Receivers
 from mlpulse.server.registry_control import ChampionSink, RegistryControl
 from mlpulse.server.routing_health import RoutingHealth
 from mlpulse.server.settings import Settings
 from mlpulse.services.action_worker import ActionWorker
 from mlpulse.services.alert_engine import AlertEngine
+from mlpulse.services.alertmanager import AlertmanagerIntake
 from mlpulse.services.bandits import Bandits
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.services.experiments import Experiments
@@ -123,9 +124,12 @@ def wire(
         backend.experiments, backend.experiment_outcomes, clock
     )
     worker = OutboxWorker(backend.alerts, {}, clock, is_leader=lambda: leadership.is_leader)
+    metrics.registry.register(DeliverySeries(worker.counts, backend.alerts.outbox_depth, clock.now))
     engine = state.alerts = AlertEngine(
-        series=series, store=backend.alerts, clock=clock, config=config, on_queued=worker.wake
-    )
+        series=series, store=backend.alerts, clock=clock, config=config,
+        on_queued=worker.wake, external_url=settings.external_url,
+    )  # fmt: skip
+    state.alertmanager_intake = AlertmanagerIntake(clock)
     poster = HttpPoster()
 
     def enqueue(notification: Notification) -> None:

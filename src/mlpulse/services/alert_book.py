@@ -148,8 +148,15 @@ class AlertBook:
     def put(self, alert: Alert) -> None:
         """An alert whose state another system decides (see :mod:`.alertmanager`)."""
         known = self._alerts.get(alert.fingerprint)
-        if known is not None and known.state == AlertState.FIRING and alert.starts_at:
-            alert = msgspec.structs.replace(alert, starts_at=known.starts_at)
+        if known is not None and known.state == AlertState.FIRING:
+            # Alertmanager re-sends a group every group_interval: the same episode, so it
+            # keeps its start and whoever acknowledged it here (escalation stays stopped).
+            alert = msgspec.structs.replace(
+                alert,
+                starts_at=known.starts_at if alert.starts_at else alert.starts_at,
+                acknowledged_at=alert.acknowledged_at or known.acknowledged_at,
+                acknowledged_by=alert.acknowledged_by or known.acknowledged_by,
+            )
         self._set(alert)
 
     def acknowledge(self, fp: str, *, by: str, now: float) -> Alert | None:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Final
+
+import msgspec
 
 from mlpulse.domain.alerts import (
     Alert,
@@ -109,9 +111,30 @@ def muted(
 
 
 def _group_key(route: Route, labels: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The group's key: its receiver and its group labels, never the route's position.
+
+    Adding or reordering routes must not rename a group: the key is the receiver's
+    ``dedup_key`` (PagerDuty incident, Opsgenie alias), and a renamed group would orphan
+    the incident it opened. Two routes sending the same labels to the same receiver
+    therefore share one group (and one incident), which is what the receiver would show.
+    """
     group_labels = {name: labels.get(name, "") for name in route.group_by}
-    text = "|".join([route.id, route.receiver, *(f"{k}={v}" for k, v in group_labels.items())])
+    named = sorted(group_labels.items())
+    text = "|".join([route.receiver, *(f"{k}={v}" for k, v in named)])
     return hashlib.sha256(text.encode()).hexdigest()[:24], group_labels
+
+
+def _left(alert: Alert | None, now: float) -> Alert | None:
+    """The alert as it is reported to a group it left (resolved, went back to pending,
+    moved to another group): resolved, so the receiver closes what it opened."""
+    if alert is None:
+        return None
+    if alert.state == AlertState.RESOLVED and alert.starts_at is not None:
+        return alert
+    return msgspec.structs.replace(
+        alert, state=AlertState.RESOLVED, ends_at=alert.ends_at or now,
+        starts_at=alert.starts_at or alert.active_since,
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -121,6 +144,14 @@ class Dispatch:
     notifications: list[Notification]
     groups: list[GroupState]
     dropped: list[str]
+
+
+@dataclass(slots=True)
+class _Members:
+    route: Route
+    group_labels: dict[str, str]
+    alerts: list[Alert] = field(default_factory=list)
+    muted: set[str] = field(default_factory=set)  # firing but muted: not news either way
 
 
 def dispatch(
@@ -133,22 +164,46 @@ def dispatch(
     now: float,
     external_url: str = "",
 ) -> Dispatch:
-    """Group the alerts that fired (and those resolved lately) and decide what to send."""
+    """Group the alerts that fired (and those resolved lately) and decide what to send.
+
+    A group that told its receiver an alert fires tells it when that alert stops firing,
+    however it stops: resolved, back to pending (its condition cleared and returned
+    before the group's next send), forgotten, or moved to another group by a new route.
+    """
+    every = list(alerts)
+    known = {a.fingerprint: a for a in every}
     relevant = [
-        a for a in alerts
+        a for a in every
         if a.starts_at is not None
         and (a.state == AlertState.FIRING or (a.ends_at or 0.0) >= now - RESOLVED_KEPT_S)
     ]  # fmt: skip
     firing = [a for a in relevant if a.state == AlertState.FIRING]
-    members: dict[str, tuple[Route, dict[str, str], list[Alert]]] = {}
+    members: dict[str, _Members] = {}
     for alert in relevant:
-        if muted(alert, firing, silences, inhibit, now) is not None:
-            continue
+        silent = muted(alert, firing, silences, inhibit, now) is not None
+        keys = set()
         for route in routes_for(alert.labels, root):
             key, group_labels = _group_key(route, alert.labels)
-            members.setdefault(key, (route, group_labels, []))[2].append(alert)
+            if key in keys:
+                continue  # two routes to the same receiver and labels: one group, once
+            keys.add(key)
+            group = members.setdefault(key, _Members(route, group_labels))
+            if not silent:
+                group.alerts.append(alert)
+            elif alert.state == AlertState.FIRING:
+                group.muted.add(alert.fingerprint)
     out = Dispatch([], [], [])
-    for key, (route, group_labels, grouped) in members.items():
+    for key, left in groups.items():  # groups whose alerts all left: one last word
+        if key in members:
+            continue
+        if not any(s == AlertState.FIRING.value for s in left.sent.values()):
+            out.dropped.append(key)
+        else:
+            route = Route(left.route, left.receiver, tuple(left.group_labels), 0.0, 0.0,
+                          DEFAULT_REPEAT_INTERVAL, None)  # fmt: skip
+            members[key] = _Members(route, dict(left.group_labels))
+    for key, group in members.items():
+        route, group_labels, grouped = group.route, group.group_labels, group.alerts
         state = groups.get(key)
         if state is None:
             if not any(a.state == AlertState.FIRING for a in grouped):
@@ -160,8 +215,15 @@ def dispatch(
             out.groups.append(state)
         if now < state.next_flush_at:
             continue
+        present = {a.fingerprint for a in grouped}
+        for fp, was in sorted(state.sent.items()):
+            if was == AlertState.FIRING.value and fp not in present and fp not in group.muted:
+                gone = _left(known.get(fp), now)
+                if gone is not None:
+                    grouped.append(gone)
         current = {a.fingerprint: a.state.value for a in grouped}
-        still_firing = any(a.state == AlertState.FIRING for a in grouped)
+        current.update(dict.fromkeys(group.muted, AlertState.FIRING.value))
+        still_firing = any(a.state == AlertState.FIRING for a in grouped) or bool(group.muted)
         sent_firing = {fp for fp, s in state.sent.items() if s == AlertState.FIRING.value}
         now_firing = {fp for fp, s in current.items() if s == AlertState.FIRING.value}
         changed = now_firing != sent_firing  # an alert began or stopped firing
@@ -172,9 +234,10 @@ def dispatch(
         )
         if not (changed or reminder):
             continue
-        out.notifications.append(
-            _notification(key, route, group_labels, grouped, now, external_url)
-        )
+        if grouped:
+            out.notifications.append(
+                _notification(key, route, group_labels, grouped, now, external_url)
+            )
         if still_firing:
             out.groups.append(
                 GroupState(
@@ -189,10 +252,6 @@ def dispatch(
                 )
             )
         else:
-            out.dropped.append(key)
-    # Groups whose alerts all went away (muted, forgotten) without a resolved message.
-    for key in groups:
-        if key not in members and key not in out.dropped:
             out.dropped.append(key)
     return out
 
@@ -227,3 +286,35 @@ def _notification(
         created_at=now,
         external_url=external_url,
     )
+
+
+def acknowledgements(
+    alerts: Iterable[Alert],
+    groups: Mapping[str, GroupState],
+    fp: str,
+    *,
+    receivers: Collection[str],
+    now: float,
+    external_url: str = "",
+) -> list[Notification]:
+    """The ``acknowledge`` notifications owed once alert ``fp`` is acknowledged: one per
+    group (of the ``receivers`` given: those that can show an acknowledgement) that told
+    its receiver ``fp`` fires, once every alert that group reported firing is
+    acknowledged (a paging service acknowledges the whole incident)."""
+    known = {a.fingerprint: a for a in alerts}
+    found = []
+    for key, state in groups.items():
+        if state.receiver not in receivers or state.sent.get(fp) != AlertState.FIRING.value:
+            continue
+        active = [
+            known[f] for f, s in sorted(state.sent.items())
+            if s == AlertState.FIRING.value and f in known
+            and known[f].state == AlertState.FIRING
+        ]  # fmt: skip
+        if not active or any(a.acknowledged_at is None for a in active):
+            continue
+        route = Route(state.route, state.receiver, tuple(state.group_labels), 0.0, 0.0,
+                      DEFAULT_REPEAT_INTERVAL, None)  # fmt: skip
+        notification = _notification(key, route, state.group_labels, active, now, external_url)
+        found.append(msgspec.structs.replace(notification, action="acknowledge"))
+    return found

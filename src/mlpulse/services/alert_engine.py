@@ -18,14 +18,14 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from mlpulse.domain.alerts import Alert, AlertState, Silence
+from mlpulse.domain.alerts import Alert, AlertState, Notification, Silence
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import RuleConfig
 from mlpulse.domain.series import MetricPoint
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import AlertStore, Clock, SeriesStore
 from mlpulse.services.alert_book import AlertBook
-from mlpulse.services.alert_dispatch import dispatch
+from mlpulse.services.alert_dispatch import acknowledgements, dispatch
 from mlpulse.services.alert_rules import Freshness, RuleConditions
 from mlpulse.services.escalations import Escalations
 
@@ -33,6 +33,18 @@ log = logging.getLogger("mlpulse.alerts")
 
 # Resolved alerts stay in memory (and in the API) this long.
 RESOLVED_MEMORY_S = 24 * 3600.0
+# Receivers that show an acknowledgement (the rest are not sent one).
+ACKNOWLEDGING_KINDS = frozenset({"pagerduty", "opsgenie"})
+
+
+def _paging_receivers(config: Config) -> set[str]:
+    return {name for name, r in config.receivers.items() if r.kind in ACKNOWLEDGING_KINDS}
+
+
+def _for_receivers(notifications: list[Notification], config: Config) -> list[Notification]:
+    """``notifications`` without the acknowledgements to receivers that cannot show one."""
+    paging = _paging_receivers(config)
+    return [n for n in notifications if n.action != "acknowledge" or n.receiver in paging]
 
 
 @dataclass(slots=True)
@@ -71,7 +83,7 @@ class AlertEngine:
         self._freshness = Freshness({})
         self._book = AlertBook(store.alerts(include_resolved_since=now - RESOLVED_MEMORY_S))
         self._groups = {g.key: g for g in store.groups()}
-        self._escalations = Escalations()
+        self._escalations = Escalations(external_url=external_url)
         self._lock = threading.RLock()  # ticks and API calls (ack, silence) take turns
 
     def reload(self) -> None:
@@ -131,16 +143,17 @@ class AlertEngine:
                 report.failures.append(f"incidents: {exc}")
         route = config.route if config else None
         notifications, groups, dropped = [], [], []
-        if route is not None:  # without a route, alerts are kept and shown, not sent
+        if config is not None and route is not None:  # without a route: kept, not sent
             decided = dispatch(
                 self._book, self._groups, root=route, silences=self._store.silences(),
-                inhibit=config.inhibit_rules if config else [], now=now,
+                inhibit=config.inhibit_rules, now=now,
                 external_url=self._external_url,
             )  # fmt: skip
             notifications, groups, dropped = (
                 decided.notifications, decided.groups, decided.dropped
             )  # fmt: skip
-            notifications += self._escalations.pages(config, self._book, now)
+            pages = self._escalations.pages(config, self._book, now)
+            notifications += _for_receivers(pages, config)
         if changed or notifications or groups or dropped:
             self._store.commit(
                 alerts=changed, groups=groups, dropped_groups=dropped,
@@ -164,13 +177,28 @@ class AlertEngine:
         return sorted(found, key=lambda a: (a.state != AlertState.FIRING, -a.updated_at))
 
     def acknowledge(self, fp: str, *, by: str) -> Alert:
+        """Acknowledge an alert: escalation stops, and PagerDuty and Opsgenie hear of it
+        now (not with the group's next reminder, hours later)."""
         with self._lock:
             now = self._clock.now()
             alert = self._book.acknowledge(fp, by=by, now=now)
             if alert is None:
                 raise NotFoundError(f"no alert with fingerprint {fp!r}")
-            self._store.commit(alerts=self._book.take_changes(), now=now)
-            return alert
+            config = self._config()
+            notifications: list[Notification] = []
+            if config is not None and alert.state == AlertState.FIRING:
+                notifications = acknowledgements(
+                    self._book, self._groups, fp, receivers=_paging_receivers(config), now=now,
+                    external_url=self._external_url,
+                )  # fmt: skip
+                notifications += _for_receivers(
+                    self._escalations.pages(config, [alert], now), config
+                )
+            self._store.commit(alerts=self._book.take_changes(), notifications=notifications,
+                               now=now)  # fmt: skip
+        if notifications and self._on_queued is not None:
+            self._on_queued()
+        return alert
 
     def resolve(self, fp: str, *, by: str) -> Alert:
         with self._lock:

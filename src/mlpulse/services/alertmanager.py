@@ -5,10 +5,21 @@ They keep their labels (``alertname`` included) and annotations, get the rule na
 ``warning``, else ``info``), and then go through the same routing, grouping, silences
 and outbox as mlpulse's own. Their state is Alertmanager's to decide: the engine does
 not resolve them for want of a rule; a ``resolved`` alert from the webhook does.
+
+The intake is bounded, because whoever can post to it pages people (and, where a
+runbook says ``external: true``, acts on production): a request carries at most
+``max_per_request`` alerts (413 otherwise) and the intake takes at most
+``max_per_minute`` in any minute (429 otherwise; each names its limit). ``startsAt``
+more than ``FUTURE_SKEW_S`` ahead of our clock is refused (a clock that far off would
+date the incident wrongly), a smaller skew is read as now; one older than ``MAX_AGE_S``
+(7 days) is clamped to 7 days ago, so a forged start cannot give an incident a
+time-to-detect of months.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
@@ -16,9 +27,14 @@ from typing import Any, Final
 import msgspec
 
 from mlpulse.domain.alerts import Alert, AlertState, Severity, fingerprint
-from mlpulse.errors import InvalidInputError
+from mlpulse.errors import InvalidInputError, PayloadTooLargeError, RateLimitedError
+from mlpulse.ports import Clock
 
 RULE_PREFIX: Final = "alertmanager:"
+MAX_PER_REQUEST: Final = 1000
+MAX_PER_MINUTE: Final = 5000
+FUTURE_SKEW_S: Final = 300.0
+MAX_AGE_S: Final = 7 * 86400.0
 
 
 class _AlertmanagerAlert(msgspec.Struct, frozen=True):
@@ -63,6 +79,13 @@ def alerts_from_alertmanager(payload: Mapping[str, Any], *, now: float) -> list[
         name = alert.labels.get("alertname", "alertmanager")
         rule = RULE_PREFIX + name
         starts = _time(alert.startsAt, f"alerts[{i}].startsAt") or now
+        if starts > now + FUTURE_SKEW_S:
+            raise InvalidInputError(
+                f"alerts[{i}].startsAt: {alert.startsAt} is more than {FUTURE_SKEW_S:.0f} s "
+                "ahead of the collector's clock",
+                field=f"alerts[{i}].startsAt",
+            )
+        starts = min(max(starts, now - MAX_AGE_S), now)  # within the skew: now
         ends = _time(alert.endsAt, f"alerts[{i}].endsAt")
         level = alert.labels.get("severity", "")
         severity = Severity(level) if level in ("critical", "warning") else Severity.INFO
@@ -83,3 +106,54 @@ def alerts_from_alertmanager(payload: Mapping[str, Any], *, now: float) -> list[
             )
         )
     return found
+
+
+class AlertmanagerIntake:
+    """Alertmanager's webhook requests, within the intake's bounds (module docstring)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_per_request: int = MAX_PER_REQUEST,
+        max_per_minute: int = MAX_PER_MINUTE,
+    ) -> None:
+        self._clock = clock
+        self._max_per_request = max_per_request
+        self._max_per_minute = max_per_minute
+        self._taken: deque[tuple[float, int]] = deque()  # (when, how many) in the last minute
+        self._lock = threading.Lock()
+
+    def accept(self, payload: Mapping[str, Any]) -> list[Alert]:
+        """The alerts of one request, counted against the per-minute bound.
+
+        Raises
+        ------
+        PayloadTooLargeError
+            More than ``max_per_request`` alerts in the request.
+        RateLimitedError
+            The request would take the last minute past ``max_per_minute`` alerts.
+        InvalidInputError
+            The payload is not Alertmanager's webhook format, or a ``startsAt`` is ahead.
+        """
+        raw = payload.get("alerts")
+        count = len(raw) if isinstance(raw, list) else 0
+        if count > self._max_per_request:
+            raise PayloadTooLargeError(
+                f"alerts: at most {self._max_per_request} alerts per request; got {count}",
+                field="alerts",
+            )
+        now = self._clock.now()
+        alerts = alerts_from_alertmanager(payload, now=now)
+        with self._lock:
+            while self._taken and self._taken[0][0] <= now - 60.0:
+                self._taken.popleft()
+            recent = sum(n for _, n in self._taken)
+            if recent + count > self._max_per_minute:
+                raise RateLimitedError(
+                    f"alerts: at most {self._max_per_minute} alerts per minute; "
+                    f"{recent} taken in the last minute, this request has {count}",
+                    field="alerts",
+                )
+            self._taken.append((now, count))
+        return alerts

@@ -55,6 +55,7 @@ from mlpulse.domain.rules import matches
 from mlpulse.errors import InvalidInputError, NotFoundError
 from mlpulse.ports import Clock, IncidentStore
 from mlpulse.services.action_worker import ACTION_TIMEOUT_S
+from mlpulse.services.alert_book import EXTERNAL_PREFIX
 from mlpulse.services.incident_onset import SeriesReader, estimate_onset
 from mlpulse.services.runbook_actions import RunbookActions
 from mlpulse.services.runbooks import RunbookRunner
@@ -168,6 +169,8 @@ class IncidentService:
         for name, runbook in config.runbooks.items():
             if not matches(alert.labels, runbook.match):
                 continue
+            if alert.rule.startswith(EXTERNAL_PREFIX) and not runbook.external:
+                continue  # whoever can post to the intake must not steer production
             self._runner.fire(name, runbook, alert, firing, now)
 
     def _record(

@@ -157,8 +157,8 @@ def test_escalation_plan_refuses_an_unknown_schedule() -> None:
         (lambda: _step(0), "targets"),
         (lambda: EscalationPolicy("p", ()), "steps"),
         (lambda: EscalationPolicy("p", POLICY.steps, repeat=-1), "repeat"),
-        (lambda: EscalationPolicy("p", POLICY.steps, repeat=1, repeat_delay_minutes=0),
-         "repeat_delay_minutes"),
+        (lambda: EscalationPolicy("p", (_step(0, "user:ana"),), repeat=1,
+                                  repeat_delay_minutes=0), "repeat_delay_minutes"),
     ],
 )  # fmt: skip
 def test_invalid_policy_parts_name_the_field(make: object, field: str) -> None:
@@ -225,3 +225,11 @@ def test_policies_from_config_names_the_field_of_text_that_is_not_a_whole_number
         "  escalation_policies.critical.steps[1].delay_minutes: must be a whole number; got '1.5'",
         "  escalation_policies.critical.repeat: must be a whole number, 0 or more; got 'twice'",
     ]
+
+
+def test_escalation_policy_accepts_repeat_delay_zero_for_a_chain_that_starts_over_at_once() -> None:
+    chain = EscalationPolicy("chain", POLICY.steps, repeat=1, repeat_delay_minutes=0)
+    plan = escalation_plan(chain, SCHEDULES, triggered_at=T0)
+    minutes = [int((p.at - T0).total_seconds() // 60) for p in plan]
+    assert minutes == [0, 10, 20, 20, 30, 40]  # the second cycle starts with the last step
+    assert [(p.step_index, p.repeat) for p in plan][2:4] == [(2, 0), (0, 1)]

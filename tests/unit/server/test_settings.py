@@ -49,3 +49,11 @@ def test_settings_refuse_another_kind_of_store_url_without_echoing_it() -> None:
         Settings.from_env({"MLPULSE_STORE": "mysql://root:hunter2@db/x"})
 
     assert "hunter2" not in str(caught.value)
+
+
+def test_settings_external_url_is_read_without_its_trailing_slash_and_checked() -> None:
+    env = {"MLPULSE_EXTERNAL_URL": "https://mlpulse.example.com/"}
+    assert Settings.from_env(env).external_url == "https://mlpulse.example.com"
+    assert Settings.from_env({}).external_url == ""
+    with pytest.raises(ConfigurationError, match="MLPULSE_EXTERNAL_URL"):
+        Settings.from_env({"MLPULSE_EXTERNAL_URL": "mlpulse.example.com"})

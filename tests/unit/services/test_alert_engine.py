@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
-from mlpulse.domain.alerts import AlertState
+from mlpulse.domain.alerts import AlertState, OutboxEntry
 from mlpulse.domain.monitoring import Config, MonitorConfig
 from mlpulse.domain.rules import InhibitRule, ReceiverConfig, RouteConfig, RuleConfig
 from mlpulse.domain.series import MetricPoint
@@ -188,6 +188,10 @@ def test_acknowledge_and_manual_resolve(world: World) -> None:
     assert resolved.state == AlertState.RESOLVED
 
 
+def _is_page(entry: OutboxEntry) -> bool:
+    return entry.id.startswith("page-") and entry.notification.status == "firing"
+
+
 def test_escalation_pages_on_call_then_secondary_then_channel_until_acknowledged(
     world: World,
 ) -> None:
@@ -217,19 +221,19 @@ def test_escalation_pages_on_call_then_secondary_then_channel_until_acknowledged
     assert validate(world.config) == []
     world.point(0.9, column="amount")
     world.run(1)
-    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    pages = [e.notification.receiver for e in world.sent() if _is_page(e)]
     assert pages == ["ana-pager"]
     world.run(10)
-    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    pages = [e.notification.receiver for e in world.sent() if _is_page(e)]
     assert pages == ["ana-pager", "bo-pager"]
     (alert,) = world.engine.alerts()
     world.engine.acknowledge(alert.fingerprint, by="bo")
     world.run(20)
-    pages = [e.notification.receiver for e in world.sent() if e.id.startswith("page-")]
+    pages = [e.notification.receiver for e in world.sent() if _is_page(e)]
     assert pages == ["ana-pager", "bo-pager"]  # the channel is not paged after the ack
     world.restart()
     world.run(5)
-    assert len([e for e in world.sent() if e.id.startswith("page-")]) == 2  # no repeats
+    assert len([e for e in world.sent() if _is_page(e)]) == 2  # no repeats
 
 
 def test_anomaly_rule_fires_on_a_spike_in_a_seasonal_series_and_not_before(world: World) -> None:
@@ -302,3 +306,17 @@ def test_performance_point_holds_from_its_window_start_until_two_runs_after_its_
     assert _states(world) == [AlertState.FIRING]
     world.run(15, step=300)
     assert _states(world) == [AlertState.RESOLVED]
+
+
+def test_two_routes_to_the_same_receiver_and_labels_make_one_group_with_each_alert_once(
+    world: World,
+) -> None:
+    world.config = _config(
+        {"drift": DRIFT},
+        routes=[RouteConfig(match={"model": "fraud"}, receiver="pager", continue_=True),
+                RouteConfig(match={"severity": "warning"}, receiver="pager")],
+    )  # fmt: skip
+    world.point(0.4, column="amount")
+    world.run(4)
+    (sent,) = world.sent()
+    assert sent.notification.receiver == "pager" and len(sent.notification.alerts) == 1

@@ -23,7 +23,13 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from mlpulse.adapters.notify.rate_limit import RateLimiter
-from mlpulse.adapters.notify.text import alert_summary, is_resolved, iso8601, status_line
+from mlpulse.adapters.notify.text import (
+    alert_summary,
+    group_page,
+    is_resolved,
+    iso8601,
+    status_line,
+)
 from mlpulse.domain.alerts import DeliveryResult, Notification
 
 __all__ = ["EmailNotifier", "email_message"]
@@ -40,8 +46,8 @@ def _plain(notification: Notification) -> str:
         for key in ("description", "runbook_url"):
             if key in alert.annotations:
                 lines.append(f"  {key}: {alert.annotations[key]}")
-    if notification.external_url:
-        lines += ["", f"Open in mlpulse: {notification.external_url}"]
+    if page := group_page(notification):
+        lines += ["", f"Open in mlpulse: {page}"]
     return "\n".join(lines) + "\n"
 
 
@@ -61,8 +67,8 @@ def _html(notification: Notification) -> str:
             extra += f"<br><a href='{esc(alert.annotations['runbook_url'])}'>Runbook</a>"
         items.append(f"<li><b>[{state}]</b> {esc(alert_summary(alert))}{extra}</li>")
     link = ""
-    if notification.external_url:
-        link = f"<p><a href='{esc(notification.external_url)}'>Open in mlpulse</a></p>"
+    if page := group_page(notification):
+        link = f"<p><a href='{esc(page)}'>Open in mlpulse</a></p>"
     return (
         f"<html><body><h2>{esc(status_line(notification))}</h2>"
         f"<table>{labels}</table><ul>{''.join(items)}</ul>{link}</body></html>"
@@ -119,6 +125,10 @@ class EmailNotifier:
         self._limiter = rate_limiter
 
     def send(self, notification: Notification) -> DeliveryResult:
+        if notification.action != "notify":
+            return DeliveryResult(
+                delivered=True, detail="not sent: e-mail gets no acknowledgements"
+            )
         message = email_message(notification, sender=self._sender, to=self._to)
         if self._limiter is not None:
             self._limiter.acquire()

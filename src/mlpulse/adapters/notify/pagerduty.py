@@ -6,7 +6,10 @@ One event per notification. ``event_action`` is ``trigger`` while the group fire
 (stable for the group's life), so the resolve closes the incident the trigger opened;
 keys over PagerDuty's 255 characters are replaced by their SHA-256 (still stable).
 
-A trigger carries ``payload`` (``summary`` ≤ 1024 characters, ``source``,
+A trigger carries ``payload`` (``summary`` ≤ 1024 characters, the whole event
+≤ 512 KB — PagerDuty's limits — with the alerts of ``custom_details`` cut to fit and
+counted in ``alerts_not_shown``; a refusal, 400 or 413, is followed by one minimal
+event: summary, source, severity, time; ``source``,
 ``severity`` critical/warning/info — PagerDuty's ``error`` is not used —
 ``timestamp``, ``component`` = model, ``group`` = model version, ``class`` = rule,
 ``custom_details`` with the alerts), ``links`` (mlpulse, runbooks), ``client`` and
@@ -32,8 +35,17 @@ import msgspec
 
 from mlpulse.adapters.notify.http import HttpSender, encode_json
 from mlpulse.adapters.notify.rate_limit import RateLimiter
-from mlpulse.adapters.notify.text import alert_summary, firing, iso8601, model_of, truncate
-from mlpulse.domain.alerts import DeliveryResult, Notification, Severity
+from mlpulse.adapters.notify.text import (
+    SIZE_REFUSALS,
+    alert_summary,
+    firing,
+    group_page,
+    iso8601,
+    model_of,
+    more,
+    truncate,
+)
+from mlpulse.domain.alerts import Alert, DeliveryResult, Notification, Severity
 
 __all__ = ["DEFAULT_EVENTS_URL", "PagerDutyNotifier", "pagerduty_event"]
 
@@ -44,12 +56,16 @@ RATE_PER_S = (120 - BURST) / 60.0
 SUMMARY_CHARS = 1024
 DEDUP_KEY_CHARS = 255
 MAX_DETAIL_ALERTS = 20
+EVENT_BYTES = 512 * 1024  # PagerDuty's limit for one event
+LINKS_BYTES = 16 * 1024  # room kept for links and client fields added after the payload
 SEVERITY = {Severity.CRITICAL: "critical", Severity.WARNING: "warning", Severity.INFO: "info"}
 
 
 def event_action(notification: Notification) -> str:
     if notification.status == "resolved":
         return "resolve"
+    if notification.action == "acknowledge":
+        return "acknowledge"
     active = firing(notification)
     if active and all(alert.acknowledged_at is not None for alert in active):
         return "acknowledge"
@@ -97,27 +113,30 @@ def pagerduty_event(
         "class": labels.get("alertname", ""),
     }
     payload.update({key: value for key, value in optional.items() if value})
-    payload["custom_details"] = {
+    alerts = [_detail(alert) for alert in notification.alerts[:MAX_DETAIL_ALERTS]]
+    details: dict[str, Any] = {
         "receiver": notification.receiver,
         "firing": len(firing(notification)),
         "group_labels": notification.group_labels,
         "common_labels": labels,
-        "alerts": [
-            {
-                "summary": alert_summary(alert),
-                "state": alert.state.value,
-                "labels": alert.labels,
-                # JSON has no NaN/inf; PagerDuty would refuse the event (a 400)
-                "value": alert.value if math.isfinite(alert.value) else str(alert.value),
-                "starts_at": iso8601(alert.starts_at or alert.active_since),
-            }
-            for alert in notification.alerts[:MAX_DETAIL_ALERTS]
-        ],
+        "alerts": alerts,
     }
-    event["payload"] = payload
+    hidden = len(notification.alerts) - len(alerts)
+    # Whole alerts go until the event fits PagerDuty's 512 KB (long labels and
+    # annotations can fill it with far fewer than MAX_DETAIL_ALERTS).
+    while True:
+        if hidden > 0:
+            details["alerts_not_shown"] = more(hidden)
+        payload["custom_details"] = details
+        event["payload"] = payload
+        if len(encode_json(event)) <= EVENT_BYTES - LINKS_BYTES or not alerts:
+            break
+        alerts.pop()
+        hidden += 1
     links = []
-    if notification.external_url:
-        links.append({"href": notification.external_url, "text": "Open in mlpulse"})
+    page = group_page(notification)
+    if page:
+        links.append({"href": page, "text": "Open in mlpulse"})
     runbooks = {
         a.annotations["runbook_url"] for a in notification.alerts if "runbook_url" in a.annotations
     }
@@ -125,9 +144,32 @@ def pagerduty_event(
     if links:
         event["links"] = links
     event["client"] = client
-    if notification.external_url:
-        event["client_url"] = notification.external_url
+    if page:
+        event["client_url"] = page
     return event
+
+
+def _detail(alert: Alert) -> dict[str, Any]:
+    return {
+        "summary": truncate(alert_summary(alert), SUMMARY_CHARS),
+        "state": alert.state.value,
+        "labels": alert.labels,
+        # JSON has no NaN/inf; PagerDuty would refuse the event (a 400)
+        "value": alert.value if math.isfinite(alert.value) else str(alert.value),
+        "starts_at": iso8601(alert.starts_at or alert.active_since),
+    }
+
+
+def minimal_event(notification: Notification, *, routing_key: str, source: str) -> dict[str, Any]:
+    """Summary, source, severity and time only: sent when PagerDuty refused the full
+    event (400 invalid, 413 too large), so the page still goes out."""
+    event = pagerduty_event(notification, routing_key=routing_key, source=source)
+    if "payload" in event:
+        event["payload"] = {
+            key: event["payload"][key] for key in ("summary", "source", "severity", "timestamp")
+        }
+    return {key: event[key] for key in ("routing_key", "event_action", "dedup_key", "payload")
+            if key in event}  # fmt: skip
 
 
 class PagerDutyNotifier:
@@ -161,6 +203,15 @@ class PagerDutyNotifier:
         )
         self._limiter.acquire()
         result = self._http.post(self._url, encode_json(event))
+        if result.status_code in SIZE_REFUSALS and "payload" in event:
+            minimal = minimal_event(
+                notification, routing_key=self._routing_key, source=self._source
+            )
+            self._limiter.acquire()
+            retried = self._http.post(self._url, encode_json(minimal))
+            return msgspec.structs.replace(
+                retried, detail=f"sent a minimal event after: {result.detail}; {retried.detail}"
+            )
         if result.delivered:
             detail = (
                 f"accepted for processing ({event['event_action']}), not yet paged: "

@@ -12,6 +12,14 @@ thread onto an earlier message. So a resolved group is a *new* message, headed
 "✅ [RESOLVED] title", not an update of the firing one. (Editing needs a bot token and
 ``chat.update``; that would be a different notifier.)
 
+Sizes (Slack's Block Kit reference): a section's text at most 3,000 characters, a
+field 2,000, a header 150, at most 50 blocks a message, and ``text`` is cut by Slack at
+40,000. Slack also refuses (``invalid_blocks``, ``msg_blocks_too_long``) messages whose
+blocks hold much over 13,000 characters in all, a limit it does not document
+(slackapi/bolt-js#2509), so the alert sections share a budget of
+``BLOCKS_TEXT_CHARS``; what does not fit becomes "…and N more alerts". Should Slack
+still refuse the message as too large (400, 413), it is sent once more as plain text.
+
 Slack allows about one message a second per webhook, with short bursts; over that it
 answers 429 with ``Retry-After``, which becomes the result's ``retry_after``. A
 client-side :class:`~mlpulse.adapters.notify.rate_limit.RateLimiter` (default 1/s,
@@ -23,14 +31,18 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import msgspec
 
 from mlpulse.adapters.notify.http import HttpSender, encode_json
 from mlpulse.adapters.notify.rate_limit import RateLimiter
 from mlpulse.adapters.notify.text import (
+    SIZE_REFUSALS,
     alert_summary,
     firing,
+    group_page,
     is_resolved,
     model_of,
+    more,
     status_line,
     truncate,
 )
@@ -40,7 +52,9 @@ __all__ = ["SlackNotifier", "slack_message"]
 
 RATE_PER_S = 1.0
 BURST = 1
-MAX_ALERT_SECTIONS = 10  # Slack allows 50 blocks a message; keep the message readable
+MAX_ALERT_SECTIONS = 10  # keeps the message readable (Slack allows 50 blocks in all)
+MAX_BLOCKS = 50
+BLOCKS_TEXT_CHARS = 12_000  # under the ~13,000 Slack refuses in practice (see above)
 _HEADER_CHARS = 150  # Slack's limit for a header's plain_text
 _FIELD_CHARS = 2000  # Slack's limit for one section field
 _SECTION_CHARS = 3000  # Slack's limit for a section's text
@@ -98,19 +112,24 @@ def slack_message(notification: Notification) -> dict[str, Any]:
         },
         {"type": "section", "fields": fields},
     ]
-    shown = notification.alerts[:MAX_ALERT_SECTIONS]
-    blocks.extend(_alert_section(alert) for alert in shown)
+    shown, budget = [], BLOCKS_TEXT_CHARS - sum(map(_block_chars, blocks))
+    for alert in notification.alerts[: min(MAX_ALERT_SECTIONS, MAX_BLOCKS - len(blocks) - 2)]:
+        section = _alert_section(alert)
+        budget -= _block_chars(section)
+        if budget < 0:
+            break
+        shown.append(alert)
+        blocks.append(section)
     hidden = len(notification.alerts) - len(shown)
     if hidden > 0:
-        more = f"…and {hidden} more alert{'s' if hidden != 1 else ''}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more}})
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": more(hidden)}})
     when = int(notification.created_at)
     context = [
         f"mlpulse · receiver `{_escape(notification.receiver)}`",
         f"<!date^{when}^{{date_short_pretty}} {{time}}|{when}>",
     ]
-    if notification.external_url:
-        context.append(f"<{notification.external_url}|Open in mlpulse>")
+    if page := group_page(notification):
+        context.append(f"<{page}|Open in mlpulse>")
     blocks.append(
         {"type": "context", "elements": [{"type": "mrkdwn", "text": part} for part in context]}
     )
@@ -119,6 +138,20 @@ def slack_message(notification: Notification) -> dict[str, Any]:
     if summaries:
         text += f": {summaries}"
     return {"text": truncate(text, _SECTION_CHARS), "blocks": blocks}
+
+
+def _block_chars(block: dict[str, Any]) -> int:
+    text = block.get("text", {}).get("text", "")
+    return len(text) + sum(len(f["text"]) for f in block.get("fields", ()))
+
+
+def minimal_message(notification: Notification) -> dict[str, Any]:
+    """Plain text only: what is sent when Slack refused the full message as too large."""
+    emoji = RESOLVED_EMOJI if notification.status == "resolved" else _EMOJI[notification.severity]
+    text = f"{emoji} {status_line(notification)} ({notification.severity.value})"
+    if page := group_page(notification):
+        text += f"\n{page}"
+    return {"text": truncate(text, _SECTION_CHARS)}
 
 
 class SlackNotifier:
@@ -139,8 +172,19 @@ class SlackNotifier:
         self._http = HttpSender(timeout=timeout, transport=transport)
 
     def send(self, notification: Notification) -> DeliveryResult:
+        if notification.action != "notify":
+            return DeliveryResult(
+                delivered=True, detail="not sent: Slack shows no acknowledgements"
+            )
         self._limiter.acquire()
-        return self._http.post(self._url, encode_json(slack_message(notification)))
+        result = self._http.post(self._url, encode_json(slack_message(notification)))
+        if result.status_code not in SIZE_REFUSALS:
+            return result
+        self._limiter.acquire()
+        retried = self._http.post(self._url, encode_json(minimal_message(notification)))
+        return msgspec.structs.replace(
+            retried, detail=f"sent as plain text after: {result.detail}; {retried.detail}"
+        )
 
     def close(self) -> None:
         self._http.close()

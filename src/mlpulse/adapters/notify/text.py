@@ -4,17 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mlpulse.domain.alerts import Alert, AlertState, Notification
+from mlpulse.domain.alerts import Alert, AlertState, Notification, alert_page
 
 __all__ = [
+    "SIZE_REFUSALS",
     "alert_summary",
     "firing",
+    "group_page",
     "is_resolved",
     "iso8601",
     "model_of",
+    "more",
     "status_line",
     "truncate",
 ]
+
+# Services that refuse an oversized request answer one of these; the notifier then
+# sends a minimal payload once rather than losing the page to the dead letters.
+SIZE_REFUSALS = frozenset({400, 413})
 
 
 def truncate(text: str, limit: int) -> str:
@@ -26,6 +33,17 @@ def truncate(text: str, limit: int) -> str:
     'abc'
     """
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def more(hidden: int, noun: str = "alert") -> str:
+    """The line that stands for what was cut.
+
+    >>> more(3)
+    '…and 3 more alerts'
+    >>> more(1, "detail")
+    '…and 1 more detail'
+    """
+    return f"…and {hidden} more {noun}{'s' if hidden != 1 else ''}"
 
 
 def iso8601(ts: float) -> str:
@@ -73,3 +91,9 @@ def alert_summary(alert: Alert) -> str:
 def model_of(notification: Notification) -> str:
     """The model the group is about, when its labels say so ("" otherwise)."""
     return notification.common_labels.get("model") or notification.group_labels.get("model", "")
+
+
+def group_page(notification: Notification) -> str:
+    """The dashboard page of the group: its model's page, or the alerts page ("" when
+    mlpulse has no external URL)."""
+    return alert_page(notification.external_url, notification.common_labels)

@@ -5,7 +5,8 @@ ours: ``groupKey`` (the notification's ``dedup_key``), ``truncatedAlerts``, ``st
 ``receiver``, ``groupLabels``, ``commonLabels``, ``commonAnnotations``,
 ``externalURL`` and ``alerts``, each with ``status``, ``labels``, ``annotations``,
 ``startsAt``, ``endsAt`` (``0001-01-01T00:00:00Z`` while it fires, as Alertmanager
-sends), ``generatorURL`` and ``fingerprint``.
+sends), ``generatorURL`` (the alert's model page in mlpulse, under
+``MLPULSE_EXTERNAL_URL``, which is ``externalURL``) and ``fingerprint``.
 
 With a ``secret``, each request carries ``X-Mlpulse-Timestamp`` (epoch seconds) and
 ``X-Mlpulse-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"``
@@ -42,7 +43,7 @@ from mlpulse.adapters.clock import SystemClock
 from mlpulse.adapters.notify.http import HttpSender, encode_json
 from mlpulse.adapters.notify.rate_limit import RateLimiter
 from mlpulse.adapters.notify.text import is_resolved, iso8601
-from mlpulse.domain.alerts import Alert, DeliveryResult, Notification
+from mlpulse.domain.alerts import Alert, DeliveryResult, Notification, alert_page
 from mlpulse.ports import Clock
 
 __all__ = [
@@ -96,7 +97,8 @@ def _alert(alert: Alert, external_url: str) -> dict[str, Any]:
         "annotations": alert.annotations,
         "startsAt": iso8601(alert.starts_at or alert.active_since),
         "endsAt": iso8601(alert.ends_at) if resolved and alert.ends_at else ZERO_TIME,
-        "generatorURL": alert.annotations.get("generator_url", external_url),
+        "generatorURL": alert.annotations.get("generator_url")
+        or alert_page(external_url, alert.labels),
         "fingerprint": alert.fingerprint,
     }
 
@@ -156,6 +158,10 @@ class WebhookNotifier:
         )
 
     def send(self, notification: Notification) -> DeliveryResult:
+        if notification.action != "notify":
+            return DeliveryResult(
+                delivered=True, detail="not sent: webhooks get no acknowledgements"
+            )
         body = encode_json(webhook_body(notification, max_alerts=self._max_alerts))
         if self._limiter is not None:
             self._limiter.acquire()

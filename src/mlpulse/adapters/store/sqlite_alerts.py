@@ -23,6 +23,7 @@ from mlpulse.domain.alerts import (
     DeliveryResult,
     GroupState,
     Notification,
+    OutboxDepth,
     OutboxEntry,
     Silence,
 )
@@ -125,11 +126,19 @@ class SQLiteAlertStore:
                 )  # fmt: skip
 
     def _supersede(self, db: sqlite3.Connection, notification: Notification, now: float) -> None:
+        """The newest pending entries of the key that say the same kind of thing (firing,
+        resolved, acknowledged) as ``notification`` give way to it. An entry of another
+        kind stays, and goes first: a trigger that waited out an outage is still sent
+        before its resolve, or PagerDuty would never have heard of the incident."""
         rows = db.execute(
-            "SELECT body FROM outbox WHERE receiver = ? AND dedup_key = ? AND status = 'pending'",
+            "SELECT body FROM outbox WHERE receiver = ? AND dedup_key = ? AND status = 'pending' "
+            "ORDER BY rowid DESC",
             (notification.receiver, notification.dedup_key),
         ).fetchall()
         for entry in self._decode(rows, OutboxEntry):
+            older = entry.notification
+            if (older.status, older.action) != (notification.status, notification.action):
+                break
             replaced = msgspec.structs.replace(
                 entry, status="superseded", updated_at=now,
                 last_error=f"superseded by {notification.id}",
@@ -141,25 +150,60 @@ class SQLiteAlertStore:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def due(self, now: float, *, limit: int = 100) -> list[OutboxEntry]:
+    def due(
+        self, now: float, *, limit: int = 100, receiver: str | None = None
+    ) -> list[OutboxEntry]:
+        """Pending entries whose time has come (of one receiver, when given), oldest
+        first, and of each dedup key only the first: the next waits until it is done.
+
+        One statement, so a lease (``UPDATE … RETURNING`` with an owner and an expiry)
+        can be added for several workers.
+        """
         rows = self._rows(
             "read the outbox",
-            "SELECT body FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? "
-            "ORDER BY next_attempt_at, created_at LIMIT ?",
-            (now, limit),
+            "SELECT o.body FROM outbox AS o WHERE o.status = 'pending' "
+            "AND o.next_attempt_at <= ? AND (? IS NULL OR o.receiver = ?) "
+            "AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.receiver = o.receiver "
+            "AND e.dedup_key = o.dedup_key AND e.status = 'pending' AND e.rowid < o.rowid) "
+            "ORDER BY o.next_attempt_at, o.rowid LIMIT ?",
+            (now, receiver, receiver, limit),
         )
         return self._decode(rows, OutboxEntry)
 
-    def next_due_at(self) -> float | None:
+    def due_receivers(self, now: float) -> list[str]:
+        """The receivers with an entry due at ``now``."""
         rows = self._rows(
-            "read the outbox", "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"
+            "read the outbox",
+            "SELECT DISTINCT receiver FROM outbox WHERE status = 'pending' "
+            "AND next_attempt_at <= ? ORDER BY receiver",
+            (now,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def next_due_at(self, receiver: str | None = None) -> float | None:
+        rows = self._rows(
+            "read the outbox",
+            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' "
+            "AND (? IS NULL OR receiver = ?)",
+            (receiver, receiver),
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    def outbox_depth(self) -> list[OutboxDepth]:
+        """Per receiver: entries waiting to be delivered, and when the oldest was queued."""
+        rows = self._rows(
+            "read the outbox",
+            "SELECT receiver, count(*), min(created_at) FROM outbox WHERE status = 'pending' "
+            "GROUP BY receiver ORDER BY receiver",
+        )
+        return [OutboxDepth(str(r[0]), int(r[1]), float(r[2])) for r in rows]
 
     def record_attempt(self, entry: OutboxEntry, result: DeliveryResult, *, now: float) -> None:
         """Store ``entry`` (its new status, attempts, next time) and log the attempt.
 
-        An entry superseded while it was being sent keeps its ``superseded`` status.
+        An entry superseded while it was being sent keeps its ``superseded`` status. A
+        delivery shows the receiver is back: its other pending entries, which may be
+        backing off for a minute, become due now.
         """
         with self._transaction("record a delivery") as db:
             current = db.execute("SELECT status FROM outbox WHERE id = ?", (entry.id,)).fetchone()
@@ -175,6 +219,21 @@ class SQLiteAlertStore:
                 "INSERT INTO deliveries (outbox_id, at, delivered, status_code, detail) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (entry.id, now, int(result.delivered), result.status_code, result.detail),
+            )
+            if result.delivered:
+                self._release(db, entry.notification.receiver, now)
+
+    def _release(self, db: sqlite3.Connection, receiver: str, now: float) -> None:
+        rows = db.execute(
+            "SELECT body FROM outbox WHERE receiver = ? AND status = 'pending' "
+            "AND next_attempt_at > ?",
+            (receiver, now),
+        ).fetchall()
+        for waiting in self._decode(rows, OutboxEntry):
+            due = msgspec.structs.replace(waiting, next_attempt_at=now)
+            db.execute(
+                "UPDATE outbox SET next_attempt_at = ?, body = ? WHERE id = ?",
+                (now, msgspec.msgpack.encode(due), waiting.id),
             )
 
     def outbox(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxEntry]:

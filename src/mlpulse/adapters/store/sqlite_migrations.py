@@ -17,7 +17,9 @@ a table is a new migration.
    (``profiles.sqlite``, see :mod:`mlpulse.adapters.store.embedded`). The renames
    follow the commit: a crash between them leaves an old file under its old name,
    already copied and never copied again (the schema version says so);
-3. runbook approvals, kept across restarts.
+3. runbook approvals, kept across restarts;
+4. an index for the outbox's lane per receiver (its due entries by receiver, and the
+   first pending entry of a dedup key by insertion order, SQLite's rowid).
 
 Adding a table or a column: append a ``Migration`` with the next number (its
 statements through :func:`_create`); never edit a released one.
@@ -211,6 +213,9 @@ def _create(
     return apply
 
 
+_OUTBOX_LANES = (
+    "CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (receiver, status, next_attempt_at)",
+)
 # Runbook actions waiting for (or decided by) a person.
 _APPROVALS = (
     """CREATE TABLE IF NOT EXISTS approvals (
@@ -267,6 +272,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _import_legacy_files,
     ),
     Migration(3, "runbook approvals kept across restarts", _create(_APPROVALS)),
+    Migration(4, "the outbox read by receiver (a delivery lane each)", _create(_OUTBOX_LANES)),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

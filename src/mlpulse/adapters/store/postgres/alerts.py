@@ -10,7 +10,8 @@ supersedes them, so two replicas committing at once cannot both leave one pendin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import msgspec
@@ -23,6 +24,7 @@ from mlpulse.domain.alerts import (
     DeliveryResult,
     GroupState,
     Notification,
+    OutboxDepth,
     OutboxEntry,
     Silence,
 )
@@ -31,6 +33,11 @@ from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 T = TypeVar("T")
 NAME: Final = "alert store"
 _pack = msgspec.msgpack.encode
+
+
+# How long an outbox entry handed to this process's worker stays its own (a delivery
+# attempt is bounded well within it).
+LEASE_S: Final = 60.0
 
 
 def _decode(rows: list[Row], kind: type[T]) -> list[T]:
@@ -43,8 +50,11 @@ class PostgresAlertStore:
 
     def __init__(self, database: Database) -> None:
         self._db = database
+        self._owner = uuid.uuid4().hex  # this process, as the holder of outbox leases
 
-    def _rows(self, action: str, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    def _rows(
+        self, action: str, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()
+    ) -> list[Row]:
         return self._db.rows(NAME, action, sql, params)
 
     # -- alerts, groups, silences ------------------------------------------------------------
@@ -125,12 +135,19 @@ class PostgresAlertStore:
 
     @staticmethod
     def _supersede(cur: psycopg.Cursor[Row], notification: Notification, now: float) -> None:
+        """The newest pending entries of the key that say the same kind of thing (firing,
+        resolved, acknowledged) as ``notification`` give way to it; an entry of another
+        kind stays and goes first (a trigger that waited out an outage before its
+        resolve)."""
         rows = cur.execute(
             "SELECT body FROM outbox WHERE receiver = %s AND dedup_key = %s "
-            "AND status = 'pending' FOR UPDATE",
+            "AND status = 'pending' ORDER BY seq DESC FOR UPDATE",
             (notification.receiver, notification.dedup_key),
         ).fetchall()
         for entry in _decode(rows, OutboxEntry):
+            older = entry.notification
+            if (older.status, older.action) != (notification.status, notification.action):
+                break
             replaced = msgspec.structs.replace(
                 entry, status="superseded", updated_at=now,
                 last_error=f"superseded by {notification.id}",
@@ -142,20 +159,60 @@ class PostgresAlertStore:
 
     # -- the outbox ---------------------------------------------------------------------------
 
-    def due(self, now: float, *, limit: int = 100) -> list[OutboxEntry]:
+    def due(
+        self, now: float, *, limit: int = 100, receiver: str | None = None
+    ) -> list[OutboxEntry]:
+        """Pending entries whose time has come (of one receiver, when given), oldest
+        first, and of each dedup key only the first: the next waits until it is done.
+
+        They are leased to this process for ``LEASE_S``: another replica (a leader that
+        lost its leadership a moment ago) skips them meanwhile, so a page goes out once.
+        This process may take its own leased entries again.
+        """
+        rows = self._rows(
+            "claim due outbox entries",
+            "UPDATE outbox SET lease_owner = %(me)s, lease_until = %(until)s WHERE id IN ("
+            " SELECT o.id FROM outbox AS o WHERE o.status = 'pending'"
+            " AND o.next_attempt_at <= %(now)s"
+            " AND (%(receiver)s::text IS NULL OR o.receiver = %(receiver)s)"
+            " AND (o.lease_until IS NULL OR o.lease_until <= %(now)s OR o.lease_owner = %(me)s)"
+            " AND NOT EXISTS (SELECT 1 FROM outbox AS e WHERE e.receiver = o.receiver"
+            "  AND e.dedup_key = o.dedup_key AND e.status = 'pending' AND e.seq < o.seq)"
+            " ORDER BY o.next_attempt_at, o.seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED)"
+            " RETURNING next_attempt_at, seq, body",
+            {"me": self._owner, "until": now + LEASE_S, "now": now, "receiver": receiver,
+             "limit": limit},
+        )  # fmt: skip
+        rows.sort(key=lambda row: (row[0], row[1]))
+        return _decode([(row[2],) for row in rows], OutboxEntry)
+
+    def due_receivers(self, now: float) -> list[str]:
+        """The receivers with an entry due at ``now``."""
         rows = self._rows(
             "read the outbox",
-            "SELECT body FROM outbox WHERE status = 'pending' AND next_attempt_at <= %s "
-            "ORDER BY next_attempt_at, created_at, id LIMIT %s",
-            (now, limit),
+            "SELECT DISTINCT receiver FROM outbox WHERE status = 'pending' "
+            "AND next_attempt_at <= %s ORDER BY receiver",
+            (now,),
         )
-        return _decode(rows, OutboxEntry)
+        return [str(row[0]) for row in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, receiver: str | None = None) -> float | None:
         rows = self._rows(
-            "read the outbox", "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending'"
+            "read the outbox",
+            "SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' "
+            "AND (%(receiver)s::text IS NULL OR receiver = %(receiver)s)",
+            {"receiver": receiver},
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    def outbox_depth(self) -> list[OutboxDepth]:
+        """Per receiver: entries waiting to be delivered, and when the oldest was queued."""
+        rows = self._rows(
+            "read the outbox",
+            "SELECT receiver, count(*), min(created_at) FROM outbox WHERE status = 'pending' "
+            "GROUP BY receiver ORDER BY receiver",
+        )
+        return [OutboxDepth(str(r[0]), int(r[1]), float(r[2])) for r in rows]
 
     def record_attempt(self, entry: OutboxEntry, result: DeliveryResult, *, now: float) -> None:
         """Store ``entry`` (its new status, attempts, next time) and log the attempt.
@@ -171,7 +228,8 @@ class PostgresAlertStore:
                 status = "superseded"
                 entry = msgspec.structs.replace(entry, status=status)
             conn.execute(
-                "UPDATE outbox SET status = %s, next_attempt_at = %s, body = %s WHERE id = %s",
+                "UPDATE outbox SET status = %s, next_attempt_at = %s, body = %s, "
+                "lease_owner = NULL, lease_until = NULL WHERE id = %s",
                 (status, entry.next_attempt_at, _pack(entry), entry.id),
             )
             conn.execute(
@@ -179,6 +237,20 @@ class PostgresAlertStore:
                 "VALUES (%s, %s, %s, %s, %s)",
                 (entry.id, now, result.delivered, result.status_code, result.detail),
             )
+            if result.delivered:
+                # The receiver is back: its other pending entries, which may be backing
+                # off for a minute, become due now.
+                waiting = conn.execute(
+                    "SELECT body FROM outbox WHERE receiver = %s AND status = 'pending' "
+                    "AND next_attempt_at > %s FOR UPDATE",
+                    (entry.notification.receiver, now),
+                ).fetchall()
+                for later in _decode(waiting, OutboxEntry):
+                    conn.execute(
+                        "UPDATE outbox SET next_attempt_at = %s, body = %s WHERE id = %s",
+                        (now, _pack(msgspec.structs.replace(later, next_attempt_at=now)),
+                         later.id),
+                    )  # fmt: skip
 
     def outbox(self, *, status: str | None = None, limit: int = 1000) -> list[OutboxEntry]:
         where, params = ("", [limit]) if status is None else ("WHERE status = %s", [status, limit])

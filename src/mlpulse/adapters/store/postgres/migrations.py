@@ -179,4 +179,16 @@ MIGRATIONS: Final = (
             since timestamptz NOT NULL)""",
         ),
     ),
+    Migration(
+        4,
+        "the outbox read by receiver, in insertion order, and leased to one worker at a time",
+        (
+            "ALTER TABLE outbox ADD COLUMN seq bigint GENERATED ALWAYS AS IDENTITY",
+            "ALTER TABLE outbox ADD COLUMN lease_owner text",
+            "ALTER TABLE outbox ADD COLUMN lease_until double precision",
+            "CREATE INDEX outbox_lane ON outbox (receiver, status, next_attempt_at)",
+            "CREATE INDEX outbox_key_order ON outbox (receiver, dedup_key, seq)"
+            " WHERE status = 'pending'",
+        ),
+    ),
 )

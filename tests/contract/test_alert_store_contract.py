@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
 import pytest
 
 from mlpulse.adapters.store.postgres.alerts import PostgresAlertStore
@@ -178,3 +179,52 @@ def test_incident_store_keeps_actions_in_the_order_they_happened(
     assert store.actions(since=T + 1) == outcomes[1:]
     assert store.actions(runbook="rollback") == [outcomes[0], outcomes[2]]
     assert store.actions(since=T + 2, runbook="rollback") == []
+
+
+def test_alert_store_hands_out_the_first_pending_entry_of_each_key_per_receiver(
+    store: _AlertAndIncidentStore,
+) -> None:
+    resolved = msgspec.structs.replace(_notification("n2"), status="resolved")
+    store.commit(notifications=[_notification("n1"), resolved], now=T)
+    store.commit(notifications=[_notification("s1", receiver="slack", dedup_key="g9")], now=T + 1)
+    # A resolve does not supersede the trigger before it: both go, trigger first.
+    assert [e.id for e in store.due(T + 5, receiver="pager")] == ["n1"]
+    assert [e.id for e in store.due(T + 5, receiver="slack")] == ["s1"]
+    assert store.due_receivers(T + 5) == ["pager", "slack"]
+    assert store.next_due_at("slack") == T + 1
+    depth = {d.receiver: d.pending for d in store.outbox_depth()}
+    assert depth == {"pager": 2, "slack": 1}
+    (first,) = store.due(T + 5, receiver="pager")
+    delivered = msgspec.structs.replace(first, status="delivered", attempts=1)
+    store.record_attempt(delivered, DeliveryResult(delivered=True, status_code=202), now=T + 6)
+    assert [e.id for e in store.due(T + 6, receiver="pager")] == ["n2"]
+
+
+def test_alert_store_makes_a_receivers_waiting_entries_due_once_it_delivers(
+    store: _AlertAndIncidentStore,
+) -> None:
+    store.commit(notifications=[_notification("a1", dedup_key="ga")], now=T)
+    store.commit(notifications=[_notification("b1", dedup_key="gb")], now=T)
+    (b,) = [e for e in store.due(T, receiver="pager") if e.id == "b1"]
+    backing_off = msgspec.structs.replace(b, attempts=1, next_attempt_at=T + 60)
+    store.record_attempt(backing_off, DeliveryResult(delivered=False, status_code=503), now=T)
+    assert [e.id for e in store.due(T + 1, receiver="pager")] == ["a1"]
+    (a,) = store.due(T + 1, receiver="pager")
+    store.record_attempt(
+        msgspec.structs.replace(a, status="delivered", attempts=1),
+        DeliveryResult(delivered=True, status_code=202),
+        now=T + 2,
+    )
+    assert [e.id for e in store.due(T + 2, receiver="pager")] == ["b1"]
+
+
+def test_postgres_outbox_lease_keeps_an_entry_from_a_second_worker(
+    request: pytest.FixtureRequest,
+) -> None:
+    database = postgres_database(request)
+    leader, deposed = PostgresAlertStore(database), PostgresAlertStore(database)
+    leader.commit(notifications=[_notification("p1")], now=T)
+    assert [e.id for e in leader.due(T)] == ["p1"]
+    assert deposed.due(T) == []  # leased to the first worker: a page goes out once
+    assert [e.id for e in leader.due(T)] == ["p1"]  # its own lease
+    assert [e.id for e in deposed.due(T + 61)] == ["p1"]  # an abandoned lease lapses

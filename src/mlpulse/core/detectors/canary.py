@@ -1,0 +1,304 @@
+"""Canary versus baseline: new versions against the version serving beside them, per second."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from math import floor, isfinite
+
+import numpy as np
+from numpy.typing import NDArray
+
+from mlpulse.core.detectors.base import check_float, check_int
+from mlpulse.core.detectors.binomial_cusum import BinomialCUSUM
+
+__all__ = ["CanaryChange", "CanaryComparison"]
+
+SIGNALS = ("errors", "latency", "score")
+_MAX_BLOCK_VALUES = 2048  # a baseline block's sample is thinned past this (memory stays bounded)
+
+
+@dataclass(frozen=True, slots=True)
+class CanaryChange:
+    """A candidate found worse than the baseline on one signal.
+
+    ``onset`` is the start of the first block of the excursion that led to the detection
+    (Page's change-point estimate); ``at`` the start of the block that tipped it.
+    """
+
+    candidate: str
+    signal: str
+    onset: float
+    at: float
+
+
+@dataclass(slots=True)
+class _Block:
+    """What one stream sent in the open block."""
+
+    latency: list[float] = field(default_factory=list)
+    score: list[float] = field(default_factory=list)
+    calls: int = 0
+    failures: int = 0
+
+    def add(self, latency: float | None, failed: bool, score: float | None) -> None:
+        self.calls += 1
+        self.failures += failed
+        if latency is not None and isfinite(latency):
+            self.latency.append(latency)
+        if score is not None and isfinite(score):
+            self.score.append(score)
+
+
+@dataclass(frozen=True, slots=True)
+class _Reference:
+    """The baseline over the trailing window: levels and the shares beyond them."""
+
+    latency_level: float | None
+    latency_rate: float
+    error_rate: float | None
+    score_high: float | None
+    score_high_rate: float
+    score_low: float | None
+    score_low_rate: float
+
+
+def _thin(values: list[float]) -> NDArray[np.float64]:
+    array = np.asarray(values, dtype=np.float64)
+    stride = -(-len(array) // _MAX_BLOCK_VALUES)
+    return array[::stride] if stride > 1 else array
+
+
+class CanaryComparison:
+    r"""Each candidate version against the baseline (the champion), over the same seconds.
+
+    A version that is slow or failing from its very first request looks normal to a
+    detector that learns its level from its own stream. Here every block of ``block``
+    seconds compares what each candidate sent with what the baseline sent over the
+    trailing ``window`` blocks (the block itself included), on three signals:
+
+    * **latency**: the share of the candidate's calls slower than the baseline's
+      ``quantile`` (its p90 by default), against the baseline's own share beyond it;
+    * **errors**: the candidate's failure rate against the baseline's;
+    * **score**: the shares of the candidate's scores above the baseline's ``quantile``
+      and below its ``1 - quantile`` (scores moving either way).
+
+    Each is a one-sided :class:`BinomialCUSUM` of the candidate's blocks against the
+    baseline's share: a candidate that is faster, or fails less, raises nothing; one
+    whose odds of a slow call (or a failure) are three times the baseline's is found in
+    a few blocks; its false alarms are bounded as that test's are. A candidate that stays
+    worse is signalled once, with its onset; again only after it was back at par. Comparing over the
+    same seconds takes out what both versions share (the load of the hour, a slow
+    dependency). When the baseline stops serving (a version replaced at 100 %) its
+    window is kept for ``hold`` seconds, so the new version is compared with the one it
+    replaced; after that its candidates are not tested until it serves again.
+
+    Time is the events' own (seconds); blocks are cut on a grid of ``block`` seconds,
+    and an event older than the open block counts in it.
+
+    Parameters
+    ----------
+    quantile : float, default 0.9
+        The baseline quantile a slow call is measured against, in (0.5, 1).
+    block : float, default 1.0
+        Seconds per block, in (0, inf).
+    window : int, default 30
+        Baseline blocks the reference spans, at least 1.
+    min_reference : int, default 100
+        Baseline calls the window needs before candidates are tested, at least 1.
+    hold : float, default 300.0
+        Seconds a baseline that stopped serving is still compared with, in [0, inf).
+    tolerance, ratio, cap, threshold, min_rate
+        Those of :class:`BinomialCUSUM`.
+
+    Examples
+    --------
+    A baseline at 90 calls a second, and a canary at 10 a second that is three times
+    slower from its first call at t = 20:
+
+    >>> comparison = CanaryComparison()
+    >>> found = []
+    >>> for i in range(3000):
+    ...     t = i / 100
+    ...     latency = 10.0 + i % 7
+    ...     if i % 10 or t < 20:
+    ...         found += comparison.update_baseline(t, latency=latency)
+    ...     else:
+    ...         found += comparison.update_candidate("v2", t, latency=3 * latency)
+    >>> found
+    [CanaryChange(candidate='v2', signal='latency', onset=20.0, at=22.0)]
+    """
+
+    def __init__(
+        self,
+        *,
+        quantile: float = 0.9,
+        block: float = 1.0,
+        window: int = 30,
+        min_reference: int = 100,
+        hold: float = 300.0,
+        tolerance: float = 1.5,
+        ratio: float = 3.0,
+        cap: float = 5.0,
+        threshold: float = 12.0,
+        min_rate: float = 0.001,
+    ) -> None:
+        owner = type(self).__name__
+        self._quantile = check_float(quantile, "quantile", owner, low=0.5, high=1.0, low_open=True)
+        self._block = check_float(block, "block", owner, low=0.0, low_open=True)
+        self._window = check_int(window, "window", owner, low=1)
+        self._min_reference = check_int(min_reference, "min_reference", owner, low=1)
+        self._hold = check_float(hold, "hold", owner, low=0.0)
+        self._new_test: Callable[[], BinomialCUSUM] = partial(
+            BinomialCUSUM, tolerance=tolerance, ratio=ratio, cap=cap, threshold=threshold,
+            min_rate=min_rate, restart=False,
+        )  # fmt: skip
+        self._new_test()  # checks them now, in the house format
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every block and candidate (the parameters stay)."""
+        self._index: int | None = None
+        self._baseline = _Block()
+        self._candidates: dict[str, _Block] = {}
+        self._history: deque[tuple[NDArray[np.float64], NDArray[np.float64], int, int]] = deque(
+            maxlen=self._window
+        )
+        self._last_served = -float("inf")
+        self._cusums: dict[tuple[str, str], BinomialCUSUM] = {}
+
+    def update_baseline(
+        self,
+        t: float,
+        *,
+        latency: float | None = None,
+        failed: bool = False,
+        score: float | None = None,
+    ) -> list[CanaryChange]:
+        """Read one call of the baseline at time ``t``; the changes found by the block it
+        closed, if any (a non-finite ``t`` is dropped)."""
+        if not isfinite(t):
+            return []
+        found = self._advance(t)
+        self._baseline.add(latency, failed, score)
+        return found
+
+    def update_candidate(
+        self,
+        candidate: str,
+        t: float,
+        *,
+        latency: float | None = None,
+        failed: bool = False,
+        score: float | None = None,
+    ) -> list[CanaryChange]:
+        """Read one call of ``candidate`` at time ``t``; the changes found by the block it
+        closed, if any (a non-finite ``t`` is dropped)."""
+        if not isfinite(t):
+            return []
+        found = self._advance(t)
+        block = self._candidates.get(candidate)
+        if block is None:
+            block = self._candidates[candidate] = _Block()
+        block.add(latency, failed, score)
+        return found
+
+    def forget(self, candidate: str) -> None:
+        """Drop a candidate and its tests (a version no longer served)."""
+        self._candidates.pop(candidate, None)
+        for signal in SIGNALS:
+            self._cusums.pop((candidate, signal), None)
+            self._cusums.pop((candidate, signal + "_low"), None)
+
+    def statistic(self, candidate: str, signal: str) -> float:
+        """The test's current statistic for one candidate and signal (0 when untested)."""
+        found = [
+            cusum.statistic
+            for (name, test), cusum in self._cusums.items()
+            if name == candidate and test.removesuffix("_low") == signal
+        ]
+        return max(found, default=0.0)
+
+    @property
+    def candidates(self) -> list[str]:
+        """The candidates with a test or a call in the open block."""
+        return sorted({name for name, _ in self._cusums} | set(self._candidates))
+
+    def _advance(self, t: float) -> list[CanaryChange]:
+        index = floor(t / self._block)
+        if self._index is None:
+            self._index = index
+            return []
+        if index <= self._index:
+            return []
+        found = self._close(self._index * self._block)
+        self._index = index
+        return found
+
+    def _close(self, start: float) -> list[CanaryChange]:
+        baseline, candidates = self._baseline, self._candidates
+        self._baseline, self._candidates = _Block(), {}
+        if baseline.calls:
+            self._history.append(
+                (_thin(baseline.latency), _thin(baseline.score), baseline.calls, baseline.failures)
+            )
+            self._last_served = start
+        if not candidates or start - self._last_served > self._hold:
+            return []
+        reference = self._reference()
+        if reference is None:
+            return []
+        found: list[CanaryChange] = []
+        for name, block in sorted(candidates.items()):
+            for signal, count, n, rate in self._counts(reference, block):
+                cusum = self._cusums.get((name, signal))
+                if cusum is None:
+                    cusum = self._cusums[(name, signal)] = self._new_test()
+                if cusum.update(count, n, rate=rate, t=start) and cusum.onset is not None:
+                    found.append(
+                        CanaryChange(name, signal.removesuffix("_low"), cusum.onset, start)
+                    )
+        return found
+
+    def _reference(self) -> _Reference | None:
+        calls = sum(entry[2] for entry in self._history)
+        if calls < self._min_reference:
+            return None
+        failures = sum(entry[3] for entry in self._history)
+        latency = np.concatenate([entry[0] for entry in self._history])
+        score = np.concatenate([entry[1] for entry in self._history])
+        q = self._quantile
+        latency_level = float(np.quantile(latency, q)) if len(latency) else None
+        high = float(np.quantile(score, q)) if len(score) else None
+        low = float(np.quantile(score, 1.0 - q)) if len(score) else None
+        return _Reference(
+            latency_level=latency_level,
+            latency_rate=float(np.mean(latency > latency_level))
+            if latency_level is not None
+            else 0.0,
+            error_rate=failures / calls,
+            score_high=high,
+            score_high_rate=float(np.mean(score > high)) if high is not None else 0.0,
+            score_low=low,
+            score_low_rate=float(np.mean(score < low)) if low is not None else 0.0,
+        )
+
+    @staticmethod
+    def _counts(reference: _Reference, block: _Block) -> list[tuple[str, int, int, float]]:
+        """(test, count, n, reference rate) of one candidate block, for each signal it has."""
+        counts: list[tuple[str, int, int, float]] = []
+        if reference.error_rate is not None:
+            counts.append(("errors", block.failures, block.calls, reference.error_rate))
+        if reference.latency_level is not None and block.latency:
+            latency = np.asarray(block.latency, dtype=np.float64)
+            slow = int(np.count_nonzero(latency > reference.latency_level))
+            counts.append(("latency", slow, len(latency), reference.latency_rate))
+        if reference.score_high is not None and reference.score_low is not None and block.score:
+            score = np.asarray(block.score, dtype=np.float64)
+            high = int(np.count_nonzero(score > reference.score_high))
+            low = int(np.count_nonzero(score < reference.score_low))
+            counts.append(("score", high, len(score), reference.score_high_rate))
+            counts.append(("score_low", low, len(score), reference.score_low_rate))
+        return counts

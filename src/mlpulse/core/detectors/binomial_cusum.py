@@ -47,8 +47,9 @@ class BinomialCUSUM:
 
     The update after a change starts afresh, as river's detectors do; with
     ``restart=False`` the test goes on instead and signals once per excursion (the next
-    signal needs :math:`S` back at 0 first), and the onset of a change still under way
-    stays that of its start.
+    signal needs :math:`S` back at 0 first; :math:`S` is held at most :math:`h + c`, so it
+    drains within a few blocks once the change is over), and the onset of a change still
+    under way stays that of its start.
 
     Parameters
     ----------
@@ -165,7 +166,9 @@ class BinomialCUSUM:
             self.reset()
         self._blocks += 1
         before = self._statistic
-        after = before + self.score(count, n, rate=rate)
+        # S never needs to exceed h + cap (the first crossing is below it): the clamp
+        # lets a test that goes on after a change drain soon after the change is over.
+        after = min(before + self.score(count, n, rate=rate), self._threshold + self._cap)
         if after <= 0.0:
             self._statistic = 0.0
             self._onset = None

@@ -112,6 +112,9 @@ class CanaryComparison:
         Seconds a baseline that stopped serving is still compared with, in [0, inf).
     tolerance, ratio, cap, threshold, min_rate
         Those of :class:`BinomialCUSUM`.
+    error_ratio : float, default 10.0
+        The ``ratio`` of the errors test: error rates are small, and a version that fails
+        at 20 % beside one at 0.5 % should be found in three blocks, not five.
 
     Examples
     --------
@@ -144,6 +147,7 @@ class CanaryComparison:
         cap: float = 5.0,
         threshold: float = 12.0,
         min_rate: float = 0.001,
+        error_ratio: float = 10.0,
     ) -> None:
         owner = type(self).__name__
         self._quantile = check_float(quantile, "quantile", owner, low=0.5, high=1.0, low_open=True)
@@ -155,7 +159,12 @@ class CanaryComparison:
             BinomialCUSUM, tolerance=tolerance, ratio=ratio, cap=cap, threshold=threshold,
             min_rate=min_rate, restart=False,
         )  # fmt: skip
+        self._new_error_test: Callable[[], BinomialCUSUM] = partial(
+            BinomialCUSUM, tolerance=tolerance, ratio=error_ratio, cap=cap, threshold=threshold,
+            min_rate=min_rate, restart=False,
+        )  # fmt: skip
         self._new_test()  # checks them now, in the house format
+        self._new_error_test()
         self.reset()
 
     def reset(self) -> None:
@@ -255,7 +264,8 @@ class CanaryComparison:
             for signal, count, n, rate in self._counts(reference, block):
                 cusum = self._cusums.get((name, signal))
                 if cusum is None:
-                    cusum = self._cusums[(name, signal)] = self._new_test()
+                    new = self._new_error_test if signal == "errors" else self._new_test
+                    cusum = self._cusums[(name, signal)] = new()
                 if cusum.update(count, n, rate=rate, t=start) and cusum.onset is not None:
                     found.append(
                         CanaryChange(name, signal.removesuffix("_low"), cusum.onset, start)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mlpulse.domain.events import PredictionBlock
 from mlpulse.domain.storage import AcceptedBatch
-from mlpulse.services.stream_detection import STREAM_CHANGE, StreamDetectors
+from mlpulse.services.stream_detection import CANARY_CHANGE, STREAM_CHANGE, StreamDetectors
 from mlpulse.testing.fakes import InMemorySeriesStore
 
 
@@ -68,3 +69,86 @@ def test_without_a_model_past_a_version_failing_from_the_start_looks_normal() ->
     detectors = StreamDetectors(store, clock)
     _run(detectors, "v2", rng.random(1_000) < 0.30, 2_000.0)
     assert _detections(store, "v2") == []
+
+
+def _latency_block(
+    version: str, start: float, latency: np.ndarray, model: str = "recs"
+) -> PredictionBlock:
+    n = len(latency)
+    return PredictionBlock(
+        model=model,
+        version=version,
+        request_id=[f"{version}-{start}-{i}" for i in range(n)],
+        timestamp=[start + i / n for i in range(n)],
+        latency_ms=latency.tolist(),
+    )
+
+
+def _serve(
+    detectors: StreamDetectors,
+    clock: _Clock,
+    seconds: range,
+    split: dict[str, float],
+    rng: np.random.Generator,
+    slow: dict[str, float] | None = None,
+) -> None:
+    """One batch a simulated second at 200 calls/s, split between versions; lognormal."""
+    for second in seconds:
+        clock.t = float(second + 1)
+        factor = slow or {}
+        blocks = [
+            _latency_block(v, float(second),
+                           rng.lognormal(np.log(20), 1.0, int(200 * share)) * factor.get(v, 1.0))
+            for v, share in split.items() if share > 0
+        ]  # fmt: skip
+        detectors(AcceptedBatch(batch_id=str(second), received_at=clock.t, predictions=blocks))
+
+
+def _canary_points(store: InMemorySeriesStore) -> list[tuple[float, float, dict[str, str]]]:
+    points = store.query_points(CANARY_CHANGE, matchers={}, start=0, end=2e9)
+    return [(p.ts, p.ts - p.value, p.labels) for p in points]
+
+
+@pytest.mark.parametrize("share", [0.1, 1.0])
+def test_a_deploy_slow_from_its_first_request_is_flagged_against_the_champion_within_5_s(
+    share: float,
+) -> None:
+    # v2 three times slower from its first request at t = 1,060, as a 10% canary or
+    # replacing v1 at 100%; its own latency detector is still in its warm-up.
+    rng = np.random.default_rng(21)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    _serve(detectors, clock, range(1000, 1060), {"v1": 1.0}, rng)
+    _serve(detectors, clock, range(1060, 1070), {"v1": 1.0 - share, "v2": share}, rng,
+           slow={"v2": 3.0})  # fmt: skip
+    found = _canary_points(store)
+    assert [labels for _, _, labels in found] == [
+        {"model": "recs", "version": "v2", "signal": "latency", "baseline": "v1"}
+    ]
+    detected_at, onset, _ = found[0]
+    assert detected_at - 1060.0 <= 5.0
+    assert abs(onset - 1060.0) <= 1.0  # the point's value dates the onset back
+
+
+def test_a_healthy_heavy_tailed_canary_raises_nothing() -> None:
+    rng = np.random.default_rng(22)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    _serve(detectors, clock, range(1000, 1060), {"v1": 1.0}, rng)
+    _serve(detectors, clock, range(1060, 2860), {"v1": 0.9, "v2": 0.1}, rng)  # 30 minutes
+    assert _canary_points(store) == []
+    assert store.query_points(STREAM_CHANGE, matchers={}, start=0, end=2e9) == []
+
+
+def test_a_latency_regression_gives_a_one_sided_detection_with_its_onset() -> None:
+    rng = np.random.default_rng(23)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    _serve(detectors, clock, range(1000, 1200), {"v1": 1.0}, rng)
+    _serve(detectors, clock, range(1200, 1400), {"v1": 1.0}, rng, slow={"v1": 0.5})  # faster
+    _serve(detectors, clock, range(1400, 1410), {"v1": 1.0}, rng, slow={"v1": 3.0})  # 3x slower
+    points = store.query_points(STREAM_CHANGE, matchers={}, start=0, end=2e9)
+    assert [p.labels for p in points] == [
+        {"model": "recs", "version": "v1", "stream": "latency_ms", "detector": "exceedance_cusum"}
+    ]
+    assert points[0].ts - 1400.0 <= 5.0 and abs(points[0].ts - points[0].value - 1400.0) <= 1.0

@@ -192,20 +192,14 @@ class StreamDetectors:
         version = block.version
         baseline = canary.role(version, times[0], len(block))
         comparison = canary.comparison
-        errors, latencies, scores = block.error, block.latency_ms, block.score
-        changes = []
-        for i, t in enumerate(times):
-            failed = errors is not None and errors[i] is not None
-            latency = None if latencies is None else latencies[i]
-            score = None if scores is None else scores[i]
-            if version == baseline:
-                changes += comparison.update_baseline(
-                    t, latency=latency, failed=failed, score=score
-                )
-            else:
-                changes += comparison.update_candidate(
-                    version, t, latency=latency, failed=failed, score=score
-                )
+        errors = block.error
+        changes = comparison.update_many(
+            times,
+            candidate=None if version == baseline else version,
+            latency=block.latency_ms,
+            failed=None if errors is None else [e is not None for e in errors],
+            score=block.score,
+        )
         return [
             self._point(CANARY_CHANGE, {"model": block.model, "version": change.candidate,
                                         "signal": change.signal, "baseline": baseline or ""},

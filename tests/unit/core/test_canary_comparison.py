@@ -130,3 +130,25 @@ def test_canary_rejects_bad_parameters_with_one_message_format() -> None:
     )
     with pytest.raises(ParameterError, match="'threshold' parameter of BinomialCUSUM"):
         CanaryComparison(threshold=-1.0)
+
+
+def test_canary_update_many_is_one_update_per_call() -> None:
+    rng = np.random.default_rng(10)
+    one, many = CanaryComparison(), CanaryComparison()
+    found_one, found_many = [], []
+    for second in range(60):
+        for version, n in (("v1", 90), ("v2", 10)):
+            times = (second + np.sort(rng.random(n))).tolist()
+            latency = (rng.lognormal(0.0, 1.0, n) * (3.0 if version == "v2" else 1.0)).tolist()
+            latency[0] = None  # a call without a latency
+            failed = (rng.random(n) < 0.01).tolist()
+            candidate = None if version == "v1" else version
+            found_many += many.update_many(times, candidate=candidate, latency=latency,
+                                           failed=failed)  # fmt: skip
+            for t, x, f in zip(times, latency, failed, strict=True):
+                if candidate is None:
+                    found_one += one.update_baseline(t, latency=x, failed=f)
+                else:
+                    found_one += one.update_candidate(candidate, t, latency=x, failed=f)
+            assert one.statistic("v2", "latency") == many.statistic("v2", "latency")
+    assert found_one == found_many and [c.signal for c in found_many] == ["latency"]

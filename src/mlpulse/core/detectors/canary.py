@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from math import floor, isfinite
@@ -17,7 +17,7 @@ from mlpulse.core.detectors.binomial_cusum import BinomialCUSUM
 __all__ = ["CanaryChange", "CanaryComparison"]
 
 SIGNALS = ("errors", "latency", "score")
-_MAX_BLOCK_VALUES = 2048  # a baseline block's sample is thinned past this (memory stays bounded)
+_MAX_BLOCK_VALUES = 512  # a baseline block's sample is thinned past this (memory stays bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +36,37 @@ class CanaryChange:
 
 @dataclass(slots=True)
 class _Block:
-    """What one stream sent in the open block."""
+    """What one stream sent in the open block (values as arrays, NaN where missing)."""
 
-    latency: list[float] = field(default_factory=list)
-    score: list[float] = field(default_factory=list)
+    latency: list[NDArray[np.float64]] = field(default_factory=list)
+    score: list[NDArray[np.float64]] = field(default_factory=list)
     calls: int = 0
     failures: int = 0
+    # Calls read one at a time, kept as floats (an array per call would cost more).
+    latency_values: list[float] = field(default_factory=list)
+    score_values: list[float] = field(default_factory=list)
 
-    def add(self, latency: float | None, failed: bool, score: float | None) -> None:
+    def add_one(self, latency: float | None, failed: bool, score: float | None) -> None:
         self.calls += 1
-        self.failures += failed
+        self.failures += bool(failed)
         if latency is not None and isfinite(latency):
-            self.latency.append(latency)
+            self.latency_values.append(latency)
         if score is not None and isfinite(score):
-            self.score.append(score)
+            self.score_values.append(score)
+
+    def latencies(self) -> NDArray[np.float64]:
+        return _joined([*self.latency, np.asarray(self.latency_values, dtype=np.float64)])
+
+    def scores(self) -> NDArray[np.float64]:
+        return _joined([*self.score, np.asarray(self.score_values, dtype=np.float64)])
+
+    def add(
+        self, latency: NDArray[np.float64], failed: NDArray[np.bool_], score: NDArray[np.float64]
+    ) -> None:
+        self.calls += len(failed)
+        self.failures += int(np.count_nonzero(failed))
+        self.latency.append(latency[np.isfinite(latency)])
+        self.score.append(score[np.isfinite(score)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +82,20 @@ class _Reference:
     score_low_rate: float
 
 
-def _thin(values: list[float]) -> NDArray[np.float64]:
-    array = np.asarray(values, dtype=np.float64)
+def _joined(parts: list[NDArray[np.float64]]) -> NDArray[np.float64]:
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _thin(array: NDArray[np.float64]) -> NDArray[np.float64]:
     stride = -(-len(array) // _MAX_BLOCK_VALUES)
     return array[::stride] if stride > 1 else array
+
+
+def _column(values: Sequence[float | None] | None, n: int) -> NDArray[np.float64]:
+    """A column as floats, NaN where a value is missing (or the whole column is)."""
+    if values is None:
+        return np.full(n, np.nan)
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
 class CanaryComparison:
@@ -191,7 +218,7 @@ class CanaryComparison:
         if not isfinite(t):
             return []
         found = self._advance(t)
-        self._baseline.add(latency, failed, score)
+        self._baseline.add_one(latency, failed, score)
         return found
 
     def update_candidate(
@@ -208,10 +235,46 @@ class CanaryComparison:
         if not isfinite(t):
             return []
         found = self._advance(t)
-        block = self._candidates.get(candidate)
-        if block is None:
-            block = self._candidates[candidate] = _Block()
-        block.add(latency, failed, score)
+        block = self._candidates.get(candidate) or self._candidates.setdefault(candidate, _Block())
+        block.add_one(latency, failed, score)
+        return found
+
+    def update_many(
+        self,
+        times: Sequence[float],
+        *,
+        candidate: str | None = None,
+        latency: Sequence[float | None] | None = None,
+        failed: Sequence[bool] | None = None,
+        score: Sequence[float | None] | None = None,
+    ) -> list[CanaryChange]:
+        """Read calls of the baseline (``candidate`` None) or of one candidate, in order:
+        as ``update_baseline`` or ``update_candidate`` for each, in a few array operations
+        per block. Columns left out are missing in every call."""
+        t = np.asarray(times, dtype=np.float64)
+        n = len(t)
+        lat, sc = _column(latency, n), _column(score, n)
+        fail = np.zeros(n, dtype=np.bool_) if failed is None else np.asarray(failed, dtype=np.bool_)
+        keep = np.isfinite(t)
+        if not keep.all():
+            t, lat, sc, fail = t[keep], lat[keep], sc[keep], fail[keep]
+        if len(t) == 0:
+            return []
+        # Each call's block: its own, or the open one if it is late.
+        index = np.floor(t / self._block)
+        if self._index is not None:
+            index = np.maximum(index, self._index)
+        cuts = (np.flatnonzero(np.diff(np.maximum.accumulate(index))) + 1).tolist()
+        found: list[CanaryChange] = []
+        for start, end in zip([0, *cuts], [*cuts, len(t)], strict=True):
+            found += self._advance(float(t[start]))
+            if candidate is None:
+                block = self._baseline
+            else:
+                block = self._candidates.get(candidate) or self._candidates.setdefault(
+                    candidate, _Block()
+                )
+            block.add(lat[start:end], fail[start:end], sc[start:end])
         return found
 
     def forget(self, candidate: str) -> None:
@@ -251,7 +314,12 @@ class CanaryComparison:
         self._baseline, self._candidates = _Block(), {}
         if baseline.calls:
             self._history.append(
-                (_thin(baseline.latency), _thin(baseline.score), baseline.calls, baseline.failures)
+                (
+                    _thin(baseline.latencies()),
+                    _thin(baseline.scores()),
+                    baseline.calls,
+                    baseline.failures,
+                )
             )
             self._last_served = start
         if not candidates or start - self._last_served > self._hold:
@@ -281,8 +349,7 @@ class CanaryComparison:
         score = np.concatenate([entry[1] for entry in self._history])
         q = self._quantile
         latency_level = float(np.quantile(latency, q)) if len(latency) else None
-        high = float(np.quantile(score, q)) if len(score) else None
-        low = float(np.quantile(score, 1.0 - q)) if len(score) else None
+        low, high = np.quantile(score, [1.0 - q, q]).tolist() if len(score) else (None, None)
         return _Reference(
             latency_level=latency_level,
             latency_rate=float(np.mean(latency > latency_level))
@@ -301,12 +368,11 @@ class CanaryComparison:
         counts: list[tuple[str, int, int, float]] = []
         if reference.error_rate is not None:
             counts.append(("errors", block.failures, block.calls, reference.error_rate))
-        if reference.latency_level is not None and block.latency:
-            latency = np.asarray(block.latency, dtype=np.float64)
+        latency, score = block.latencies(), block.scores()
+        if reference.latency_level is not None and len(latency):
             slow = int(np.count_nonzero(latency > reference.latency_level))
             counts.append(("latency", slow, len(latency), reference.latency_rate))
-        if reference.score_high is not None and reference.score_low is not None and block.score:
-            score = np.asarray(block.score, dtype=np.float64)
+        if reference.score_high is not None and reference.score_low is not None and len(score):
             high = int(np.count_nonzero(score > reference.score_high))
             low = int(np.count_nonzero(score < reference.score_low))
             counts.append(("score", high, len(score), reference.score_high_rate))

@@ -62,13 +62,22 @@ def test_a_new_version_as_good_as_the_old_one_raises_nothing() -> None:
     assert _detections(store, "v2") == []
 
 
-def test_without_a_model_past_a_version_failing_from_the_start_looks_normal() -> None:
-    # The reason for the prior: on its own stream a constant 30% is no change.
+def test_a_first_version_failing_from_its_first_request_is_detected_against_a_loose_prior() -> None:
+    # With no past of the model, a version starts from a 10% error rate that its own
+    # traffic soon replaces: failing at 30% from the start is a change against it.
     rng = np.random.default_rng(5)
     store, clock = InMemorySeriesStore(), _Clock()
     detectors = StreamDetectors(store, clock)
     _run(detectors, "v2", rng.random(1_000) < 0.30, 2_000.0)
-    assert _detections(store, "v2") == []
+    assert len(_detections(store, "v2")) == 1
+
+
+def test_a_first_version_with_a_high_but_steady_error_rate_raises_nothing() -> None:
+    rng = np.random.default_rng(6)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    _run(detectors, "v1", rng.random(100_000) < 0.05, 2_000.0)  # 1,000 s at 100/s
+    assert _detections(store, "v1") == []
 
 
 def _latency_block(

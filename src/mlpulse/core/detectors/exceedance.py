@@ -27,9 +27,10 @@ class ExceedanceCUSUM:
     against :math:`r`. Values are only compared with :math:`c`, so the test is free of
     the stream's distribution and unit: a heavy tail, or a few values a thousand times
     larger, move the count by those few values and no more. A fall (a faster version)
-    never signals. While the test is quiet (its statistic at 0) the block also updates
-    :math:`r`, an exponentially weighted share with a memory of ``memory`` blocks, so
-    slow drift (the load of the day) is followed while a sudden rise is not learnt.
+    never signals. Blocks also update :math:`r`, an exponentially weighted share with a
+    memory of ``memory`` blocks, so slow drift (the load of the day) is followed; a
+    block joins it only once the test is back at 0 after it, so a rise being confirmed
+    is not learnt.
 
     A block closes at the first value whose time is ``block`` seconds or more after the
     block's first value, once it holds ``min_count`` values (at low traffic a block
@@ -93,6 +94,9 @@ class ExceedanceCUSUM:
         "_memory",
         "_min_count",
         "_n",
+        "_pending_blocks",
+        "_pending_count",
+        "_pending_exceed",
         "_quantile",
         "_ref_count",
         "_ref_exceed",
@@ -142,6 +146,7 @@ class ExceedanceCUSUM:
         self._level = 0.0 if self._fixed_level is None else self._fixed_level
         self._ref_exceed = 0.0
         self._ref_count = 0.0
+        self._pending_blocks = self._pending_exceed = self._pending_count = 0
         self._sample: list[float] = []
         self._seen = 0
         self._stride = 1
@@ -252,11 +257,19 @@ class ExceedanceCUSUM:
         self._drift_detected = detected
         if detected:
             self._change_point = self._cusum.onset
+            return True
+        # Blocks join the reference once the excursion they are part of is over without
+        # a detection: all of them, not only the quiet ones (which would bias the rate
+        # down, and in time raise false alarms), and none of a change being confirmed.
+        self._pending_blocks += 1
+        self._pending_exceed += exceed
+        self._pending_count += count
         if self._cusum.statistic <= 0.0:
-            # In control: the block joins the reference (slow drift is followed).
-            self._ref_exceed = self._ref_exceed * self._decay + exceed
-            self._ref_count = self._ref_count * self._decay + count
-        return detected
+            fade = self._decay**self._pending_blocks
+            self._ref_exceed = self._ref_exceed * fade + self._pending_exceed
+            self._ref_count = self._ref_count * fade + self._pending_count
+            self._pending_blocks = self._pending_exceed = self._pending_count = 0
+        return False
 
     def _end_warmup(self) -> None:
         sample = np.asarray(self._sample, dtype=np.float64)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from mlpulse.adapters.store.sqlite_alerts import SQLiteAlertStore
 from mlpulse.domain.events import PredictionBlock
+from mlpulse.domain.monitoring import Config
+from mlpulse.domain.rules import ReceiverConfig, RouteConfig, RuleConfig
 from mlpulse.domain.storage import AcceptedBatch
+from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.stream_detection import CANARY_CHANGE, STREAM_CHANGE, StreamDetectors
 from mlpulse.testing.fakes import InMemorySeriesStore
 
@@ -161,3 +167,27 @@ def test_a_latency_regression_gives_a_one_sided_detection_with_its_onset() -> No
         {"model": "recs", "version": "v1", "stream": "latency_ms", "detector": "exceedance_cusum"}
     ]
     assert points[0].ts - 1400.0 <= 5.0 and abs(points[0].ts - points[0].value - 1400.0) <= 1.0
+
+
+def test_a_detection_rule_on_canary_changes_fires_for_the_canary_dated_at_its_onset(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(24)
+    series, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(series, clock)
+    rule = RuleConfig(kind="detection", series=CANARY_CHANGE, match={"signal": "latency"},
+                      severity="critical")  # fmt: skip
+    config = Config(
+        version=1, rules={"canary-worse": rule},
+        receivers={"team": ReceiverConfig(kind="webhook", settings={"url": "http://x"})},
+        route=RouteConfig(receiver="team"),
+    )  # fmt: skip
+    store = SQLiteAlertStore(tmp_path / "alerts.sqlite")
+    engine = AlertEngine(series=series, store=store, clock=clock, config=lambda: config)
+    _serve(detectors, clock, range(1000, 1060), {"v1": 1.0}, rng)
+    _serve(detectors, clock, range(1060, 1070), {"v1": 0.9, "v2": 0.1}, rng, slow={"v2": 3.0})
+    engine.tick()
+    (alert,) = engine.alerts()
+    assert alert.labels["version"] == "v2" and alert.labels["baseline"] == "v1"
+    assert abs(alert.active_since - 1060.0) <= 1.0
+    store.close()

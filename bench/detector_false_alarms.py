@@ -213,8 +213,8 @@ def _row(stream: str, config: str, detector: str, days: float, alarms: int, dela
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=2.0, help="simulated days per seed (counts)")
-    parser.add_argument("--raw-days", type=float, default=0.5, help="per seed, headline, raw")
-    parser.add_argument("--canary-hours", type=float, default=1.0, help="per seed")
+    parser.add_argument("--raw-days", type=float, default=0.4, help="per seed, headline, raw")
+    parser.add_argument("--canary-hours", type=float, default=4.0, help="per seed")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()

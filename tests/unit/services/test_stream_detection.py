@@ -13,7 +13,12 @@ from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import ReceiverConfig, RouteConfig, RuleConfig
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.services.alert_engine import AlertEngine
-from mlpulse.services.stream_detection import CANARY_CHANGE, STREAM_CHANGE, StreamDetectors
+from mlpulse.services.stream_detection import (
+    BASELINE_HOLD_S,
+    CANARY_CHANGE,
+    STREAM_CHANGE,
+    StreamDetectors,
+)
 from mlpulse.testing.fakes import InMemorySeriesStore
 
 
@@ -191,3 +196,20 @@ def test_a_detection_rule_on_canary_changes_fires_for_the_canary_dated_at_its_on
     assert alert.labels["version"] == "v2" and alert.labels["baseline"] == "v1"
     assert abs(alert.active_since - 1060.0) <= 1.0
     store.close()
+
+
+def test_the_version_that_replaced_the_baseline_becomes_the_baseline_after_the_hold() -> None:
+    # v1 serves, v2 replaces it at 100% (compared with v1 for BASELINE_HOLD_S), then a
+    # v3 canary three times slower than v2 is compared with v2.
+    rng = np.random.default_rng(25)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    _serve(detectors, clock, range(1000, 1060), {"v1": 1.0}, rng)
+    _serve(detectors, clock, range(1060, 1060 + int(BASELINE_HOLD_S) + 60), {"v2": 1.0}, rng)
+    assert _canary_points(store) == []  # v2 is as fast as v1
+    start = 1120 + int(BASELINE_HOLD_S)
+    _serve(detectors, clock, range(start, start + 10), {"v2": 0.75, "v3": 0.25}, rng,
+           slow={"v3": 3.0})  # fmt: skip
+    assert [labels for _, _, labels in _canary_points(store)] == [
+        {"model": "recs", "version": "v3", "signal": "latency", "baseline": "v2"}
+    ]

@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlpulse.core.detectors import ADWIN, CUSUM, DDM, PageHinkley, StreamingDetector
+from mlpulse.core.detectors import (
+    ADWIN,
+    CUSUM,
+    DDM,
+    BinomialCUSUM,
+    ExceedanceCUSUM,
+    PageHinkley,
+    StreamingDetector,
+)
 
 BOUND = 1e6
 finite = st.floats(-BOUND, BOUND, allow_nan=False, allow_infinity=False)
@@ -121,3 +129,38 @@ def test_adwin_window_never_exceeds_n_and_is_the_latest_values(stream: list[floa
             detector.estimate, float(window.mean()), rel_tol=1e-9, abs_tol=1e-9 * scale
         )
         assert detector.variance >= 0.0
+
+
+@fast
+@given(
+    value=finite,
+    length=st.integers(1, 400),
+    per_second=st.integers(1, 50),
+    warmup=st.integers(1, 5),
+)
+def test_exceedance_cusum_never_alarms_on_a_constant_stream(
+    value: float, length: int, per_second: int, warmup: int
+) -> None:
+    detector = ExceedanceCUSUM(warmup=warmup, min_count=1)
+    assert not any(detector.update(value, i / per_second) for i in range(length))
+    assert detector.n == length and detector.statistic == 0.0
+
+
+@fast
+@given(
+    blocks=st.lists(st.tuples(st.integers(0, 500), st.integers(1, 500)), max_size=100),
+    rate=st.floats(0.0, 0.99),
+)
+def test_binomial_cusum_never_alarms_at_or_below_its_reference_share(
+    blocks: list[tuple[int, int]], rate: float
+) -> None:
+    # A block whose share of events is at most the reference rate only adds evidence
+    # against a rise: the statistic stays at 0.
+    detector = BinomialCUSUM()
+    for t, (count, n) in enumerate(blocks):
+        count = min(count, int(n * max(rate, detector_min_rate)))
+        assert not detector.update(count, n, rate=rate, t=float(t))
+        assert detector.statistic == 0.0
+
+
+detector_min_rate = 0.001  # BinomialCUSUM's default: a reference below it is taken as it

@@ -118,7 +118,17 @@ def delay(detector: StreamingDetector, stream: list[float]) -> int | None:
 def test_detectors_public_api_is_pinned() -> None:
     import mlpulse.core.detectors as detectors
 
-    assert detectors.__all__ == ["ADWIN", "CUSUM", "DDM", "PageHinkley", "StreamingDetector"]
+    assert detectors.__all__ == [
+        "ADWIN",
+        "CUSUM",
+        "DDM",
+        "BinomialCUSUM",
+        "CanaryChange",
+        "CanaryComparison",
+        "ExceedanceCUSUM",
+        "PageHinkley",
+        "StreamingDetector",
+    ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

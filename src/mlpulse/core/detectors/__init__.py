@@ -14,6 +14,12 @@ detector           watches                                       after a change
 ``CUSUM``          the mean, against a warm-up target            restarts
 =================  ============================================  ==================
 
+For latency (and any stream whose upper tail matters), time-blocked and one-sided:
+:class:`~mlpulse.core.detectors.ExceedanceCUSUM` tests, per second, the share of values
+above the stream's own p90 with a :class:`~mlpulse.core.detectors.BinomialCUSUM`, whose
+false alarms are bounded whatever the distribution; :class:`CanaryComparison` runs the
+same test for new versions against the version serving beside them.
+
 Examples
 --------
 >>> from mlpulse.core.detectors import CUSUM
@@ -26,8 +32,21 @@ from __future__ import annotations
 
 from mlpulse.core.detectors.adwin import ADWIN
 from mlpulse.core.detectors.base import StreamingDetector
+from mlpulse.core.detectors.binomial_cusum import BinomialCUSUM
+from mlpulse.core.detectors.canary import CanaryChange, CanaryComparison
 from mlpulse.core.detectors.cusum import CUSUM
 from mlpulse.core.detectors.ddm import DDM
+from mlpulse.core.detectors.exceedance import ExceedanceCUSUM
 from mlpulse.core.detectors.page_hinkley import PageHinkley
 
-__all__ = ["ADWIN", "CUSUM", "DDM", "PageHinkley", "StreamingDetector"]
+__all__ = [
+    "ADWIN",
+    "CUSUM",
+    "DDM",
+    "BinomialCUSUM",
+    "CanaryChange",
+    "CanaryComparison",
+    "ExceedanceCUSUM",
+    "PageHinkley",
+    "StreamingDetector",
+]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,6 +16,17 @@ T = TypeVar("T", int, float)
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 # Where `make` installs the dashboard's browser libraries (web/package.json) in a checkout.
 CHECKOUT_WEB_ASSETS = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+
+
+def default_web_assets() -> Path:
+    """Where the dashboard's npm packages are: the copy a wheel carries (setup.py
+    vendors them into ``mlpulse/server/dashboard/vendor``, in node_modules' layout),
+    else a checkout's ``web/node_modules``."""
+    vendored = resources.files("mlpulse.server") / "dashboard" / "vendor"
+    # FileResponse needs a real file, so only a package on the file system counts.
+    if isinstance(vendored, Path) and vendored.is_dir():
+        return vendored
+    return CHECKOUT_WEB_ASSETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,7 @@ class Settings:
     # When set, rollbacks also move this MLflow registry's `champion` alias.
     mlflow_tracking_uri: str = ""
     # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
-    web_assets: Path = CHECKOUT_WEB_ASSETS
+    web_assets: Path = field(default_factory=default_web_assets)
 
     @property
     def events_path(self) -> Path:
@@ -85,7 +97,7 @@ class Settings:
             "retention_days": env.get("MLPULSE_RETENTION_DAYS", "30"),
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
-            "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
+            "web_assets": env.get("MLPULSE_WEB_ASSETS") or str(default_web_assets()),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+import mlpulse.server
 from mlpulse.errors import ConfigurationError
-from mlpulse.server.settings import Settings
+from mlpulse.server.settings import CHECKOUT_WEB_ASSETS, Settings
 
 
 def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
@@ -25,3 +26,16 @@ def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
 def test_settings_from_env_names_the_variable_when_a_value_is_bad(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Settings.from_env({name: value})
+
+
+def test_settings_web_assets_default_to_the_checkouts_node_modules_when_not_vendored() -> None:
+    # A checkout (and an editable install) has no vendor/ folder: setup.py writes it
+    # only into build trees and sdists (the wheel-install test covers that side).
+    assert not (Path(mlpulse.server.__file__).parent / "dashboard" / "vendor").exists()
+    assert Settings.from_env({}).web_assets == CHECKOUT_WEB_ASSETS
+    assert Settings(data_dir=Path("d")).web_assets == CHECKOUT_WEB_ASSETS
+
+
+def test_settings_web_assets_follow_the_environment_variable_when_set() -> None:
+    assert Settings.from_env({"MLPULSE_WEB_ASSETS": "/srv/npm"}).web_assets == Path("/srv/npm")
+    assert Settings.from_env({"MLPULSE_WEB_ASSETS": ""}).web_assets == CHECKOUT_WEB_ASSETS

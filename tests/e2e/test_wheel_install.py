@@ -35,7 +35,9 @@ import pytest
 from mlpulse.server.dashboard.assets import STATIC, VENDOR
 from mlpulse.testing.process import free_port
 
-pytestmark = pytest.mark.slow
+# The fixtures' time counts against a test's time-out: a cold pip cache can make the
+# install alone take minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

@@ -131,7 +131,9 @@ def installed(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Install
     venv, home = root / "venv", root / "home"
     home.mkdir()
     _run([sys.executable, "-m", "venv", str(venv)], home, _clean_env())
-    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+    # --no-compile: byte-compiling scipy, scikit-learn and pyarrow would be most of the
+    # install's time, for modules the collector never imports.
+    _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
           f"{built.wheel}[server]"], home, _clean_env(), timeout=600)  # fmt: skip
     return Installed(venv / "bin", home)
 
@@ -220,16 +222,36 @@ def test_readme_install_commands_are_the_ones_this_test_runs(built: Built) -> No
     assert [command for command in commands if command not in section] == []
 
 
+def test_sdist_builds_a_wheel_with_the_dashboard_without_npm(built: Built, tmp_path: Path) -> None:
+    with tarfile.open(built.sdist) as sdist:
+        sdist.extractall(tmp_path / "src", filter="data")
+    (unpacked,) = (tmp_path / "src").iterdir()
+    # Only this interpreter's folder on PATH: no npm, so the sdist's own copy must do.
+    env = _clean_env(PATH=str(Path(sys.executable).parent))
+    _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path), str(unpacked)],
+         tmp_path, env)  # fmt: skip
+    (wheel,) = tmp_path.glob("mlpulse-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    vendored = [f"mlpulse/server/dashboard/vendor/{path}" for path in VENDOR.values()]
+    assert [name for name in vendored if name not in names] == []
+
+
 def test_installed_package_runs_from_the_venv_with_its_vendored_assets(
     installed: Installed,
 ) -> None:
-    where = _run([str(installed.bin / "python"), "-c",
-                  "import mlpulse, mlpulse.server.settings as s; "
-                  "print(mlpulse.__file__); print(s.default_web_assets())"],
-                 installed.home, _clean_env()).split()  # fmt: skip
+    show = (
+        "import mlpulse; from mlpulse.server.settings import Settings; "
+        "print(mlpulse.__file__); print(Settings.from_env().web_assets)"
+    )
+    python = str(installed.bin / "python")
+    where = _run([python, "-c", show], installed.home, _clean_env()).split()
     site = installed.bin.parent
     assert all(Path(path).is_relative_to(site) for path in where), where
     assert Path(where[1]).name == "vendor"
+    elsewhere = _clean_env(MLPULSE_WEB_ASSETS="/srv/npm/node_modules")
+    assert _run([python, "-c", show], installed.home, elsewhere).split()[1] == (
+        "/srv/npm/node_modules"
+    )
 
 
 def test_quickstart_commands_succeed_against_the_installed_collector(

@@ -194,9 +194,10 @@ def quickstart(installed: Installed) -> Iterator[Quickstart]:
         log.close()
 
 
-def test_build_packs_the_dashboard_into_the_wheel_and_the_sdist(built: Built) -> None:
+def _dashboard_files() -> list[str]:
+    """What an installed package needs to serve the dashboard, as paths in a wheel."""
     package = "mlpulse/server/dashboard"
-    needed = [
+    return [
         f"{package}/templates/login.html",
         f"{package}/templates/base.html",
         *(f"{package}/static/{name}" for name in STATIC),
@@ -204,6 +205,10 @@ def test_build_packs_the_dashboard_into_the_wheel_and_the_sdist(built: Built) ->
         f"{package}/vendor/echarts/LICENSE",
         f"{package}/vendor/htmx.org/LICENSE",
     ]
+
+
+def test_build_packs_the_dashboard_into_the_wheel_and_the_sdist(built: Built) -> None:
+    needed = _dashboard_files()
     in_wheel = set(zipfile.ZipFile(built.wheel).namelist())
     assert [name for name in needed if name not in in_wheel] == []
     with tarfile.open(built.sdist) as sdist:
@@ -222,6 +227,18 @@ def test_readme_install_commands_are_the_ones_this_test_runs(built: Built) -> No
     assert [command for command in commands if command not in section] == []
 
 
+def test_pip_install_from_the_clone_builds_a_wheel_with_the_dashboard(
+    built: Built, tmp_path: Path
+) -> None:
+    # `pip install '.[server]'` builds its wheel from the source tree, not from an sdist:
+    # the npm files come from web/node_modules (which `built` made sure of).
+    _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+          str(tmp_path), str(REPO)], tmp_path, _clean_env())  # fmt: skip
+    (wheel,) = tmp_path.glob("mlpulse-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert [name for name in _dashboard_files() if name not in names] == []
+
+
 def test_sdist_builds_a_wheel_with_the_dashboard_without_npm(built: Built, tmp_path: Path) -> None:
     with tarfile.open(built.sdist) as sdist:
         sdist.extractall(tmp_path / "src", filter="data")
@@ -232,8 +249,7 @@ def test_sdist_builds_a_wheel_with_the_dashboard_without_npm(built: Built, tmp_p
          tmp_path, env)  # fmt: skip
     (wheel,) = tmp_path.glob("mlpulse-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    vendored = [f"mlpulse/server/dashboard/vendor/{path}" for path in VENDOR.values()]
-    assert [name for name in vendored if name not in names] == []
+    assert [name for name in _dashboard_files() if name not in names] == []
 
 
 def test_installed_package_runs_from_the_venv_with_its_vendored_assets(

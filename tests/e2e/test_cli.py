@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import httpx
 
 from mlpulse.testing.process import CollectorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _mlpulse(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -44,3 +47,9 @@ def test_keys_create_refuses_an_unknown_scope(tmp_path: Path) -> None:
     result = _mlpulse("keys", "create", "--scope", "root", "--data-dir", str(tmp_path), check=False)
     assert result.returncode != 0
     assert "root" in result.stderr
+
+
+def test_version_prints_the_version_pyproject_declares() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    result = _mlpulse("--version")
+    assert result.stdout.strip() == f"mlpulse {declared['project']['version']}"

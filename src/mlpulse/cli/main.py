@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mlpulse import __version__
 from mlpulse.cli import (
     alert_commands,
     backup_commands,
@@ -40,6 +41,24 @@ DataDir = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Where the store lives [env MLPULSE_DATA_DIR, ./mlpulse-data]"),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlpulse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Options of every command (the commands are below)."""
 
 
 def _settings(**overrides: object) -> Settings:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -19,6 +20,17 @@ CHECKOUT_WEB_ASSETS = Path(__file__).resolve().parents[3] / "web" / "node_module
 
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def default_web_assets() -> Path:
+    """Where the dashboard's npm packages are: the copy a wheel carries (setup.py
+    vendors them into ``mlpulse/server/dashboard/vendor``, in node_modules' layout),
+    else a checkout's ``web/node_modules``."""
+    vendored = resources.files("mlpulse.server") / "dashboard" / "vendor"
+    # FileResponse needs a real file, so only a package on the file system counts.
+    if isinstance(vendored, Path) and vendored.is_dir():
+        return vendored
+    return CHECKOUT_WEB_ASSETS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +58,7 @@ class Settings:
     # When set, rollbacks also move this MLflow registry's `champion` alias.
     mlflow_tracking_uri: str = ""
     # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
-    web_assets: Path = CHECKOUT_WEB_ASSETS
+    web_assets: Path = field(default_factory=default_web_assets)
     # mlpulse's address as people reach it (https://mlpulse.example.com): pages link back.
     external_url: str = ""
 
@@ -92,7 +104,7 @@ class Settings:
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
             "advertise_url": env.get("MLPULSE_ADVERTISE_URL", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
-            "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
+            "web_assets": env.get("MLPULSE_WEB_ASSETS") or str(default_web_assets()),
             "external_url": env.get("MLPULSE_EXTERNAL_URL", ""),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+import mlpulse.server
 from mlpulse.errors import ConfigurationError
-from mlpulse.server.settings import Settings
+from mlpulse.server.settings import CHECKOUT_WEB_ASSETS, Settings
 
 
 def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
@@ -57,3 +58,16 @@ def test_settings_external_url_is_read_without_its_trailing_slash_and_checked() 
     assert Settings.from_env({}).external_url == ""
     with pytest.raises(ConfigurationError, match="MLPULSE_EXTERNAL_URL"):
         Settings.from_env({"MLPULSE_EXTERNAL_URL": "mlpulse.example.com"})
+
+
+def test_settings_web_assets_default_to_the_checkouts_node_modules_when_not_vendored() -> None:
+    # A checkout (and an editable install) has no vendor/ folder: setup.py writes it
+    # only into build trees and sdists (the wheel-install test covers that side).
+    assert not (Path(mlpulse.server.__file__).parent / "dashboard" / "vendor").exists()
+    assert Settings.from_env({}).web_assets == CHECKOUT_WEB_ASSETS
+    assert Settings(data_dir=Path("d")).web_assets == CHECKOUT_WEB_ASSETS
+
+
+def test_settings_web_assets_follow_the_environment_variable_when_set() -> None:
+    assert Settings.from_env({"MLPULSE_WEB_ASSETS": "/srv/npm"}).web_assets == Path("/srv/npm")
+    assert Settings.from_env({"MLPULSE_WEB_ASSETS": ""}).web_assets == CHECKOUT_WEB_ASSETS

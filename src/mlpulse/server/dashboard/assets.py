@@ -1,5 +1,6 @@
-"""Static files: the npm packages (ECharts, htmx) from ``settings.web_assets``, the
-dashboard's own script, style sheet and favicon. No session needed: nothing here is
+"""Static files: the npm packages (ECharts, htmx) from ``settings.web_assets`` (the copy
+an installed wheel carries, a checkout's ``web/node_modules`` or ``MLPULSE_WEB_ASSETS``),
+the dashboard's own script, style sheet and favicon. No session needed: nothing here is
 data. Only the listed files are served, so no path can reach outside them.
 """
 

@@ -2,8 +2,9 @@
 
 Each column is one C-level conversion (a prediction block is already columnar), which
 is what lets one Python process keep up with 100k events/s. Feature columns keep
-their own Arrow type (double, bool, string) and become typed table columns; nested
-values (probabilities, segment, a prediction that is a list) are stored as JSON.
+their own Arrow type (double, bool, string) and become the feature lists of
+:mod:`.prediction_rows`; nested values (probabilities, segment, a prediction that is a
+list) are stored as JSON.
 """
 
 from __future__ import annotations
@@ -22,23 +23,6 @@ from mlpulse.domain.events import Label, Outcome, PredictionBlock, Resource, epo
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _json = msgspec.json.Encoder()
 
-# The columns every model's prediction table has; feature columns come after them.
-PREDICTION_COLUMNS = (
-    ("version", "VARCHAR"),
-    ("request_id", "VARCHAR"),
-    ("ts", "TIMESTAMPTZ"),
-    ("received_at", "TIMESTAMPTZ"),
-    ("prediction", "JSON"),
-    ("score", "DOUBLE"),
-    ("probabilities", "JSON"),
-    ("latency_ms", "DOUBLE"),
-    ("segment", "JSON"),
-    ("trace_id", "VARCHAR"),
-    ("error", "VARCHAR"),
-    ("batch_id", "VARCHAR"),
-    # Feature values whose type differs from their column's: {"name": value, ...}.
-    ("type_errors", "JSON"),
-)
 LABEL_COLUMNS = (
     ("model", "VARCHAR"),
     ("version", "VARCHAR"),
@@ -152,7 +136,7 @@ def _optional(values: Sequence[Any] | None, kind: pa.DataType, n: int) -> pa.Arr
 
 @dataclass(frozen=True, slots=True)
 class PredictionArrays:
-    """One block, ready for its model's table: the fixed columns and the feature columns."""
+    """One block: the fixed columns (``model`` first) and the feature columns."""
 
     model: str
     base: pa.Table
@@ -171,6 +155,7 @@ def _prediction_arrays(
     n = len(block.request_id)
     base = pa.table(
         {
+            "model": pa.array([block.model] * n, type=pa.string()),
             "version": pa.array([block.version] * n, type=pa.string()),
             "request_id": pa.array(block.request_id, type=pa.string()),
             "ts": _timestamps(block.timestamp, received_at, n),

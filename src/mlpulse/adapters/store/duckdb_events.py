@@ -76,7 +76,7 @@ class _Answer:
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
-    predictions: list[PredictionArrays]
+    predictions: PredictionArrays | None
     tables: dict[str, pa.Table]
     future: Future[IngestResult]
 
@@ -161,7 +161,11 @@ class DuckDBEventStore:
         future: Future[IngestResult] = Future()
         tables = {}
         bid, received = batch.batch_id, batch.received_at
-        predictions = prediction_arrays(batch.predictions, batch_id=bid, received_at=received)
+        predictions = (
+            prediction_arrays(batch.predictions, batch_id=bid, received_at=received)
+            if batch.predictions
+            else None
+        )
         if batch.labels:
             tables["labels"] = labels_table(batch.labels, batch_id=bid, received_at=received)
         if batch.outcomes:
@@ -292,7 +296,7 @@ class DuckDBEventStore:
             con.register("incoming", batches)
             con.execute("INSERT INTO batches BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
-            self._predictions.insert(con, [a for p in group for a in p.predictions])
+            self._predictions.insert(con, [p.predictions for p in group if p.predictions])
             for table in _ROW_TABLES:
                 parts = [p.tables[table] for p in group if table in p.tables]
                 if parts:

@@ -37,7 +37,7 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
-from mlpulse.adapters.store.arrow_tables import PredictionArrays
+from mlpulse.adapters.store.arrow_tables import BlockFeatures, PredictionArrays
 
 TABLE: Final = "prediction_rows"
 # The feature lists: (column of prediction_rows and feature_sets, SQL type of a value).
@@ -112,20 +112,21 @@ def feature_set_id(names: Sequence[Sequence[str]]) -> int:
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureRows:
-    """One block's rows for ``prediction_rows``, and its feature set."""
+class FeatureLists:
+    """One block's features as the list columns of its rows, and its feature set."""
 
-    table: pa.Table
     set_id: int
     names: tuple[tuple[str, ...], ...]
+    lists: tuple[pa.Array, ...]  # one per group, as GROUPS
+    type_errors: pa.Array
 
 
 def _interleave(arrays: Sequence[pa.Array], n: int, item: pa.DataType) -> pa.Array:
     """Row ``i`` of the result is the list of the ``i``-th value of each array."""
     k = len(arrays)
-    offsets = pa.array(np.arange(0, n * k + 1, max(k, 1), dtype=np.int32)[: n + 1])
     if k == 0:
-        return pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], item))
+        return pa.nulls(n, pa.list_(item))
+    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
     flat = arrays[0] if k == 1 else pa.concat_arrays(list(arrays))
     if k > 1:  # column-major to row-major: value j of row i is at j*n + i
         order = (np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n)[:, None]).ravel()
@@ -142,18 +143,18 @@ def _as_json(array: pa.Array) -> pa.Array:
     )
 
 
-def feature_rows(arrays: PredictionArrays, types: dict[str, str] | None = None) -> FeatureRows:
-    """The block as rows of ``prediction_rows``.
+def feature_lists(block: BlockFeatures, types: dict[str, str] | None = None) -> FeatureLists:
+    """The block's features as list columns.
 
     ``types``: the model's recorded feature types (SQL type names); a feature recorded
     with another type than the block's goes to ``type_errors``, one recorded as JSON
     takes any value. Features of the block not in ``types`` go to the list of their
     own type.
     """
-    n = arrays.base.num_rows
+    n = block.rows
     grouped: dict[str, list[tuple[str, pa.Array]]] = {name: [] for name, _ in GROUPS}
     mismatched: list[tuple[str, pa.Array]] = []
-    for feature, array in arrays.features.items():
+    for feature, array in block.features.items():
         if pa.types.is_null(array.type):
             continue  # all missing: nothing to store, no type to learn
         group = _GROUP_OF_TYPE.get(array.type, "others")
@@ -165,19 +166,10 @@ def feature_rows(arrays: PredictionArrays, types: dict[str, str] | None = None) 
             group = "others"
         grouped[group].append((feature, _as_json(array) if group == "others" else array))
     names = tuple(tuple(f for f, _ in grouped[name]) for name, _ in GROUPS)
-    set_id = feature_set_id(names)
-    table = arrays.base.append_column("feature_set", pa.array(np.full(n, set_id, np.int64)))
-    for name, _ in GROUPS:
-        columns = grouped[name]
-        item = _ARROW_ITEM[name]
-        lists = (
-            _interleave([a for _, a in columns], n, item)
-            if columns
-            else pa.nulls(n, pa.list_(item))
-        )
-        table = table.append_column(name, lists)
-    table = table.append_column("type_errors", _type_errors(mismatched, n))
-    return FeatureRows(table, set_id, names)
+    lists = tuple(
+        _interleave([a for _, a in grouped[name]], n, _ARROW_ITEM[name]) for name, _ in GROUPS
+    )
+    return FeatureLists(feature_set_id(names), names, lists, _type_errors(mismatched, n))
 
 
 def _type_errors(mismatched: list[tuple[str, pa.Array]], n: int) -> pa.Array:
@@ -191,11 +183,25 @@ def _type_errors(mismatched: list[tuple[str, pa.Array]], n: int) -> pa.Array:
     return pa.array(rows, pa.string())
 
 
-def feature_types_of(arrays: PredictionArrays) -> dict[str, str]:
+def _joined(arrays: list[pa.Array]) -> pa.Array:
+    return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
+
+
+def rows_table(arrays: PredictionArrays, lists: Sequence[FeatureLists]) -> pa.Table:
+    """The batch's rows of ``prediction_rows``: its fixed columns and its blocks' lists."""
+    counts = [b.rows for b in arrays.blocks]
+    set_ids = np.repeat(np.array([f.set_id for f in lists], dtype=np.int64), counts)
+    table = arrays.base.append_column("feature_set", pa.array(set_ids))
+    for g, (name, _) in enumerate(GROUPS):
+        table = table.append_column(name, _joined([f.lists[g] for f in lists]))
+    return table.append_column("type_errors", _joined([f.type_errors for f in lists]))
+
+
+def feature_types_of(block: BlockFeatures) -> dict[str, str]:
     """The SQL type each feature of the block would record (all-null features have none)."""
     return {
         feature: _SQL_TYPE[_GROUP_OF_TYPE.get(array.type, "others")]
-        for feature, array in arrays.features.items()
+        for feature, array in block.features.items()
         if not pa.types.is_null(array.type)
     }
 
@@ -221,24 +227,28 @@ class PredictionRows:
 
     # -- writer thread, inside a transaction -------------------------------------------------
 
-    def insert(self, con: duckdb.DuckDBPyConnection, blocks: Sequence[PredictionArrays]) -> None:
-        """Write the blocks' rows, their new feature sets and types: three INSERTs in all."""
-        if not blocks:
-            return
+    def insert(self, con: duckdb.DuckDBPyConnection, batches: Sequence[PredictionArrays]) -> None:
+        """Write the batches' rows, their new feature sets and types: three INSERTs in all."""
         parts: list[pa.Table] = []
         sets: dict[int, tuple[tuple[str, ...], ...]] = {}
         new: list[tuple[str, str, str]] = []
-        for arrays in blocks:
-            types = self._types.setdefault(arrays.model, {})
-            for feature, sql_type in feature_types_of(arrays).items():
-                if feature not in types:
-                    types[feature] = sql_type
-                    new.append((arrays.model, feature, sql_type))
-            rows = feature_rows(arrays, types)
-            parts.append(rows.table)
-            if rows.set_id not in self._sets and rows.set_id not in self._new_sets:
-                sets[rows.set_id] = rows.names
-                self._new_sets.add(rows.set_id)
+        for arrays in batches:
+            lists = []
+            for block in arrays.blocks:
+                types = self._types.setdefault(block.model, {})
+                for feature, sql_type in feature_types_of(block).items():
+                    if feature not in types:
+                        types[feature] = sql_type
+                        new.append((block.model, feature, sql_type))
+                found = feature_lists(block, types)
+                lists.append(found)
+                if found.set_id not in self._sets and found.set_id not in self._new_sets:
+                    sets[found.set_id] = found.names
+                    self._new_sets.add(found.set_id)
+            if lists:
+                parts.append(rows_table(arrays, lists))
+        if not parts:
+            return
         if sets:
             _insert(con, "INSERT OR IGNORE INTO feature_sets SELECT * FROM incoming", _sets(sets))
         self._new_types += new
@@ -252,7 +262,7 @@ class PredictionRows:
             )
             _insert(con, "INSERT INTO feature_types SELECT * FROM incoming", types_table)
         table = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
-        _insert(con, f"INSERT INTO {TABLE} SELECT * FROM incoming", table)
+        _insert(con, f"INSERT INTO {TABLE} SELECT * FROM incoming", table.combine_chunks())
 
     def committed(self) -> None:
         """The transaction committed: what it added is now known."""

@@ -88,8 +88,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         metadata = SQLiteMetadataStore(settings.metadata_path)
         store = DuckDBEventStore(settings.events_path, checkpoint_mb=settings.checkpoint_mb)
         schemas = SchemaTracker(
-            metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
-        )
+            metadata, versions=metadata.known_versions(), columns=metadata.known_columns(),
+            max_models=settings.max_models, max_features=settings.max_features_per_model,
+        )  # fmt: skip
         app.state.metadata = metadata
         app.state.store = store
         app.state.auth = Authenticator(metadata, cache_seconds=settings.key_cache_seconds)

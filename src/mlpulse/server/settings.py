@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from mlpulse.domain.events import MAX_FEATURES, MAX_MODELS
 from mlpulse.errors import ConfigurationError
 
 T = TypeVar("T", int, float)
@@ -37,6 +38,9 @@ class Settings:
     mlflow_tracking_uri: str = ""
     # The npm packages the dashboard serves (ECharts, htmx): a node_modules directory.
     web_assets: Path = CHECKOUT_WEB_ASSETS
+    # Limits enforced at ingest (docs/production.md, "Limits").
+    max_models: int = MAX_MODELS
+    max_features_per_model: int = MAX_FEATURES
 
     @property
     def events_path(self) -> Path:
@@ -86,6 +90,8 @@ class Settings:
             "writer_id": env.get("MLPULSE_WRITER_ID", ""),
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
             "web_assets": env.get("MLPULSE_WEB_ASSETS", str(CHECKOUT_WEB_ASSETS)),
+            "max_models": env.get("MLPULSE_MAX_MODELS", str(MAX_MODELS)),
+            "max_features_per_model": env.get("MLPULSE_MAX_FEATURES_PER_MODEL", str(MAX_FEATURES)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -114,6 +120,14 @@ class Settings:
             writer_id=str(values["writer_id"]),
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
+            max_models=_number(int, "MLPULSE_MAX_MODELS", values["max_models"], low=1, high=10**6),
+            max_features_per_model=_number(
+                int,
+                "MLPULSE_MAX_FEATURES_PER_MODEL",
+                values["max_features_per_model"],
+                low=1,
+                high=MAX_FEATURES,
+            ),
         )
 
 

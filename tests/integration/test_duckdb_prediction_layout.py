@@ -130,3 +130,32 @@ def test_a_retry_is_answered_with_the_first_rejections_and_their_count(tmp_path:
     assert again.rejected == rejected[:STORED_REJECTIONS]
     assert again.rejected_total == 500
     reopened.close()
+
+
+def test_blocks_of_one_batch_keep_their_own_features_row_by_row(tmp_path: Path) -> None:
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    blocks = [
+        PredictionBlock(
+            "a", "v1", ["a0", "a1"], features={"x": [1.0, 2.0], "s": ["p", None], "y": [3.0, 4.0]}
+        ),
+        PredictionBlock("b", "v1", ["b0"], features={"s": ["q"]}),
+        PredictionBlock(
+            "a", "v2", ["c0", "c1", "c2"], features={"y": [5.0, None, 7.0], "s": [1.0, 2.0, 3.0]}
+        ),
+        PredictionBlock("c", "v1", ["d0"]),
+    ]
+    store.append(AcceptedBatch("mixed", NOW, predictions=blocks)).result(10)
+    rows = store.query(
+        "SELECT request_id, numbers, strings, type_errors FROM predictions ORDER BY request_id"
+    )
+    assert rows == [
+        ("a0", {"x": 1.0, "y": 3.0}, {"s": "p"}, None),
+        ("a1", {"x": 2.0, "y": 4.0}, {"s": None}, None),
+        ("b0", None, {"s": "q"}, None),
+        # Model a's "s" was first strings: numbers for it are type errors.
+        ("c0", {"y": 5.0}, None, '{"s":1.0}'),
+        ("c1", {"y": None}, None, '{"s":2.0}'),
+        ("c2", {"y": 7.0}, None, '{"s":3.0}'),
+        ("d0", None, None, None),
+    ]
+    store.close()

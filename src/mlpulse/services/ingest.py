@@ -85,22 +85,23 @@ class SchemaTracker:
         """
         with self._lock:
             seen = self._admitted.get(model)
-            if seen is None:
-                if len(self._admitted) >= self.max_models:
-                    return "model", (
-                        f"would be model number {len(self._admitted) + 1}; the collector "
-                        f"takes at most {self.max_models} models (limit: models)"
-                    )
-                seen = self._admitted[model] = set()
-            if names and not seen.issuperset(names):
-                new = [name for name in names if name not in seen]
-                if len(seen) + len(new) > self.max_features:
+            if seen is None and len(self._admitted) >= self.max_models:
+                return "model", (
+                    f"would be model number {len(self._admitted) + 1}; the collector "
+                    f"takes at most {self.max_models} models (limit: models)"
+                )
+            known = seen or set()
+            if names and not known.issuperset(names):
+                new = [name for name in names if name not in known]
+                if len(known) + len(new) > self.max_features:
                     return "features", (
-                        f"model {model!r} would have {len(seen) + len(new)} distinct feature "
+                        f"model {model!r} would have {len(known) + len(new)} distinct feature "
                         f"names; the limit is {self.max_features} per model "
                         "(limit: features per model)"
                     )
-                seen.update(new)
+                known.update(new)
+            if seen is None:  # a model refused for its features does not take a place
+                self._admitted[model] = known
             return None
 
     def track(self, blocks: Sequence[PredictionBlock], *, now: float) -> None:

@@ -34,14 +34,19 @@ from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
     RESOURCE_COLUMNS,
-    PredictionArrays,
     labels_table,
     outcomes_table,
     prediction_arrays,
     resources_table,
 )
 from mlpulse.adapters.store.prediction_migration import migrate_model_tables
-from mlpulse.adapters.store.prediction_rows import TABLE, VIEW_SQL, PredictionRows
+from mlpulse.adapters.store.prediction_rows import (
+    TABLE,
+    VIEW_SQL,
+    PredictionRows,
+    PreparedRows,
+    prepare,
+)
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, ResourcePeak, VersionSummary
 from mlpulse.domain.series import LabelledRows
@@ -76,7 +81,7 @@ class _Answer:
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
-    predictions: PredictionArrays | None
+    predictions: PreparedRows | None
     tables: dict[str, pa.Table]
     future: Future[IngestResult]
 
@@ -162,7 +167,7 @@ class DuckDBEventStore:
         tables = {}
         bid, received = batch.batch_id, batch.received_at
         predictions = (
-            prediction_arrays(batch.predictions, batch_id=bid, received_at=received)
+            prepare(prediction_arrays(batch.predictions, batch_id=bid, received_at=received))
             if batch.predictions
             else None
         )

@@ -18,12 +18,8 @@ import time
 import duckdb
 import pyarrow as pa
 
-from mlpulse.adapters.store.prediction_rows import (
-    GROUPS,
-    SCHEMA_SQL,
-    TABLE,
-    feature_set_id,
-)
+from mlpulse.adapters.store.feature_lists import GROUPS, feature_set_id
+from mlpulse.adapters.store.prediction_rows import SCHEMA_SQL, TABLE
 
 log = logging.getLogger("mlpulse.store")
 

@@ -27,38 +27,24 @@ model or feature is one more row, written in the data's transaction.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import duckdb
-import msgspec
 import numpy as np
 import pyarrow as pa
 
-from mlpulse.adapters.store.arrow_tables import BlockFeatures, PredictionArrays
+from mlpulse.adapters.store.arrow_tables import PredictionArrays
+from mlpulse.adapters.store.feature_lists import (
+    GROUPS,
+    FeatureLists,
+    Names,
+    feature_lists,
+    sql_types,
+)
 
 TABLE: Final = "prediction_rows"
-# The feature lists: (column of prediction_rows and feature_sets, SQL type of a value).
-GROUPS: Final = (
-    ("numbers", "DOUBLE"),
-    ("flags", "BOOLEAN"),
-    ("strings", "VARCHAR"),
-    ("others", "JSON"),
-)
-_GROUP_OF_TYPE: Final = {
-    pa.float64(): "numbers",
-    pa.bool_(): "flags",
-    pa.string(): "strings",
-}
-_SQL_TYPE: Final = dict(GROUPS)
-_ARROW_ITEM: Final = {
-    "numbers": pa.float64(),
-    "flags": pa.bool_(),
-    "strings": pa.string(),
-    "others": pa.string(),
-}
 COLUMNS: Final = (
     ("model", "VARCHAR"),
     ("version", "VARCHAR"),
@@ -96,114 +82,32 @@ VIEW_SQL: Final = (
 # Ids of feature sets written, so a known set is not written again; past this many the
 # memory is dropped and ``INSERT OR IGNORE`` keeps the table right.
 _REMEMBERED_SETS: Final = 100_000
-_json = msgspec.json.Encoder()
-
-
-def feature_set_id(names: Sequence[Sequence[str]]) -> int:
-    """A stable 64-bit id for the name lists of a feature set (one list per group).
-
-    >>> feature_set_id([["a"], [], [], []]) == feature_set_id([["a"], [], [], []])
-    True
-    >>> feature_set_id([["a"], [], [], []]) == feature_set_id([[], [], ["a"], []])
-    False
-    """
-    digest = hashlib.blake2b(msgspec.msgpack.encode(names), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureLists:
-    """One block's features as the list columns of its rows, and its feature set."""
+class PreparedRows:
+    """A batch's predictions with the lists made from each block's own types.
 
-    set_id: int
-    names: tuple[tuple[str, ...], ...]
-    lists: tuple[pa.Array, ...]  # one per group, as GROUPS
-    type_errors: pa.Array
-
-
-def _interleave(arrays: Sequence[pa.Array], n: int, item: pa.DataType) -> pa.Array:
-    """Row ``i`` of the result is the list of the ``i``-th value of each array."""
-    k = len(arrays)
-    if k == 0:
-        return pa.nulls(n, pa.list_(item))
-    offsets = pa.array(np.arange(0, n * k + 1, k, dtype=np.int32))
-    flat = arrays[0] if k == 1 else pa.concat_arrays(list(arrays))
-    if k > 1:  # column-major to row-major: value j of row i is at j*n + i
-        order = (np.arange(k, dtype=np.int64)[None, :] * n + np.arange(n)[:, None]).ravel()
-        flat = flat.take(pa.array(order))
-    return pa.ListArray.from_arrays(offsets, flat)
-
-
-def _as_json(array: pa.Array) -> pa.Array:
-    if isinstance(array.type, pa.JsonType):
-        return array.storage
-    encode = _json.encode
-    return pa.array(
-        [None if v is None else encode(v).decode() for v in array.to_pylist()], pa.string()
-    )
-
-
-def feature_lists(block: BlockFeatures, types: dict[str, str] | None = None) -> FeatureLists:
-    """The block's features as list columns.
-
-    ``types``: the model's recorded feature types (SQL type names); a feature recorded
-    with another type than the block's goes to ``type_errors``, one recorded as JSON
-    takes any value. Features of the block not in ``types`` go to the list of their
-    own type.
+    Made in the request's thread (:func:`prepare`), so the writer thread, which holds
+    every client's commit, only checks the types against the recorded ones.
     """
-    n = block.rows
-    grouped: dict[str, list[tuple[str, pa.Array]]] = {name: [] for name, _ in GROUPS}
-    mismatched: list[tuple[str, pa.Array]] = []
-    for feature, array in block.features.items():
-        if pa.types.is_null(array.type):
-            continue  # all missing: nothing to store, no type to learn
-        group = _GROUP_OF_TYPE.get(array.type, "others")
-        recorded = types.get(feature) if types else None
-        if recorded is not None and recorded != _SQL_TYPE[group]:
-            if recorded != "JSON":
-                mismatched.append((feature, array))
-                continue
-            group = "others"
-        grouped[group].append((feature, _as_json(array) if group == "others" else array))
-    names = tuple(tuple(f for f, _ in grouped[name]) for name, _ in GROUPS)
-    lists = tuple(
-        _interleave([a for _, a in grouped[name]], n, _ARROW_ITEM[name]) for name, _ in GROUPS
-    )
-    return FeatureLists(feature_set_id(names), names, lists, _type_errors(mismatched, n))
+
+    arrays: PredictionArrays
+    lists: FeatureLists
 
 
-def _type_errors(mismatched: list[tuple[str, pa.Array]], n: int) -> pa.Array:
-    if not mismatched:
-        return pa.nulls(n, pa.string())
-    columns = [(feature, array.to_pylist()) for feature, array in mismatched]
-    rows: list[str | None] = []
-    for i in range(n):
-        found = {feature: values[i] for feature, values in columns if values[i] is not None}
-        rows.append(_json.encode(found).decode() if found else None)
-    return pa.array(rows, pa.string())
+def prepare(arrays: PredictionArrays) -> PreparedRows:
+    return PreparedRows(arrays, feature_lists(arrays))
 
 
-def _joined(arrays: list[pa.Array]) -> pa.Array:
-    return arrays[0] if len(arrays) == 1 else pa.concat_arrays(arrays)
-
-
-def rows_table(arrays: PredictionArrays, lists: Sequence[FeatureLists]) -> pa.Table:
-    """The batch's rows of ``prediction_rows``: its fixed columns and its blocks' lists."""
+def rows_table(arrays: PredictionArrays, lists: FeatureLists) -> pa.Table:
+    """The batch's rows of ``prediction_rows``: its fixed columns and its lists."""
     counts = [b.rows for b in arrays.blocks]
-    set_ids = np.repeat(np.array([f.set_id for f in lists], dtype=np.int64), counts)
+    set_ids = np.repeat(np.array(lists.set_ids, dtype=np.int64), counts)
     table = arrays.base.append_column("feature_set", pa.array(set_ids))
     for g, (name, _) in enumerate(GROUPS):
-        table = table.append_column(name, _joined([f.lists[g] for f in lists]))
-    return table.append_column("type_errors", _joined([f.type_errors for f in lists]))
-
-
-def feature_types_of(block: BlockFeatures) -> dict[str, str]:
-    """The SQL type each feature of the block would record (all-null features have none)."""
-    return {
-        feature: _SQL_TYPE[_GROUP_OF_TYPE.get(array.type, "others")]
-        for feature, array in block.features.items()
-        if not pa.types.is_null(array.type)
-    }
+        table = table.append_column(name, lists.lists[g])
+    return table.append_column("type_errors", lists.type_errors)
 
 
 class PredictionRows:
@@ -227,26 +131,30 @@ class PredictionRows:
 
     # -- writer thread, inside a transaction -------------------------------------------------
 
-    def insert(self, con: duckdb.DuckDBPyConnection, batches: Sequence[PredictionArrays]) -> None:
+    def insert(self, con: duckdb.DuckDBPyConnection, batches: Sequence[PreparedRows]) -> None:
         """Write the batches' rows, their new feature sets and types: three INSERTs in all."""
         parts: list[pa.Table] = []
-        sets: dict[int, tuple[tuple[str, ...], ...]] = {}
+        sets: dict[int, Names] = {}
         new: list[tuple[str, str, str]] = []
-        for arrays in batches:
-            lists = []
+        for prepared in batches:
+            arrays, lists = prepared.arrays, prepared.lists
+            differs = False
             for block in arrays.blocks:
                 types = self._types.setdefault(block.model, {})
-                for feature, sql_type in feature_types_of(block).items():
-                    if feature not in types:
+                for feature, sql_type in sql_types(block).items():
+                    recorded = types.get(feature)
+                    if recorded is None:
                         types[feature] = sql_type
                         new.append((block.model, feature, sql_type))
-                found = feature_lists(block, types)
-                lists.append(found)
-                if found.set_id not in self._sets and found.set_id not in self._new_sets:
-                    sets[found.set_id] = found.names
-                    self._new_sets.add(found.set_id)
-            if lists:
-                parts.append(rows_table(arrays, lists))
+                    elif recorded != sql_type:
+                        differs = True
+            if differs:  # rare: values of another type than recorded, or a JSON feature
+                lists = feature_lists(arrays, self._types.get)
+            for set_id, names in zip(lists.set_ids, lists.names, strict=True):
+                if set_id not in self._sets and set_id not in self._new_sets:
+                    sets[set_id] = names
+                    self._new_sets.add(set_id)
+            parts.append(rows_table(arrays, lists))
         if not parts:
             return
         if sets:
@@ -280,7 +188,7 @@ class PredictionRows:
         self._new_sets = set()
 
 
-def _sets(sets: dict[int, tuple[tuple[str, ...], ...]]) -> pa.Table:
+def _sets(sets: dict[int, Names]) -> pa.Table:
     columns: dict[str, Any] = {"id": pa.array(list(sets), pa.int64())}
     for g, (name, _) in enumerate(GROUPS):
         columns[name] = pa.array([list(names[g]) for names in sets.values()], pa.list_(pa.string()))

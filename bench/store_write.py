@@ -5,12 +5,14 @@ does under load), timed per event in wall time and in this process's CPU time:
 
 * ``steady``: batches of 5,000 predictions of one model, 20 numeric and 5 string
   features (bench/ingest.py's shape);
-* ``new models``: one batch naming 1,000 models never seen, one prediction each;
-* ``wide``: one batch of one model with 2,000 feature names, 10 predictions.
+* ``new models``: one batch naming ``--models`` (1,000) models never seen, one
+  prediction each;
+* ``wide``: one batch of one model with ``--features`` (2,000) feature names, 10
+  predictions.
 
 Run it against two checkouts to compare layouts (same machine, back to back):
 
-    PYTHONPATH=src .venv/bin/python bench/store_write.py [--batches 40]
+    PYTHONPATH=src .venv/bin/python bench/store_write.py [--batches 40] [--models 1000] [--features 2000]
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def _report(name: str, wall: float, cpu: float, events: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--models", type=int, default=1000)
+    parser.add_argument("--features", type=int, default=2000)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,12 +80,12 @@ def main() -> None:
         _report("steady", *_timed(store, steady[2:]))
         models = [
             PredictionBlock(f"m{i}", "v1", [f"m{i}"], features={"x": [1.0], "y": ["a"]})
-            for i in range(1000)
+            for i in range(args.models)
         ]
         _report("new models", *_timed(store, [AcceptedBatch("models", NOW, predictions=models)]))
         wide = PredictionBlock(
             "wide", "v1", [f"w{k}" for k in range(10)],
-            features={f"f{j}": [float(j)] * 10 for j in range(2000)},
+            features={f"f{j}": [float(j)] * 10 for j in range(args.features)},
         )  # fmt: skip
         _report("wide", *_timed(store, [AcceptedBatch("wide", NOW, predictions=[wide])]))
         store.close()

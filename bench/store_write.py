@@ -12,8 +12,7 @@ does under load), timed per event in wall time and in this process's CPU time:
 
 Run it against two checkouts to compare layouts (same machine, back to back):
 
-    PYTHONPATH=src .venv/bin/python bench/store_write.py [--batches 40] [--models 1000] \
-        [--features 2000]
+    PYTHONPATH=src .venv/bin/python bench/store_write.py --batches 40 --models 1000 --features 2000
 """
 
 from __future__ import annotations

@@ -777,7 +777,7 @@ DASHBOARD_ROUTES = {
     ("POST", "/login"): ("/login", 403),  # no form token: refused before any key check
     ("POST", "/logout"): ("/logout", 303),
     ("GET", "/"): ("/", 303),
-    ("GET", "/models/{model}"): (f"/models/{MODEL}", 303),
+    ("GET", "/models/{model:path}"): (f"/models/{MODEL}", 303),
     ("GET", "/alerts"): ("/alerts", 303),
     ("GET", "/incidents"): ("/incidents", 303),
     ("GET", "/incidents/{incident_id}"): ("/incidents/x", 303),
@@ -786,7 +786,7 @@ DASHBOARD_ROUTES = {
     ("GET", "/business"): ("/business", 303),
     ("GET", "/ui/partials/models"): ("/ui/partials/models", 401),
     ("GET", "/ui/partials/alerts"): ("/ui/partials/alerts", 401),
-    ("GET", "/ui/data/models/{model}/{chart}"): (f"/ui/data/models/{MODEL}/traffic", 401),
+    ("GET", "/ui/data/models/{model:path}/{chart}"): (f"/ui/data/models/{MODEL}/traffic", 401),
     ("GET", "/ui/data/experiments/{name}/{chart}"): ("/ui/data/experiments/x/estimates", 401),
     ("GET", "/ui/data/business/{chart}"): (f"/ui/data/business/kpis?model={MODEL}", 401),
     ("POST", "/alerts/{fingerprint}/ack"): ("/alerts/fp-high-errors/ack", 401),

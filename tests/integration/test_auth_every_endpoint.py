@@ -44,7 +44,9 @@ class Endpoint:
 ENDPOINTS = (
     Endpoint("POST", "/v1/ingest", "/v1/ingest", Scope.INGEST, 200, {"events": []}),
     Endpoint("GET", "/v1/models", "/v1/models", Scope.READ, 200),
-    Endpoint("GET", "/v1/models/{model:path}/summary", f"/v1/models/{MODEL}/summary", Scope.READ, 200),
+    Endpoint(
+        "GET", "/v1/models/{model:path}/summary", f"/v1/models/{MODEL}/summary", Scope.READ, 200
+    ),
     Endpoint(
         "PUT",
         "/v1/models/{model:path}/schema",

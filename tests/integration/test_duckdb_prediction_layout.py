@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pytest
 
 from mlpulse.adapters.store.duckdb_events import STORED_REJECTIONS, DuckDBEventStore
@@ -158,4 +160,55 @@ def test_blocks_of_one_batch_keep_their_own_features_row_by_row(tmp_path: Path) 
         ("c2", {"y": 7.0}, None, '{"s":3.0}'),
         ("d0", None, None, None),
     ]
+    store.close()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_batches_read_back_as_sent_feature_by_feature(tmp_path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    kinds: dict[str, Callable[[], object]] = {
+        "number": lambda: float(rng.normal()),
+        "flag": lambda: bool(rng.integers(2)),
+        "string": lambda: str(rng.choice(["a", "b", "c"])),
+    }
+    group_of = {"number": "numbers", "flag": "flags", "string": "strings"}
+    recorded: dict[tuple[str, str], str] = {}
+    expected: dict[str, dict[str, dict[str, object]]] = {}
+    batches = []
+    for b in range(4):
+        blocks = []
+        for k in range(int(rng.integers(1, 8))):
+            model = f"m{rng.integers(3)}"
+            n = int(rng.integers(1, 6))
+            ids = [f"{b}-{k}-{i}" for i in range(n)]
+            features: dict[str, list[object]] = {}
+            for f in rng.choice(12, size=int(rng.integers(0, 6)), replace=False):
+                kind = str(rng.choice(list(kinds)))
+                features[f"f{f}"] = [None if rng.random() < 0.2 else kinds[kind]() for _ in ids]
+            for name, values in features.items():
+                present = [v for v in values if v is not None]
+                if not present:
+                    continue
+                kind = {float: "number", bool: "flag", str: "string"}[type(present[0])]
+                first = recorded.setdefault((model, name), kind)
+                for request_id, value in zip(ids, values, strict=True):
+                    row = expected.setdefault(request_id, {})
+                    where = group_of[kind] if first == kind else "type_errors"
+                    if value is not None or where != "type_errors":
+                        row.setdefault(where, {})[name] = value
+            for request_id in ids:
+                expected.setdefault(request_id, {})
+            blocks.append(PredictionBlock(model, "v1", ids, features=features))
+        batches.append(AcceptedBatch(f"b{b}", NOW, predictions=blocks))
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    for batch in batches:  # one batch after another: types recorded in this order
+        store.append(batch).result(10)
+    rows = store.query("SELECT request_id, numbers, flags, strings, type_errors FROM predictions")
+    assert len(rows) == len(expected)
+    for request_id, numbers, flags, strings, errors in rows:
+        got = {"numbers": numbers, "flags": flags, "strings": strings}
+        got = {k: v for k, v in got.items() if v}
+        if errors is not None:
+            got["type_errors"] = json.loads(errors)
+        assert got == {k: v for k, v in expected[request_id].items() if v}, request_id
     store.close()

@@ -177,6 +177,45 @@ def _repeated(values: Sequence[str], counts: Sequence[int]) -> pa.Array:
     )
 
 
+def _first_type(values: Sequence[Any]) -> type | None:
+    return next((v.__class__ for v in values if v is not None), None)
+
+
+def _join_features(
+    blocks: Sequence[PredictionBlock],
+    name: str,
+    found: list[int],
+    counts: list[int],
+    features: list[dict[str, pa.Array]],
+) -> bool:
+    """Convert feature ``name`` of the blocks ``found`` at once, if their values' first
+    types agree (False, converting nothing, if they do not).
+
+    A block whose values are all missing gets a null-typed array, as alone: it records
+    no type. Blocks of another first type are converted alone, so pyarrow does not
+    coerce one block's booleans into another's numbers.
+    """
+    firsts = [_first_type(blocks[b].features[name]) for b in found]
+    kinds = {_ARROW_TYPE.get(t) for t in firsts if t is not None}
+    if len(kinds) != 1 or None in kinds:
+        return False
+    joined: list[Any] = []
+    typed = [b for b, first in zip(found, firsts, strict=True) if first is not None]
+    for b in typed:
+        joined.extend(blocks[b].features[name])
+    array = _typed_or_json(joined, len(joined))
+    if isinstance(array.type, pa.JsonType):
+        return False  # values of several types: each block alone
+    offset = 0
+    for b in typed:
+        features[b][name] = array.slice(offset, counts[b])
+        offset += counts[b]
+    for b, first in zip(found, firsts, strict=True):
+        if first is None:
+            features[b][name] = pa.nulls(counts[b])
+    return True
+
+
 def prediction_arrays(
     blocks: Sequence[PredictionBlock], *, batch_id: str, received_at: float
 ) -> PredictionArrays:
@@ -226,17 +265,8 @@ def _block_features(blocks: Sequence[PredictionBlock], counts: list[int]) -> lis
             where.setdefault(name, []).append(b)
     features: list[dict[str, pa.Array]] = [{} for _ in blocks]
     for name, found in where.items():
-        if len(found) > 1:
-            joined: list[Any] = []
-            for b in found:
-                joined.extend(blocks[b].features[name])
-            array = _typed_or_json(joined, len(joined))
-            if not isinstance(array.type, pa.JsonType):
-                offset = 0
-                for b in found:
-                    features[b][name] = array.slice(offset, counts[b])
-                    offset += counts[b]
-                continue
+        if len(found) > 1 and _join_features(blocks, name, found, counts, features):
+            continue
         for b in found:
             features[b][name] = _typed_or_json(blocks[b].features[name], counts[b])
     return [

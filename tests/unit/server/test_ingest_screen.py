@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from mlpulse.domain.events import Prediction
 from mlpulse.domain.names import PrintableNames
 from mlpulse.server.ingest.decode import DecodedBatch, decode_batch, media_format
 from mlpulse.server.ingest.screen import screen
@@ -108,7 +109,7 @@ def test_screen_refuses_models_beyond_the_limit_and_keeps_known_ones() -> None:
     assert [r.field for r in decoded.rejected] == ["predictions[3].model", "predictions[4].model"]
     assert "at most 3 models (limit: models)" in decoded.rejected[0].reason
     again = _screen({"events": [_row("m1"), _row("m9")]}, tracker)
-    assert [e.model for e in again.events] == ["m1"]  # type: ignore[union-attr]
+    assert [e.model for e in again.events if isinstance(e, Prediction)] == ["m1"]
     assert again.rejected[0].field == "events[1].model"
 
 

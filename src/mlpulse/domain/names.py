@@ -42,8 +42,9 @@ class PrintableNames:
         self._good: set[str] = set()
         self._remembered = remembered
 
-    def all_printable(self, names: Iterable[str]) -> bool:
-        return self.first_bad(names) is None
+    def known(self, name: str) -> bool:
+        """True when ``name`` was found printable before."""
+        return name in self._good
 
     def first_bad(self, names: Iterable[str]) -> str | None:
         """The first name with a control character, or None when all are printable."""

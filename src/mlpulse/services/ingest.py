@@ -75,6 +75,11 @@ class SchemaTracker:
         for model, _ in versions:
             self._admitted.setdefault(model, set())
 
+    def admitted(self, model: str) -> set[str] | None:
+        """The feature names ``model`` may send again (None for a new model): the live
+        set, to read and never change."""
+        return self._admitted.get(model)
+
     def admit(self, model: str, names: Collection[str]) -> tuple[str, str] | None:
         """Take ``model``'s feature ``names`` within the limits, or say which is exceeded.
 
@@ -83,6 +88,9 @@ class SchemaTracker:
         ``max_features`` distinct feature names. Admitted names count from then on,
         whether or not their batch is stored.
         """
+        known_names = self._admitted.get(model)
+        if known_names is not None and all(name in known_names for name in names):
+            return None  # the usual case, without the lock: sets only grow, under the GIL
         with self._lock:
             seen = self._admitted.get(model)
             if seen is None and len(self._admitted) >= self.max_models:

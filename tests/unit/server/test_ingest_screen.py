@@ -23,7 +23,7 @@ def _tracker(*, max_models: int = 10, max_features: int = 5) -> SchemaTracker:
 
 def _screen(body: object, tracker: SchemaTracker | None = None) -> DecodedBatch:
     tracker = tracker or _tracker()
-    return screen(decode_batch(msgspec.json.encode(body), JSON), PrintableNames(), tracker.admit)
+    return screen(decode_batch(msgspec.json.encode(body), JSON), PrintableNames(), tracker)
 
 
 def _row(model: str = "m", **fields: object) -> dict[str, object]:

@@ -29,7 +29,7 @@ def _decode_and_submit(
 ) -> PendingBatch:
     fmt = media_format(content_type)
     decoded = decode_batch(decompress(body, encoding, limit=limit), fmt)
-    decoded = screen(decoded, service.names, service.schemas.admit)
+    decoded = screen(decoded, service.names, service.schemas)
     return service.submit(decoded.batch_id, decoded.events, decoded.blocks, decoded.rejected)
 
 

@@ -12,7 +12,7 @@ commit shared with other clients.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from mlpulse.domain.events import Event, Label, Outcome, Prediction, PredictionBlock
 from mlpulse.domain.ingest import Rejection
@@ -22,12 +22,39 @@ from mlpulse.server.ingest.decode import DecodedBatch, block_rejections
 Admit = Callable[[str, Collection[str]], "tuple[str, str] | None"]
 
 
-def screen(decoded: DecodedBatch, names: PrintableNames, admit: Admit) -> DecodedBatch:
+class Limits(Protocol):
+    """What :class:`mlpulse.services.ingest.SchemaTracker` offers the screen."""
+
+    def admit(self, model: str, names: Collection[str]) -> tuple[str, str] | None: ...
+
+    def admitted(self, model: str) -> set[str] | None: ...
+
+
+def screen(decoded: DecodedBatch, names: PrintableNames, limits: Limits) -> DecodedBatch:
     """``decoded`` without the events and blocks whose names or limits are refused."""
     refused: list[Rejection] = []
     events: list[Event] = []
     indexes: list[int] = []
+    admit = limits.admit
+    admitted = limits.admitted
+    known = names.known
     for index, event in zip(decoded.event_indexes, decoded.events, strict=True):
+        if event.__class__ is Prediction:
+            # The usual row, inline (function calls per check cost 2-3 µs an event): its
+            # model and version printable before, and every feature name one the model
+            # was admitted with, which were found printable then.
+            assert isinstance(event, Prediction)
+            features = admitted(event.model)
+            if (
+                features is not None
+                and event.segment is None
+                and event.features.keys() <= features
+                and known(event.model)
+                and known(event.version)
+            ):
+                events.append(event)
+                indexes.append(index)
+                continue
         problem = _event_problem(event, names, admit)
         if problem is None:
             events.append(event)

@@ -44,10 +44,12 @@ class Endpoint:
 ENDPOINTS = (
     Endpoint("POST", "/v1/ingest", "/v1/ingest", Scope.INGEST, 200, {"events": []}),
     Endpoint("GET", "/v1/models", "/v1/models", Scope.READ, 200),
-    Endpoint("GET", "/v1/models/{model}/summary", f"/v1/models/{MODEL}/summary", Scope.READ, 200),
+    Endpoint(
+        "GET", "/v1/models/{model:path}/summary", f"/v1/models/{MODEL}/summary", Scope.READ, 200
+    ),
     Endpoint(
         "PUT",
-        "/v1/models/{model}/schema",
+        "/v1/models/{model:path}/schema",
         f"/v1/models/{MODEL}/schema",
         Scope.ADMIN,
         200,
@@ -60,7 +62,7 @@ ENDPOINTS = (
     # A JSON body where a Parquet or CSV file belongs: authorised callers get a 415.
     Endpoint(
         "POST",
-        "/v1/models/{model}/reference",
+        "/v1/models/{model:path}/reference",
         f"/v1/models/{MODEL}/reference",
         Scope.ADMIN,
         415,
@@ -68,14 +70,14 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/v1/models/{model}/reference/window",
+        "/v1/models/{model:path}/reference/window",
         f"/v1/models/{MODEL}/reference/window",
         Scope.ADMIN,
         404,
         {"start": 1, "end": 2},
     ),
     Endpoint(
-        "GET", "/v1/models/{model}/reference", f"/v1/models/{MODEL}/reference", Scope.READ, 404
+        "GET", "/v1/models/{model:path}/reference", f"/v1/models/{MODEL}/reference", Scope.READ, 404
     ),
     Endpoint(
         "GET", "/v1/metrics/query", "/v1/metrics/query?name=mlpulse_error_rate", Scope.READ, 200

@@ -457,6 +457,23 @@ def test_model_page_has_every_chart_and_the_tables(reader: Dashboard) -> None:
     assert re.search(r'data-kind="promote">.*?class="num impact-errors"[^>]*>— → —<', html, re.S)
 
 
+def test_model_page_of_a_name_with_a_slash_links_and_answers(reader: Dashboard) -> None:
+    sent = reader.client.post(
+        "/v1/ingest",
+        json={"events": [{"kind": "prediction", "model": "team/fraud", "version": "v1",
+                          "request_id": "slash-1", "features": {"amount": 1.0}}]},
+        headers={"Authorization": f"Bearer {reader.keys['ingest']}"},
+    )  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    overview = reader.client.get("/ui/partials/models").text
+    assert 'href="/models/team/fraud"' in overview
+    page = reader.client.get("/models/team/fraud")
+    assert page.status_code == 200
+    assert 'data-src="/ui/data/models/team/fraud/traffic' in page.text
+    assert reader.client.get("/ui/data/models/team/fraud/traffic").status_code == 200
+    assert reader.client.get("/models/team%2Ffraud").status_code == 200
+
+
 def test_page_has_a_content_security_policy_without_inline_scripts(reader: Dashboard) -> None:
     response = reader.client.get(f"/models/{MODEL}")
 
@@ -761,7 +778,7 @@ DASHBOARD_ROUTES = {
     ("POST", "/login"): ("/login", 403),  # no form token: refused before any key check
     ("POST", "/logout"): ("/logout", 303),
     ("GET", "/"): ("/", 303),
-    ("GET", "/models/{model}"): (f"/models/{MODEL}", 303),
+    ("GET", "/models/{model:path}"): (f"/models/{MODEL}", 303),
     ("GET", "/alerts"): ("/alerts", 303),
     ("GET", "/incidents"): ("/incidents", 303),
     ("GET", "/incidents/{incident_id}"): ("/incidents/x", 303),
@@ -770,7 +787,7 @@ DASHBOARD_ROUTES = {
     ("GET", "/business"): ("/business", 303),
     ("GET", "/ui/partials/models"): ("/ui/partials/models", 401),
     ("GET", "/ui/partials/alerts"): ("/ui/partials/alerts", 401),
-    ("GET", "/ui/data/models/{model}/{chart}"): (f"/ui/data/models/{MODEL}/traffic", 401),
+    ("GET", "/ui/data/models/{model:path}/{chart}"): (f"/ui/data/models/{MODEL}/traffic", 401),
     ("GET", "/ui/data/experiments/{name}/{chart}"): ("/ui/data/experiments/x/estimates", 401),
     ("GET", "/ui/data/business/{chart}"): (f"/ui/data/business/kpis?model={MODEL}", 401),
     ("POST", "/alerts/{fingerprint}/ack"): ("/alerts/fp-high-errors/ack", 401),

@@ -62,7 +62,7 @@ def test_append_stores_every_kind_and_its_values(store: DuckDBEventStore) -> Non
     assert store.count("label") == 1
     assert store.count("outcome") == 1
     rows = store.query(
-        "SELECT request_id, f_amount, f_country, prediction, "
+        "SELECT request_id, numbers['amount'], strings['country'], prediction, "
         "error, epoch(ts) FROM predictions ORDER BY request_id"
     )
     assert rows[0][:5] == ("p-0", 0.0, "DE", "0.5", "boom")
@@ -185,7 +185,7 @@ def test_append_after_close_raises(store: DuckDBEventStore) -> None:
     assert not store.is_healthy()
 
 
-def test_feature_columns_keep_their_types_and_non_finite_values_become_missing(
+def test_feature_lists_keep_their_types_and_non_finite_values_become_missing(
     store: DuckDBEventStore,
 ) -> None:
     block = PredictionBlock(
@@ -202,18 +202,24 @@ def test_feature_columns_keep_their_types_and_non_finite_values_become_missing(
         prediction=[0.25, "label", [1, 2]],
     )
     store.append(AcceptedBatch(batch_id="t", received_at=NOW, predictions=[block])).result(10)
-    table = store.prediction_table("types")
     rows = store.query(
-        f"SELECT f_num, f_cat, f_flag, f_mixed, prediction FROM {table} ORDER BY request_id"
+        "SELECT numbers['num'], strings['cat'], flags['flag'], others['mixed'], prediction, "
+        "map_keys(numbers) || map_keys(strings) || map_keys(flags) || map_keys(others) "
+        "FROM predictions WHERE model = 'types' ORDER BY request_id"
     )
     assert [r[0] for r in rows] == [1.5, None, None]
     assert [r[1] for r in rows] == ["x", None, "z"]
     assert [r[2] for r in rows] == [True, False, None]
     assert [json.loads(r[3]) if r[3] else None for r in rows] == [1.0, "one", None]
     assert [json.loads(r[4]) for r in rows] == [0.25, "label", [1, 2]]
-    # A column of no value yet gets no column: its type is not known.
-    columns = {r[0] for r in store.query(f"DESCRIBE {table}")}
-    assert "f_empty" not in columns
+    # A feature of no value yet is not stored: its type is not known.
+    assert sorted(rows[0][5]) == ["cat", "flag", "mixed", "num"]
+    assert store.query("SELECT feature FROM feature_types WHERE model = 'types' ORDER BY 1") == [
+        ("cat",),
+        ("flag",),
+        ("mixed",),
+        ("num",),
+    ]
     store.close()
 
 
@@ -228,9 +234,9 @@ def test_values_of_another_type_than_their_column_go_to_type_errors(
 
     store.append(block(["a", "b"], [1.0, 2.0])).result(10)
     store.append(block(["c", "d"], ["high", "low"])).result(10)
-    table = store.prediction_table("m")
     rows = store.query(
-        f"SELECT request_id, f_amount, f_amount_2, type_errors FROM {table} ORDER BY 1"
+        "SELECT request_id, numbers['amount'], numbers['Amount'], type_errors "
+        "FROM predictions ORDER BY 1"
     )
     assert [(r[0], r[1], r[2]) for r in rows] == [
         ("a", 1.0, 1.0),
@@ -243,10 +249,10 @@ def test_values_of_another_type_than_their_column_go_to_type_errors(
     store.close()
 
 
-def test_a_failed_commit_leaves_no_column_behind(tmp_path: Path) -> None:
+def test_a_failed_commit_leaves_no_feature_type_behind(tmp_path: Path) -> None:
     store = DuckDBEventStore(tmp_path / "e.duckdb")
     store.append(_batch("ok", 2)).result(10)
-    bad = PredictionBlock("fraud", "v1", ["x"], features={"brand_new": [1.0]}, latency_ms=[1.0])
+    bad = PredictionBlock("fraud", "v1", ["x"], features={"brand_new": ["a"]}, latency_ms=[1.0])
     broken = AcceptedBatch(batch_id="bad", received_at=NOW, predictions=[bad])
     # A batches table missing a column: the last INSERT of the commit fails.
     store._con.execute("CREATE TABLE clash (batch_id VARCHAR, accepted INTEGER, rejected JSON)")
@@ -254,8 +260,19 @@ def test_a_failed_commit_leaves_no_column_behind(tmp_path: Path) -> None:
     store._con.execute("ALTER TABLE clash RENAME TO batches")
     with pytest.raises(StoreError):
         store.append(broken).result(10)
-    table = store.prediction_table("fraud")
-    assert "f_brand_new" not in {r[0] for r in store.query(f"DESCRIBE {table}")}
+    assert store.query("SELECT * FROM feature_types WHERE feature = 'brand_new'") == []
+    # Forgotten in memory too: the feature's first committed type is the one kept.
+    store._con.execute("DROP TABLE batches")
+    store._con.execute(
+        "CREATE TABLE batches (batch_id VARCHAR PRIMARY KEY, received_at TIMESTAMPTZ, "
+        "accepted INTEGER, rejected JSON, rejected_count INTEGER)"
+    )
+    good = PredictionBlock("fraud", "v1", ["y"], features={"brand_new": [2.0]})
+    store.append(AcceptedBatch(batch_id="good", received_at=NOW, predictions=[good])).result(10)
+    assert store.query("SELECT sql_type FROM feature_types WHERE feature = 'brand_new'") == [
+        ("DOUBLE",)
+    ]
+    assert store.query("SELECT type_errors FROM predictions WHERE request_id = 'y'") == [(None,)]
     store.close()
 
 

@@ -36,7 +36,11 @@ import msgspec
 
 MAX_NAME_LENGTH: Final = 200
 MAX_STRING_VALUE_LENGTH: Final = 10_000
+# Per event, per block, and distinct names per model across all batches (see the
+# ingest service's SchemaTracker): the store keeps a model's features in one row.
 MAX_FEATURES: Final = 2_000
+# Distinct models with predictions, per collector.
+MAX_MODELS: Final = 10_000
 MAX_SEGMENT_TAGS: Final = 32
 MAX_BATCH_EVENTS: Final = 100_000
 MAX_GPUS: Final = 64

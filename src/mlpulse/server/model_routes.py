@@ -50,7 +50,7 @@ async def list_models(request: Request) -> Response:
 
 
 @router.get(
-    "/{model}/summary",
+    "/{model:path}/summary",
     summary="Per version: count, throughput, error rate and latency percentiles over a window",
     openapi_extra=response_schema(ModelSummary),
     dependencies=[Depends(require(Scope.READ))],
@@ -80,7 +80,7 @@ async def model_summary(
 
 
 @router.put(
-    "/{model}/schema",
+    "/{model:path}/schema",
     summary="Declare column kinds for a model (overrides inference)",
     openapi_extra={**body_schema(SchemaOverrides, msgpack=False), **response_schema(ModelInfo)},
     dependencies=[Depends(require(Scope.ADMIN))],

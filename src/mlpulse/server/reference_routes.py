@@ -84,7 +84,7 @@ def _table(body: bytes, content_type: str) -> object:
 
 
 @router.post(
-    "/{model}/reference",
+    "/{model:path}/reference",
     summary="Upload training data (Parquet or CSV) as the model's reference",
     openapi_extra=response_schema(ReferenceView),
     dependencies=[Depends(require(Scope.ADMIN))],
@@ -129,7 +129,7 @@ async def upload(
 
 
 @router.post(
-    "/{model}/reference/window",
+    "/{model:path}/reference/window",
     summary="Pin a window of the model's own traffic as its reference",
     openapi_extra=response_schema(ReferenceView),
     dependencies=[Depends(require(Scope.ADMIN))],
@@ -151,7 +151,7 @@ async def pin(request: Request, model: str) -> Response:
 
 
 @router.get(
-    "/{model}/reference",
+    "/{model:path}/reference",
     summary="The reference drift is measured against",
     openapi_extra=response_schema(ReferenceView),
     dependencies=[Depends(require(Scope.READ))],

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from mlpulse.domain.events import MAX_FEATURES, MAX_MODELS
 from mlpulse.errors import ConfigurationError
 
 T = TypeVar("T", int, float)
@@ -61,6 +62,9 @@ class Settings:
     web_assets: Path = field(default_factory=default_web_assets)
     # mlpulse's address as people reach it (https://mlpulse.example.com): pages link back.
     external_url: str = ""
+    # Limits enforced at ingest (docs/production.md, "Limits").
+    max_models: int = MAX_MODELS
+    max_features_per_model: int = MAX_FEATURES
 
     @property
     def uses_postgres(self) -> bool:
@@ -106,6 +110,8 @@ class Settings:
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
             "web_assets": env.get("MLPULSE_WEB_ASSETS") or str(default_web_assets()),
             "external_url": env.get("MLPULSE_EXTERNAL_URL", ""),
+            "max_models": env.get("MLPULSE_MAX_MODELS", str(MAX_MODELS)),
+            "max_features_per_model": env.get("MLPULSE_MAX_FEATURES_PER_MODEL", str(MAX_FEATURES)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -137,6 +143,14 @@ class Settings:
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
             external_url=_external_url(str(values["external_url"])),
+            max_models=_number(int, "MLPULSE_MAX_MODELS", values["max_models"], low=1, high=10**6),
+            max_features_per_model=_number(
+                int,
+                "MLPULSE_MAX_FEATURES_PER_MODEL",
+                values["max_features_per_model"],
+                low=1,
+                high=MAX_FEATURES,
+            ),
         )
 
 

@@ -112,8 +112,9 @@ def wire(
         aggregator, clock, listeners=[] if follower else [state.detectors]
     )
     schemas = SchemaTracker(
-        metadata, versions=metadata.known_versions(), columns=metadata.known_columns()
-    )
+        metadata, versions=metadata.known_versions(), columns=metadata.known_columns(),
+        max_models=settings.max_models, max_features=settings.max_features_per_model,
+    )  # fmt: skip
     state.ingest = IngestService(events, schemas, clock, Observers([metrics, windows]))
     config = config_routes.AppliedConfigCache(metadata)
     evaluator = Evaluator(

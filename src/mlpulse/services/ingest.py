@@ -6,14 +6,24 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
 from mlpulse.domain.blocks import blocks_from_rows
-from mlpulse.domain.events import Event, Label, Outcome, Prediction, PredictionBlock, Resource
+from mlpulse.domain.events import (
+    MAX_FEATURES,
+    MAX_MODELS,
+    Event,
+    Label,
+    Outcome,
+    Prediction,
+    PredictionBlock,
+    Resource,
+)
 from mlpulse.domain.ingest import IngestResult, Rejection
+from mlpulse.domain.names import PrintableNames
 from mlpulse.domain.schema import ColumnKind, column_kinds
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import Clock, EventStore, MetadataStore
@@ -37,7 +47,8 @@ class Observers:
 
 
 class SchemaTracker:
-    """Remembers which (model, version) pairs and columns are known, and records new ones.
+    """Remembers which (model, version) pairs and columns are known, and records new ones;
+    holds the limits on models and feature names.
 
     Checking a block costs a look at its feature names; the metadata store is written
     only when something new appears.
@@ -49,11 +60,57 @@ class SchemaTracker:
         *,
         versions: set[tuple[str, str]],
         columns: dict[str, set[str]],
+        max_models: int = MAX_MODELS,
+        max_features: int = MAX_FEATURES,
     ) -> None:
         self._metadata = metadata
         self._versions = versions
         self._columns = columns
         self._lock = threading.Lock()
+        self.max_models = max_models
+        self.max_features = max_features
+        # Feature names admitted per model: what is stored, and what requests being
+        # decoded now were allowed (so two requests cannot both take the last places).
+        self._admitted: dict[str, set[str]] = {m: set(names) for m, names in columns.items()}
+        for model, _ in versions:
+            self._admitted.setdefault(model, set())
+
+    def admitted(self, model: str) -> set[str] | None:
+        """The feature names ``model`` may send again (None for a new model): the live
+        set, to read and never change."""
+        return self._admitted.get(model)
+
+    def admit(self, model: str, names: Collection[str]) -> tuple[str, str] | None:
+        """Take ``model``'s feature ``names`` within the limits, or say which is exceeded.
+
+        Returns None when admitted, else (field, reason): ``model`` when this would be a
+        model beyond ``max_models``, ``features`` when the model would have more than
+        ``max_features`` distinct feature names. Admitted names count from then on,
+        whether or not their batch is stored.
+        """
+        known_names = self._admitted.get(model)
+        if known_names is not None and all(name in known_names for name in names):
+            return None  # the usual case, without the lock: sets only grow, under the GIL
+        with self._lock:
+            seen = self._admitted.get(model)
+            if seen is None and len(self._admitted) >= self.max_models:
+                return "model", (
+                    f"would be model number {len(self._admitted) + 1}; the collector "
+                    f"takes at most {self.max_models} models (limit: models)"
+                )
+            known = seen or set()
+            if names and not known.issuperset(names):
+                new = [name for name in names if name not in known]
+                if len(known) + len(new) > self.max_features:
+                    return "features", (
+                        f"model {model!r} would have {len(known) + len(new)} distinct feature "
+                        f"names; the limit is {self.max_features} per model "
+                        "(limit: features per model)"
+                    )
+                known.update(new)
+            if seen is None:  # a model refused for its features does not take a place
+                self._admitted[model] = known
+            return None
 
     def track(self, blocks: Sequence[PredictionBlock], *, now: float) -> None:
         found: dict[tuple[str, str], dict[str, ColumnKind]] = {}
@@ -84,6 +141,12 @@ class IngestService:
         self._schemas = schemas
         self._clock = clock
         self._observer = observer
+        # Names found printable, shared by every request: a lookup per known name.
+        self.names = PrintableNames()
+
+    @property
+    def schemas(self) -> SchemaTracker:
+        return self._schemas
 
     def submit(
         self,

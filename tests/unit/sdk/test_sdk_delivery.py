@@ -93,6 +93,24 @@ def test_client_counts_422_as_rejected_without_retry(
     assert "predictions[0].score[0]: Expected `float` <= 1.0" in caplog.text
 
 
+def test_client_drops_a_batch_refused_whole_with_422_without_retry(
+    receiver: Any, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A refusal of the whole request (an error document, not an ingest result), as the
+    # collector answers a name with a NUL byte or a model beyond its limits: retrying the
+    # same body would be refused again, forever.
+    receiver.rule = receiver.status(422)
+    client = make_client(receiver.url, batch_size=10)
+    with caplog.at_level(logging.WARNING, logger="mlpulse.sdk"):
+        log_many(client, 20)
+        assert client.flush(timeout=4)
+
+    assert len(receiver.requests) == 2  # one per batch, no retry
+    stats = client.stats()
+    assert (stats.sent, stats.rejected, stats.retries) == (0, 20, 0)
+    assert "HTTP 422" in caplog.text
+
+
 def test_client_counts_partial_rejections_and_warns_with_reasons(
     receiver: Any, make_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,7 +21,8 @@ def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
 @pytest.mark.parametrize(
     ("name", "value"),
     [("MLPULSE_PORT", "http"), ("MLPULSE_PORT", "70000"), ("MLPULSE_MAX_BODY_BYTES", "12"),
-     ("MLPULSE_KEY_CACHE_SECONDS", "-1")],
+     ("MLPULSE_KEY_CACHE_SECONDS", "-1"), ("MLPULSE_MAX_MODELS", "0"),
+     ("MLPULSE_MAX_FEATURES_PER_MODEL", "2001")],
 )  # fmt: skip
 def test_settings_from_env_names_the_variable_when_a_value_is_bad(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
@@ -71,3 +72,11 @@ def test_settings_web_assets_default_to_the_checkouts_node_modules_when_not_vend
 def test_settings_web_assets_follow_the_environment_variable_when_set() -> None:
     assert Settings.from_env({"MLPULSE_WEB_ASSETS": "/srv/npm"}).web_assets == Path("/srv/npm")
     assert Settings.from_env({"MLPULSE_WEB_ASSETS": ""}).web_assets == CHECKOUT_WEB_ASSETS
+
+
+def test_settings_from_env_reads_the_ingest_limits() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.max_models, defaults.max_features_per_model) == (10_000, 2_000)
+    env = {"MLPULSE_MAX_MODELS": "50", "MLPULSE_MAX_FEATURES_PER_MODEL": "300"}
+    settings = Settings.from_env(env)
+    assert (settings.max_models, settings.max_features_per_model) == (50, 300)

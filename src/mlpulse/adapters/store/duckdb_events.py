@@ -34,14 +34,20 @@ from mlpulse.adapters.store.arrow_tables import (
     LABEL_COLUMNS,
     OUTCOME_COLUMNS,
     RESOURCE_COLUMNS,
-    PredictionArrays,
     labels_table,
     outcomes_table,
     prediction_arrays,
     resources_table,
 )
 from mlpulse.adapters.store.durability import DurabilityMarker
-from mlpulse.adapters.store.model_tables import ModelTables
+from mlpulse.adapters.store.prediction_migration import migrate_model_tables
+from mlpulse.adapters.store.prediction_rows import (
+    TABLE,
+    VIEW_SQL,
+    PredictionRows,
+    PreparedRows,
+    prepare,
+)
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.models import LatencyPercentiles, ResourcePeak, VersionSummary
 from mlpulse.domain.series import LabelledRows
@@ -55,10 +61,13 @@ _TABLES: Final = {
     "outcome": ("outcomes", OUTCOME_COLUMNS),
     "resource": ("resources", RESOURCE_COLUMNS),
 }
-# The tables of events other than predictions (those have a table per model).
+# The tables of events other than predictions (those are in prediction_rows.py).
 _ROW_TABLES: Final = tuple(table for table, _ in _TABLES.values())
 _STOP: Final = object()
 REMEMBERED_BATCHES: Final = 100_000
+# Rejections kept per batch to answer its retries: a request of 100k bad events made
+# 10 MB of them. The count is kept too.
+STORED_REJECTIONS: Final = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,12 +76,13 @@ class _Answer:
 
     accepted: int
     rejected: list[Rejection]
+    rejected_count: int
 
 
 @dataclass(slots=True)
 class _Pending:
     batch: AcceptedBatch
-    predictions: list[PredictionArrays]
+    predictions: PreparedRows | None
     tables: dict[str, pa.Table]
     future: Future[IngestResult]
 
@@ -129,9 +139,13 @@ class DuckDBEventStore:
                 self._con.execute(_create_table_sql(name, columns))
             self._con.execute(
                 "CREATE TABLE IF NOT EXISTS batches (batch_id VARCHAR PRIMARY KEY, "
-                "received_at TIMESTAMPTZ, accepted INTEGER, rejected JSON)"
+                "received_at TIMESTAMPTZ, accepted INTEGER, rejected JSON, rejected_count INTEGER)"
             )
-            self._models = ModelTables(self._con)
+            # Stores from before the count: their rows' count is their list's length.
+            self._con.execute("ALTER TABLE batches ADD COLUMN IF NOT EXISTS rejected_count INTEGER")
+            migrate_model_tables(self._con)
+            self._predictions = PredictionRows(self._con)
+            self._con.execute(VIEW_SQL)
             # Batch ids seen lately: a retry is recognised without a query. Older ones
             # are caught by the table's primary key (see _commit).
             self._recent_order = deque(
@@ -156,7 +170,11 @@ class DuckDBEventStore:
         future: Future[IngestResult] = Future()
         tables = {}
         bid, received = batch.batch_id, batch.received_at
-        predictions = prediction_arrays(batch.predictions, batch_id=bid, received_at=received)
+        predictions = (
+            prepare(prediction_arrays(batch.predictions, batch_id=bid, received_at=received))
+            if batch.predictions
+            else None
+        )
         if batch.labels:
             tables["labels"] = labels_table(batch.labels, batch_id=bid, received_at=received)
         if batch.outcomes:
@@ -224,9 +242,13 @@ class DuckDBEventStore:
                 result = IngestResult(bid, pending.batch.accepted, pending.batch.rejected)
             else:
                 first = earlier.get(bid) or _Answer(
-                    firsts[bid].batch.accepted, firsts[bid].batch.rejected
+                    firsts[bid].batch.accepted,
+                    firsts[bid].batch.rejected[:STORED_REJECTIONS],
+                    len(firsts[bid].batch.rejected),
                 )
-                result = IngestResult(bid, first.accepted, first.rejected, duplicate=True)
+                result = IngestResult(
+                    bid, first.accepted, first.rejected, True, first.rejected_count
+                )
             pending.future.set_result(result)
 
     def _remember(self, batch_ids: Iterable[str]) -> None:
@@ -241,14 +263,15 @@ class DuckDBEventStore:
         if not batch_ids:
             return {}
         rows = self._con.execute(
-            "SELECT batch_id, accepted, rejected FROM batches "
+            "SELECT batch_id, accepted, rejected, rejected_count FROM batches "
             "WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))",
             [batch_ids],
         ).fetchall()
-        return {
-            bid: _Answer(accepted, self._decode_rejections.decode(rejected))
-            for bid, accepted, rejected in rows
-        }
+        answers = {}
+        for bid, accepted, rejected, count in rows:
+            kept = self._decode_rejections.decode(rejected)
+            answers[bid] = _Answer(accepted, kept, len(kept) if count is None else count)
+        return answers
 
     def _write(self, group: list[_Pending]) -> None:
         """Write the group in one transaction.
@@ -267,20 +290,22 @@ class DuckDBEventStore:
                 ),
                 "accepted": pa.array([p.batch.accepted for p in group], type=pa.int32()),
                 "rejected": pa.array(
-                    [self._rejections.encode(p.batch.rejected).decode() for p in group],
+                    [
+                        self._rejections.encode(p.batch.rejected[:STORED_REJECTIONS]).decode()
+                        for p in group
+                    ],
                     type=pa.string(),
                 ),
+                "rejected_count": pa.array([len(p.batch.rejected) for p in group], pa.int32()),
             }
         )
         con = self._con
         con.execute("BEGIN TRANSACTION")
         try:
             con.register("incoming", batches)
-            con.execute("INSERT INTO batches SELECT * FROM incoming")
+            con.execute("INSERT INTO batches BY NAME SELECT * FROM incoming")
             con.unregister("incoming")
-            for pending in group:
-                for arrays in pending.predictions:
-                    self._models.insert(con, arrays)
+            self._predictions.insert(con, [p.predictions for p in group if p.predictions])
             for table in _ROW_TABLES:
                 parts = [p.tables[table] for p in group if table in p.tables]
                 if parts:
@@ -291,9 +316,9 @@ class DuckDBEventStore:
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already
                 con.execute("ROLLBACK")
-            self._models.rolled_back()
+            self._predictions.rolled_back()
             raise
-        self._models.committed()
+        self._predictions.committed()
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -310,24 +335,18 @@ class DuckDBEventStore:
         except duckdb.Error as exc:
             raise StoreError(f"event store query failed: {exc}") from exc
 
-    def prediction_table(self, model: str) -> str | None:
-        """The (quoted) name of the table holding ``model``'s predictions, if any."""
-        return self._models.table(model)
-
     def version_summaries(self, model: str, *, start: float, end: float) -> list[VersionSummary]:
-        table = self._models.table(model)
-        if table is None:
-            return []
         with self._reader() as cur:
             rows = cur.execute(
                 f"""
                 SELECT version, count(*), count(error),
                        quantile_cont(latency_ms, [0.5, 0.95, 0.99])
-                FROM {table}
-                WHERE ts >= make_timestamptz(?::BIGINT) AND ts < make_timestamptz(?::BIGINT)
+                FROM {TABLE}
+                WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
+                  AND ts < make_timestamptz(?::BIGINT)
                 GROUP BY version ORDER BY version
                 """,
-                [round(start * 1e6), round(end * 1e6)],
+                [model, round(start * 1e6), round(end * 1e6)],
             ).fetchall()
         window = end - start
         return [_summary(row, window) for row in rows]
@@ -348,16 +367,10 @@ class DuckDBEventStore:
         return [ResourcePeak(*row) for row in rows]
 
     def count(self, kind: str) -> int:
-        if kind == "prediction":
-            tables = [table for _, table in self._models.tables()]
-        else:
-            tables = [_TABLES[kind][0]]
-        total = 0
+        table = TABLE if kind == "prediction" else _TABLES[kind][0]
         with self._reader() as cur:
-            for table in tables:
-                row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
-                total += int(row[0]) if row else 0
-        return total
+            row = cur.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Read-only SQL for tests and tools that run inside the collector process."""
@@ -371,28 +384,24 @@ class DuckDBEventStore:
     ) -> LabelledRows:
         with self._reader() as cur:
             return duckdb_labels.labelled_predictions(
-                cur, self._models.table(model), model, start=start, end=end, version=version
+                cur, model, start=start, end=end, version=version
             )
 
     def labelled_since(
         self, model: str, *, since: float, window: float | None = None
     ) -> list[tuple[str, float]]:
         with self._reader() as cur:
-            return duckdb_labels.labelled_since(
-                cur, self._models.table(model), model, since=since, window=window
-            )
+            return duckdb_labels.labelled_since(cur, model, since=since, window=window)
 
     def delete_events_before(self, cutoff: float) -> int:
         if self._closed.is_set():
             raise StoreClosedError("the event store is closed")
-        # On the writer thread, between group commits: a delete beside the writer's
-        # transactions conflicts with a column it adds to a model's table.
+        # On the writer thread, between group commits: DuckDB's optimistic concurrency
+        # would fail a delete and an append touching the same rows' row groups.
         future: Future[int] = Future()
         self._queue.put(
             _Job(
-                lambda con: duckdb_labels.delete_events_before(
-                    con, [t for _, t in self._models.tables()] + list(_ROW_TABLES), cutoff
-                ),
+                lambda con: duckdb_labels.delete_events_before(con, [TABLE, *_ROW_TABLES], cutoff),
                 future,
             )
         )

@@ -3,7 +3,7 @@ experiment results are built from.
 
 Implements :class:`mlpulse.services.experiments.OutcomeSource` over the event store's
 ``outcomes`` table (name, value, model, version, request_id, unit_id, ts, received_at,
-batch_id), its ``labels`` table and the model's prediction table, through its read-only
+batch_id), its ``labels`` table and its predictions (:mod:`.prediction_rows`), through its read-only
 :meth:`DuckDBEventStore.query`, which runs on the store's reader cursors and maps
 DuckDB's errors to ours.
 
@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
+from mlpulse.adapters.store.prediction_rows import TABLE
+
 _NUMBER = "('BIGINT', 'UBIGINT', 'DOUBLE')"
 # Per labelled prediction: 1/0 for correct (numbers compare as numbers, so 1 == 1.0;
 # other values as their JSON text), or the absolute error (numbers only, else NULL).
@@ -37,8 +39,6 @@ _VALUE = {
 
 class _Store(Protocol):
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]: ...
-
-    def prediction_table(self, model: str) -> str | None: ...
 
 
 class DuckDBExperimentOutcomes:
@@ -74,16 +74,13 @@ class DuckDBExperimentOutcomes:
         model's outcomes with that ``request_id`` (a request linked to two units is left
         out). The value is per ``kind``: 1 when correct, or the absolute error.
         """
-        table = self._store.prediction_table(model)
-        if table is None:
-            return []
         rows = self._store.query(
             f"""
             WITH window_rows AS (
                 SELECT version, request_id, prediction
-                FROM {table}
-                WHERE ts >= make_timestamptz(?::BIGINT) AND ts < make_timestamptz(?::BIGINT)
-                  AND prediction IS NOT NULL
+                FROM {TABLE}
+                WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
+                  AND ts < make_timestamptz(?::BIGINT) AND prediction IS NOT NULL
             ),
             latest AS (
                 SELECT request_id, arg_max(label, (received_at, rowid)) AS label
@@ -112,6 +109,6 @@ class DuckDBExperimentOutcomes:
             GROUP BY unit_id, version
             ORDER BY unit_id, version
             """,
-            [round(start * 1e6), round(end * 1e6), model, model],
+            [model, round(start * 1e6), round(end * 1e6), model, model],
         )
         return [(str(u), str(v), float(total), int(count)) for u, v, total, count in rows]

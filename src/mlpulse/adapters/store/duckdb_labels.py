@@ -1,9 +1,9 @@
 """Predictions joined to their labels, and the raw events' retention, in DuckDB.
 
 What :class:`~mlpulse.adapters.store.duckdb_events.DuckDBEventStore` runs for
-:class:`mlpulse.ports.LabelStore`. The functions take a cursor and the quoted name of
-the model's prediction table (None when the model has sent no prediction yet); the
-event store maps DuckDB's errors to ours.
+:class:`mlpulse.ports.LabelStore`. The functions take a cursor and read the one
+prediction table of :mod:`.prediction_rows`; the event store maps DuckDB's errors to
+ours.
 
 A prediction's label is the latest label of its model with the same ``request_id``:
 the one received last, and of those received at once the one stored last (``rowid``).
@@ -22,6 +22,7 @@ from typing import Any
 import duckdb
 import msgspec
 
+from mlpulse.adapters.store.prediction_rows import TABLE
 from mlpulse.domain.series import LabelledRows, segment_key
 
 log = logging.getLogger("mlpulse.store")
@@ -42,7 +43,6 @@ def _empty(total: int) -> LabelledRows:
 
 def labelled_predictions(
     cur: duckdb.DuckDBPyConnection,
-    table: str | None,
     model: str,
     *,
     start: float,
@@ -54,9 +54,7 @@ def labelled_predictions(
     One statement, so ``total`` and the rows come from the same snapshot; the labels
     aggregated are only those of requests in the window.
     """
-    if table is None:
-        return _empty(0)
-    params: list[Any] = [round(start * 1e6), round(end * 1e6)]
+    params: list[Any] = [model, round(start * 1e6), round(end * 1e6)]
     only_version = ""
     if version is not None:
         only_version = "AND version = ?"
@@ -66,8 +64,9 @@ def labelled_predictions(
         f"""
         WITH window_rows AS (
             SELECT ts, version, request_id, prediction, score, probabilities, segment
-            FROM {table}
-            WHERE ts >= make_timestamptz(?::BIGINT) AND ts < make_timestamptz(?::BIGINT)
+            FROM {TABLE}
+            WHERE model = ? AND ts >= make_timestamptz(?::BIGINT)
+              AND ts < make_timestamptz(?::BIGINT)
             {only_version}
         ),
         latest AS (
@@ -108,7 +107,6 @@ def labelled_predictions(
 
 def labelled_since(
     cur: duckdb.DuckDBPyConnection,
-    table: str | None,
     model: str,
     *,
     since: float,
@@ -116,8 +114,6 @@ def labelled_since(
 ) -> list[tuple[str, float]]:
     """(version, prediction ts) of predictions labelled at or after ``since``, by time;
     with ``window``, each distinct (version, start of the aligned window) once."""
-    if table is None:
-        return []
     bucket = "epoch_us(ts)"
     params: list[Any] = []
     if window is not None:
@@ -126,15 +122,15 @@ def labelled_since(
         params += [window_us, window_us]
     rows = cur.execute(
         f"""
-        SELECT DISTINCT version, {bucket} AS us FROM {table}
-        WHERE request_id IN (
+        SELECT DISTINCT version, {bucket} AS us FROM {TABLE}
+        WHERE model = ? AND request_id IN (
             SELECT request_id FROM labels
             WHERE model = ? AND label IS NOT NULL
               AND received_at >= make_timestamptz(?::BIGINT)
         )
         ORDER BY us, version
         """,
-        [*params, model, round(since * 1e6)],
+        [*params, model, model, round(since * 1e6)],
     ).fetchall()
     return [(version, us / 1e6) for version, us in rows]
 
@@ -142,10 +138,12 @@ def labelled_since(
 def delete_events_before(
     con: duckdb.DuckDBPyConnection, tables: Sequence[str], cutoff: float
 ) -> int:
-    """Delete the rows of ``tables`` with ``ts`` < cutoff in one transaction.
+    """Delete the rows of ``tables`` with ``ts`` < cutoff, and the ``batches`` received
+    before it, in one transaction.
 
-    The event store runs this on its writer thread, between two group commits: beside
-    the writer, a delete conflicts with a column the writer adds to a model's table.
+    ``batches`` remembers each batch's id to recognise a retry, so the window in which
+    a retried batch is recognised equals the retention. The event store runs this on
+    its writer thread, between two group commits.
     """
     return _delete(con, tables, round(cutoff * 1e6))
 
@@ -159,6 +157,9 @@ def _delete(con: duckdb.DuckDBPyConnection, tables: Sequence[str], cutoff_us: in
                 f"DELETE FROM {table} WHERE ts < make_timestamptz(?::BIGINT)", [cutoff_us]
             ).fetchone()
             deleted += int(row[0]) if row else 0
+        con.execute(
+            "DELETE FROM batches WHERE received_at < make_timestamptz(?::BIGINT)", [cutoff_us]
+        )
         con.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended it already

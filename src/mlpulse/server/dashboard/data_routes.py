@@ -30,7 +30,7 @@ def _json(body: dict[str, Any]) -> Response:
     return response
 
 
-@router.get("/ui/data/models/{model}/{chart}")
+@router.get("/ui/data/models/{model:path}/{chart}")
 def model_chart_data(
     request: Request,
     model: str,

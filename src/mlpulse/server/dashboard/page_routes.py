@@ -129,7 +129,7 @@ def _registry_view(request: Request, model: str) -> tuple[list[ModelVersion], Ro
         return [], None
 
 
-@router.get("/models/{model}")
+@router.get("/models/{model:path}")
 def model_page(
     request: Request, model: str, span: str | None = Query(None, alias="range")
 ) -> Response:

@@ -11,7 +11,7 @@ import gzip
 import math
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -21,6 +21,7 @@ from mlpulse.domain.blocks import block_rows, blocks_from_rows, misaligned_colum
 from mlpulse.domain.events import (
     BLOCK_COLUMNS,
     EVENT_KINDS,
+    MAX_FEATURES,
     Batch,
     BatchId,
     Event,
@@ -81,10 +82,16 @@ _MSGPACK = _format("MessagePack", msgspec.msgpack)
 
 @dataclass(frozen=True, slots=True)
 class DecodedBatch:
+    """The valid events, and where each came from: ``event_indexes[i]`` is the position
+    of ``events[i]`` in the batch, ``block_places[j]`` the block number of ``blocks[j]``
+    and the positions of its rows (what a later check names when it refuses them)."""
+
     batch_id: str | None
     events: list[Event]
     blocks: list[PredictionBlock]
     rejected: list[Rejection]
+    event_indexes: Sequence[int]
+    block_places: list[tuple[int, Sequence[int]]]
 
 
 def media_format(content_type: str | None) -> _Format:
@@ -131,10 +138,13 @@ def decode_batch(body: bytes, fmt: _Format) -> DecodedBatch:
         raise _malformed(exc, body, fmt) from exc
     blocks: list[PredictionBlock] = []
     rejected: list[Rejection] = []
+    places: list[tuple[int, Sequence[int]]] = []
     offset = len(batch.events)
     for b, block in enumerate(batch.predictions):
-        offset += _keep_aligned(b, block, offset, blocks, rejected)
-    return DecodedBatch(batch.batch_id, batch.events, blocks, rejected)
+        offset += _keep_aligned(b, block, offset, blocks, rejected, places)
+    return DecodedBatch(
+        batch.batch_id, batch.events, blocks, rejected, range(len(batch.events)), places
+    )
 
 
 def _decode_each(body: bytes, fmt: _Format) -> DecodedBatch:
@@ -146,22 +156,26 @@ def _decode_each(body: bytes, fmt: _Format) -> DecodedBatch:
     except msgspec.DecodeError as exc:  # msgspec validates as it parses: syntax errors show here
         raise _malformed(exc, body, fmt) from exc
     events: list[Event] = []
+    indexes: list[int] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(raw.events):
         try:
             events.append(fmt.event.decode(item))
         except msgspec.ValidationError as exc:
             rejected.append(_rejection(index, str(exc), item, fmt, f"events[{index}]"))
+        else:
+            indexes.append(index)
     blocks: list[PredictionBlock] = []
+    places: list[tuple[int, Sequence[int]]] = []
     offset = len(raw.events)
     for b, item in enumerate(raw.predictions):
         try:
             block = fmt.block.decode(item)
         except msgspec.ValidationError:
-            offset += _salvage_block(b, item, offset, fmt, blocks, rejected)
+            offset += _salvage_block(b, item, offset, fmt, blocks, rejected, places)
         else:
-            offset += _keep_aligned(b, block, offset, blocks, rejected)
-    return DecodedBatch(raw.batch_id, events, blocks, rejected)
+            offset += _keep_aligned(b, block, offset, blocks, rejected, places)
+    return DecodedBatch(raw.batch_id, events, blocks, rejected, indexes, places)
 
 
 def _keep_aligned(
@@ -170,6 +184,7 @@ def _keep_aligned(
     offset: int,
     blocks: list[PredictionBlock],
     rejected: list[Rejection],
+    places: list[tuple[int, Sequence[int]]],
 ) -> int:
     """Keep ``block`` if its columns line up, else reject its rows; returns its row count."""
     n = len(block.request_id)
@@ -177,6 +192,7 @@ def _keep_aligned(
     if problem is None:
         if n:
             blocks.append(block)
+            places.append((b, range(offset, offset + n)))
     else:
         column, length = problem
         reason = f"has {length} values; request_id has {n}"
@@ -189,6 +205,12 @@ def _whole_block(b: int, column: str, reason: str, offset: int, n: int) -> list[
     return [Rejection(index=offset + i, field=field, reason=reason) for i in range(max(n, 1))]
 
 
+def block_rejections(b: int, field: str, reason: str, rows: Sequence[int]) -> list[Rejection]:
+    """Every row of a block refused for one reason, ``field`` named within the block."""
+    named = f"predictions[{b}].{field}"
+    return [Rejection(index=i, field=named, reason=reason) for i in rows]
+
+
 def _salvage_block(
     b: int,
     item: msgspec.Raw,
@@ -196,6 +218,7 @@ def _salvage_block(
     fmt: _Format,
     blocks: list[PredictionBlock],
     rejected: list[Rejection],
+    places: list[tuple[int, Sequence[int]]],
 ) -> int:
     """Validate a block that failed as a whole row by row; keep the valid rows."""
     plain = fmt.untyped.decode(item)
@@ -216,7 +239,13 @@ def _salvage_block(
     if unknown:
         rejected.extend(_whole_block(b, sorted(unknown)[0], "unknown field", offset, n))
         return max(n, 1)
+    if isinstance(plain.get("features"), dict) and len(plain["features"]) > MAX_FEATURES:
+        # Checked before the rows: validating each row of thousands of columns is slow.
+        reason = f"has {len(plain['features'])} feature names; the limit is {MAX_FEATURES}"
+        rejected.extend(_whole_block(b, "features", reason, offset, n))
+        return max(n, 1)
     valid: list[Prediction] = []
+    rows: list[int] = []
     for i, row in enumerate(block_rows(plain)):
         encoded = fmt.encode(row)
         try:
@@ -228,7 +257,10 @@ def _salvage_block(
         else:
             assert isinstance(event, Prediction)
             valid.append(event)
-    blocks.extend(blocks_from_rows(valid))
+            rows.append(offset + i)
+    if valid:  # one model and version: one block
+        blocks.extend(blocks_from_rows(valid))
+        places.append((b, rows))
     return n
 
 

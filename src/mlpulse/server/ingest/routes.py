@@ -15,6 +15,7 @@ from mlpulse.server.auth import require
 from mlpulse.server.bodies import read_body
 from mlpulse.server.errors import status_of
 from mlpulse.server.ingest.decode import decode_batch, decompress, media_format
+from mlpulse.server.ingest.screen import screen
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import body_schema, response_schema
 from mlpulse.services.ingest import IngestService, PendingBatch
@@ -28,6 +29,7 @@ def _decode_and_submit(
 ) -> PendingBatch:
     fmt = media_format(content_type)
     decoded = decode_batch(decompress(body, encoding, limit=limit), fmt)
+    decoded = screen(decoded, service.names, service.schemas)
     return service.submit(decoded.batch_id, decoded.events, decoded.blocks, decoded.rejected)
 
 

@@ -9,11 +9,8 @@ the runbook rolls the failing version back.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -25,30 +22,7 @@ from mlpulse.domain.auth import Scope
 from mlpulse.testing.process import CollectorProcess, create_key
 from tests.integration.receivers import HttpReceiver
 
-ADMIN_URL = os.environ.get("MLPULSE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        message = (
-            f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}): start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-        )
-        if os.environ.get("MLPULSE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    name = f"mlpulse_ha_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 def _config(hook: str) -> dict[str, object]:
@@ -88,7 +62,8 @@ def _wait(condition: object, timeout: float, what: str) -> float:
     pytest.fail(f"{what}: not within {timeout} s")
 
 
-def test_cluster_survives_the_leader_killed(database: str, tmp_path: Path) -> None:
+def test_cluster_survives_the_leader_killed(postgres_store: str, tmp_path: Path) -> None:
+    database = postgres_store
     admin_key = create_key(tmp_path, [Scope.ADMIN], name="admin", store=database)
     ingest_key = create_key(tmp_path, [Scope.INGEST], name="ingest", store=database)
     admin = {"Authorization": f"Bearer {admin_key}"}

@@ -24,10 +24,18 @@ from tests.conftest import RunningCollector, start_collector
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCollector]:
+@pytest.fixture(scope="module", params=["embedded", "postgres"])
+def hostile(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningCollector]:
+    """A collector on each backend: the embedded store, and PostgreSQL (a schema of its own
+    in the session's database)."""
     data_dir: Path = tmp_path_factory.mktemp("hostile")
-    process, keys = start_collector(data_dir)
+    env = {}
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        env["MLPULSE_STORE"] = f"{url}?options=-csearch_path%3Dhostile_{uuid.uuid4().hex[:8]}"
+    process, keys = start_collector(data_dir, **env)
     collector = RunningCollector(process, keys["admin"], keys["ingest"], keys["read"])
     # The first requests of a collector's life import and warm up what ingest uses.
     with Bystander(collector):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -10,8 +9,6 @@ import sys
 import textwrap
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -23,28 +20,11 @@ from mlpulse.adapters.cluster.stream_log import StreamLogReader
 from mlpulse.domain.events import PredictionBlock
 from mlpulse.domain.storage import AcceptedBatch
 
-ADMIN_URL = os.environ.get("MLPULSE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        message = (
-            f"PostgreSQL is not reachable at {ADMIN_URL} ({exc}): start it with "
-            "`pg_ctlcluster --skip-systemctl-redirect 15 main start`"
-        )
-        if os.environ.get("MLPULSE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    name = f"mlpulse_cluster_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f"CREATE DATABASE {name}")
-        try:
-            yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-        finally:
-            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+@pytest.fixture
+def pg_url(postgres_url: str) -> str:
+    """The session's database (tests/conftest.py), its public schema."""
+    return postgres_url
 
 
 def _wait(condition: object, timeout: float) -> float:

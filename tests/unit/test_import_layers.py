@@ -24,6 +24,8 @@ ALLOWED = {
 # The one store module the server, the CLI, the demo and the test helpers may import:
 # every storage port comes from the backend it opens (MLPULSE_STORE).
 STORE_FACTORY = "mlpulse.adapters.store.factory"
+# Backup, restore and the crash check, for operators' tools.
+STORE_MAINTENANCE = "mlpulse.adapters.store.maintenance"
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE)\b.*\b(FROM|INTO|SET)\b", re.DOTALL)
 THIRD_PARTY_BANNED_IN_CORE = {
     "fastapi", "starlette", "uvicorn", "duckdb", "httpx", "pydantic", "typer", "rich",
@@ -64,7 +66,8 @@ def test_layer_reaches_storage_only_through_the_backend_factory(layer: str) -> N
         f"{path.relative_to(SRC)} imports {name}"
         for path in _layer_files(layer)
         for name in _imports(path)
-        if name.startswith("mlpulse.adapters.store") and name != STORE_FACTORY
+        if name.startswith("mlpulse.adapters.store")
+        and name not in (STORE_FACTORY, STORE_MAINTENANCE)
     ]
     assert not wrong
 
@@ -108,6 +111,18 @@ def test_importing_the_sdk_loads_no_server_dependency() -> None:
         "heavy = {'fastapi','starlette','uvicorn','duckdb','pyarrow','numpy','typer','rich',"
         "'prometheus_client'} & {m.split('.')[0] for m in sys.modules};"
         "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_embedded_collector_imports_no_database_driver() -> None:
+    # The PostgreSQL driver is an extra (`mlpulse[postgres]`): a collector on the embedded
+    # store must start without it (a wheel install without the extra found this).
+    code = (
+        "import sys; from mlpulse.server.app import create_app; "
+        "import mlpulse.adapters.store.embedded; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

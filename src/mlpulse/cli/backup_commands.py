@@ -23,7 +23,7 @@ from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
 
 if TYPE_CHECKING:
-    from mlpulse.adapters.store.backup_archive import Manifest
+    from mlpulse.adapters.store.maintenance import Manifest
 
 err = Console(stderr=True, soft_wrap=True)  # messages stay one line: grep-able in logs
 
@@ -77,7 +77,7 @@ def backup_command(
     """Back up the store: the embedded one through the collector at --url, or from
     --data-dir's files when no collector runs; PostgreSQL (--store postgresql://...)
     with pg_dump. Writes a tar with a manifest (rows per table, checksums)."""
-    from mlpulse.adapters.store.backup_archive import backup, read_manifest
+    from mlpulse.adapters.store.maintenance import backup, read_manifest
 
     gzip = not output.name.endswith(".tar")
     partial = output.with_name(output.name + ".partial")
@@ -85,9 +85,9 @@ def backup_command(
     try:
         with partial.open("wb") as out:
             if postgres is not None:
-                from mlpulse.adapters.store import backup_postgres
+                from mlpulse.adapters.store.maintenance import backup_postgres
 
-                backup_postgres.backup(postgres, out, gzip=gzip)
+                backup_postgres(postgres, out, gzip=gzip)
             elif url is not None:
                 with client(url, api_key) as http:
                     _download(http, out, gzip=gzip)
@@ -133,7 +133,7 @@ def restore_command(
     """Restore a backup into a data directory, or a PostgreSQL database with --store
     (refused when it is not empty, unless --force). Checks every checksum and row count
     before moving a file into place."""
-    from mlpulse.adapters.store.backup_archive import restore
+    from mlpulse.adapters.store.maintenance import restore
 
     if not archive.is_file():
         err.print(f"[red]error:[/] no such file: {archive}")
@@ -141,9 +141,9 @@ def restore_command(
     postgres = _postgres(store)
     try:
         if postgres is not None:
-            from mlpulse.adapters.store import backup_postgres
+            from mlpulse.adapters.store.maintenance import restore_postgres
 
-            manifest = backup_postgres.restore(archive, postgres, force=force)
+            manifest = restore_postgres(archive, postgres, force=force)
             where = "PostgreSQL"
         else:
             target = _data_dir(data_dir)
@@ -189,7 +189,7 @@ def _doctor_files(data_dir: Path) -> tuple[list[dict[str, object]], list[dict[st
     import duckdb
     import msgspec
 
-    from mlpulse.adapters.store.durability import MARKER, check_directory
+    from mlpulse.adapters.store.maintenance import MARKER, check_directory
 
     events = Settings.from_env(None, data_dir=data_dir).events_path
     try:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, JSONResponse
 
-from mlpulse.adapters.store.backup_archive import backup
+from mlpulse.adapters.store.maintenance import backup
 from mlpulse.domain.auth import Scope
 from mlpulse.errors import ConfigurationError, StoreBusyError
 from mlpulse.server.auth import require

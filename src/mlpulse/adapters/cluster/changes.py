@@ -103,23 +103,3 @@ class PostgresChangeFeed:
                 subscriber(topic, key)
             except Exception:  # a loop boundary: one subscriber must not starve the rest
                 log.exception("a change subscriber failed on %s/%s", topic, key)
-
-
-class LocalChangeFeed:
-    """One process: a publish is heard by its own subscribers at once."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Subscriber] = []
-
-    def subscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.append(subscriber)
-
-    def start(self, *, wait_s: float = 0.0) -> None:
-        return None
-
-    def publish(self, topic: str, key: str) -> None:
-        for subscriber in list(self._subscribers):
-            subscriber(topic, key)
-
-    def close(self) -> None:
-        return None

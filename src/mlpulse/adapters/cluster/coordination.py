@@ -1,4 +1,5 @@
-"""What a backend gives its replicas to coordinate: one process, or many on PostgreSQL."""
+"""What the PostgreSQL backend gives its replicas to coordinate (the embedded store's one
+process: :mod:`.local`)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,11 @@ import time
 import zlib
 from collections.abc import Callable
 
-from mlpulse.adapters.cluster.changes import LocalChangeFeed, PostgresChangeFeed
-from mlpulse.adapters.cluster.leader import LocalLeadership, PostgresLeadership
+from mlpulse.adapters.cluster.changes import PostgresChangeFeed
+from mlpulse.adapters.cluster.leader import PostgresLeadership
 from mlpulse.adapters.cluster.stream_log import StreamLogReader
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.ports import ChangeFeed, Leadership
-
-
-class LocalCoordination:
-    """The embedded store: one process leads, hears its own changes, and its ingest feeds
-    the streaming detectors directly."""
-
-    def __init__(self) -> None:
-        self.leadership: Leadership = LocalLeadership()
-        self.changes: ChangeFeed = LocalChangeFeed()
-
-    def follow_stream(self, listener: Callable[[AcceptedBatch], None]) -> None:
-        return None
 
 
 class PostgresCoordination:

@@ -188,24 +188,3 @@ class PostgresLeadership:
                 self.on_change(leader)
             except Exception:  # a loop boundary: the campaign goes on
                 log.exception("leadership listener failed")
-
-
-class LocalLeadership:
-    """The embedded backend has one process: it always leads."""
-
-    name = "local"
-    is_leader = True
-
-    def leader_url(self, *, max_age_s: float = 1.0) -> str | None:
-        return None  # never asked: this process leads
-
-    def __init__(self, *, on_change: Callable[[bool], None] | None = None) -> None:
-        self.on_change = on_change
-
-    def start(self) -> None:
-        if self.on_change is not None:
-            self.on_change(True)
-
-    def close(self) -> None:
-        if self.on_change is not None:
-            self.on_change(False)

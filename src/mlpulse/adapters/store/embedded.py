@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from mlpulse.adapters.cluster.coordination import LocalCoordination
+from mlpulse.adapters.cluster.local import LocalCoordination
 from mlpulse.adapters.store.duckdb_bandits import DuckDBBanditOutcomes
 from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.adapters.store.duckdb_experiments import DuckDBExperimentOutcomes

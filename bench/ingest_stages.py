@@ -152,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     bodies = _bodies(args.batches + 1, args.batch_size)
     results: dict[str, Timing] = {}
+    sizes: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="mlpulse-stages-") as tmp:
         embedded = open_backend(Settings(data_dir=Path(tmp) / "embedded"))
         try:
@@ -175,8 +176,15 @@ def main() -> None:
             started = time.perf_counter()
             aggregator.flush()
             results["minute flush"] = {"ms_per_key": (time.perf_counter() - started) / keys * 1e3}
+            written = embedded.series.read_profiles("bench", start=0, end=4e9)
+            sizes["a minute profile (25 features), per (model, version, minute, writer)"] = max(
+                len(row.profile) for row in written
+            )
         finally:
             embedded.close()
+        sizes["DuckDB file (events.duckdb, checkpointed), per event"] = (
+            Path(tmp, "embedded", "events.duckdb").stat().st_size / n
+        )
         name = f"mlpulse_stages_{uuid.uuid4().hex[:8]}"
         admin = psycopg.connect(args.postgres, autocommit=True)
         try:
@@ -203,6 +211,20 @@ def main() -> None:
                     )
                 finally:
                     stream_log.append = append  # type: ignore[assignment]
+                with psycopg.connect(url, autocommit=True) as con:
+                    con.execute("VACUUM ANALYZE")
+
+                    def size(table: str) -> int:
+                        row = con.execute(
+                            "SELECT pg_total_relation_size(%s::regclass)", (table,)
+                        ).fetchone()
+                        assert row is not None
+                        return int(row[0])
+
+                    # Both runs stored every batch; only the first appended to the log.
+                    sizes["PostgreSQL predictions, per event"] = size("predictions") / (2 * n)
+                    sizes["PostgreSQL stream_log, per event"] = size("stream_log") / n
+                    sizes["PostgreSQL batches, per batch"] = size("batches") / (2 * len(batches))
             finally:
                 postgres.close()
         finally:
@@ -222,6 +244,10 @@ def main() -> None:
             continue
         server = f"{r['server_us']:.2f}" if "server_us" in r else ""
         print(f"| {stage} | {r['wall_us']:.2f} | {r['cpu_us']:.2f} | {server} |")
+    print("| stored | bytes |")
+    print("| --- | ---: |")
+    for table, bytes_ in sizes.items():
+        print(f"| {table} | {bytes_:.0f} |")
 
 
 if __name__ == "__main__":

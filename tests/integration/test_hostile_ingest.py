@@ -168,9 +168,9 @@ def test_5000_feature_names_as_rows_are_taken_up_to_the_limit(hostile: RunningCo
     assert [r["index"] for r in answer["rejected"]] == list(range(20, 50))
     assert answer["rejected"][0]["field"] == "events[20].features"
     # The 20 rows accepted make one block of 2,000 feature columns: the window
-    # aggregator's profile of it (about 0.2 s of Python) is what the other client
-    # waits for, as with the 1,000 new models below.
-    bystander.check(added=1.0)
+    # aggregator profiles it in slices and steps aside between them (services/windows.py),
+    # so the other client does not wait for the whole of it, as with the 1,000 new models.
+    bystander.check()
     # Known names still come in; a new one does not.
     again, _ = _post(hostile, {"events": [
         {**events[0], "request_id": "again"},
@@ -193,11 +193,14 @@ def test_1000_new_models_in_one_batch_are_taken_quickly(hostile: RunningCollecto
     assert response.status_code == 200, response.text
     assert seconds < 2
     assert response.json()["accepted"] == 1000
-    # The store takes them in ~0.1 s; what the other client still waits for is the window
-    # aggregator building 1,000 new minute profiles (about 0.2 s of Python, holding the
-    # GIL in 5 ms turns): 0.26-0.48 s p99 on the shared machine. Before the bounded
-    # layout this batch blocked every client's ingest for 88 s.
-    bystander.check(added=1.0)
+    # The store takes them in ~0.1 s; the window aggregator's 1,000 new minute profiles
+    # and detectors (about 0.2 s of Python) are built in slices of 2 ms with the lock
+    # handed on between them. The other client's p99 still grows by 0.1-0.15 s on the
+    # shared machine (0.16-0.29 s before the slices; with no aggregator at all, 10 ms):
+    # short of the 0.1 s target, which this bound does not claim: what remains is the
+    # aggregator reading every model's schema when it meets a new model (ModelKinds,
+    # bench/README.md). Before the bounded layout this batch blocked all ingest for 88 s.
+    bystander.check(added=0.25)
 
 
 def test_models_beyond_the_limit_are_refused_naming_it(tmp_path: Path) -> None:

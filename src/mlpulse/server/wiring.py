@@ -39,7 +39,13 @@ from mlpulse.services.registry import Registry
 from mlpulse.services.rollouts import Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
 from mlpulse.services.stream_detection import StreamDetectors
-from mlpulse.services.windows import AggregatorThread, ModelKinds, WindowAggregator
+from mlpulse.services.windows import (
+    AggregatorThread,
+    ModelKinds,
+    Pacer,
+    WindowAggregator,
+    paced,
+)
 
 
 def _champion_sinks(settings: Settings) -> list[ChampionSink]:
@@ -106,8 +112,8 @@ def wire(
     aggregator = WindowAggregator(series, writer=name, kinds=ModelKinds(metadata))
     state.detectors = StreamDetectors(series, clock)
     # The detectors see each model's whole stream: this process's ingest, or in a cluster
-    # every replica's, which the leader follows.
-    follower = coordination.follow_stream(state.detectors)
+    # every replica's, which the leader follows (in slices, as the aggregator does).
+    follower = coordination.follow_stream(paced(state.detectors, Pacer()))
     windows = state.windows = AggregatorThread(
         aggregator, clock, listeners=[] if follower else [state.detectors]
     )

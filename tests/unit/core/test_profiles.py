@@ -270,3 +270,19 @@ def test_profile_round_trips_and_stays_within_its_size_bound_at_a_million_rows()
     assert sizes["code"] <= 64 * 1024
     assert sizes["plan"] <= 6 * 1024 and sizes["fraud"] <= 6 * 1024
     assert profile.size_bytes <= sum(sizes.values()) + 200
+
+
+def test_numeric_profile_of_an_object_column_of_plain_numbers_equals_its_float_array() -> None:
+    mixed = np.array([1, None, True, 2.5, -3, None, 7.25], dtype=object)
+    floats = np.array([1.0, np.nan, 1.0, 2.5, -3.0, np.nan, 7.25])
+    a, b = NumericProfile(), NumericProfile()
+    a.update_many(mixed)
+    b.update_many(floats)
+    assert a.to_bytes() == b.to_bytes()
+    assert (a.count, a.missing, a.type_errors) == (7, 2, 0)
+
+
+def test_numeric_profile_counts_a_string_in_an_object_column_as_a_type_error() -> None:
+    p = NumericProfile()
+    p.update_many(np.array([1.0, "2", None], dtype=object))
+    assert (p.count, p.missing, p.type_errors, p.mean) == (3, 1, 1, 1.0)

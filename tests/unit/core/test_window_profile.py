@@ -82,6 +82,17 @@ def test_window_profile_profiles_numeric_predictions_as_numbers() -> None:
     assert "prediction" not in ranked.outputs and ranked.requests == 2
 
 
+def test_window_profile_profiles_flags_and_mixed_predictions_as_categories() -> None:
+    flags = WindowProfile.from_columns({}, {}, prediction=[True, False, None])
+    assert flags.outputs.kinds == {"prediction": "categorical"}
+    assert flags.outputs["prediction"].counts() == {"True": 1, "False": 1}
+    mixed = WindowProfile.from_columns({}, {}, prediction=[1, "fraud", None])
+    assert mixed.outputs.kinds == {"prediction": "categorical"}
+    ints = WindowProfile.from_columns({}, {}, prediction=[1, 0, 1])
+    assert ints.outputs.kinds == {"prediction": "numeric"}
+    assert ints.outputs["prediction"].mean == pytest.approx(2 / 3)
+
+
 def test_window_profile_stays_small_whatever_the_traffic() -> None:
     small, large = _profile(_events(1_000, seed=4)), _profile(_events(200_000, seed=5))
     assert large.size_bytes < 64 * 1024

@@ -26,6 +26,8 @@ __all__ = ["NumericProfile", "Ranks"]
 
 _FORMAT_VERSION = 1
 _MIN_K, _MAX_K = 8, 65535
+# Types that np.array(..., dtype=float64) converts exactly as float() does (None: NaN).
+_PLAIN: frozenset[type] = frozenset({float, int, bool, type(None)})
 
 
 class _NumericState(msgspec.Struct, array_like=True, frozen=True):
@@ -54,10 +56,17 @@ def _as_floats(xs: object) -> tuple[npt.NDArray[np.float64], int]:
     if array.dtype.kind in "fiub":
         return array.astype(np.float64, copy=False), 0
     # Object or string arrays: read value by value, so that a string such as "2" is a
-    # type error rather than silently parsed.
+    # type error rather than silently parsed. Values that are all plain numbers or None
+    # (an object column of a block: its None made it one) convert in C to the same floats.
+    values = array.tolist()
+    if set(map(type, values)) <= _PLAIN:
+        try:
+            return np.array(values, dtype=np.float64), 0
+        except OverflowError:
+            pass  # an int too large for a float: raised below as before
     out = np.empty(array.shape[0], dtype=np.float64)
     type_errors = 0
-    for i, value in enumerate(array.tolist()):
+    for i, value in enumerate(values):
         if value is None:
             out[i] = math.nan
         elif isinstance(value, numbers.Real | np.bool_):

@@ -120,10 +120,11 @@ class WindowProfile:
         output_kinds: dict[str, str] = {}
         if prediction is not None:
             values = np.asarray(prediction, dtype=object)
-            present = [v for v in values.tolist() if v is not None]
-            if not any(isinstance(v, list) for v in present):
+            # Decided by the values' types, each looked at once (not once per row).
+            present = set(map(type, values.tolist())) - {type(None)}
+            if not any(issubclass(t, list) for t in present):
                 numeric = bool(present) and all(
-                    isinstance(v, int | float) and not isinstance(v, bool) for v in present
+                    issubclass(t, int | float) and not issubclass(t, bool) for t in present
                 )
                 outputs["prediction"] = values
                 output_kinds["prediction"] = "numeric" if numeric else "categorical"

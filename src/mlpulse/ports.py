@@ -106,6 +106,12 @@ class MetadataStore(Protocol):
 
     def list_models(self) -> list[ModelInfo]: ...
 
+    def model_schema(self, model: str) -> dict[str, ColumnKind]:
+        """One model's effective column kinds (declared over inferred); {} for a model
+        without any. A read of that model's rows only: the window aggregator asks it for
+        each model it sees."""
+        ...
+
     def known_versions(self) -> set[tuple[str, str]]:
         """Every (model, version) recorded (the ingest path skips them after a restart)."""
         ...

@@ -177,6 +177,11 @@ def test_metadata_store_merges_inferred_schema_with_overrides(metadata: Metadata
     assert [v.version for v in info.versions] == ["v1", "v2"]
     assert info.schema == {"zip": ColumnKind.CATEGORICAL, "age": ColumnKind.NUMERIC}
     assert info.overrides == {"zip": ColumnKind.CATEGORICAL}
+    # One model's schema alone, the same as in the list; {} for a model without any.
+    metadata.upsert_models({("other", "v1"): {"x": ColumnKind.TEXT}}, now=3.0)
+    assert metadata.model_schema("fraud") == info.schema
+    assert metadata.model_schema("other") == {"x": ColumnKind.TEXT}
+    assert metadata.model_schema("nope") == {}
 
 
 def test_event_store_commits_what_is_queued_when_it_closes(event_store: EventStore) -> None:

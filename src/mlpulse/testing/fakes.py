@@ -317,6 +317,9 @@ class InMemoryMetadataStore:
             for name, kind in kinds.items():
                 known.setdefault(name, kind)
 
+    def model_schema(self, model: str) -> dict[str, ColumnKind]:
+        return effective_schema(self._inferred.get(model, {}), self._overrides.get(model, {}))
+
     def list_models(self) -> list[ModelInfo]:
         names = sorted({m for m, _ in self._versions} | set(self._overrides))
         return [

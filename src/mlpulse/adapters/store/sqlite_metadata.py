@@ -144,6 +144,16 @@ class SQLiteMetadataStore:
             for name in names
         ]
 
+    def model_schema(self, model: str) -> dict[str, ColumnKind]:
+        inferred: dict[str, ColumnKind] = {}
+        overrides: dict[str, ColumnKind] = {}
+        for name, source, kind in self._run(
+            "SELECT name, source, kind FROM model_columns WHERE model = ? ORDER BY name",
+            (model,),
+        ):
+            (inferred if source == "inferred" else overrides)[str(name)] = ColumnKind(kind)
+        return effective_schema(inferred, overrides)
+
     def known_columns(self) -> dict[str, set[str]]:
         """Inferred column names per model (to skip re-inferring after a restart)."""
         known: dict[str, set[str]] = {}

@@ -215,7 +215,7 @@ class StreamDetectors:
             # true rate is learnt down; one below it stays (blocks join the reference only
             # once the test is back at 0) and drifts to a false alarm: a canary started
             # beside its champion from 0 failures in its first 180 calls (healthy: 0.5 %)
-            # raised one within minutes in 2 runs of 3.
+            # raised one after 4-7 minutes in 4 of 6 ten-minute runs through a collector.
             rate = (seen[1] + 2) / (seen[0] + 4)
             streams.errors.start_from(rate, min(seen[0], PRIOR_EVENTS))
         else:

@@ -184,11 +184,15 @@ async def similar(request: Request, incident_id: str) -> Response:
     return json_response(SimilarList([SimilarIncident(i, score) for i, score in found]))
 
 
-@router.post("/{incident_id}/ack", summary="Acknowledge (you become commander if none)")
+@router.post(
+    "/{incident_id}/ack",
+    summary="Acknowledge, with its firing alerts (paged at once); you become commander if none",
+)
 async def acknowledge(request: Request, incident_id: str, key: AdminKey) -> Response:
     service = _service(request)
+    engine = request.app.state.alerts
     incident = await run_in_threadpool(
-        lambda: service.acknowledge(incident_id, by=key.name or key.key_id)
+        lambda: service.acknowledge(incident_id, by=key.name or key.key_id, alerts=engine)
     )
     return json_response(_view(incident))
 

@@ -1,8 +1,9 @@
 """The onset of an incident's alert, estimated from the signal that fired.
 
 * ``detection`` rules: the streaming detector's own change-point estimate, carried in
-  the ``mlpulse_stream_change`` point's value (seconds since the onset); a value of 1 s
-  means the detector gave none, and the alert's time is kept (``alert``);
+  the ``mlpulse_stream_change`` or ``mlpulse_canary_change`` point's value (seconds since
+  the onset; the alert starts there, ``detector``); a value of 0 means the detector gave
+  none, and the alert's time is kept (``alert``);
 * ``threshold`` rules: where the series crossed the threshold (``crossing``, see
   :func:`mlpulse.core.onset.crossing_onset`);
 * ``relative`` and ``anomaly`` rules: the shift in the series' level over its last
@@ -26,8 +27,6 @@ from mlpulse.domain.series import MetricPoint
 
 LOOKBACK_S: Final = 3 * 3600.0
 CUSUM_POINTS: Final = 60
-# A stream_change point's value when the detector has no change-point estimate.
-NO_ESTIMATE_S: Final = 1.0
 _OPS = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
 
 
@@ -45,7 +44,7 @@ def estimate_onset(
     if rule is None:
         return alert.active_since, "reported"
     if rule.kind == "detection":
-        if alert.value > 0 and not math.isclose(alert.value, NO_ESTIMATE_S):
+        if alert.value > 0:
             return alert.active_since, "detector"
         return fallback
     if series is None or rule.kind == "absent":

@@ -38,6 +38,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import msgspec
 
@@ -71,6 +72,14 @@ def _entry(at: float, kind: EntryKind, text: str, **data: object) -> TimelineEnt
 
 def _inline(job: Callable[[], None]) -> None:
     job()
+
+
+class AlertAcknowledger(Protocol):
+    """What acknowledging an incident needs of the alert engine."""
+
+    def alerts(self, *, state: str | None = None) -> list[Alert]: ...
+
+    def acknowledge(self, fp: str, *, by: str) -> Alert: ...
 
 
 class IncidentService:
@@ -279,16 +288,39 @@ class IncidentService:
         """Decline a waiting action: it never runs; the refusal is audited."""
         return self._runner.reject(approval_id, by=by, reason=reason)
 
-    def acknowledge(self, incident_id: str, *, by: str) -> Incident:
+    def acknowledge(
+        self, incident_id: str, *, by: str, alerts: AlertAcknowledger | None = None
+    ) -> Incident:
+        """Acknowledge the incident (``by`` becomes its commander if it has none) and,
+        given the alert engine, its firing alerts not acknowledged yet: their pages are
+        acknowledged in PagerDuty and Opsgenie at once and their escalation stops, as
+        when each alert is acknowledged."""
+        # The engine calls on_alerts under its lock, which takes ours: never wait for the
+        # engine while holding ours (read its alerts before, acknowledge them after).
+        firing = [] if alerts is None else alerts.alerts(state="firing")
         with self._lock:
             incident = self.get(incident_id)
+            waiting = [
+                a.fingerprint for a in firing
+                if a.fingerprint in incident.alerts and a.acknowledged_by is None
+            ]  # fmt: skip
             if incident.acknowledged_at is None:
                 incident = msgspec.structs.replace(
                     incident, acknowledged_at=self._clock.now(), commander=incident.commander or by
                 )
-            return self._status(
-                incident, "acknowledged", self._clock.now(), f"acknowledged by {by}"
-            )
+            text = f"acknowledged by {by}"
+            if len(waiting) == 1:
+                text += " with its firing alert"
+            elif waiting:
+                text += f" with its {len(waiting)} firing alerts"
+            incident = self._status(incident, "acknowledged", self._clock.now(), text)
+        if alerts is not None:
+            for fingerprint in waiting:
+                try:
+                    alerts.acknowledge(fingerprint, by=by)
+                except NotFoundError:  # forgotten since (resolved long ago): nothing to page
+                    log.info("alert %s of incident %s is gone", fingerprint, incident.id)
+        return incident
 
     def resolve(self, incident_id: str, *, by: str) -> Incident:
         with self._lock:

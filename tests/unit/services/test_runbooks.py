@@ -296,7 +296,7 @@ def test_incident_onset_is_where_the_threshold_was_crossed_not_the_alert(world: 
 def test_incident_onset_of_a_detection_without_an_estimate_says_so(world: World) -> None:
     rule = RuleConfig(kind="detection", series="mlpulse_stream_change", severity="critical")
     world.config = Config(version=1, rules={"errors": rule})
-    alert = msgspec.structs.replace(_alert(version="v3"), value=1.0)
+    alert = msgspec.structs.replace(_alert(version="v3"), value=0.0)
     world.service().on_alerts([alert], T0)
 
     (incident,) = world.service().incidents()

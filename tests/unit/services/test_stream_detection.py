@@ -14,10 +14,12 @@ from mlpulse.domain.rules import ReceiverConfig, RouteConfig, RuleConfig
 from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.stream_detection import (
+    ARRIVALS_KEPT,
     BASELINE_HOLD_S,
     CANARY_CHANGE,
     STREAM_CHANGE,
     StreamDetectors,
+    _ScoreSeconds,
 )
 from mlpulse.testing.fakes import InMemorySeriesStore
 
@@ -213,3 +215,88 @@ def test_the_version_that_replaced_the_baseline_becomes_the_baseline_after_the_h
     assert [labels for _, _, labels in _canary_points(store)] == [
         {"model": "recs", "version": "v3", "signal": "latency", "baseline": "v2"}
     ]
+
+
+def _score_block(start: float, scores: np.ndarray) -> PredictionBlock:
+    n = len(scores)
+    return PredictionBlock(
+        model="recs",
+        version="v1",
+        request_id=[f"s-{start}-{i}" for i in range(n)],
+        timestamp=[start + i / n for i in range(n)],
+        score=scores.tolist(),
+    )
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_score_shift_is_dated_at_its_change_point_not_before_the_detection(seed: int) -> None:
+    # Scores around 0.3 for 200 s at 200/s, then around 0.4 from t = 1,200: ADWIN's cut
+    # dates the change (it used to be dated one second before the detection).
+    rng = np.random.default_rng(seed)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    for second in range(1000, 1260):
+        clock.t = float(second + 1) + 0.5  # the collector sees a second half a second late
+        mean = 0.3 if second < 1200 else 0.4
+        scores = np.clip(rng.normal(mean, 0.15, 200), 0.0, 1.0)
+        detectors(AcceptedBatch(batch_id=str(second), received_at=clock.t,
+                                predictions=[_score_block(float(second), scores)]))  # fmt: skip
+    points = store.query_points(STREAM_CHANGE, matchers={"stream": "score"}, start=0, end=2e9)
+    assert points, "the score shift was not detected"
+    first = points[0]
+    assert first.labels["detector"] == "adwin" and first.ts < 1220.0
+    assert abs(first.ts - first.value - 1200.0) <= 1.0, (first.ts, first.value)
+
+
+def test_score_seconds_date_the_kth_score_within_its_second() -> None:
+    seconds = _ScoreSeconds()
+    for t in [10.0, 10.2, 10.4, 10.6, 12.5, 12.7, 11.0]:  # the last one is late
+        seconds.add(t, 0.5)
+    assert [seconds.time_of(k) for k in (0, 2, 4, 5, 6)] == [10.0, 10.5, 12.0, 12 + 1 / 3,
+                                                             12 + 2 / 3]  # fmt: skip
+    assert seconds.time_of(7) is None  # not arrived yet
+    old = _ScoreSeconds()
+    for t in range(ARRIVALS_KEPT + 10):
+        old.add(float(t), 0.5)
+    assert old.time_of(9) is None and old.time_of(10) == 10.0  # older than the seconds kept
+    assert old.change_point(9) is None
+
+
+def test_score_seconds_change_point_is_where_the_new_level_began() -> None:
+    seconds = _ScoreSeconds()
+    for t in range(100):
+        for i in range(10):
+            seconds.add(t + i / 10, 0.3 if t < 95 else 0.6)
+    # ADWIN kept the scores from t = 93 (two seconds too early): the shift was at 95.
+    assert seconds.change_point(930) == 95.0
+    down = _ScoreSeconds()
+    for t in range(100):
+        for i in range(10):
+            down.add(t + i / 10, 0.6 if t < 95 else 0.3)
+    assert down.change_point(930) == 95.0  # either way
+    assert seconds.change_point(0) == 0.0  # nothing before the window: its start
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_healthy_canary_started_beside_its_champion_raises_no_error_alarm(seed: int) -> None:
+    # v1 (180 calls/s) and a 10% canary v2 (20 calls/s) start together, both failing at a
+    # healthy 0.5%: v2's test starts from the model's rate over v1's first second, often
+    # 0 failures in 180. Started there, its reference sat below its true rate for good
+    # (a block joins it only once the test is back at 0) and it raised a false alarm
+    # within minutes; 20 minutes raise none.
+    rng = np.random.default_rng(100 + seed)
+    store, clock = InMemorySeriesStore(), _Clock()
+    detectors = StreamDetectors(store, clock)
+    for second in range(1000, 2200):
+        clock.t = float(second + 1)
+        blocks = [
+            PredictionBlock(
+                model="recs", version=version,
+                request_id=[f"{version}-{second}-{i}" for i in range(n)],
+                timestamp=[second + i / n for i in range(n)],
+                error=["boom" if f else None for f in (rng.random(n) < 0.005).tolist()],
+            )
+            for version, n in (("v1", 180), ("v2", 20))
+        ]  # fmt: skip
+        detectors(AcceptedBatch(batch_id=str(second), received_at=clock.t, predictions=blocks))
+    assert _detections(store, "v1") == [] and _detections(store, "v2") == []

@@ -19,7 +19,7 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def control_character(name: str) -> str | None:
-    """The first control character of ``name`` as ``U+XXXX``, or None.
+    """The first control character of ``name`` written like ``U+0000``, or None.
 
     >>> control_character("team/fraud") is None
     True

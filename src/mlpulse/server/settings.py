@@ -62,6 +62,9 @@ class Settings:
     web_assets: Path = field(default_factory=default_web_assets)
     # mlpulse's address as people reach it (https://mlpulse.example.com): pages link back.
     external_url: str = ""
+    # Signs dashboard sessions; the same on every replica of a cluster, so a session made
+    # on one is valid on the others. "" = a secret made in the data directory.
+    dashboard_secret: str = ""
     # Limits enforced at ingest (docs/production.md, "Limits").
     max_models: int = MAX_MODELS
     max_features_per_model: int = MAX_FEATURES
@@ -110,6 +113,7 @@ class Settings:
             "mlflow_tracking_uri": env.get("MLPULSE_MLFLOW_TRACKING_URI", ""),
             "web_assets": env.get("MLPULSE_WEB_ASSETS") or str(default_web_assets()),
             "external_url": env.get("MLPULSE_EXTERNAL_URL", ""),
+            "dashboard_secret": env.get("MLPULSE_DASHBOARD_SECRET", ""),
             "max_models": env.get("MLPULSE_MAX_MODELS", str(MAX_MODELS)),
             "max_features_per_model": env.get("MLPULSE_MAX_FEATURES_PER_MODEL", str(MAX_FEATURES)),
         }
@@ -143,6 +147,7 @@ class Settings:
             mlflow_tracking_uri=str(values["mlflow_tracking_uri"]),
             web_assets=Path(str(values["web_assets"])),
             external_url=_external_url(str(values["external_url"])),
+            dashboard_secret=_dashboard_secret(str(values["dashboard_secret"])),
             max_models=_number(int, "MLPULSE_MAX_MODELS", values["max_models"], low=1, high=10**6),
             max_features_per_model=_number(
                 int,
@@ -161,6 +166,16 @@ def _store(raw: str) -> str:
         scheme = raw.split("://", 1)[0]
         raise ConfigurationError(
             f"MLPULSE_STORE must be a directory or a postgresql:// URL; got a {scheme}:// URL"
+        )
+    return raw
+
+
+def _dashboard_secret(raw: str) -> str:
+    """At least 32 characters, or "" (none set); never echoed."""
+    if raw and len(raw) < 32:
+        raise ConfigurationError(
+            f"MLPULSE_DASHBOARD_SECRET must be at least 32 characters (e.g. `openssl rand "
+            f"-hex 32`); got {len(raw)}"
         )
     return raw
 

@@ -80,3 +80,12 @@ def test_settings_from_env_reads_the_ingest_limits() -> None:
     env = {"MLPULSE_MAX_MODELS": "50", "MLPULSE_MAX_FEATURES_PER_MODEL": "300"}
     settings = Settings.from_env(env)
     assert (settings.max_models, settings.max_features_per_model) == (50, 300)
+
+
+def test_settings_dashboard_secret_is_read_and_must_be_long_enough() -> None:
+    secret = "s" * 32
+    assert Settings.from_env({"MLPULSE_DASHBOARD_SECRET": secret}).dashboard_secret == secret
+    assert Settings.from_env({}).dashboard_secret == ""
+    with pytest.raises(ConfigurationError, match="at least 32 characters") as caught:
+        Settings.from_env({"MLPULSE_DASHBOARD_SECRET": "short-secret"})
+    assert "short-secret" not in str(caught.value)

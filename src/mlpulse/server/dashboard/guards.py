@@ -32,7 +32,11 @@ def sessions(request: Request) -> Sessions:
             if found is None:
                 settings: Settings = state.settings
                 found = Sessions(
-                    Signer(load_secret(settings.data_dir)),
+                    Signer(
+                        settings.dashboard_secret.encode()
+                        if settings.dashboard_secret  # a cluster's replicas share it
+                        else load_secret(settings.data_dir)
+                    ),
                     state.metadata,
                     cache_seconds=settings.key_cache_seconds,
                 )

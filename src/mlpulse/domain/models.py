@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import msgspec
 
-from mlpulse.domain.schema import ColumnKind
+from mlpulse.domain.schema import ColumnKind, effective_schema
 
 
 class VersionInfo(msgspec.Struct, frozen=True):
@@ -61,3 +64,37 @@ class ResourcePeak(msgspec.Struct, frozen=True):
     cpu_percent: float | None
     memory_percent: float | None
     gpu_utilization: float | None
+
+
+def schema_from_rows(columns: Iterable[tuple[Any, Any, Any]]) -> dict[str, ColumnKind]:
+    """One model's effective schema from its stored (name, source, kind) rows, where
+    source is ``inferred`` or ``override`` (what every metadata store keeps)."""
+    inferred: dict[str, ColumnKind] = {}
+    overrides: dict[str, ColumnKind] = {}
+    for name, source, kind in columns:
+        (inferred if source == "inferred" else overrides)[str(name)] = ColumnKind(kind)
+    return effective_schema(inferred, overrides)
+
+
+def models_from_rows(
+    versions: Iterable[tuple[Any, Any, Any]], columns: Iterable[tuple[Any, Any, Any, Any]]
+) -> list[ModelInfo]:
+    """Every model from stored (model, version, first_seen) rows, oldest version first,
+    and (model, name, source, kind) column rows; sorted by name."""
+    seen: dict[str, list[VersionInfo]] = {}
+    for model, version, first_seen in versions:
+        seen.setdefault(str(model), []).append(VersionInfo(str(version), float(first_seen)))
+    inferred: dict[str, dict[str, ColumnKind]] = {}
+    overrides: dict[str, dict[str, ColumnKind]] = {}
+    for model, name, source, kind in columns:
+        target = inferred if source == "inferred" else overrides
+        target.setdefault(str(model), {})[str(name)] = ColumnKind(kind)
+    return [
+        ModelInfo(
+            model=name,
+            versions=seen.get(name, []),
+            schema=effective_schema(inferred.get(name, {}), overrides.get(name, {})),
+            overrides=overrides.get(name, {}),
+        )
+        for name in sorted(set(seen) | set(overrides))
+    ]

@@ -15,8 +15,8 @@ from typing import Any
 
 from mlpulse.adapters.store.sqlite_database import SQLiteDatabase, SQLiteTables
 from mlpulse.domain.auth import TOKEN_PREFIX, ApiKey, Scope, hash_token
-from mlpulse.domain.models import ModelInfo, VersionInfo
-from mlpulse.domain.schema import ColumnKind, effective_schema
+from mlpulse.domain.models import ModelInfo, models_from_rows, schema_from_rows
+from mlpulse.domain.schema import ColumnKind
 
 
 class SQLiteMetadataStore:
@@ -119,40 +119,21 @@ class SQLiteMetadataStore:
             self._run_many(statements)
 
     def list_models(self) -> list[ModelInfo]:
-        versions: dict[str, list[VersionInfo]] = {}
-        for model, version, first_seen in self._run(
+        versions = self._run(
             "SELECT model, version, first_seen FROM model_versions ORDER BY model, first_seen"
-        ):
-            versions.setdefault(str(model), []).append(
-                VersionInfo(version=str(version), first_seen=float(first_seen))
-            )
-        inferred: dict[str, dict[str, ColumnKind]] = {}
-        overrides: dict[str, dict[str, ColumnKind]] = {}
-        for model, name, source, kind in self._run(
+        )
+        columns = self._run(
             "SELECT model, name, source, kind FROM model_columns ORDER BY model, name"
-        ):
-            target = inferred if source == "inferred" else overrides
-            target.setdefault(str(model), {})[str(name)] = ColumnKind(kind)
-        names = sorted(set(versions) | set(overrides))
-        return [
-            ModelInfo(
-                model=name,
-                versions=versions.get(name, []),
-                schema=effective_schema(inferred.get(name, {}), overrides.get(name, {})),
-                overrides=overrides.get(name, {}),
-            )
-            for name in names
-        ]
+        )
+        return models_from_rows(versions, columns)
 
     def model_schema(self, model: str) -> dict[str, ColumnKind]:
-        inferred: dict[str, ColumnKind] = {}
-        overrides: dict[str, ColumnKind] = {}
-        for name, source, kind in self._run(
-            "SELECT name, source, kind FROM model_columns WHERE model = ? ORDER BY name",
-            (model,),
-        ):
-            (inferred if source == "inferred" else overrides)[str(name)] = ColumnKind(kind)
-        return effective_schema(inferred, overrides)
+        return schema_from_rows(
+            self._run(
+                "SELECT name, source, kind FROM model_columns WHERE model = ? ORDER BY name",
+                (model,),
+            )
+        )
 
     def known_columns(self) -> dict[str, set[str]]:
         """Inferred column names per model (to skip re-inferring after a restart)."""

@@ -90,8 +90,17 @@ def _points(now: float) -> list[MetricPoint]:
                 )
         v1 = {**base, "version": "v1"}
         points += [
-            MetricPoint(ts, "mlpulse_drift_score", {**v1, "column": "amount"}, 0.3, "critical"),
-            MetricPoint(ts, "mlpulse_drift_score", {**v1, "column": "age"}, 0.05, "ok"),
+            # drift severities: 1 = the column's warning threshold, 2 = its critical one
+            MetricPoint(
+                ts,
+                "mlpulse_drift_score",
+                {**v1, "column": "amount", "method": "psi"},
+                2.5,
+                "critical",
+            ),
+            MetricPoint(
+                ts, "mlpulse_drift_score", {**v1, "column": "age", "method": "ks"}, 0.4, "ok"
+            ),
             MetricPoint(ts, "mlpulse_drift_share", v1, 0.5, "critical"),
             MetricPoint(ts, "mlpulse_missing_rate", {**v1, "column": "amount"}, 0.12, "warning"),
             MetricPoint(ts, "mlpulse_label_coverage", v1, 0.4),
@@ -195,6 +204,17 @@ def _ingest_outcomes(client: httpx.Client, ingest_key: str) -> None:
                     "timestamp": NOW - 2 * HOUR + unit,
                 }
             )
+    # Predictions: six of fraud in the last five minutes (0.02/s), one of "quiet" seven
+    # minutes ago (0/s now, whatever its throughput monitor said last).
+    for i in range(6):
+        events.append(
+            {"kind": "prediction", "model": MODEL, "version": "v1", "request_id": f"p{i}",
+             "features": {"amount": 1.0}, "timestamp": NOW - 120 - i}
+        )  # fmt: skip
+    events.append(
+        {"kind": "prediction", "model": "quiet", "version": "v1", "request_id": "q1",
+         "features": {"amount": 1.0}, "timestamp": NOW - 7 * MINUTE}
+    )  # fmt: skip
     response = client.post(
         "/v1/ingest",
         json={"events": events},
@@ -395,12 +415,19 @@ def test_overview_shows_each_model_with_its_health(reader: Dashboard) -> None:
     assert 'id="models"' in html and row
     cells = row.group(1)
     assert "critical" in cells  # a critical drift point and a firing critical alert
-    assert re.search(r'class="num traffic">12<', cells)  # 10/s (v1) + 2/s (v2)
+    # predictions/s over the last five minutes, counted from the events: 6 / 300 s
+    assert re.search(r'class="num traffic">0.02<', cells)
+    assert "Predictions/s (last 5 min)" in html
+    # ... and 0 for a model whose last prediction came seven minutes ago
+    quiet = re.search(r'<tr data-model="quiet">(.*?)</tr>', html, re.S)
+    assert quiet and re.search(r'class="num traffic">0<', quiet.group(1))
+    assert re.search(r'class="spark"><span class="hint no-data">no data yet<', quiet.group(1))
     assert re.search(r'class="num p99">51<', cells)  # the newest p99 of v1
-    assert "amount (0.3)" in cells
+    assert "amount (2.5)" in cells  # the highest drift severity
     assert re.search(r'class="num alerts"><a href="/alerts">1<', cells)
     assert re.search(r'class="num incidents"><a href="/incidents">1<', cells)
     # the traffic of the last day as an inline SVG, the status with what it is based on
+    # (the sparkline is the throughput monitor's: 10/s of v1 and 2/s of v2)
     assert re.search(r'<td class="spark"><svg class="sparkline"[^>]*><title>[^<]*newest 12<', cells)
     assert re.search(r'<span class="badge critical" title="Worst of [^"]*v1, v2', cells)
     for nav in ("overview", "alerts", "incidents", "experiments", "business"):
@@ -547,13 +574,50 @@ def test_latency_chart_draws_each_quantile_with_the_bucket_max(reader: Dashboard
     assert body["color_of"]["v1 p50"] == body["color_of"]["v1 p99"] == "v1"
 
 
-def test_drift_heatmap_has_a_row_per_feature(reader: Dashboard) -> None:
+def test_drift_heatmap_has_a_row_per_feature_worst_first_with_its_method(
+    reader: Dashboard,
+) -> None:
     body = _chart(reader.client, f"/ui/data/models/{MODEL}/drift-heatmap?range=6h")
 
     assert body["kind"] == "heatmap"
-    assert body["y"] == ["age", "amount"]
-    assert {c[2] for c in body["cells"] if c[1] == 1} == {0.3}
-    assert body["points"] == 2 * len(body["x"])
+    assert body["y"] == ["amount", "age"]  # the highest severity first, not alphabetical
+    assert body["methods"] == ["psi", "ks"]
+    assert body["unit"] == "drift severity"
+    assert body["legend"] == "drift severity: 1 = warning threshold, 2 = critical"
+    assert {c[2] for c in body["cells"] if c[1] == 0} == {2.5}
+    assert body["points"] == 2 * 90  # two rows of 180 minutes in 2-minute buckets
+    # each cell spans its bucket (minute points: the cadence is the bucket) on the time axis
+    assert {c[3] - c[0] for c in body["cells"]} == {120_000}
+    assert all(body["x_range"][0] <= c[0] < c[3] <= body["x_range"][1] + 120_000
+               for c in body["cells"])  # fmt: skip
+
+
+def test_every_chart_of_the_model_page_spans_the_selected_range(reader: Dashboard) -> None:
+    for chart in ("traffic", "latency", "errors", "drift-heatmap", "performance",
+                  "label-coverage"):  # fmt: skip
+        body = _chart(reader.client, f"/ui/data/models/{MODEL}/{chart}?range=1h")
+        assert body["x_range"] == [round((NOW - HOUR) * 1000), round(NOW * 1000)], chart
+
+
+def test_performance_point_of_a_daily_window_is_dated_at_the_first_event(
+    reader: Dashboard,
+) -> None:
+    """A 1-day window's point is dated at the window's start (midnight): a version that
+    began later that day shows it at its first event, never before it existed."""
+    midnight = NOW - 86400.0  # NOW is a midnight: the day before it, which ends at NOW
+    labels = {"model": "daily", "version": "v1", "monitor": "perf", "metric": "auc",
+              "window": "1d"}  # fmt: skip
+    state = reader.app.state
+    state.metadata.upsert_models({("daily", "v1"): {}}, now=NOW - 3 * HOUR)
+    state.series.append_points([MetricPoint(midnight, "mlpulse_performance", labels, 0.9, "ok")])
+
+    body = _chart(reader.client, "/ui/data/models/daily/performance?range=7d")
+
+    (series,) = body["series"]
+    first_seen = min(v.first_seen for m in state.metadata.list_models() if m.model == "daily"
+                     for v in m.versions)  # fmt: skip
+    assert series["data"] == [[round(max(midnight, first_seen) * 1000), 0.9]]
+    assert series["data"][0][0] >= round(first_seen * 1000) > round(midnight * 1000)
 
 
 def test_performance_chart_has_realised_and_estimated_and_coverage_its_own(

@@ -10,12 +10,15 @@ Times are epoch milliseconds (ECharts' time axis). Shapes:
   ``line_type`` (series name → ``dashed`` or ``dotted``: estimates) and ``panels``
   (small multiples: ``{title, unit, series}``, one y axis of its own each, stacked
   over one time axis; a series in no panel goes to the first);
-* ``heatmap``: ``x`` (bucket times), ``y`` (row names), ``cells`` of ``[x index,
-  y index, value]``;
+* ``heatmap``: ``y`` (row names, worst first), ``methods`` (one per row), ``cells``
+  of ``[from ms, y index, value, to ms]`` over a time axis, ``legend`` (what the colour
+  scale means);
 * ``interval``: ``categories`` and ``series`` of ``{name, data: [[estimate, low,
   high], ...]}`` (an estimate with its interval per category).
 
 ``points`` counts the values drawn; 0 makes the page say "no data in this range".
+The data routes add ``x_range`` (``[start ms, end ms]``, the page's selected range):
+every time axis of a page spans it, so the charts of one page line up.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 Line = list[tuple[float, float]]
@@ -91,12 +95,43 @@ def line_chart(
     }
 
 
-def heatmap_chart(rows: Mapping[str, Line], *, unit: str) -> dict[str, Any]:
-    times = sorted({ts for line in rows.values() for ts, _ in line})
-    index = {ts: i for i, ts in enumerate(times)}
-    names = sorted(rows)
+def cell_seconds(rows: Mapping[str, Line], *, bucket_s: float) -> float:
+    """How long one heatmap cell lasts: the median time between a row's consecutive
+    points (an hourly drift monitor's hour), a bucket at least.
+
+    >>> cell_seconds({"a": [(0.0, 1.0), (3600.0, 1.0), (7200.0, 1.0)]}, bucket_s=300.0)
+    3600.0
+    >>> cell_seconds({"a": [(0.0, 1.0)]}, bucket_s=300.0)
+    300.0
+    """
+    gaps = sorted(b[0] - a[0] for line in rows.values() for a, b in pairwise(line))
+    return max(bucket_s, gaps[len(gaps) // 2] if gaps else 0.0)
+
+
+def heatmap_chart(
+    rows: Mapping[str, Line],
+    *,
+    unit: str,
+    bucket_s: float,
+    start: float,
+    methods: Mapping[str, str] | None = None,
+    legend: str = "",
+) -> dict[str, Any]:
+    """Rows worst first (the highest value, then the name), drawn over a time axis.
+
+    Each point (a bucket's start time ``ts`` and its value) is a cell over the
+    :func:`cell_seconds` that end with its bucket, no earlier than ``start``: a drift
+    point describes the window before it. ``cells`` are ``[from ms, row index, value,
+    to ms]``; ``methods`` (row name → how its values were measured) go to the tooltip.
+    """
+    cell_s = cell_seconds(rows, bucket_s=bucket_s)
+    worst = {
+        name: max((v for _, v in line if math.isfinite(v)), default=-math.inf)
+        for name, line in rows.items()
+    }
+    names = sorted(rows, key=lambda name: (-worst[name], name))
     cells = [
-        [index[ts], y, round(v, 6)]
+        [_ms(max(start, ts + bucket_s - cell_s)), y, round(v, 6), _ms(ts + bucket_s)]
         for y, name in enumerate(names)
         for ts, v in rows[name]
         if math.isfinite(v)
@@ -104,8 +139,9 @@ def heatmap_chart(rows: Mapping[str, Line], *, unit: str) -> dict[str, Any]:
     return {
         "kind": "heatmap",
         "unit": unit,
-        "x": [_ms(ts) for ts in times],
+        "legend": legend,
         "y": names,
+        "methods": [(methods or {}).get(name, "") for name in names],
         "cells": cells,
         "max": max((c[2] for c in cells), default=0.0),
         "points": len(cells),

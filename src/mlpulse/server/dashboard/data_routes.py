@@ -19,12 +19,16 @@ from mlpulse.server.dashboard.chart_data import line_chart
 from mlpulse.server.dashboard.experiment_view import estimates_chart, sequential_chart
 from mlpulse.server.dashboard.guards import data_session
 from mlpulse.server.dashboard.model_charts import deployment_markers, model_chart
-from mlpulse.server.dashboard.time_range import time_range
+from mlpulse.server.dashboard.time_range import TimeRange, time_range
 
 router = APIRouter(include_in_schema=False)
 
 
-def _json(body: dict[str, Any]) -> Response:
+def _json(body: dict[str, Any], window: TimeRange | None = None) -> Response:
+    """``body`` as JSON; with ``window``, its range as every time axis's span."""
+    if window is not None:
+        body["range"] = window.key
+        body["x_range"] = [round(window.start * 1000), round(window.end * 1000)]
     response = json_response(body)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -41,11 +45,14 @@ def model_chart_data(
     state = request.app.state
     window = time_range(span, now=state.clock.now())
     markers = deployment_markers(state.registry.deployments(model=model), window)
-    body = model_chart(chart, state.series, model, window, markers)
+    first_seen: dict[str, float] = {}
+    if chart == "performance":
+        info = next((m for m in state.metadata.list_models() if m.model == model), None)
+        first_seen = {v.version: v.first_seen for v in info.versions} if info else {}
+    body = model_chart(chart, state.series, model, window, markers, first_seen=first_seen)
     if body is None:
         raise NotFoundError(f"no chart named {chart!r}")
-    body["range"] = window.key
-    return _json(body)
+    return _json(body, window)
 
 
 @router.get("/ui/data/experiments/{name}/{chart}")
@@ -72,8 +79,8 @@ def business_chart_data(
     window = time_range(span, now=state.clock.now())
     if chart == "kpis":
         kpis = kpi_lines(state.traffic, model, window)
-        return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)))
+        return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)), window)
     if chart == "technical":
         lines = hourly_cache(request).technical(state.series, model, window)
-        return _json(line_chart(lines, unit="", panels=TECHNICAL_PANELS))
+        return _json(line_chart(lines, unit="", panels=TECHNICAL_PANELS), window)
     raise NotFoundError(f"no chart named {chart!r}")

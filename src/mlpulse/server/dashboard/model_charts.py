@@ -24,6 +24,7 @@ from mlpulse.server.dashboard.time_range import TimeRange
 
 LATENCY_QUANTILES: Final = ("p50", "p95", "p99")
 MARKED_CHARTS: Final = frozenset({"traffic", "latency", "errors"})
+SEVERITY_LEGEND: Final = "drift severity: 1 = warning threshold, 2 = critical"
 
 
 def _by_version(labels: Mapping[str, str]) -> str | None:
@@ -55,6 +56,38 @@ def _by_column(labels: Mapping[str, str]) -> str | None:
     return labels.get("column") if is_overall(labels) else None
 
 
+def _drift_heatmap(series: SeriesStore, model: str, window: TimeRange) -> dict[str, Any]:
+    """Drift severity per feature (the worst version's), worst feature first, each row
+    with the method(s) its severity comes from."""
+    methods: dict[str, set[str]] = {}
+
+    def column(labels: Mapping[str, str]) -> str | None:
+        name = _by_column(labels)
+        if name is not None and labels.get("method"):
+            methods.setdefault(name, set()).add(labels["method"])
+        return name
+
+    rows = bucketed_lines(series, DRIFT_SCORE, model, window, line_of=column, aggregate="max")
+    return heatmap_chart(
+        rows,
+        unit="drift severity",
+        legend=SEVERITY_LEGEND,
+        bucket_s=window.bucket_s,
+        start=window.start,
+        methods={name: ", ".join(sorted(found)) for name, found in methods.items()},
+    )
+
+
+def _dated_from_first_event(lines: dict[str, Line], first_seen: Mapping[str, float]) -> None:
+    """A performance point is dated at its window's start (midnight for a 1-day window):
+    a version that began later in that window gets its point at its first event, never
+    before it existed."""
+    for name, points in lines.items():
+        began = first_seen.get(_version_of(name))
+        if began is not None:
+            lines[name] = [(max(ts, began), value) for ts, value in points]
+
+
 def deployment_markers(deployments: list[Deployment], window: TimeRange) -> list[tuple[float, str]]:
     """Registry deployments in the window, as (time, "promote v2") chart markers."""
     return [
@@ -70,8 +103,13 @@ def model_chart(
     model: str,
     window: TimeRange,
     markers: list[tuple[float, str]],
+    *,
+    first_seen: Mapping[str, float] | None = None,
 ) -> dict[str, Any] | None:
-    """The JSON of the model page's chart named ``chart`` (None: no such chart)."""
+    """The JSON of the model page's chart named ``chart`` (None: no such chart).
+
+    ``first_seen``: each version's first event (the performance points of a window it
+    began in are dated there)."""
     marks = markers if chart in MARKED_CHARTS else []
     if chart == "traffic":
         lines = bucketed_lines(series, THROUGHPUT, model, window, line_of=_by_version)
@@ -95,10 +133,7 @@ def model_chart(
         lines = bucketed_lines(series, ERROR_RATE, model, window, line_of=_by_version)
         return line_chart(lines, unit="share", markers=marks)
     if chart == "drift-heatmap":
-        rows = bucketed_lines(
-            series, DRIFT_SCORE, model, window, line_of=_by_column, aggregate="max"
-        )
-        return heatmap_chart(rows, unit="drift score")
+        return _drift_heatmap(series, model, window)
     if chart == "performance":
         measured: dict[str, Line] = {}
         measured.update(
@@ -110,6 +145,7 @@ def model_chart(
             series, ESTIMATED, model, window, line_of=_performance_line("estimated")
         )
         measured.update(estimated)
+        _dated_from_first_event(measured, first_seen or {})
         # Label coverage has a chart of its own (label-coverage), not a second axis here.
         return line_chart(
             measured,

@@ -10,6 +10,7 @@ that series is kept, hours after it served its last request.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -17,7 +18,7 @@ from typing import Final
 from mlpulse.domain.alerts import Alert, AlertState
 from mlpulse.domain.incidents import Incident
 from mlpulse.domain.series import MetricPoint
-from mlpulse.ports import SeriesStore
+from mlpulse.ports import SeriesStore, TrafficSource
 from mlpulse.server.dashboard.metric_series import (
     DRIFT_SCORE,
     DRIFT_SHARE,
@@ -30,6 +31,10 @@ from mlpulse.server.dashboard.metric_series import (
 )
 
 OPEN_ALERT_STATES = (AlertState.FIRING, AlertState.PENDING)
+RATE_WINDOW: Final = 300.0
+"""The window of the traffic shown as a number: predictions/s over the last five
+minutes, counted from the events (0 once none came in), not the throughput monitor's
+newest average, which holds its value until the monitor runs again."""
 FRESH_FOR: Final = 2 * 3600.0
 """How long a point stays part of a model's health: two runs of an hourly monitor (drift,
 performance), the slowest default cadence, so an hourly verdict never drops out between
@@ -42,7 +47,7 @@ class ModelHealth:
 
     model: str
     status: str  # critical, warning, ok, or "no data"
-    throughput: float | None  # predictions per second, all versions
+    throughput: float | None  # predictions per second, all versions (see rate)
     p99_ms: float | None  # the worst version's
     error_rate: float | None  # over all versions, weighted by their traffic
     worst_drift: str | None  # the most drifted feature ("amount")
@@ -80,12 +85,15 @@ def model_health(
     now: float,
     archived: Collection[str] = (),
     every: Mapping[str, float] | None = None,
+    rate: float | None = None,
 ) -> ModelHealth:
     """The row of ``model`` from its newest ``points`` (any series, any segment).
 
     Only the live points count for the status and the numbers: those of a version not in
     ``archived`` (the registry's archived versions), newer than ``now`` less
     :data:`FRESH_FOR` or less twice ``every[monitor]`` (seconds) when that is longer.
+    ``rate`` (predictions/s over the last :data:`RATE_WINDOW`, :func:`recent_rate`) is the
+    throughput shown when given; else the throughput monitor's newest points are.
     """
     cadence = every or {}
 
@@ -108,6 +116,8 @@ def model_health(
 
     traffic = _newest_per_version(of(THROUGHPUT))
     throughput = sum(p.value for p in traffic.values()) if traffic else None
+    if rate is not None:
+        throughput = rate
     p99 = _newest_per_version(of(LATENCY, quantile="p99"))
     errors = _newest_per_version(of(ERROR_RATE))
     error_rate: float | None = None
@@ -119,8 +129,10 @@ def model_health(
             if total > 0
             else max(p.value for p in errors.values())
         )
-    drift = of(DRIFT_SCORE)
-    worst = max(drift, key=lambda p: (status_rank(p.status), p.value), default=None)
+    # Drift scores are severities (1 = a column's warning threshold, 2 = its critical
+    # one), comparable across methods: the worst is the highest.
+    drift = [p for p in of(DRIFT_SCORE) if math.isfinite(p.value)]
+    worst = max(drift, key=lambda p: (p.value, status_rank(p.status)), default=None)
     shares = of(DRIFT_SHARE)
     open_alerts = [
         a for a in alerts if a.labels.get("model") == model and a.state in OPEN_ALERT_STATES
@@ -170,6 +182,13 @@ def model_health(
         last_point_at=max((p.ts for p in points), default=None),
         basis=basis,
     )  # fmt: skip
+
+
+def recent_rate(traffic: TrafficSource, model: str, *, now: float) -> float:
+    """``model``'s predictions per second over the :data:`RATE_WINDOW` ending at ``now``:
+    their count over the window's length, all versions."""
+    counted = traffic.version_summaries(model, start=now - RATE_WINDOW, end=now)
+    return sum(v.count for v in counted) / RATE_WINDOW
 
 
 def known_models(model_names: Sequence[str], series: SeriesStore) -> list[str]:

@@ -26,7 +26,7 @@ from mlpulse.server.dashboard.business_view import (
 from mlpulse.server.dashboard.guards import current_session, login_redirect
 from mlpulse.server.dashboard.metric_series import latest_of_model
 from mlpulse.server.dashboard.model_charts import CHARTS
-from mlpulse.server.dashboard.model_health import known_models, model_health
+from mlpulse.server.dashboard.model_health import known_models, model_health, recent_rate
 from mlpulse.server.dashboard.model_tables import (
     quality_rows,
     routing_weights,
@@ -91,6 +91,7 @@ def overview_rows(request: Request) -> list[Any]:
                 now=now,
                 archived=_archived(request, model),
                 every=every,
+                rate=recent_rate(state.traffic, model, now=now),
             ),
             traffic.get(model),
         )
@@ -154,6 +155,7 @@ def model_page(
         now=window.end,
         archived={v.version for v in registered if v.stage == "archived"},
         every=_monitor_every(metadata),
+        rate=recent_rate(state.traffic, model, now=window.end),
     )
     return render(
         request,

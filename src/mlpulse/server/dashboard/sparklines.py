@@ -58,35 +58,54 @@ def _num(value: float) -> str:
 
 def sparkline_svg(points: Sequence[tuple[float, float]], *, start: float, end: float) -> Markup:
     """``points`` (time, value) as an inline SVG line from ``start`` to ``end``, zero at
-    the bottom; a gap of more than a bucket breaks the line.
+    the bottom; a gap of more than a bucket breaks the line, and a point with no
+    neighbour (a new model's first half hour) is a dot, so a few points never draw blank.
 
     >>> svg = sparkline_svg([(0.0, 1.0), (1800.0, 2.0)], start=0.0, end=3600.0)
     >>> svg.startswith("<svg") and "M0.0,11.0L48.0,1.0" in svg
+    True
+    >>> "<circle" in sparkline_svg([(1800.0, 2.0)], start=0.0, end=3600.0)
     True
     """
     top = max((v for _, v in points), default=0.0)
     scale_y = (HEIGHT - 2) / top if top > 0 else 0.0
     span = max(end - start, 1.0)
-    path: list[str] = []
+    runs: list[list[tuple[float, float]]] = []
     previous: float | None = None
     for ts, value in points:
         # The first bucket may begin before start (buckets are aligned to the epoch).
         x = min(max((ts - start) / span, 0.0), 1.0) * WIDTH
         y = HEIGHT - 1 - value * scale_y
-        jump = previous is None or ts - previous > BUCKET * 1.5
-        path.append(f"{'M' if jump else 'L'}{x:.1f},{y:.1f}")
+        if previous is None or ts - previous > BUCKET * 1.5:
+            runs.append([])
+        runs[-1].append((x, y))
         previous = ts
+    path = "".join(
+        f"{'M' if i == 0 else 'L'}{x:.1f},{y:.1f}"
+        for run in runs
+        if len(run) > 1
+        for i, (x, y) in enumerate(run)
+    )
+    dots = "".join(
+        f'<circle cx="{run[0][0]:.1f}" cy="{run[0][1]:.1f}" r="1.8" fill="currentColor"/>'
+        for run in runs
+        if len(run) == 1
+    )
     newest = points[-1][1] if points else 0.0
     title = (
-        "Predictions/s over the last 24 h, half-hour averages:"
+        "Predictions/s over the last 24 h (UTC), half-hour averages:"
         f" max {_num(top)}, newest {_num(newest)}"
+    )
+    line = (
+        f'<path d="{path}" fill="none" stroke="currentColor" stroke-width="1.5"'
+        ' stroke-linejoin="round"/>'
+        if path
+        else ""
     )
     return Markup(
         f'<svg class="sparkline" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{title}">'
-        f"<title>{title}</title>"
-        f'<path d="{"".join(path)}" fill="none" stroke="currentColor" stroke-width="1.5"'
-        ' stroke-linejoin="round"/></svg>'
+        f"<title>{title}</title>{line}{dots}</svg>"
     )
 
 

@@ -20,6 +20,54 @@
       " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes()) + " UTC";
   }
 
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  // Every time axis is UTC, like the header's clock: labels formatted from the UTC
+  // fields, the axis named "UTC", ECharts' own time formatting (tooltips) in UTC too.
+  var DAY_MS = 86400000;
+
+  function tickText(ms, span) {
+    var d = new Date(ms);
+    var date = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
+    var clock = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+    if (clock === "00:00") { return date; }
+    return span <= 2 * DAY_MS ? clock : date + " " + clock;
+  }
+
+  // About one label per 110 px: "12-07 17:30" is about 70 px wide at 12 px. ECharts
+  // hides a label that would still overlap its neighbour.
+  function timeAxis(data, width, extra) {
+    var range = data.x_range;
+    var span = range ? range[1] - range[0] : 7 * DAY_MS;
+    var axis = {
+      type: "time",
+      name: "UTC",
+      nameLocation: "end",
+      nameGap: 6,
+      nameTextStyle: { color: "#5d6b7a", fontSize: 11, verticalAlign: "top", padding: [14, 0, 0, 0] },
+      splitNumber: Math.max(2, Math.floor((width - 100) / 110)),
+      axisLabel: {
+        hideOverlap: true,
+        showMinLabel: false,
+        showMaxLabel: false,
+        formatter: function (value) { return tickText(value, span); }
+      }
+    };
+    if (range) { axis.min = range[0]; axis.max = range[1]; }
+    Object.keys(extra || {}).forEach(function (key) {
+      if (key === "axisLabel") {
+        Object.keys(extra.axisLabel).forEach(function (k) { axis.axisLabel[k] = extra.axisLabel[k]; });
+      } else {
+        axis[key] = extra[key];
+      }
+    });
+    return axis;
+  }
+
   function number(v) {
     if (v === null || v === undefined || !isFinite(v)) { return "—"; }
     var a = Math.abs(v);
@@ -173,7 +221,7 @@
         if (point[0] > last) { last = point[0]; }
       });
     });
-    var span = first <= last ? { min: first, max: last } : {};
+    var span = data.x_range ? {} : first <= last ? { min: first, max: last } : {};
     panels.forEach(function (p, i) {
       var gridTop = top + 24 + i * step;
       grids.push({ left: 64, right: 24, top: gridTop, height: height });
@@ -181,8 +229,9 @@
         text: p.title + " (" + p.unit + ")", left: 60, top: gridTop - 22,
         textStyle: { fontSize: 12, fontWeight: "normal", color: "#5d6b7a" }
       });
-      xAxes.push(Object.assign({ type: "time", gridIndex: i,
-                                 axisLabel: { show: i === panels.length - 1 } }, span));
+      xAxes.push(Object.assign(timeAxis(data, width, {
+        gridIndex: i, name: i === panels.length - 1 ? "UTC" : "",
+        axisLabel: { show: i === panels.length - 1 } }), span));
       yAxes.push({ type: "value", gridIndex: i, scale: !!data.scale, splitNumber: 3,
                    axisLabel: { formatter: number } });
     });
@@ -191,6 +240,7 @@
       height: top + 24 + panels.length * step + 20,
       option: {
         animation: false,
+        useUTC: true,
         title: titles,
         tooltip: { trigger: "axis", valueFormatter: number },
         axisPointer: { link: [{ xAxisIndex: "all" }] },
@@ -227,10 +277,11 @@
       height: base + Math.max(0, rows - 2) * LEGEND_ROW,
       option: {
         animation: false,
+        useUTC: true,
         tooltip: { trigger: "axis", valueFormatter: number },
         legend: { type: "plain", top: 4, left: 8, right: 8, selected: legendSelected(data, chart) },
-        grid: { left: 64, right: second.length ? 64 : 24, top: 8 + rows * LEGEND_ROW + 28, bottom: 64 },
-        xAxis: { type: "time" },
+        grid: { left: 64, right: second.length ? 64 : 36, top: 8 + rows * LEGEND_ROW + 28, bottom: 64 },
+        xAxis: timeAxis(data, width),
         yAxis: yAxes,
         dataZoom: [{ type: "inside" }, { type: "slider", height: 16, bottom: 8 }],
         color: PALETTE,
@@ -244,28 +295,68 @@
     };
   }
 
-  function heatmapOption(data) {
+  // Drift severity per feature: one row per feature (every one labelled, worst first at
+  // the top; the chart grows with the rows), each cell the window its value describes on
+  // the page's time axis. The colour scale is fixed: 0 none, 1 warning, 2 critical and
+  // above. Names are text, never HTML: the tooltip escapes them.
+  var HEATMAP_ROW = 22;
+  var HEATMAP_LABEL = 150;
+  var SEVERITY_TOP = 2;
+
+  function heatmapOption(data, width, base) {
+    var cells = data.cells.map(function (c) { return c.concat([Math.min(c[2], SEVERITY_TOP)]); });
+    var top = 12;
+    var bottom = 96;
+    function renderItem(params, api) {
+      var from = api.coord([api.value(0), api.value(1)]);
+      var to = api.coord([api.value(3), api.value(1)]);
+      var h = api.size([0, 1])[1];
+      var box = params.coordSys;
+      var rect = window.echarts.graphic.clipRectByRect(
+        { x: from[0], y: from[1] - h / 2 + 1, width: Math.max(to[0] - from[0], 2), height: h - 2 },
+        { x: box.x, y: box.y, width: box.width, height: box.height });
+      return rect && { type: "rect", shape: rect, style: { fill: api.visual("color") } };
+    }
     return {
-      animation: false,
-      tooltip: {
-        position: "top",
-        formatter: function (p) {
-          return data.y[p.value[1]] + " · " + timeText(data.x[p.value[0]]) + ": " + number(p.value[2]);
-        }
-      },
-      grid: { left: 120, right: 24, top: 16, bottom: 88 },
-      xAxis: {
-        type: "category",
-        data: data.x.map(timeText),
-        axisLabel: { formatter: function (v) { return v.slice(5, 16); } }
-      },
-      yAxis: { type: "category", data: data.y },
-      visualMap: {
-        min: 0, max: data.max || 1, calculable: true, precision: 3, orient: "horizontal",
-        left: "center", bottom: 0, text: [data.unit, ""],
-        inRange: { color: ["#f7fbff", "#fee090", "#fc8d59", "#d73027"] }
-      },
-      series: [{ type: "heatmap", data: data.cells, progressive: 0 }]
+      height: Math.max(base, top + bottom + data.y.length * HEATMAP_ROW),
+      option: {
+        animation: false,
+        useUTC: true,
+        tooltip: {
+          trigger: "item",
+          formatter: function (p) {
+            var row = p.value[1];
+            var method = data.methods && data.methods[row];
+            return "<strong>" + escapeHtml(data.y[row]) + "</strong>" +
+              (method ? " (" + escapeHtml(method) + ")" : "") + "<br>" +
+              escapeHtml(timeText(p.value[0]) + " → " + timeText(p.value[3])) + "<br>" +
+              escapeHtml(data.unit) + " " + number(p.value[2]);
+          }
+        },
+        title: {
+          text: data.legend, left: 8, bottom: 4,
+          textStyle: { fontSize: 12, fontWeight: "normal", color: "#5d6b7a" }
+        },
+        grid: { left: HEATMAP_LABEL + 16, right: 36, top: top, bottom: bottom },
+        xAxis: timeAxis(data, width - HEATMAP_LABEL, { splitLine: { show: false } }),
+        yAxis: {
+          type: "category",
+          data: data.y,
+          inverse: true,
+          axisTick: { show: false },
+          axisLabel: { interval: 0, width: HEATMAP_LABEL - 8, overflow: "truncate" }
+        },
+        visualMap: {
+          type: "continuous", min: 0, max: SEVERITY_TOP, dimension: 4, seriesIndex: 0,
+          calculable: false, precision: 1, orient: "horizontal", right: 24, bottom: 26,
+          itemHeight: 160, text: ["2+ critical", "0"],
+          inRange: { color: ["#f7fbff", "#fee090", "#d73027"] }
+        },
+        series: [{
+          type: "custom", renderItem: renderItem, data: cells,
+          encode: { x: [0, 3], y: 1, tooltip: 2 }
+        }]
+      }
     };
   }
 
@@ -313,7 +404,7 @@
   // The option to draw ``data`` with, and the height the chart needs (``base``, the
   // stylesheet's height, at least).
   function option(data, chart, width, base) {
-    if (data.kind === "heatmap") { return { height: base, option: heatmapOption(data) }; }
+    if (data.kind === "heatmap") { return heatmapOption(data, width, base); }
     if (data.kind === "interval") { return { height: base, option: intervalOption(data) }; }
     return lineOption(data, chart, width, base);
   }
@@ -348,7 +439,9 @@
         el.style.height = height;
         if (!chart) {
           el.textContent = "";
-          chart = window.echarts.init(el, null, { renderer: "canvas" });
+          // SVG: the axis labels are text in the page (readable, and measurable by the
+          // browser tests); no chart here draws more than a few thousand shapes.
+          chart = window.echarts.init(el, null, { renderer: "svg" });
           instances.set(el, chart);
         } else if (resized) {
           chart.resize();

@@ -92,8 +92,8 @@ class _Version:
     task: str  # the performance metric the evaluator would record
 
 
-def _drift_status(value: float) -> str:
-    return "critical" if value > 0.2 else "warning" if value > 0.1 else "ok"
+def _drift_status(severity: float) -> str:
+    return "critical" if severity >= 2 else "warning" if severity >= 1 else "ok"
 
 
 def _series_points(now: float, rng: np.random.Generator) -> list[MetricPoint]:
@@ -106,7 +106,48 @@ def _series_points(now: float, rng: np.random.Generator) -> list[MetricPoint]:
         _Version("recs", "v3", 2 * DAY, "ndcg_at_k"),
     ]
     end = math.floor(now / STEP) * STEP - STEP  # the last closed five minutes
-    return [point for v in versions for point in _version_points(v, now, end, rng)]
+    points = [point for v in versions for point in _version_points(v, now, end, rng)]
+    return points + _wide_points(end) + _fresh_points(now)
+
+
+# A model with many features, one of them a long name and one HTML: the heatmap labels
+# every row, worst first, and its tooltip shows names as text.
+WIDE_MODEL = "wide"
+LONG_FEATURE = "customer_lifetime_value_over_the_last_ninety_days_normalised_by_region"
+HTML_FEATURE = '<img src=x onerror="window.__injected=1">'
+WIDE_FEATURES = [f"feature_{i:02d}" for i in range(24)] + [LONG_FEATURE, HTML_FEATURE]
+# A model that began serving ten minutes ago: two throughput points.
+FRESH_MODEL = "fresh"
+
+
+def _wide_severity(i: int) -> float:
+    """Feature i's drift severity: the HTML one the worst, the long one next, then the
+    others in a spread that their names' order does not follow."""
+    return 3.0 - 0.1 * i if i < 2 else (i * 7 % 24) / 12
+
+
+def _wide_points(end: float) -> list[MetricPoint]:
+    labels = {"model": WIDE_MODEL, "version": "v1", "monitor": "wide-drift"}
+    order = [HTML_FEATURE, LONG_FEATURE, *WIDE_FEATURES[:24]]
+    return [
+        MetricPoint(
+            float(ts),
+            "mlpulse_drift_score",
+            {**labels, "column": column, "method": "psi" if i % 2 else "wasserstein"},
+            _wide_severity(i),
+            _drift_status(_wide_severity(i)),
+        )
+        for ts in np.arange(end - 6 * HOUR, end + 1, HOUR)
+        for i, column in enumerate(order)
+    ]
+
+
+def _fresh_points(now: float) -> list[MetricPoint]:
+    labels = {"model": FRESH_MODEL, "version": "v1", "monitor": "fresh-throughput"}
+    return [
+        MetricPoint(now - ago, "mlpulse_throughput_per_second", labels, 0.5)
+        for ago in (9 * 60.0, 4 * 60.0)
+    ]
 
 
 def _version_points(
@@ -146,14 +187,15 @@ def _version_points(
         drifting = max(0.0, (12 * HOUR - age) / (12 * HOUR)) if v.model == "fraud" else 0.0
         drifted = 0
         for i, (column, method) in enumerate(columns.items()):
-            value = abs(rng.normal(0.03 + 0.01 * i, 0.01)) + (
-                0.35 * drifting if column == "amount" else 0.0
+            # Severities (1 = the column's warning threshold, 2 = its critical one).
+            value = 10 * abs(rng.normal(0.03 + 0.01 * i, 0.01)) + (
+                3.5 * drifting if column == "amount" else 0.0
             )
             drifted += _drift_status(value) != "ok"
             add(ts, "mlpulse_drift_score", "drift", value, _drift_status(value),
                 column=column, method=method)  # fmt: skip
         drift_share = drifted / len(columns)
-        add(ts, "mlpulse_drift_share", "drift", drift_share, _drift_status(drift_share / 2.5))
+        add(ts, "mlpulse_drift_share", "drift", drift_share, _drift_status(drift_share * 4))
         coverage = min(1.0, 0.05 + age / DAY)  # labels arrive over about a day
         quality = (0.92 if v.task == "roc_auc" else 0.71) - 0.06 * drifting
         add(ts, "mlpulse_label_coverage", "performance", coverage)

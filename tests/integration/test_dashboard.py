@@ -597,6 +597,11 @@ def test_every_chart_of_the_model_page_spans_the_selected_range(reader: Dashboar
                   "label-coverage"):  # fmt: skip
         body = _chart(reader.client, f"/ui/data/models/{MODEL}/{chart}?range=1h")
         assert body["x_range"] == [round((NOW - HOUR) * 1000), round(NOW * 1000)], chart
+        # the page names its moment, so that all its charts end together; never the future
+        at = _chart(reader.client, f"/ui/data/models/{MODEL}/{chart}?range=1h&end={NOW - 1.5}")
+        assert at["x_range"] == [round((NOW - HOUR - 1.5) * 1000), round((NOW - 1.5) * 1000)]
+        later = _chart(reader.client, f"/ui/data/models/{MODEL}/{chart}?range=1h&end={NOW + 60}")
+        assert later["x_range"] == body["x_range"]
 
 
 def test_performance_point_of_a_daily_window_is_dated_at_the_first_event(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -24,6 +25,14 @@ from mlpulse.server.dashboard.time_range import TimeRange, time_range
 router = APIRouter(include_in_schema=False)
 
 
+def _window(request: Request, span: str | None, end: float | None) -> TimeRange:
+    """The range ``span`` ending at ``end`` (the page's moment, so that every chart of a
+    page spans the same range), never later than the collector's clock's now."""
+    now: float = request.app.state.clock.now()
+    at = now if end is None or not math.isfinite(end) else min(end, now)
+    return time_range(span, now=at)
+
+
 def _json(body: dict[str, Any], window: TimeRange | None = None) -> Response:
     """``body`` as JSON; with ``window``, its range as every time axis's span."""
     if window is not None:
@@ -40,10 +49,11 @@ def model_chart_data(
     model: str,
     chart: str,
     span: str | None = Query(None, alias="range"),
+    end: float | None = None,
 ) -> Response:
     data_session(request)
     state = request.app.state
-    window = time_range(span, now=state.clock.now())
+    window = _window(request, span, end)
     markers = deployment_markers(state.registry.deployments(model=model), window)
     first_seen: dict[str, float] = {}
     if chart == "performance":
@@ -73,10 +83,11 @@ def business_chart_data(
     chart: str,
     model: str,
     span: str | None = Query(None, alias="range"),
+    end: float | None = None,
 ) -> Response:
     data_session(request)
     state = request.app.state
-    window = time_range(span, now=state.clock.now())
+    window = _window(request, span, end)
     if chart == "kpis":
         kpis = kpi_lines(state.traffic, model, window)
         return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)), window)

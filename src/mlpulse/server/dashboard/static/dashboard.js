@@ -409,8 +409,23 @@
     return lineOption(data, chart, width, base);
   }
 
-  function draw(el) {
-    var src = el.getAttribute("data-src");
+  // The charts of a page span one range: each request of one drawing names the same
+  // end, the collector's time now (its clock at the page's load, in the header, plus the
+  // time since), so no chart's axis ends a few milliseconds after another's.
+  var loadedAt = Date.now();
+
+  function collectorNow() {
+    var clock = document.querySelector("time[data-ts]");
+    var ts = clock ? parseFloat(clock.getAttribute("data-ts")) : NaN;
+    return isFinite(ts) ? ts * 1000 + (Date.now() - loadedAt) : Date.now();
+  }
+
+  function withEnd(src, end) {
+    return src + (src.indexOf("?") >= 0 ? "&" : "?") + "end=" + (end / 1000).toFixed(3);
+  }
+
+  function draw(el, end) {
+    var src = withEnd(el.getAttribute("data-src"), end);
     el.setAttribute("data-rendered", "loading");
     return fetch(src, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
@@ -454,7 +469,8 @@
   }
 
   function drawAll() {
-    document.querySelectorAll("div.chart[data-src]").forEach(draw);
+    var end = Math.round(collectorNow());
+    document.querySelectorAll("div.chart[data-src]").forEach(function (el) { draw(el, end); });
   }
 
   function refreshAll() {

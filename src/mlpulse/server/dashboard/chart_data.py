@@ -121,10 +121,17 @@ def heatmap_chart(
 
     Each point (a bucket's start time ``ts`` and its value) is a cell over the
     :func:`cell_seconds` that end with its bucket, no earlier than ``start``: a drift
-    point describes the window before it. ``cells`` are ``[from ms, row index, value,
+    point describes the window before it. Points of buckets that end by ``start`` only
+    count for the cadence. ``cells`` are ``[from ms, row index, value,
     to ms]``; ``methods`` (row name → how its values were measured) go to the tooltip.
     """
     cell_s = cell_seconds(rows, bucket_s=bucket_s)
+    # Points before ``start`` only tell the cadence and the cells that reach into it.
+    rows = {
+        name: kept
+        for name, line in rows.items()
+        if (kept := [(ts, v) for ts, v in line if ts + bucket_s > start])
+    }
     worst = {
         name: max((v for _, v in line if math.isfinite(v)), default=-math.inf)
         for name, line in rows.items()

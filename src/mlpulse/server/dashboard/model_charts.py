@@ -25,6 +25,7 @@ from mlpulse.server.dashboard.time_range import TimeRange
 LATENCY_QUANTILES: Final = ("p50", "p95", "p99")
 MARKED_CHARTS: Final = frozenset({"traffic", "latency", "errors"})
 SEVERITY_LEGEND: Final = "drift severity: 1 = warning threshold, 2 = critical"
+DRIFT_LOOKBACK: Final = 2 * 3600.0
 
 
 def _by_version(labels: Mapping[str, str]) -> str | None:
@@ -67,7 +68,11 @@ def _drift_heatmap(series: SeriesStore, model: str, window: TimeRange) -> dict[s
             methods.setdefault(name, set()).add(labels["method"])
         return name
 
-    rows = bucketed_lines(series, DRIFT_SCORE, model, window, line_of=column, aggregate="max")
+    # From a little before the range: its first cells (an hourly monitor's point at 10:00
+    # describes 09:00 to 10:00) and the monitor's cadence, even when the range holds one
+    # point of each feature.
+    before = TimeRange(window.key, window.start - DRIFT_LOOKBACK, window.end, window.bucket_s)
+    rows = bucketed_lines(series, DRIFT_SCORE, model, before, line_of=column, aggregate="max")
     return heatmap_chart(
         rows,
         unit="drift severity",

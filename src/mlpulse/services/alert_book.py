@@ -88,7 +88,7 @@ class AlertBook:
                 alert = Alert(
                     fingerprint=fp, rule=rule_name, severity=Severity(rule.severity),
                     state=AlertState.PENDING, labels=labels,
-                    annotations=render(rule.annotations, labels, obs.value),
+                    annotations=render(rule.annotations, labels, obs.value, drifted=obs.drifted),
                     value=obs.value, active_since=min(now, obs.onset or now), updated_at=now,
                 )  # fmt: skip
                 self._set(alert)
@@ -99,7 +99,9 @@ class AlertBook:
                         state=AlertState.FIRING,
                         starts_at=now,
                         value=obs.value,
-                        annotations=render(rule.annotations, labels, obs.value),
+                        annotations=render(
+                            rule.annotations, labels, obs.value, drifted=obs.drifted
+                        ),
                         updated_at=now,
                     )
                 )

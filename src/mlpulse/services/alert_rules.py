@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from mlpulse.domain.default_monitors import default_monitor
@@ -22,6 +22,7 @@ from mlpulse.domain.rules import RuleConfig, matches
 from mlpulse.domain.series import MetricPoint
 from mlpulse.domain.window import parse_duration
 from mlpulse.ports import SeriesStore
+from mlpulse.services.alert_templates import uses_drifted_columns
 
 # A point older than this no longer speaks for its series (threshold, relative, anomaly),
 # unless the monitor that writes it runs less often (see Freshness).
@@ -58,6 +59,37 @@ class Observation:
     active: bool
     cleared: bool  # the condition is over (past resolve_value when there is one)
     onset: float | None = None  # when the condition began, if known better than "now"
+    drifted: tuple[str, ...] = ()  # the drifted columns of the series' drift check
+
+
+DRIFT_SCORE: Final = "mlpulse_drift_score"
+_PER_COLUMN: Final = ("column", "method")
+
+
+def _check_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The labels of a drift check: a column's score's without the column and method,
+    which are those of the check's ``mlpulse_drift_share``."""
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in _PER_COLUMN))
+
+
+def drifted_columns(
+    points: Sequence[MetricPoint],
+) -> dict[tuple[tuple[str, str], ...], tuple[str, ...]]:
+    """The columns each drift check found drifted (a ``warning`` or ``critical`` score;
+    a severity of 1 or more when a point has no status), worst first, by the check's
+    labels (:func:`_check_key`)."""
+    found: dict[tuple[tuple[str, str], ...], list[tuple[float, str]]] = {}
+    for p in points:
+        column = p.labels.get("column")
+        if p.name != DRIFT_SCORE or column is None:
+            continue
+        drifted = p.status in ("warning", "critical") or (p.status is None and p.value >= 1)
+        if drifted:
+            found.setdefault(_check_key(p.labels), []).append((p.value, column))
+    return {
+        key: tuple(c for _, c in sorted(cols, key=lambda vc: (-vc[0], vc[1])))
+        for key, cols in found.items()
+    }
 
 
 def labels_key(labels: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -150,6 +182,12 @@ class RuleConditions:
                 found.append(self._relative(name, rule, point, fresh, now))
             else:
                 found.append(self._anomaly(name, rule, point, fresh))
+        if found and uses_drifted_columns(rule.annotations):
+            drifted = drifted_columns(self._series.latest_points())
+            found = [
+                replace(o, drifted=drifted.get(_check_key(o.labels), ())) if o.active else o
+                for o in found
+            ]
         return found
 
     @staticmethod

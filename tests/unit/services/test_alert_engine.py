@@ -320,3 +320,39 @@ def test_two_routes_to_the_same_receiver_and_labels_make_one_group_with_each_ale
     world.run(4)
     (sent,) = world.sent()
     assert sent.notification.receiver == "pager" and len(sent.notification.alerts) == 1
+
+
+def test_drift_share_alert_lists_the_drifted_columns_worst_first(world: World) -> None:
+    check = {"model": "fraud", "version": "v1", "monitor": "fraud-drift"}
+    world.config = _config(
+        {
+            "drift-share": RuleConfig(
+                kind="threshold", series="mlpulse_drift_share", op=">=", value=0.5,
+                severity="warning",
+                annotations={"summary": "{{ $labels.model }} drifted in {{ $drifted_columns }}"},
+            )
+        }
+    )  # fmt: skip
+    t = world.clock.t
+    world.series.append_points(
+        [
+            MetricPoint(t, "mlpulse_drift_share", check, 0.75, "critical"),
+            # severities: 1 = a column's warning threshold, 2 = its critical one
+            MetricPoint(t, "mlpulse_drift_score", {**check, "column": "age", "method": "ks"},
+                        1.2, "warning"),
+            MetricPoint(t, "mlpulse_drift_score", {**check, "column": "amount",
+                                                   "method": "psi"}, 2.6, "critical"),
+            MetricPoint(t, "mlpulse_drift_score", {**check, "column": "zip", "method": "psi"},
+                        1.5, "warning"),
+            MetricPoint(t, "mlpulse_drift_score", {**check, "column": "city", "method": "psi"},
+                        0.3, "ok"),
+            # another version's drifted column is not this alert's
+            MetricPoint(t, "mlpulse_drift_score", {**check, "version": "v2", "column": "bank",
+                                                   "method": "psi"}, 3.0, "critical"),
+        ]
+    )  # fmt: skip
+
+    world.engine.tick()
+
+    (alert,) = world.engine.alerts()
+    assert alert.annotations["summary"] == "fraud drifted in amount, zip, age"

@@ -607,22 +607,31 @@ def test_every_chart_of_the_model_page_spans_the_selected_range(reader: Dashboar
 def test_performance_point_of_a_daily_window_is_dated_at_the_first_event(
     reader: Dashboard,
 ) -> None:
-    """A 1-day window's point is dated at the window's start (midnight): a version that
-    began later that day shows it at its first event, never before it existed."""
+    """A 1-day window's point is dated at the window's start (midnight): the window the
+    version began in shows its point at the first event, never before the version
+    existed; a window wholly before (events sent late) keeps its date."""
     midnight = NOW - 86400.0  # NOW is a midnight: the day before it, which ends at NOW
     labels = {"model": "daily", "version": "v1", "monitor": "perf", "metric": "auc",
               "window": "1d"}  # fmt: skip
     state = reader.app.state
     state.metadata.upsert_models({("daily", "v1"): {}}, now=NOW - 3 * HOUR)
-    state.series.append_points([MetricPoint(midnight, "mlpulse_performance", labels, 0.9, "ok")])
+    state.series.append_points(
+        [
+            MetricPoint(midnight - 86400.0, "mlpulse_performance", labels, 0.85, "ok"),
+            MetricPoint(midnight, "mlpulse_performance", labels, 0.9, "ok"),
+        ]
+    )
 
     body = _chart(reader.client, "/ui/data/models/daily/performance?range=7d")
 
     (series,) = body["series"]
-    first_seen = min(v.first_seen for m in state.metadata.list_models() if m.model == "daily"
-                     for v in m.versions)  # fmt: skip
-    assert series["data"] == [[round(max(midnight, first_seen) * 1000), 0.9]]
-    assert series["data"][0][0] >= round(first_seen * 1000) > round(midnight * 1000)
+    (info,) = [m for m in state.metadata.list_models() if m.model == "daily"]
+    (version,) = info.versions
+    assert midnight < version.first_seen < NOW
+    assert series["data"] == [
+        [round((midnight - 86400.0) * 1000), 0.85],
+        [round(version.first_seen * 1000), 0.9],
+    ]
 
 
 def test_performance_chart_has_realised_and_estimated_and_coverage_its_own(

@@ -3,10 +3,13 @@ label coverage; each a bucketed query of one metric series (see ``chart_data``).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from mlpulse.domain.registry import Deployment
+from mlpulse.domain.window import parse_duration
+from mlpulse.errors import InvalidInputError
 from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.chart_data import Line, heatmap_chart, line_chart
 from mlpulse.server.dashboard.metric_series import (
@@ -44,11 +47,21 @@ def _version_of(line: str) -> str:
     return line.split(" ", 1)[0] if " " in line else ""
 
 
-def _performance_line(kind: str) -> Callable[[Mapping[str, str]], str | None]:
+def _performance_line(
+    kind: str, windows: dict[str, float]
+) -> Callable[[Mapping[str, str]], str | None]:
+    """Lines of a version's metric; ``windows`` gets each line's window length (seconds,
+    from the ``window`` label of realised performance: its points are dated at the
+    window's start)."""
+
     def line(labels: Mapping[str, str]) -> str | None:
         if not is_overall(labels):
             return None
-        return f"{labels.get('version', '')} {labels.get('metric', '')} ({kind})".strip()
+        name = f"{labels.get('version', '')} {labels.get('metric', '')} ({kind})".strip()
+        with contextlib.suppress(InvalidInputError):
+            if labels.get("window"):
+                windows[name] = parse_duration(labels["window"], field="window")
+        return name
 
     return line
 
@@ -83,14 +96,20 @@ def _drift_heatmap(series: SeriesStore, model: str, window: TimeRange) -> dict[s
     )
 
 
-def _dated_from_first_event(lines: dict[str, Line], first_seen: Mapping[str, float]) -> None:
-    """A performance point is dated at its window's start (midnight for a 1-day window):
-    a version that began later in that window gets its point at its first event, never
-    before it existed."""
+def _dated_from_first_event(
+    lines: dict[str, Line], first_seen: Mapping[str, float], windows: Mapping[str, float]
+) -> None:
+    """A realised performance point is dated at its window's start (midnight for a 1-day
+    window): the window a version began in gets its point at the version's first event,
+    never before the version existed. Earlier windows (events sent late, with their own
+    older times) keep their dates."""
     for name, points in lines.items():
         began = first_seen.get(_version_of(name))
-        if began is not None:
-            lines[name] = [(max(ts, began), value) for ts, value in points]
+        window = windows.get(name)
+        if began is not None and window is not None:
+            lines[name] = [
+                (began if ts < began < ts + window else ts, value) for ts, value in points
+            ]
 
 
 def deployment_markers(deployments: list[Deployment], window: TimeRange) -> list[tuple[float, str]]:
@@ -140,17 +159,15 @@ def model_chart(
     if chart == "drift-heatmap":
         return _drift_heatmap(series, model, window)
     if chart == "performance":
-        measured: dict[str, Line] = {}
-        measured.update(
-            bucketed_lines(
-                series, PERFORMANCE, model, window, line_of=_performance_line("realised")
-            )
+        windows: dict[str, float] = {}
+        measured = bucketed_lines(
+            series, PERFORMANCE, model, window, line_of=_performance_line("realised", windows)
         )
+        _dated_from_first_event(measured, first_seen or {}, windows)
         estimated = bucketed_lines(
-            series, ESTIMATED, model, window, line_of=_performance_line("estimated")
+            series, ESTIMATED, model, window, line_of=_performance_line("estimated", {})
         )
         measured.update(estimated)
-        _dated_from_first_event(measured, first_seen or {})
         # Label coverage has a chart of its own (label-coverage), not a second axis here.
         return line_chart(
             measured,

@@ -120,6 +120,20 @@ def test_chart_axes_show_the_header_utc_clock_in_a_new_york_browser(
             assert behind <= 61, f"{chart}: {text} is not UTC ({clock}); labels {labels}"
         names = [t["text"] for t in _labels(page, chart)]
         assert "UTC" in names, f"{chart}: the time axis is not named UTC: {names}"
+    # the tooltip of the newest traffic point names its time in UTC
+    tip = page.evaluate(
+        """() => {
+            const el = document.querySelector("div.chart[data-chart=traffic]");
+            const chart = echarts.getInstanceByDom(el);
+            const data = chart.getOption().series[0].data;
+            chart.dispatchAction({type: "showTip", seriesIndex: 0, dataIndex: data.length - 1});
+            const tips = [...el.querySelectorAll("div")].filter(d => / UTC/.test(d.textContent));
+            return tips.length ? tips[tips.length - 1].textContent : null;
+        }"""
+    )
+    shown = re.search(r"(\d\d:\d\d) UTC", tip or "")
+    assert shown, f"no UTC time in the tooltip: {tip}"
+    assert (now - _minutes(shown.group(1))) % 1440 <= 61, f"{tip} is not UTC ({clock})"
     assert errors == []
     page.close()
 

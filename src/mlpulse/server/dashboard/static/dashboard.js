@@ -68,6 +68,17 @@
     return axis;
   }
 
+  // A line chart's tooltip: the time (UTC, named) and each series' value; names are
+  // text (a version is whatever the serving code sent).
+  function axisTooltip(params) {
+    var list = Array.isArray(params) ? params : [params];
+    if (!list.length || !list[0].value) { return ""; }
+    return escapeHtml(timeText(list[0].value[0])) + list.map(function (p) {
+      return "<br>" + p.marker + escapeHtml(p.seriesName) + ": <strong>" +
+        escapeHtml(number(p.value[1])) + "</strong>";
+    }).join("");
+  }
+
   function number(v) {
     if (v === null || v === undefined || !isFinite(v)) { return "—"; }
     var a = Math.abs(v);
@@ -242,7 +253,7 @@
         animation: false,
         useUTC: true,
         title: titles,
-        tooltip: { trigger: "axis", valueFormatter: number },
+        tooltip: { trigger: "axis", formatter: axisTooltip },
         axisPointer: { link: [{ xAxisIndex: "all" }] },
         legend: several ? { type: "plain", top: 4, left: 8, right: 8,
                             selected: legendSelected(data, chart) } : { show: false },
@@ -278,7 +289,7 @@
       option: {
         animation: false,
         useUTC: true,
-        tooltip: { trigger: "axis", valueFormatter: number },
+        tooltip: { trigger: "axis", formatter: axisTooltip },
         legend: { type: "plain", top: 4, left: 8, right: 8, selected: legendSelected(data, chart) },
         grid: { left: 64, right: second.length ? 64 : 36, top: 8 + rows * LEGEND_ROW + 28, bottom: 64 },
         xAxis: timeAxis(data, width),

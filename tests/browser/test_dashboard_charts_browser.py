@@ -31,6 +31,7 @@ from tests.browser.conftest import (
 
 CHART_TIMEOUT_MS = 15_000
 LINE_CHARTS = ["traffic", "latency", "errors"]
+MIN_GAP_PX = 16
 
 # The x axis labels of a chart: the <text> elements under its plot that read like a time
 # ("17:05", "12-07", "12-07 17:30"), with their boxes in page pixels.
@@ -149,7 +150,10 @@ def test_tick_labels_do_not_overlap_at_one_hour_on_a_1280_px_page(
             assert len(labels) >= 3, f"{chart}: too few tick labels: {labels}"
         for a, b in pairwise(labels):
             if a["top"] < b["bottom"] and b["top"] < a["bottom"]:  # on one line
-                assert a["right"] + 2 <= b["left"], f"{chart}: {a['text']} overlaps {b['text']}"
+                # apart by a readable gap, not merely not touching (ECharts' default put
+                # a label every 5 minutes here, 10 px apart, which read as one string)
+                gap = b["left"] - a["right"]
+                assert gap >= MIN_GAP_PX, f"{chart}: {a['text']} and {b['text']} {gap:.0f} px apart"
     assert errors == []
     page.close()
 
@@ -196,6 +200,9 @@ def test_drift_heatmap_labels_every_feature_worst_first(
     assert LONG_FEATURE not in shown, "the long name is not truncated"
     for a, b in pairwise(rows):
         assert a["bottom"] <= b["top"] + 1, f"{a['text']} overlaps {b['text']}"
+    # the unit and the fixed scale are on the chart
+    texts = [t["text"] for t in _labels(page, "drift-heatmap")]
+    assert "drift severity: 1 = warning threshold, 2 = critical" in texts, texts
     assert page.evaluate("() => window.__injected") is None
     assert errors == []
     page.close()
@@ -242,6 +249,8 @@ def test_a_new_model_has_a_drawn_sparkline_and_traffic_says_its_window(
     box = marks.first.bounding_box()
     assert box is not None and box["width"] > 0 and box["height"] > 0
     assert "Predictions/s (last 5 min)" in page.inner_text("table#models thead")
+    # recs' last prediction came ten minutes before the seed ended: 0 now, not its average
+    assert page.inner_text("table#models tr[data-model=recs] td.traffic") == "0"
     page.goto("/models/fraud")
     assert "predictions/s, last 5 min" in page.inner_text("ul.facts li.rate")
     assert errors == []

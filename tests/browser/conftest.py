@@ -238,6 +238,16 @@ CONFIG: dict[str, Any] = {
             "severity": "critical",
             "annotations": {"summary": "{{ $labels.model }} p99 is {{ $value }} ms"},
         },
+        # The seeded drift: `amount` critical over the last hours, on both versions.
+        "drift-share": {
+            "kind": "threshold",
+            "series": "mlpulse_drift_share",
+            "match": {"model": "fraud"},
+            "op": ">=",
+            "value": 0.3,
+            "severity": "warning",
+            "annotations": {"summary": "{{ $labels.model }} drifted in {{ $drifted_columns }}"},
+        },
         "errors-high": {
             "kind": "threshold",
             "series": "mlpulse_error_rate",
@@ -371,9 +381,9 @@ def _alerts(admin: httpx.Client) -> dict[str, str]:
         admin.post("/v1/alerts/tick")
         alerts = admin.get("/v1/alerts", params={"state": "firing"}).json()["alerts"]
         found = {a["rule"]: a["fingerprint"] for a in alerts if a["labels"].get("model") == "fraud"}
-        return found if {"latency-high", "errors-high"} <= set(found) else {}
+        return found if {"latency-high", "errors-high", "drift-share"} <= set(found) else {}
 
-    fired: dict[str, str] = _wait_for(firing, "the latency and error alerts firing")
+    fired: dict[str, str] = _wait_for(firing, "the latency, error and drift alerts firing")
     return fired
 
 

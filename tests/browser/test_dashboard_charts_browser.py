@@ -267,3 +267,13 @@ def test_an_alert_row_links_to_its_model(new_york: BrowserContext, seeded: Seede
     page.wait_for_url(lambda url: urlsplit(url).path == "/models/fraud")
     assert errors == []
     page.close()
+
+
+def test_a_drift_alert_names_the_drifted_features(new_york: BrowserContext, seeded: Seeded) -> None:
+    page, errors = _open(new_york, "/alerts")
+
+    row = page.locator(f"tr[data-alert='{seeded.alerts['drift-share']}']")
+    # the seed's `amount` drifts to a critical severity; `country`, `merchant_age` do not
+    assert row.locator(".hint").inner_text() == "fraud drifted in amount"
+    assert errors == []
+    page.close()

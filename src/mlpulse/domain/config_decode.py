@@ -6,8 +6,9 @@ defaults for the others): a model, monitor, rule or runbook with a bad field is 
 validated, so one run reports its other problems too (a part missing a required field is
 left out). The config returned with problems is for reporting only, never to apply.
 Defaults that depend on other fields are then written out (``positive_class`` of a
-binary model, a monitor's ``metric`` and ``direction``), so the stored config says what
-runs and a plan shows the change when a default would.
+binary model, a monitor's ``metric`` and ``direction``, the rule of a monitor with
+``page: true``), so the stored config says what runs and a plan shows the change when a
+default would.
 
 Receiver settings are read by the notifier adapters, which the domain does not import:
 the caller passes their check (:func:`mlpulse.adapters.notify.settings_problems`), so a
@@ -33,6 +34,7 @@ from mlpulse.domain.monitoring import (
     Config,
     default_direction,
 )
+from mlpulse.domain.paging_rules import PAGE_SUFFIX, paging_rules
 from mlpulse.errors import ConfigProblem
 
 __all__ = ["SettingsCheck", "decode_config"]
@@ -75,7 +77,17 @@ def decode_config(
             for setting, message in check_settings(receiver.kind, receiver.settings):
                 path = f"receivers.{name}.settings" + (f".{setting}" if setting else "")
                 problems.append(ConfigProblem(path, message))
-    return _with_defaults(config), problems
+    config = _with_defaults(config)
+    derived = paging_rules(config.monitors)
+    for name, rule in derived.items():
+        # The same rule is there when a stored (already derived) config is read again.
+        if config.rules.get(name, rule) != rule:
+            monitor = name.removesuffix(PAGE_SUFFIX)
+            problems.append(ConfigProblem(
+                f"rules.{name}",
+                f"is the name of the rule monitors.{monitor}.page writes; rename this rule",
+            ))  # fmt: skip
+    return msgspec.structs.replace(config, rules={**config.rules, **derived}), problems
 
 
 def _under(path: str, broken: list[str]) -> bool:

@@ -3,7 +3,10 @@
 ``mlpulse apply -f mlpulse.yaml`` reads and validates the file on the user's machine
 (where the reference files are), uploads the references, then PUTs the document here
 as JSON; the server validates it again (a client may send anything) and answers with
-the plan it applied. ``mlpulse plan`` GETs the applied document and diffs locally.
+the plan it applied, and the warnings ``mlpulse plan`` shows: names in the document that
+nothing the collector writes or has seen matches (:mod:`mlpulse.domain.config_warnings`).
+Warnings do not stop the apply. ``mlpulse plan`` GETs the applied document and diffs
+locally.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from mlpulse.adapters.notify import settings_problems
 from mlpulse.domain.auth import Scope
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_plan import Change, plan
+from mlpulse.domain.config_warnings import Seen, config_warnings
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.errors import InvalidInputError, MalformedBodyError
@@ -33,10 +37,23 @@ class AppliedConfig(msgspec.Struct, frozen=True):
     applied_at: float | None
 
 
+class ConfigWarning(msgspec.Struct, frozen=True):
+    """A name nothing matches: where (``rules.r.series``) and what, with "did you mean"."""
+
+    path: str
+    message: str
+
+
 class ApplyResult(msgspec.Struct, frozen=True):
     applied_at: float
     changes: list[Change]
     plan: str
+    warnings: list[ConfigWarning] = msgspec.field(default_factory=list)
+
+
+def seen_by(metadata: MetadataStore) -> Seen:
+    """The models the collector has seen, with their columns."""
+    return Seen(models={info.model: frozenset(info.schema) for info in metadata.list_models()})
 
 
 class AppliedConfigCache:
@@ -106,4 +123,6 @@ async def put_config(request: Request) -> Response:
             kinds = {column: ColumnKind(kind) for column, kind in model.schema.items()}
             await run_in_threadpool(metadata.set_schema_overrides, name, kinds)
     changes = plan(before, config)
-    return json_response(ApplyResult(now, list(changes.changes), changes.render()))
+    seen = await run_in_threadpool(seen_by, metadata)
+    warnings = [ConfigWarning(w.path, w.message) for w in config_warnings(config, seen=seen)]
+    return json_response(ApplyResult(now, list(changes.changes), changes.render(), warnings))

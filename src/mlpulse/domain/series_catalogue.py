@@ -65,8 +65,11 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
     "mlpulse_throughput_per_second": _evaluator("predictions per second over the window"),
     "mlpulse_error_rate": _evaluator("share of failed predictions"),
     "mlpulse_performance": _evaluator(
-        "realised performance from labels", "metric", metric=METRICS["performance"]),
-    "mlpulse_label_coverage": _evaluator("share of the window's predictions with a label"),
+        "realised performance from labels", "metric", "window", metric=METRICS["performance"]
+    ),
+    "mlpulse_label_coverage": _evaluator(
+        "share of the window's predictions with a label", "window"
+    ),
     "mlpulse_estimated_performance": _evaluator(
         "performance estimated from scores (CBPE)", "metric",
         metric=METRICS["estimated_performance"]),

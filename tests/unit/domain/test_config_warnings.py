@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from mlpulse.domain.config_decode import decode_config
@@ -124,3 +125,14 @@ def test_config_warnings_checks_alert_names_and_severities_of_runbooks_and_route
     assert found["runbooks.rb.match.alertname"] == (
         "no rule named 'rr'; did you mean 'r'? (the file declares: r)"
     )
+
+
+def test_configuration_docs_list_every_series_with_its_labels_and_values() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "configuration.md").read_text()
+    for name, spec in SERIES.items():
+        labels = ", ".join(f"`{label}`" for label in spec.labels)
+        labels += ", segment tags" if spec.per_monitor else ""
+        values = "; ".join(
+            f"`{key}`: " + ", ".join(f"`{v}`" for v in known) for key, known in spec.values.items()
+        )
+        assert f"| `{name}` | {labels} | {values} |" in doc, name

@@ -69,3 +69,22 @@ def test_decode_config_leaves_out_a_part_without_a_required_field() -> None:
     raw = {"version": 1, "rules": {"r": {"series": "s", "op": ">"}}}
     config, problems = decode_config(raw)
     assert [p.path for p in problems] == ["rules.r.kind"] and config.rules == {}
+
+
+def test_decode_config_checks_escalation_policies_beside_a_broken_schedule() -> None:
+    raw = {
+        "version": 1,
+        "schedules": {"primary": {"time_zone": "Mars/Olympus", "layers": [
+            {"users": ["ana"], "rotation": "daily", "start": "2026-01-05"}]}},
+        "escalation_policies": {
+            "critical": {"steps": [{"delay_minutes": "0", "targets": ["schedule:primary"]}]},
+            "low": {"steps": [{"delay_minutes": "soon", "targets": ["schedule:secondary"]}]},
+            "team": {"steps": [{"targets": ["user:bob"]}]},
+        },
+    }  # fmt: skip
+    assert _paths(raw) == [
+        "schedules.primary.time_zone",
+        "escalation_policies.low.steps[0].targets[0]",  # unknown schedule
+        "escalation_policies.low.steps[0].delay_minutes",
+        "escalation_policies.team.steps[0].targets[0]",  # no such user
+    ]

@@ -232,7 +232,8 @@ def test_load_config_reports_a_list_item_by_index(tmp_path: Path) -> None:
         ("- 1\n", "(document): must be a mapping; got ['1']"),
         ("version: 1\nmonitors:\n  m: {model: a, check: drfit}\n",
          "3: monitors.m.check: must be one of drift, quality, performance, "
-         "estimated_performance, latency, throughput, errors, prediction_drift; got 'drfit'"),
+         "estimated_performance, latency, throughput, errors, prediction_drift; got 'drfit'; "
+         "did you mean 'drift'?"),
         ("version: 1\nmonitors:\n  m: {model: a, check: errors, warning: high}\n",
          "3: monitors.m.warning: must be a finite number; got 'high'"),
     ],

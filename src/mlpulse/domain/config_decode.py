@@ -222,5 +222,9 @@ class _Decoder:
         try:
             return True, msgspec.convert(raw, tp, strict=self.strict)
         except msgspec.ValidationError:
-            self.fail(path, f"{what}must be {_describe(tp)}; got {raw!r}")
+            hint = ""
+            if get_origin(tp) is Literal and isinstance(raw, str):  # check: latncy
+                close = difflib.get_close_matches(raw, [str(v) for v in get_args(tp)], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close and close[0] != raw else ""
+            self.fail(path, f"{what}must be {_describe(tp)}; got {raw!r}{hint}")
             return False, None

@@ -88,3 +88,12 @@ def test_decode_config_checks_escalation_policies_beside_a_broken_schedule() -> 
         "escalation_policies.low.steps[0].delay_minutes",
         "escalation_policies.team.steps[0].targets[0]",  # no such user
     ]
+
+
+def test_decode_config_suggests_the_closest_allowed_value() -> None:
+    raw = {"version": 1, "monitors": {"m": {"model": "fraud", "check": "latncy"}}}
+    _, problems = decode_config(raw)
+    assert [str(p) for p in problems] == [
+        "monitors.m.check: must be one of drift, quality, performance, estimated_performance, "
+        "latency, throughput, errors, prediction_drift; got 'latncy'; did you mean 'latency'?"
+    ]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 from mlpulse.domain.default_monitors import default_monitor
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.paging_rules import paging_rules
 from mlpulse.domain.rules import RouteConfig, RuleConfig
 from mlpulse.domain.series_catalogue import SERIES, SIDE_BY_SIDE_LABELS, SeriesLabels
 from mlpulse.errors import ConfigProblem
@@ -61,8 +62,10 @@ did you mean 'mlpulse_drift_share'?"]
             found += names.column(f"{path}.columns[{i}]", column, monitor.model, columns)
         for column in monitor.columns_config:
             found += names.column(f"{path}.columns_config.{column}", column, monitor.model, columns)
+    derived = paging_rules(config.monitors)  # their names are the monitor's, warned above
     for name, rule in config.rules.items():
-        found += _rule(f"rules.{name}", rule, names)
+        if derived.get(name) != rule:
+            found += _rule(f"rules.{name}", rule, names)
     if config.route is not None:
         found += _route("route", config.route, names)
     for i, inhibit in enumerate(config.inhibit_rules):

@@ -136,3 +136,9 @@ def test_configuration_docs_list_every_series_with_its_labels_and_values() -> No
             f"`{key}`: " + ", ".join(f"`{v}`" for v in known) for key, known in spec.values.items()
         )
         assert f"| `{name}` | {labels} | {values} |" in doc, name
+
+
+def test_config_warnings_names_a_paging_monitors_unknown_model_once() -> None:
+    raw = {"monitors": {"m": {"model": "cancr", "check": "errors", "critical": 0.1,
+                              "page": True}}}  # fmt: skip
+    assert list(_warnings(raw, BREAST)) == ["monitors.m.model"]

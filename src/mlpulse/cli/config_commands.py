@@ -82,10 +82,11 @@ def upload_reference(
 
 
 def seen_by(http: httpx.Client) -> Seen:
-    """The models the collector has seen, with their columns."""
-    found = call(http, "GET", "/v1/models")
+    """The models, columns and label values the collector has seen."""
+    found = call(http, "GET", "/v1/config/known")
     return Seen(
-        models={m["model"]: frozenset(m.get("schema") or {}) for m in found.get("models", [])}
+        models={m: frozenset(columns) for m, columns in found["models"].items()},
+        labels={k: frozenset(values) for k, values in found["labels"].items()},
     )
 
 

@@ -9,8 +9,8 @@ simply not have sent traffic yet. :func:`config_warnings` finds them against
   always;
 * the names in the file itself: models, monitors (and the default monitors of its models),
   rules (for ``alertname``), declared schemas;
-* with ``seen``, the models and columns the collector has seen (``mlpulse plan`` and
-  ``PUT /v1/config`` pass them; ``mlpulse plan --offline`` cannot).
+* with ``seen``, the models, columns, versions and label values the collector has seen
+  (``mlpulse plan`` and ``PUT /v1/config`` pass them; ``mlpulse plan --offline`` cannot).
 
 Offline, a name missing from the file is reported only when it is close to one there (a
 likely typo); with ``seen``, every model or column neither declared nor seen is.
@@ -37,9 +37,11 @@ _LISTED = 12  # known values shown in a message at most
 
 @dataclass(frozen=True)
 class Seen:
-    """What the collector has seen: each model's columns (features and outputs)."""
+    """What the collector has seen: each model's columns, and the values of each label
+    on its series (the newest point of each) and of ``version``."""
 
     models: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    labels: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 def config_warnings(config: Config, *, seen: Seen | None = None) -> list[ConfigProblem]:
@@ -79,7 +81,9 @@ did you mean 'mlpulse_drift_share'?"]
 
 
 def _hint(value: str, known: Iterable[str]) -> str:
-    close = difflib.get_close_matches(value, list(known), n=1)
+    names = list(known)
+    same = [name for name in names if name.casefold() == value.casefold()]
+    close = same or difflib.get_close_matches(value, names, n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
@@ -130,6 +134,13 @@ def _label_value(
         model = rule.match.get("model")
         columns = names.columns(model) if model else names.all_columns()
         yield from names.column(path, value, model, columns)
+    elif fixed is None and names.seen is not None and key in names.seen.labels:
+        known = names.seen.labels[key]
+        if value not in known:  # a version or segment value no series has (yet)
+            yield ConfigProblem(
+                path,
+                f"no series has {key} {value!r} now{_hint(value, known)} (seen: {_listed(known)})",
+            )
 
 
 def _route(path: str, route: RouteConfig, names: _Names) -> Iterator[ConfigProblem]:

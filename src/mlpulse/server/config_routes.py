@@ -24,7 +24,7 @@ from mlpulse.domain.config_warnings import Seen, config_warnings
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.schema import ColumnKind
 from mlpulse.errors import InvalidInputError, MalformedBodyError
-from mlpulse.ports import Clock, MetadataStore
+from mlpulse.ports import Clock, MetadataStore, SeriesStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_body
 from mlpulse.server.openapi import response_schema
@@ -51,9 +51,31 @@ class ApplyResult(msgspec.Struct, frozen=True):
     warnings: list[ConfigWarning] = msgspec.field(default_factory=list)
 
 
-def seen_by(metadata: MetadataStore) -> Seen:
-    """The models the collector has seen, with their columns."""
-    return Seen(models={info.model: frozenset(info.schema) for info in metadata.list_models()})
+class KnownNames(msgspec.Struct, frozen=True):
+    """What the collector has seen, for ``mlpulse plan``'s warnings: each model's columns,
+    and the values of each label on its series (and every version)."""
+
+    models: dict[str, list[str]]
+    labels: dict[str, list[str]]
+
+
+def known_names(metadata: MetadataStore, series: SeriesStore) -> KnownNames:
+    models = metadata.list_models()
+    labels: dict[str, set[str]] = {"version": {v.version for m in models for v in m.versions}}
+    for point in series.latest_points():
+        for key, value in point.labels.items():
+            labels.setdefault(key, set()).add(value)
+    return KnownNames(
+        models={info.model: sorted(info.schema) for info in models},
+        labels={key: sorted(values) for key, values in sorted(labels.items())},
+    )
+
+
+def seen(known: KnownNames) -> Seen:
+    return Seen(
+        models={m: frozenset(columns) for m, columns in known.models.items()},
+        labels={k: frozenset(values) for k, values in known.labels.items()},
+    )
 
 
 class AppliedConfigCache:
@@ -93,6 +115,18 @@ async def get_config(request: Request) -> Response:
     return json_response(AppliedConfig(msgspec.json.decode(found[0], type=Config), found[1]))
 
 
+@router.get(
+    "/known",
+    summary="The models, columns and label values the collector has seen (for plan's warnings)",
+    openapi_extra=response_schema(KnownNames),
+    dependencies=[Depends(require(Scope.READ))],
+)
+async def get_known(request: Request) -> Response:
+    metadata: MetadataStore = request.app.state.metadata
+    found = await run_in_threadpool(known_names, metadata, request.app.state.series)
+    return json_response(found)
+
+
 @router.put(
     "",
     summary="Validate and apply a monitors-as-code document (JSON of mlpulse.yaml)",
@@ -123,6 +157,7 @@ async def put_config(request: Request) -> Response:
             kinds = {column: ColumnKind(kind) for column, kind in model.schema.items()}
             await run_in_threadpool(metadata.set_schema_overrides, name, kinds)
     changes = plan(before, config)
-    seen = await run_in_threadpool(seen_by, metadata)
-    warnings = [ConfigWarning(w.path, w.message) for w in config_warnings(config, seen=seen)]
+    known = await run_in_threadpool(known_names, metadata, request.app.state.series)
+    found = config_warnings(config, seen=seen(known))
+    warnings = [ConfigWarning(w.path, w.message) for w in found]
     return json_response(ApplyResult(now, list(changes.changes), changes.render(), warnings))

@@ -142,3 +142,20 @@ def test_config_warnings_names_a_paging_monitors_unknown_model_once() -> None:
     raw = {"monitors": {"m": {"model": "cancr", "check": "errors", "critical": 0.1,
                               "page": True}}}  # fmt: skip
     assert list(_warnings(raw, BREAST)) == ["monitors.m.model"]
+
+
+def test_config_warnings_names_a_version_or_segment_value_no_series_has() -> None:
+    seen = Seen(
+        models=BREAST.models,
+        labels={"version": frozenset({"v1", "v2"}), "country": frozenset({"de", "fr"})},
+    )
+    raw = {"models": {"cancer": {"segments": ["country"]}},
+           **_rule("mlpulse_error_rate", model="cancer", version="v3", country="DE")}  # fmt: skip
+    found = _warnings(raw, seen)
+    assert found == {
+        "rules.r.match.version": "no series has version 'v3' now (seen: v1, v2)",
+        "rules.r.match.country": "no series has country 'DE' now; did you mean 'de'? "
+        "(seen: de, fr)",
+    }
+    raw = _rule("mlpulse_error_rate", model="cancer", version="v2")
+    assert _warnings(raw, seen) == {}

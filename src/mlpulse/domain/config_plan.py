@@ -167,6 +167,8 @@ def _flat(struct: msgspec.Struct) -> dict[str, Any]:
 def _show(value: Any) -> str:
     if value is None:
         return "unset"
+    if isinstance(value, bool):  # as written in the file
+        return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
     return str(value)

@@ -107,7 +107,7 @@ def test_plan_shows_the_paging_rule_as_derived_from_its_monitor() -> None:
     before, _ = _decode(check="errors", critical=0.1)
     after, _ = _decode(check="errors", critical=0.1, page=True)
     assert plan(before, after).render().splitlines() == [
-        "~ monitor m: page False → True",
+        "~ monitor m: page false → true",
         "+ rule m-page (derived from monitors.m.page)",
         "Plan: 1 to create, 1 to update, 0 to delete.",
     ]

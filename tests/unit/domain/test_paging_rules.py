@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 
+from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_plan import plan
 from mlpulse.domain.monitoring import Config, MonitorConfig
 from mlpulse.domain.paging_rules import paging_rule
 from mlpulse.domain.series import MetricPoint
 from mlpulse.services.alert_rules import Freshness, RuleConditions
-from mlpulse.services.monitor_checks import graded
+from mlpulse.services.monitor_checks import graded, traffic_points
 from mlpulse.testing.fakes import InMemorySeriesStore
 
 
@@ -63,6 +65,36 @@ def test_paging_rule_is_active_exactly_when_the_point_is_graded_critical() -> No
         (seen,) = conditions.observe("m-page", rule, [point], 100.0,
                                      freshness=Freshness({"m": monitor}))  # fmt: skip
         assert seen.active == (graded(value, monitor, "p99") == "critical"), value
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        MonitorConfig(model="fraud", check="latency", metric="p99", critical=300.0, page=True),
+        MonitorConfig(model="fraud", check="errors", metric="rate", critical=0.1, page=True),
+    ],
+)
+def test_paging_rule_fires_on_the_points_the_check_writes_exactly_when_critical(
+    monitor: MonitorConfig,
+) -> None:
+    # The check's own points (series name, labels, unit), not hand-made ones: a series
+    # renamed or rescaled in the checks must be followed by the rule.
+    rule = paging_rule("m", monitor)
+    assert rule is not None
+    conditions = RuleConditions(InMemorySeriesStore(), started_at=0.0)
+    rng = np.random.default_rng(7)
+    statuses = set()
+    for scale in (50.0, 100.0, 200.0, 400.0):
+        latency = rng.gamma(4.0, scale / 4.0, size=2000)
+        errors = rng.uniform(size=2000) < scale / 2000.0
+        window = WindowProfile.from_columns({}, {}, latency_ms=latency, errors=errors)
+        labels = {"model": "fraud", "version": "v1", "monitor": "m"}
+        (point,) = traffic_points(100.0, labels, monitor, window, 3600.0)
+        (seen,) = conditions.observe("m-page", rule, [point], 100.0,
+                                     freshness=Freshness({"m": monitor}))  # fmt: skip
+        assert seen.active == (point.status == "critical"), (scale, point)
+        statuses.add(point.status)
+    assert statuses == {"ok", "critical"}
 
 
 def test_monitor_without_page_writes_no_rule() -> None:

@@ -84,6 +84,7 @@ ENDPOINTS = (
     ),
     Endpoint("POST", "/v1/evaluator/tick", "/v1/evaluator/tick", Scope.ADMIN, 200),
     Endpoint("GET", "/v1/config", "/v1/config", Scope.READ, 200),
+    Endpoint("GET", "/v1/config/known", "/v1/config/known", Scope.READ, 200),
     Endpoint("PUT", "/v1/config", "/v1/config", Scope.ADMIN, 200, {"version": 1}),
     Endpoint("GET", "/v1/alerts", "/v1/alerts", Scope.READ, 200),
     Endpoint("POST", "/v1/alerts/{fingerprint}/ack", "/v1/alerts/nope/ack", Scope.ADMIN, 404),

@@ -232,7 +232,8 @@ def test_load_config_reports_a_list_item_by_index(tmp_path: Path) -> None:
         ("- 1\n", "(document): must be a mapping; got ['1']"),
         ("version: 1\nmonitors:\n  m: {model: a, check: drfit}\n",
          "3: monitors.m.check: must be one of drift, quality, performance, "
-         "estimated_performance, latency, throughput, errors, prediction_drift; got 'drfit'"),
+         "estimated_performance, latency, throughput, errors, prediction_drift; got 'drfit'; "
+         "did you mean 'drift'?"),
         ("version: 1\nmonitors:\n  m: {model: a, check: errors, warning: high}\n",
          "3: monitors.m.warning: must be a finite number; got 'high'"),
     ],
@@ -325,4 +326,58 @@ def test_load_config_reports_receiver_settings_and_runbooks_that_cannot_work(
         "(receivers: mail, team)",
         f"{path}:18: runbooks.rollback.cooldown: must be a duration like 30s, 5m, 1h or 7d; "
         "got 'soon'",
+    ]
+
+
+MIXED_ERRORS = """\
+version: 1
+models:
+  fraud:
+    task: binary_classification
+    segmnts: [country]
+monitors:
+  lat:
+    model: fraud
+    check: latency
+    windw: 5m
+    warning: 900
+    critical: 300
+  drift:
+    model: fraud
+    check: drift
+    segment_by: [country]
+rules:
+  slow:
+    kind: threshold
+    series: mlpulse_latency_ms
+    op: "=>"
+    value: 0.5
+    for: soon
+receivers:
+  team: {kind: slack, settings: {url: "https://hooks.slack.com/services/T/B/C"}}
+route: {receiver: team}
+runbooks:
+  rb:
+    match: {alertname: slow}
+    cooldown: soon
+    extra: 1
+    actions:
+      - {kind: notify, receiver: nobody}
+"""
+
+
+def test_load_config_reports_eight_mixed_problems_in_one_run(tmp_path: Path) -> None:
+    path = _write(tmp_path, MIXED_ERRORS)
+    found = [error.removeprefix(f"{path}:") for error in _errors(path)]
+    # In the order of the file, each with its line and dotted path.
+    assert [error.split(": ", 2)[0] + ": " + error.split(": ", 2)[1] for error in found] == [
+        "5: models.fraud.segmnts",
+        "10: monitors.lat.windw",
+        "12: monitors.lat.critical",
+        "16: monitors.drift.segment_by",
+        "21: rules.slow.op",
+        "23: rules.slow.for",
+        "30: runbooks.rb.cooldown",
+        "31: runbooks.rb.extra",
+        "33: runbooks.rb.actions[0].receiver",
     ]

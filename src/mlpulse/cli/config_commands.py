@@ -3,6 +3,13 @@
 ``apply`` validates the file here (where its reference files are), uploads each model's
 reference file, then sends the document to the collector, which validates it again and
 answers with the plan it applied. ``plan`` compares the file with the applied document.
+
+Both print a warning (on stderr) for each name in the file that nothing matches
+(:mod:`mlpulse.domain.config_warnings`): against the series the collector writes and the
+models and columns it has seen. Warnings leave the exit code at 0 (a model may not have
+sent traffic yet) unless ``--strict``: then ``plan`` exits 1 and ``apply`` applies
+nothing and exits 1. ``plan --offline`` needs no collector: it checks the file and the
+series names, labels and names the file declares, but shows no changes.
 """
 
 from __future__ import annotations
@@ -13,15 +20,27 @@ from typing import Annotated, Any
 import httpx
 import msgspec
 import typer
+from rich.markup import escape
 
 from mlpulse.cli.api import ApiKey, Url, call, client, err
 from mlpulse.domain.config_plan import plan
+from mlpulse.domain.config_warnings import Seen, config_warnings
 from mlpulse.domain.monitoring import Config
-from mlpulse.errors import ConfigFileError
+from mlpulse.errors import ConfigFileError, ConfigProblem
 
 reference_app = typer.Typer(help="Upload or pin the reference drift is measured against.")
 
 ConfigFile = Annotated[Path, typer.Option("-f", "--file", help="The mlpulse.yaml to use")]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Exit 1 on warnings (apply: and apply nothing)")
+]
+Offline = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="Check the file without a collector (series and names it declares; no changes)",
+    ),
+]
 
 _MEDIA = {".parquet": "application/vnd.apache.parquet", ".csv": "text/csv"}
 
@@ -62,17 +81,58 @@ def upload_reference(
     return found
 
 
-def plan_command(file: ConfigFile, url: Url = None, api_key: ApiKey = None) -> None:
-    """Show what `mlpulse apply` would change (exit 0 either way)."""
+def seen_by(http: httpx.Client) -> Seen:
+    """The models, columns and label values the collector has seen."""
+    found = call(http, "GET", "/v1/config/known")
+    return Seen(
+        models={m: frozenset(columns) for m, columns in found["models"].items()},
+        labels={k: frozenset(values) for k, values in found["labels"].items()},
+    )
+
+
+def _warn(file: Path, warnings: list[ConfigProblem]) -> None:
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {escape(f'{file}: {warning}')}")
+
+
+def plan_command(
+    file: ConfigFile,
+    url: Url = None,
+    api_key: ApiKey = None,
+    strict: Strict = False,
+    offline: Offline = False,
+) -> None:
+    """Show what `mlpulse apply` would change, and warn about names nothing matches.
+
+    Exits 0 with or without changes or warnings; 1 on warnings with --strict; 2 when
+    the file has errors.
+    """
     desired = _load(file)
-    with client(url, api_key) as http:
-        typer.echo(plan(_applied(http), desired).render())
+    if offline:
+        warnings = config_warnings(desired)
+        typer.echo("The file is valid (offline: not compared with the collector).")
+    else:
+        with client(url, api_key) as http:
+            warnings = config_warnings(desired, seen=seen_by(http))
+            typer.echo(plan(_applied(http), desired).render())
+    _warn(file, warnings)
+    if warnings and strict:
+        err.print(f"{len(warnings)} warning(s) with --strict")
+        raise typer.Exit(1)
 
 
-def apply_command(file: ConfigFile, url: Url = None, api_key: ApiKey = None) -> None:
+def apply_command(
+    file: ConfigFile, url: Url = None, api_key: ApiKey = None, strict: Strict = False
+) -> None:
     """Validate mlpulse.yaml, upload its reference files and apply it to the collector."""
     desired = _load(file)
     with client(url, api_key) as http:
+        if strict:
+            warnings = config_warnings(desired, seen=seen_by(http))
+            if warnings:
+                _warn(file, warnings)
+                err.print(f"{len(warnings)} warning(s) with --strict: nothing applied")
+                raise typer.Exit(1)
         for name, model in desired.models.items():
             reference = model.reference
             if reference is not None and reference.file is not None:
@@ -96,6 +156,7 @@ def apply_command(file: ConfigFile, url: Url = None, api_key: ApiKey = None) -> 
             headers={"Content-Type": "application/json"},
         )  # fmt: skip
     typer.echo(result["plan"])
+    _warn(file, [ConfigProblem(w["path"], w["message"]) for w in result.get("warnings", [])])
 
 
 @reference_app.command("upload")

@@ -1,11 +1,14 @@
 """Plain data (parsed YAML or a JSON body) to a monitors-as-code :class:`Config`.
 
 msgspec stops at the first bad value; a person fixing a file wants them all. So each
-field is converted on its own, a Struct is built only from fields that converted, and a
-model or monitor with a problem is left out of the result while the rest are still
-decoded and validated. Defaults that depend on other fields are then written out
-(``positive_class`` of a binary model, a monitor's ``metric`` and ``direction``), so the
-stored config says what runs and a plan shows the change when a default would.
+field is converted on its own and a Struct is built from the fields that converted (with
+defaults for the others): a model, monitor, rule or runbook with a bad field is still
+validated, so one run reports its other problems too (a part missing a required field is
+left out). The config returned with problems is for reporting only, never to apply.
+Defaults that depend on other fields are then written out (``positive_class`` of a
+binary model, a monitor's ``metric`` and ``direction``, the rule of a monitor with
+``page: true``), so the stored config says what runs and a plan shows the change when a
+default would.
 
 Receiver settings are read by the notifier adapters, which the domain does not import:
 the caller passes their check (:func:`mlpulse.adapters.notify.settings_problems`), so a
@@ -31,6 +34,7 @@ from mlpulse.domain.monitoring import (
     Config,
     default_direction,
 )
+from mlpulse.domain.paging_rules import PAGE_SUFFIX, paging_rules
 from mlpulse.errors import ConfigProblem
 
 __all__ = ["SettingsCheck", "decode_config"]
@@ -62,13 +66,42 @@ def decode_config(
     fields = decoder.struct(raw, Config, "", partial=True)
     fields.setdefault("version", 1)
     config = Config(**fields)
-    problems = decoder.problems + validate(config)
+    # A part with a bad field is still validated (built from its good fields), so one
+    # run reports its other problems too; a check of a field that did not decode, or of
+    # a part holding one (a reference whose window did not decode is not "neither file
+    # nor window"), would only restate the decoding problem, so it is left out.
+    broken = [p.path for p in decoder.problems]
+    problems = decoder.problems + [p for p in validate(config) if not _under(p.path, broken)]
     if check_settings is not None:
         for name, receiver in config.receivers.items():
             for setting, message in check_settings(receiver.kind, receiver.settings):
                 path = f"receivers.{name}.settings" + (f".{setting}" if setting else "")
                 problems.append(ConfigProblem(path, message))
-    return _with_defaults(config), problems
+    config = _with_defaults(config)
+    derived = paging_rules(config.monitors)
+    for name, rule in derived.items():
+        # The same rule is there when a stored (already derived) config is read again.
+        if config.rules.get(name, rule) != rule:
+            monitor = name.removesuffix(PAGE_SUFFIX)
+            problems.append(ConfigProblem(
+                f"rules.{name}",
+                f"is the name of the rule monitors.{monitor}.page writes; rename this rule",
+            ))  # fmt: skip
+    return msgspec.structs.replace(config, rules={**config.rules, **derived}), problems
+
+
+def _under(path: str, broken: list[str]) -> bool:
+    """Whether ``path`` is one of ``broken``, inside one or holds one.
+
+    >>> _under("rules.r.op", ["rules.r.op"]), _under("rules.r.for", ["rules.r.op"])
+    (True, False)
+    >>> _under("models.m.reference", ["models.m.reference.window.start"])
+    True
+    """
+    return any(
+        path == b or path.startswith((f"{b}.", f"{b}[")) or b.startswith((f"{path}.", f"{path}["))
+        for b in broken
+    )
 
 
 def _with_defaults(config: Config) -> Config:
@@ -160,9 +193,14 @@ class _Decoder:
         if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
             before = len(self.problems)
             fields = self.struct(raw, tp, path)
-            if len(self.problems) > before:
+            if len(self.problems) == before:
+                return True, tp(**fields)
+            # Built from the fields that decoded, when those include every required one,
+            # so that validation still sees it; its problems are recorded already.
+            try:
+                return True, tp(**fields)
+            except TypeError:
                 return False, None
-            return True, tp(**fields)
         if origin is dict and isinstance(raw, dict):
             key_type, value_type = get_args(tp)
             result, ok = {}, True
@@ -184,5 +222,9 @@ class _Decoder:
         try:
             return True, msgspec.convert(raw, tp, strict=self.strict)
         except msgspec.ValidationError:
-            self.fail(path, f"{what}must be {_describe(tp)}; got {raw!r}")
+            hint = ""
+            if get_origin(tp) is Literal and isinstance(raw, str):  # check: latncy
+                close = difflib.get_close_matches(raw, [str(v) for v in get_args(tp)], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close and close[0] != raw else ""
+            self.fail(path, f"{what}must be {_describe(tp)}; got {raw!r}{hint}")
             return False, None

@@ -2,7 +2,8 @@
 
 Fields are compared flattened to dotted names (``reference.file``,
 ``columns_config.amount.method``, ``actions[0].kind``), defaults included, so writing a
-default out changes nothing. Changes come models first, then monitors, rules, receivers,
+default out changes nothing. A rule that a monitor with ``page: true`` writes is shown
+``(derived from monitors.<name>.page)``. Changes come models first, then monitors, rules, receivers,
 users and runbooks, each by name, then one ``alerting`` line for each of the route,
 inhibit rules, schedules and escalation policies that changed, so the same two configs
 always give the same plan.
@@ -28,6 +29,7 @@ from typing import Any, Literal, TypeAlias
 import msgspec
 
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.paging_rules import PAGE_SUFFIX, paging_rules
 
 __all__ = ["Change", "Plan", "plan"]
 
@@ -48,10 +50,14 @@ class Change(msgspec.Struct, frozen=True):
     kind: Kind
     name: str
     fields: dict[str, tuple[Any, Any]]
+    # Where a derived part comes from: ``monitors.x.page`` for the rule a paging monitor writes.
+    derived_from: str | None = None
 
     def render(self) -> str:
         """One line: ``~ monitor x: window 1h → 30m, critical 0.8 → unset``."""
         head = f"{_SIGN[self.action]} {self.kind} {self.name}"
+        if self.derived_from is not None:
+            head += f" (derived from {self.derived_from})"
         if self.action != "update":
             return head
         diffs = ", ".join(
@@ -88,7 +94,7 @@ def plan(applied: Config, desired: Config) -> Plan:
     changes = [
         *_diff("model", applied.models, desired.models),
         *_diff("monitor", applied.monitors, desired.monitors),
-        *_diff("rule", applied.rules, desired.rules),
+        *_derived(_diff("rule", applied.rules, desired.rules), applied, desired),
         *_diff("receiver", applied.receivers, desired.receivers),
         *_diff("user", applied.users, desired.users),
         *_diff("runbook", applied.runbooks, desired.runbooks),
@@ -103,6 +109,19 @@ def plan(applied: Config, desired: Config) -> Plan:
             action: Action = "create" if not old else "delete" if not new else "update"
             changes.append(Change(action, "alerting", kind, {}))
     return Plan(changes=tuple(changes))
+
+
+def _derived(changes: list[Change], applied: Config, desired: Config) -> list[Change]:
+    """The rule changes, each written by a paging monitor marked as derived from it."""
+    derived = {*paging_rules(applied.monitors), *paging_rules(desired.monitors)}
+    return [
+        msgspec.structs.replace(
+            change, derived_from=f"monitors.{change.name.removesuffix(PAGE_SUFFIX)}.page"
+        )
+        if change.name in derived
+        else change
+        for change in changes
+    ]
 
 
 def _diff(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
@@ -148,6 +167,8 @@ def _flat(struct: msgspec.Struct) -> dict[str, Any]:
 def _show(value: Any) -> str:
     if value is None:
         return "unset"
+    if isinstance(value, bool):  # as written in the file
+        return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(map(str, value)) + "]"
     return str(value)

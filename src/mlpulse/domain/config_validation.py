@@ -33,6 +33,7 @@ from mlpulse.domain.monitoring import (
     default_direction,
     drift_direction,
 )
+from mlpulse.domain.paging_rules import paging_problems
 from mlpulse.domain.rules_validation import alerting_problems
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
@@ -158,6 +159,7 @@ def _monitor(path: str, monitor: MonitorConfig, model: ModelConfig | None) -> li
             problems.append(_p(f"{path}.columns", "must name a column; leave it out for all"))
         problems += _duplicates(f"{path}.columns", monitor.columns)
     problems += _duplicates(f"{path}.segment_by", monitor.segment_by)
+    problems += [_p(f"{path}.page", message) for message in paging_problems(monitor)]
     if model is not None:
         problems += _against_model(path, monitor, model)
     if METRICS[check]:

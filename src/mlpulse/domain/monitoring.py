@@ -29,6 +29,10 @@ Thresholds: with ``direction: below`` a value *below* ``warning`` is a warning a
 thresholds are in milliseconds, throughput in predictions per second, the error rate a
 fraction in [0, 1]. A monitor without thresholds only records its metric series, for
 dashboards and for rules (relative to a baseline, absent data) to alert on.
+
+A monitor's thresholds do not alert by themselves: they give each point a status, shown
+on the dashboard. Rules alert. ``page: true`` on a monitor with ``critical`` writes the
+rule that alerts (severity critical) whenever the monitor's status is critical.
 """
 
 from __future__ import annotations
@@ -210,6 +214,9 @@ class MonitorConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omi
     direction: Direction | None = None
     segment_by: list[Name] = msgspec.field(default_factory=list)
     k: PositiveInt | None = None
+    # warning and critical only grade the points (a badge, a colour); with page, a
+    # critical point also fires the rule ``<monitor>-page`` (mlpulse.domain.paging_rules).
+    page: bool = False
 
 
 class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -30,7 +30,7 @@ Every problem is collected with its dotted path and raised as one
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -132,11 +132,12 @@ def schedules_from_config(
 
 def policies_from_config(
     raw: Mapping[str, Any],
-    schedules: Mapping[str, Schedule],
+    schedules: Collection[str],
     *,
     problems: ConfigProblems | None = None,
 ) -> dict[str, EscalationPolicy]:
-    """The ``escalation_policies:`` section; ``schedule:`` targets must name ``schedules``.
+    """The ``escalation_policies:`` section; ``schedule:`` targets must name ``schedules``
+    (the schedules, or only their names).
 
     Every problem is reported in one error (with ``problems``, added there instead).
 
@@ -175,7 +176,7 @@ def _schedule(problems: ConfigProblems, name: str, raw: object) -> Schedule | No
 
 
 def _policy(
-    problems: ConfigProblems, name: str, raw: object, schedules: Mapping[str, Schedule]
+    problems: ConfigProblems, name: str, raw: object, schedules: Collection[str]
 ) -> EscalationPolicy | None:
     path, found = f"escalation_policies.{name}", len(problems.items)
     spec = problems.mapping(path, raw, ("steps", "repeat", "repeat_delay_minutes"))
@@ -190,7 +191,7 @@ def _policy(
 
 
 def _step(
-    problems: ConfigProblems, path: str, raw: object, schedules: Mapping[str, Schedule]
+    problems: ConfigProblems, path: str, raw: object, schedules: Collection[str]
 ) -> EscalationStep | None:
     spec, found = problems.mapping(path, raw, ("delay_minutes", "targets")), len(problems.items)
     targets = []

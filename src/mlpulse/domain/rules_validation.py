@@ -108,17 +108,14 @@ def _route(path: str, route: RouteConfig, config: Config) -> Iterator[ConfigProb
 def _oncall(config: Config) -> Iterator[ConfigProblem]:
     """Schedules and escalation policies parse, and their targets exist."""
     found = ConfigProblems()
-    schedules = schedules_from_config(config.schedules, problems=found)
-    # A policy's schedule targets are checked once the schedules parse.
-    policies = (
-        {}
-        if found.items
-        else policies_from_config(config.escalation_policies, schedules, problems=found)
+    schedules_from_config(config.schedules, problems=found)
+    # Policies are checked even when a schedule has problems (all problems in one run);
+    # a target naming a declared schedule, broken or not, is not unknown.
+    policies = policies_from_config(
+        config.escalation_policies, [str(name) for name in config.schedules], problems=found
     )
-    if found.items:
-        yield from found.items
-        return
-    for name, policy in policies.items():
+    yield from found.items
+    for name, policy in policies.items():  # those that parsed
         for i, step in enumerate(policy.steps):
             for j, target in enumerate(step.targets):
                 path = f"escalation_policies.{name}.steps[{i}].targets[{j}]"

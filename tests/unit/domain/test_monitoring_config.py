@@ -75,7 +75,7 @@ def test_decode_config_reports_every_problem_not_only_the_first() -> None:
         "version: must be 1; got 2",
         "modles: unknown field; did you mean 'models'?",
         "monitors.a.check: must be one of drift, quality, performance, estimated_performance, "
-        "latency, throughput, errors, prediction_drift; got 'drfit'",
+        "latency, throughput, errors, prediction_drift; got 'drfit'; did you mean 'drift'?",
         "monitors.a.windw: unknown field; did you mean 'window'?",
         "monitors.b.warning: must be a finite number; got 'high'",
     ]

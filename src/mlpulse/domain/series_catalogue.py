@@ -1,0 +1,108 @@
+"""Every metric series the collector writes, with its labels: what a rule can watch.
+
+The single list of series names and label keys that checks of ``mlpulse.yaml`` read (a
+rule over ``mlpulse_drift_shar`` or a ``match`` on ``quantile: "0.99"`` can never fire).
+The evaluator's checks (:mod:`mlpulse.services.monitor_checks`) and the streaming
+detectors (:mod:`mlpulse.services.stream_detection`) write them; a test compares this
+list with the names those modules emit, so the two cannot drift apart silently.
+
+Each evaluator series carries ``model``, ``version`` and ``monitor``; a monitor with
+``segment_by`` adds one label per segment, and traffic tagged ``mode`` or
+``environment`` (shadow, canary) is also checked apart, with that label. ``values``
+lists a label's values where the collector fixes them (``quantile: p99``); the others
+(``model``, ``column``) are names the collector has seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from mlpulse.domain.monitoring import DRIFT_METHODS, METRICS
+
+__all__ = ["EVALUATOR_LABELS", "SERIES", "SIDE_BY_SIDE_LABELS", "SeriesLabels", "series_of_check"]
+
+EVALUATOR_LABELS: Final = ("model", "version", "monitor")
+# Tags whose values the evaluator checks side by side (one series per value).
+SIDE_BY_SIDE_LABELS: Final = ("mode", "environment")
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesLabels:
+    """One series: what it measures, its label keys, and the fixed values of some."""
+
+    summary: str
+    labels: tuple[str, ...]
+    values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Written by the evaluator for a monitor (so it has the monitor's segment labels).
+    per_monitor: bool = True
+
+
+def _evaluator(summary: str, *extra: str, **values: tuple[str, ...]) -> SeriesLabels:
+    return SeriesLabels(summary, (*EVALUATOR_LABELS, *extra), MappingProxyType(values))
+
+
+_METHODS: Final = tuple(sorted(DRIFT_METHODS))
+
+SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
+    "mlpulse_drift_score": _evaluator(
+        "per column: the drift method's value", "column", "method", method=_METHODS),
+    "mlpulse_drift_share": _evaluator("share of columns drifted"),
+    "mlpulse_prediction_drift": _evaluator(
+        "drift of the score / prediction outputs", "column", "method",
+        column=("score", "prediction"), method=_METHODS),
+    "mlpulse_missing_rate": _evaluator("per column: share of missing values", "column"),
+    "mlpulse_type_error_rate": _evaluator(
+        "per column: share of values of the wrong type", "column"),
+    "mlpulse_out_of_range_share": _evaluator(
+        "per numeric column: share outside the reference range", "column"),
+    "mlpulse_unseen_share": _evaluator(
+        "per categorical column: share of unseen categories", "column"),
+    "mlpulse_latency_ms": _evaluator(
+        "latency quantile, milliseconds", "quantile", quantile=METRICS["latency"]),
+    "mlpulse_throughput_per_second": _evaluator("predictions per second over the window"),
+    "mlpulse_error_rate": _evaluator("share of failed predictions"),
+    "mlpulse_performance": _evaluator(
+        "realised performance from labels", "metric", "window", metric=METRICS["performance"]
+    ),
+    "mlpulse_label_coverage": _evaluator(
+        "share of the window's predictions with a label", "window"
+    ),
+    "mlpulse_estimated_performance": _evaluator(
+        "performance estimated from scores (CBPE)", "metric",
+        metric=METRICS["estimated_performance"]),
+    "mlpulse_stream_change": SeriesLabels(
+        "a streaming detector fired (seconds since the onset)",
+        ("model", "version", "stream", "detector"),
+        MappingProxyType({"stream": ("error_rate", "latency_ms", "score"),
+                          "detector": ("adwin", "exceedance_cusum")}),
+        per_monitor=False),
+    "mlpulse_canary_change": SeriesLabels(
+        "a version differs from the baseline version (seconds since the onset)",
+        ("model", "version", "signal", "baseline"),
+        MappingProxyType({"signal": ("errors", "latency", "score")}),
+        per_monitor=False),
+})  # fmt: skip
+
+# The series a monitor's thresholds grade, by check (quality writes four, graded by
+# thresholds of its own, so it has none here).
+_GRADED: Final[Mapping[str, str]] = MappingProxyType({
+    "drift": "mlpulse_drift_score",
+    "prediction_drift": "mlpulse_prediction_drift",
+    "latency": "mlpulse_latency_ms",
+    "throughput": "mlpulse_throughput_per_second",
+    "errors": "mlpulse_error_rate",
+    "performance": "mlpulse_performance",
+    "estimated_performance": "mlpulse_estimated_performance",
+})  # fmt: skip
+
+
+def series_of_check(check: str) -> str | None:
+    """The series whose points a ``check`` monitor's warning and critical grade.
+
+    >>> series_of_check("latency"), series_of_check("quality")
+    ('mlpulse_latency_ms', None)
+    """
+    return _GRADED.get(check)

@@ -45,7 +45,8 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -212,18 +213,16 @@ def _user_data(folder: Path) -> None:
     """A model's training data and today's traffic, as a user has them."""
     rng = np.random.default_rng(7)
     n = 500
-
-    def frame(shift: float) -> pd.DataFrame:
-        amount = rng.lognormal(3.0 + shift, 0.5, n)
-        return pd.DataFrame({
-            "amount": amount,
-            "country": rng.choice(["DE", "FR", "BR"], n),
-            "score": rng.uniform(0, 1, n),
-            "is_fraud": rng.integers(0, 2, n),
-        })  # fmt: skip
-
-    frame(0.0).to_parquet(folder / "train.parquet")
-    frame(0.0).to_csv(folder / "today.csv", index=False)
+    columns = {
+        "amount": rng.lognormal(3.0, 0.5, n).round(2).tolist(),
+        "country": rng.choice(["DE", "FR", "BR"], n).tolist(),
+        "score": rng.uniform(0, 1, n).round(4).tolist(),
+        "is_fraud": rng.integers(0, 2, n).tolist(),
+    }
+    pq.write_table(pa.table(columns), folder / "train.parquet")
+    rows = zip(*columns.values(), strict=True)
+    lines = [",".join(columns), *(",".join(str(value) for value in row) for row in rows)]
+    (folder / "today.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def session_folder(tmp_path: Path, world: World) -> Path:

@@ -9,9 +9,10 @@ wheel's dependencies from the package index through pip's usual cache, so after 
 first run this costs about the build (20 s) and the install (30-60 s).
 
 The quickstart's shell commands are checked word for word against the README's Install
-section, and its Python and YAML blocks are taken from there, so the README cannot drift
-from what this test runs. It uses its own port (``MLPULSE_PORT``, ``MLPULSE_URL``)
-rather than the README's 8080, which other collectors on the machine may hold.
+and Quickstart sections, and its Python and YAML blocks are taken from there, so the
+README cannot drift from what this test runs. It uses its own port (``MLPULSE_PORT``,
+``MLPULSE_URL``) rather than the README's 8080, which other collectors on the machine may
+hold.
 """
 
 from __future__ import annotations
@@ -65,15 +66,18 @@ def _unavailable(reason: str) -> None:
 
 
 def _install_section() -> str:
+    """The README's Install and Quickstart sections, one after the other."""
     text = README.read_text(encoding="utf-8")
-    found = re.search(r"^## Install\n(.*?)^## ", text, re.MULTILINE | re.DOTALL)
-    assert found, "README.md has no '## Install' section"
-    return found.group(1)
+    found = re.search(
+        r"^## Install\n(.*?)^## Quickstart\n(.*?)^## ", text, re.MULTILINE | re.DOTALL
+    )
+    assert found, "README.md has no '## Install' section followed by '## Quickstart'"
+    return found.group(1) + found.group(2)
 
 
 def _block(section: str, language: str) -> str:
     found = re.findall(rf"^```{language}\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
-    assert len(found) == 1, f"the Install section should have one ```{language} block"
+    assert len(found) == 1, f"Install and Quickstart should have one ```{language} block"
     return str(found[0])
 
 

@@ -13,8 +13,8 @@ Reference files a document names are created empty beside its copy: ``load_confi
 checks that they exist; their content is the training data of whoever applies the file.
 Finally the checks the collector makes only when it runs: every receiver can be built
 from its settings, the escalation policies parse, and every runbook's cooldown is a
-duration. The README's alerting example (its ```yaml block with ``escalation_policies``)
-is checked the same way.
+duration. The alerting example of docs/alerting.md (its ```yaml block with
+``escalation_policies``) is checked the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from mlpulse.server.receivers import expand
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE_DOC = ROOT / "docs" / "configuration.md"
-README = ROOT / "README.md"
+ALERTING_DOC = ROOT / "docs" / "alerting.md"
 EXAMPLE = ROOT / "docs" / "examples" / "mlpulse.yaml"
 MARKER = "# validate"
 _FENCE = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -50,7 +50,7 @@ ENVIRONMENT = {
     "OPSGENIE_API_KEY": "00000000-0000-0000-0000-000000000000",
     "WEBHOOK_SECRET": "a-long-random-secret",
     "SMTP_PASSWORD": "an-smtp-password",
-    # The README's alerting example.
+    # The alerting example of docs/alerting.md.
     "PD_ROUTING_KEY": "0123456789abcdef0123456789abcdef",
     "HOOK_SECRET": "another-long-random-secret",
 }
@@ -97,9 +97,9 @@ def check_document(text: str, folder: Path) -> Config:
     return config
 
 
-def readme_alerting_example() -> str:
-    """The README's ```yaml block with ``escalation_policies`` (its alerting example)."""
-    blocks = [m.group(1) for m in _FENCE.finditer(README.read_text(encoding="utf-8"))]
+def alerting_example() -> str:
+    """The ```yaml block of docs/alerting.md with ``escalation_policies``."""
+    blocks = [m.group(1) for m in _FENCE.finditer(ALERTING_DOC.read_text(encoding="utf-8"))]
     (block,) = [b for b in blocks if re.search(r"^escalation_policies:", b, re.MULTILINE)]
     return block
 
@@ -142,8 +142,8 @@ def test_every_marked_block_of_the_reference_is_valid(
     check_runtime(check_document(text, tmp_path))
 
 
-def test_the_readme_alerting_example_passes_mlpulse_plan(tmp_path: Path) -> None:
-    text = readme_alerting_example()
+def test_the_alerting_example_passes_mlpulse_plan(tmp_path: Path) -> None:
+    text = alerting_example()
     # A fragment of mlpulse.yaml: without the version line, give it one.
     if not re.search(r"^version:", text, re.MULTILINE):
         text = "version: 1\n" + text

@@ -15,9 +15,11 @@ threshold), and keeps a category as its own bin only when:
 
 - it is expected at least 5 times on each side under "no drift" (pooled share × rows;
   the chi-square rule, Cochran 1954), and
-- its count is known to within 10% on each side: ``expected ≥ 10 × error`` where
-  ``error`` bounds each count's error (0 for exact counts; half the frequent-items
-  sketch's maximum error for a sketch's midpoint estimate).
+- its count is known well enough on each side: ``expected ≥ min(10 × error, error²)``
+  where ``error`` bounds each count's error (0 for exact counts; half the
+  frequent-items sketch's own maximum error for a sketch's midpoint estimate): within
+  10% of the count, or adding no more to the statistic than sampling does (a count ``c``
+  off by ``e`` adds about ``e² / c`` to a bin's chi-square term, sampling about 1).
 
 Bins are taken by pooled count (reference + current), so a new category that is frequent
 in current gets its own bin. Everything else is one ``__other__`` bin per side; the rows a
@@ -56,7 +58,17 @@ UNSEEN: Final = "__new__"
 """The bin of current's categories absent from an exact reference (Good-Turing share)."""
 
 _MIN_EXPECTED: Final = 5.0
-_ERROR_RATIO: Final = 10.0  # a kept count is within 1 / _ERROR_RATIO of its size
+_ERROR_RATIO: Final = 10.0  # a kept count is within 1 / _ERROR_RATIO of its size ...
+
+
+def _least_count(error: float) -> float:
+    """The smallest expected count a bin needs, given a bound on its count's error.
+
+    ... or its error adds at most what sampling does: a count ``c`` off by ``e`` adds
+    about ``e² / c`` to the chi-square sum a bin contributes, where sampling adds about 1,
+    so ``c ≥ e²`` suffices when ``e`` < 10.
+    """
+    return max(_MIN_EXPECTED, min(_ERROR_RATIO * error, error * error))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +121,7 @@ def comparable_bins(
     current_error: float = 0.0,
     reference_singletons: float | None = None,
     max_noise: float = 0.05,
-    max_bins: int = 100,
+    max_bins: int = 1000,
 ) -> BinningResult:
     """Lump two sets of category counts into bins the sample sizes can compare.
 
@@ -182,8 +194,8 @@ def comparable_bins(
         if size <= 0:
             raise InvalidInputError(f"{field} has no observations (total count 0).", field=field)
     pooled = (pair.reference + pair.current) / (n_r + n_c)
-    eligible = (pooled * n_r >= max(_MIN_EXPECTED, _ERROR_RATIO * reference_error)) & (
-        pooled * n_c >= max(_MIN_EXPECTED, _ERROR_RATIO * current_error)
+    eligible = (pooled * n_r >= _least_count(reference_error)) & (
+        pooled * n_c >= _least_count(current_error)
     )
     unseen_bin = reference_singletons is not None
     # Largest m with expected_noise(m) <= max_noise; the lumped bins count among the m.

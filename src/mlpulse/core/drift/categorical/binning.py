@@ -92,7 +92,7 @@ def expected_noise(bins: int, n_reference: float, n_current: float) -> float:
     of two samples of one distribution whose bins are each expected many times.
 
     >>> round(expected_noise(101, 1001, 1001), 3), round(expected_noise(7, 1001, 1001), 3)
-    (0.19, 0.047)
+    (0.19, 0.046)
     """
     if bins <= 1 or n_reference <= 0 or n_current <= 0:
         return 0.0

@@ -187,10 +187,13 @@ def report(
     cur = columns_of(current, name="current")
     first = {n: ref[n] if n in ref else cur[n] for n in [*ref, *cur]}
     overridden = {n: k for n, k in (kinds or {}).items() if n in first}
-    # Datetime columns are the rows' times, not features (see frames.is_datetime):
-    # left out unless ``kinds`` names a kind for them.
+    # Datetime columns are the rows' times, not features (see frames.is_datetime): left
+    # out unless ``kinds`` names a kind for them (one on one side only is still reported
+    # as a column change by the quality checks).
     skipped = {
-        n: DATETIME_REASON for n, v in first.items() if n not in overridden and is_datetime(v)
+        n: DATETIME_REASON
+        for n, v in first.items()
+        if n in ref and n in cur and n not in overridden and is_datetime(v)
     }
     every = {n: infer_kind(v) for n, v in first.items() if n not in skipped} | overridden
     column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}

@@ -122,16 +122,17 @@ def _lumped_js(reference: Counts, current: Counts) -> tuple[float, dict[str, Any
     }
 
 
+def _binned_chi_square(reference: Counts, current: Counts) -> tuple[float, dict[str, Any]]:
+    # Cells expected fewer than 5 times merged into one (the chi-square rule): sparse
+    # cells of a high-cardinality column otherwise bury a new category at 8% of rows.
+    bins = categorical.comparable_bins(reference, current, max_noise=None, max_bins=10**9)
+    return _test(categorical.chi_square(bins.reference, bins.current))
+
+
 CATEGORICAL: Final[dict[str, Method]] = {
     m.name: m
     for m in (
-        Method(
-            "chi_square",
-            "categorical",
-            True,
-            _P_VALUE,
-            lambda r, c: _test(categorical.chi_square(r, c)),
-        ),
+        Method("chi_square", "categorical", True, _P_VALUE, _binned_chi_square),
         Method(
             "proportion_z",
             "categorical",
@@ -183,7 +184,8 @@ def choose_method(group: Group, n_reference: int, n_current: int, n_categories: 
       above, the Wasserstein distance normalised by the reference's standard deviation
       (warning at 0.1 sd, critical at 0.2 sd);
     - categorical and boolean: up to 1,000 rows, the two-proportion z-test for two
-      categories and chi-square otherwise; above, the Jensen–Shannon distance over at
+      categories and chi-square otherwise (categories expected fewer than 5 times
+      merged into one cell); above, the Jensen–Shannon distance over at
       most 100 categories frequent enough for the sample sizes, one bucket for the rest
       and one for categories new to the reference (see
       :func:`~mlpulse.core.drift.categorical.comparable_bins`).

@@ -81,7 +81,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from mlpulse.core.drift.categorical import comparable_bins, jensen_shannon, unseen_categories
+from mlpulse.core.drift.categorical import (
+    chi_square,
+    comparable_bins,
+    jensen_shannon,
+    unseen_categories,
+)
 from mlpulse.core.drift.check import MIN_ROWS, ColumnCheck, ColumnDriftResult, Kind, drift_status
 from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Group, choose_method
 from mlpulse.core.drift.numeric.binning import smoothed
@@ -171,10 +176,15 @@ def _categorical(
         current_total=current.count - current.missing,
         reference_error=reference.count_error / 2,
         current_error=current.count_error / 2,
+        max_noise=None if name == "chi_square" else 0.05,  # as in methods.CATEGORICAL
+        max_bins=10**9 if name == "chi_square" else 1000,
     )
     if name == "jensen_shannon":
         details = {"categories_kept": bins.kept, "noise": bins.noise}
         return jensen_shannon(bins.reference, bins.current), details
+    if name == "chi_square":
+        test = chi_square(bins.reference, bins.current)
+        return test.p_value, {"statistic": test.statistic}
     return method.compute(bins.reference, bins.current)
 
 

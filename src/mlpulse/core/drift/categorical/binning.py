@@ -120,7 +120,7 @@ def comparable_bins(
     reference_error: float = 0.0,
     current_error: float = 0.0,
     reference_singletons: float | None = None,
-    max_noise: float = 0.05,
+    max_noise: float | None = 0.05,
     max_bins: int = 1000,
 ) -> BinningResult:
     """Lump two sets of category counts into bins the sample sizes can compare.
@@ -144,8 +144,10 @@ def comparable_bins(
     reference_singletons : float, optional
         The number of categories seen exactly once in the reference, when the reference
         counts are exact and complete; it enables the :data:`UNSEEN` bin.
-    max_noise : float, default 0.05
-        The largest noise distance (:func:`expected_noise`) the bins may have, in (0, 1).
+    max_noise : float or None, default 0.05
+        The largest noise distance (:func:`expected_noise`) the bins may have, in (0, 1);
+        None for no limit (a test whose null distribution counts the bins, such as
+        chi-square with its degrees of freedom, needs only the expected-count rule).
     max_bins : int, default 100
         The most categories kept on their own, ≥ 1.
 
@@ -179,8 +181,8 @@ def comparable_bins(
     owner = "comparable_bins"
     if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
         raise parameter_error("max_bins", owner, "an int in [1, inf)", max_bins)
-    if not isinstance(max_noise, int | float) or not 0 < max_noise < 1:
-        raise parameter_error("max_noise", owner, "a float in (0, 1)", max_noise)
+    if max_noise is not None and (not isinstance(max_noise, int | float) or not 0 < max_noise < 1):
+        raise parameter_error("max_noise", owner, "a float in (0, 1) or None", max_noise)
     for name, error in (("reference_error", reference_error), ("current_error", current_error)):
         if not isinstance(error, int | float) or not 0 <= error < math.inf:
             raise parameter_error(name, owner, "a float in [0, inf)", error)
@@ -199,8 +201,10 @@ def comparable_bins(
     )
     unseen_bin = reference_singletons is not None
     # Largest m with expected_noise(m) <= max_noise; the lumped bins count among the m.
-    budget = max_noise**2 * 8 * math.log(2) / (1 / n_r + 1 / n_c)
-    room = max(1, min(max_bins, math.floor(budget + 1e-9) - unseen_bin))
+    room = max_bins
+    if max_noise is not None:
+        budget = max_noise**2 * 8 * math.log(2) / (1 / n_r + 1 / n_c)
+        room = max(1, min(max_bins, math.floor(budget + 1e-9) - unseen_bin))
     candidates = np.flatnonzero(eligible)
     order = candidates[np.argsort(-pooled[candidates], kind="stable")][:room]
     keep = np.zeros(len(pair.categories), dtype=bool)

@@ -162,3 +162,34 @@ def test_library_leaves_datetime_columns_out_and_says_why() -> None:
     assert all(q["column"] != "at" for q in result.to_dict()["quality"])
     forced = mlpulse.report(reference, current, kinds={"at": "numeric"}, quality=False)
     assert forced.drift.columns["at"].drifted  # a year later, as seconds since the epoch
+
+
+@pytest.mark.parametrize("shifted", [False, True], ids=["unshifted", "shifted"])
+@pytest.mark.parametrize(
+    "column",
+    [
+        "low_cardinality",
+        "zipf_30000",
+        "zipf_30000_new_category",
+        "spread_new_categories",
+        "boolean",
+    ],
+)
+def test_server_and_library_give_the_same_p_value_on_few_rows(column: str, shifted: bool) -> None:
+    # Up to 1,000 rows the tests are p-value tests (chi-square, two-proportion z) and the
+    # profiles of 800 rows hold exact counts (fewer than 1,000 categories), so the server
+    # computes the library's value exactly, merged from 60 minutes or not.
+    sampler, kind = SAMPLERS[column]
+    rng = np.random.default_rng([800, len(column), shifted])
+    reference, current = sampler(rng, 800, False), sampler(rng, 800, shifted)
+    library = mlpulse.report(
+        {column: reference}, {column: current}, kinds={column: kind}, quality=False, workers=1
+    ).drift.columns[column]
+    server = column_drift_from_profiles(
+        _minutes(reference, column, kind)[column],
+        _minutes(current, column, kind)[column],
+        column=column,
+    )
+    assert server.method == library.method in ("chi_square", "proportion_z")
+    assert server.value == pytest.approx(library.value, rel=1e-9, abs=1e-300)
+    assert server.status is library.status

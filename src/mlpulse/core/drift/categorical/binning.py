@@ -148,8 +148,9 @@ def comparable_bins(
         The largest noise distance (:func:`expected_noise`) the bins may have, in (0, 1);
         None for no limit (a test whose null distribution counts the bins, such as
         chi-square with its degrees of freedom, needs only the expected-count rule).
-    max_bins : int, default 100
-        The most categories kept on their own, ≥ 1.
+    max_bins : int, default 1000
+        The most categories kept on their own, ≥ 1 (the noise budget binds first below
+        about 1.4e5 rows a side).
 
     Returns
     -------

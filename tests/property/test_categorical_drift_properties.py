@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from mlpulse.core.drift.categorical import (
     CategoryCounts,
     chi_square,
+    comparable_bins,
+    expected_noise,
     fisher_exact,
     hellinger,
     jensen_shannon,
@@ -156,3 +158,36 @@ def test_noise_corrected_jensen_shannon_is_bounded_by_the_plain_distance(
     assert 0 < result.p_value <= 1
     assert 0 <= result.corrected <= result.distance <= 1
     assert abs(result.distance - jensen_shannon(reference, current)) <= 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    reference=count_maps,
+    current=count_maps,
+    singletons=st.one_of(st.none(), st.integers(0, 20).map(float)),
+    max_noise=st.floats(0.01, 0.5),
+    max_bins=st.integers(1, 12),
+)
+def test_comparable_bins_keep_totals_and_the_noise_budget(
+    reference: dict[str, float],
+    current: dict[str, float],
+    singletons: float | None,
+    max_noise: float,
+    max_bins: int,
+) -> None:
+    bins = comparable_bins(
+        reference, current, reference_singletons=singletons, max_noise=max_noise, max_bins=max_bins
+    )
+    assert list(bins.reference) == list(bins.current)
+    for binned, raw in ((bins.reference, reference), (bins.current, current)):
+        assert abs(sum(binned.values()) - sum(raw.values())) <= 1e-9 * sum(raw.values())
+        assert min(binned.values()) >= 0
+    assert bins.kept <= max_bins
+    n_r, n_c = sum(reference.values()), sum(current.values())
+    assert abs(bins.noise - expected_noise(len(bins.reference), n_r, n_c)) <= 1e-12
+    # At least one category is kept when one qualifies, even past the budget (tiny samples).
+    assert bins.kept <= 1 or bins.noise <= max_noise * (1 + 1e-9)
+    if singletons is None:
+        # Lumping categories never increases an f-divergence (data-processing inequality).
+        for distance in BOUNDED:
+            assert distance(bins.reference, bins.current) <= distance(reference, current) + 1e-9

@@ -190,3 +190,32 @@ def test_categorical_merge_all_equals_pairwise_merge_around_exact_limit(
     if at_once.is_exact:
         assert at_once == pairwise
     assert [part.to_bytes() for part in parts] == before
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    parts=st.integers(1, 12),
+    rows=st.integers(100, 20_000),
+    exponent=st.floats(0.6, 1.5),
+)
+def test_categorical_estimates_are_within_half_the_count_error_after_merges(
+    seed: int, parts: int, rows: int, exponent: float
+) -> None:
+    # 5,000 Zipf categories: past the sketch's 768 items at lg 10, so it purges.
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, 5001) ** exponent
+    values = rng.choice(5000, size=rows, p=weights / weights.sum()).astype(str)
+    profiles = []
+    for chunk in np.array_split(values, parts):
+        profile = CategoricalProfile(lg_max_map_size=10, exact_limit=50)
+        profile.update_many(chunk)
+        profiles.append(profile)
+    merged = CategoricalProfile.merge_all(profiles)
+    truth = Counter(values.tolist())
+    probe = [*merged.counts(), *list(truth)[:200], "never-seen"]
+    estimates = merged.estimates(probe)
+    half = merged.count_error / 2
+    assert merged.count_error <= merged.count_error_bound
+    for category in probe:
+        assert abs(estimates[category] - truth.get(category, 0)) <= half + 1e-9

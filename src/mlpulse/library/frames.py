@@ -6,8 +6,9 @@ mode works with whichever of them a user has installed, and with none.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -50,6 +51,37 @@ def _array(values: Any) -> np.ndarray:
     return array
 
 
+DATETIME_REASON: Final = (
+    "datetime column: its values move with the calendar, so any later window differs "
+    "from the reference by construction; not checked for drift (pass kinds={name: "
+    "'numeric'} to compare it as seconds since the epoch)"
+)
+"""Why :func:`~mlpulse.library.report.report` leaves datetime columns out of drift."""
+
+
+def is_datetime(values: np.ndarray) -> bool:
+    """True for a column of dates or times: numpy datetime64, or Python/pandas datetimes.
+
+    A timestamp column is the time of the row, not a feature whose distribution should
+    stay put: reference data is older than current data, so its timestamps always
+    "drift" (Evidently and NannyML likewise use such columns to order rows, not as
+    features). Text that merely looks like a date stays categorical.
+
+    >>> is_datetime(np.array(["2024-01-01"], dtype="datetime64[D]"))
+    True
+    >>> is_datetime(np.array([None, dt.date(2024, 1, 1)], dtype=object))
+    True
+    >>> is_datetime(np.array(["2024-01-01"])), is_datetime(np.array([1.0]))
+    (False, False)
+    """
+    if values.dtype.kind == "M":
+        return True
+    if values.dtype != object:
+        return False
+    present = [v for v in values[:1000] if v is not None and v == v]
+    return bool(present) and all(isinstance(v, dt.date | np.datetime64) for v in present)
+
+
 def infer_kind(values: np.ndarray) -> Kind:
     """numeric, boolean or categorical, from the dtype (object arrays from their values).
 
@@ -72,9 +104,38 @@ def infer_kind(values: np.ndarray) -> Kind:
 
 
 def as_kind(values: np.ndarray, kind: Kind) -> np.ndarray:
-    """Numeric columns as float64 (None → NaN); others unchanged."""
+    """Numeric columns as float64 (None → NaN; datetimes as seconds since the epoch,
+    NaT → NaN); others unchanged.
+
+    >>> as_kind(np.array(["1970-01-02", "NaT"], dtype="datetime64[s]"), "numeric").tolist()
+    [86400.0, nan]
+    """
     if kind != "numeric" or values.dtype == np.float64:
         return values
+    if is_datetime(values):
+        return _epoch_seconds(values)
     if values.dtype == object:
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
     return values.astype(np.float64)
+
+
+def _epoch_seconds(values: np.ndarray) -> np.ndarray:
+    if values.dtype == object:  # Python or pandas datetimes; aware ones are taken in UTC
+        values = np.array(
+            [
+                np.datetime64("NaT")
+                if v is None or v != v
+                else np.datetime64(
+                    v.astimezone(dt.UTC).replace(tzinfo=None)
+                    if isinstance(v, dt.datetime) and v.tzinfo is not None
+                    else v,
+                    "us",
+                )
+                for v in values
+            ],
+            dtype="datetime64[us]",
+        )
+    microseconds = values.astype("datetime64[us]")
+    seconds = microseconds.astype(np.int64).astype(np.float64) / 1e6
+    seconds[np.isnat(microseconds)] = np.nan
+    return seconds

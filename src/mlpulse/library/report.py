@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from mlpulse.core.drift.check import (
 )
 from mlpulse.core.drift.methods import Thresholds
 from mlpulse.core.quality import QualityResult, quality_checks
-from mlpulse.library.frames import as_kind, columns_of, infer_kind
+from mlpulse.library.frames import DATETIME_REASON, as_kind, columns_of, infer_kind, is_datetime
 from mlpulse.library.multivariate import MultivariateCheck, multivariate_checks
 
 
@@ -54,6 +54,8 @@ class Report:
     # an HTML page is asked for.
     data: tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray], Mapping[str, Kind]]
     multivariate: Sequence[MultivariateCheck] = ()
+    skipped: Mapping[str, str] = field(default_factory=dict)
+    """Columns left out of the checks, with the reason (datetime columns)."""
 
     @property
     def distributions(self) -> dict[str, Distribution]:
@@ -64,9 +66,11 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """Plain data: ``columns`` (name → drift result), the ``dataset`` verdict,
         ``quality`` (the data-quality checks, worst first) and ``multivariate`` (PCA
-        reconstruction and domain classifier, when asked for)."""
+        reconstruction and domain classifier, when asked for) and ``skipped`` (column →
+        why it was left out)."""
         columns = {name: _column(r) for name, r in self.drift.columns.items()}
         return {
+            "skipped": dict(self.skipped),
             "multivariate": [
                 {
                     "check": m.check,
@@ -167,7 +171,9 @@ def report(
     ``reference`` and ``current``: pandas or polars DataFrames, pyarrow Tables, mappings
     of column → array, or numpy structured arrays. ``kinds`` overrides the inferred kind
     (numeric, categorical, boolean) of some columns; ``checks`` the method and thresholds
-    of some columns; ``importances`` weighs the dataset verdict. Columns in only one of
+    of some columns; ``importances`` weighs the dataset verdict. Datetime columns are
+    left out and listed in ``skipped`` with the reason, unless ``kinds`` names their
+    kind (``"numeric"`` compares them as seconds since the epoch). Columns in only one of
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
     report them, with missing values, type errors, out-of-range values, unseen
     categories, constant columns, cardinality changes and duplicated rows
@@ -179,8 +185,17 @@ def report(
     """
     ref = columns_of(reference, name="reference")
     cur = columns_of(current, name="current")
-    every = {n: infer_kind(ref[n] if n in ref else cur[n]) for n in [*ref, *cur]}
-    every.update({n: k for n, k in (kinds or {}).items() if n in every})
+    first = {n: ref[n] if n in ref else cur[n] for n in [*ref, *cur]}
+    overridden = {n: k for n, k in (kinds or {}).items() if n in first}
+    # Datetime columns are the rows' times, not features (see frames.is_datetime): left
+    # out unless ``kinds`` names a kind for them (one on one side only is still reported
+    # as a column change by the quality checks).
+    skipped = {
+        n: DATETIME_REASON
+        for n, v in first.items()
+        if n in ref and n in cur and n not in overridden and is_datetime(v)
+    }
+    every = {n: infer_kind(v) for n, v in first.items() if n not in skipped} | overridden
     column_kinds: dict[str, Kind] = {n: k for n, k in every.items() if n in ref and n in cur}
     total = len(column_kinds) + quality + multivariate
     # Steps: quality first, then the columns (numbered by dataset_drift, whose calls
@@ -204,7 +219,7 @@ def report(
     if multivariate:
         joint = multivariate_checks(ref, cur, column_kinds, seed=seed)
         step("multivariate", total, total)
-    return Report(drift, checked, (ref, cur, column_kinds), joint)
+    return Report(drift, checked, (ref, cur, column_kinds), joint, skipped)
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from mlpulse.core.drift import numeric
-from mlpulse.core.drift.categorical import counts, jensen_shannon, top_k_with_other
-from mlpulse.core.drift.check import ColumnCheck, Status, dataset_drift
-from mlpulse.core.drift.profiled import UNLISTED, column_drift_from_profiles
+from mlpulse.core.drift.categorical.binning import OTHER, UNSEEN
+from mlpulse.core.drift.check import ColumnCheck, Status, column_drift, dataset_drift
+from mlpulse.core.drift.profiled import column_drift_from_profiles
 from mlpulse.core.profiles import CategoricalProfile, NumericProfile, Profile
 from mlpulse.errors import ParameterError
 from tests.unit.core.test_drift_check import SHIFTED, _categories, _synthetic, _zipf_probabilities
@@ -93,11 +93,13 @@ def test_profiled_jensen_shannon_is_close_to_the_raw_value(k: int) -> None:
     ref.update_many(reference)
     cur.update_many(current)
     result = column_drift_from_profiles(ref, cur, column="c")
-    exact = jensen_shannon(*top_k_with_other(counts(reference), counts(current), k=100))
+    exact = column_drift(reference, current, kind="categorical").value
     assert result.method == "jensen_shannon"
     if ref.is_exact and cur.is_exact:
         assert result.value == pytest.approx(exact, rel=1e-12)
-    assert abs(result.value - exact) <= 0.005  # measured: at most 1e-5
+    # Past 1,000 categories the sketches' error bounds which categories get a bin of
+    # their own, so fewer do than on raw data. Measured (k = 20,000): 0.01.
+    assert abs(result.value - exact) <= 0.035
 
 
 @pytest.mark.parametrize("n", [100_000, pytest.param(1_000_000, marks=pytest.mark.slow)])
@@ -123,7 +125,7 @@ def test_profiled_drift_reports_unseen_categories_and_lumps_the_unlisted_rest() 
     result = column_drift_from_profiles(ref, cur, column="c", check=ColumnCheck(method="psi"))
     assert result.details["unseen_categories"] == ["new"]
     assert result.details["unseen_share"] == pytest.approx(0.2)
-    assert UNLISTED not in result.details["unseen_categories"]
+    assert not {OTHER, UNSEEN} & set(result.details["unseen_categories"])
     assert result.drifted
 
 
@@ -144,3 +146,31 @@ def test_profiled_drift_rejects_mixed_profiles_and_methods_it_cannot_compute() -
             column="x",
             check=ColumnCheck(method="anderson_darling"),
         )
+
+
+@pytest.mark.parametrize("a", [1.0, 1.1])
+@pytest.mark.parametrize("n", [5_000, 100_000])
+def test_profiled_drift_does_not_flag_an_unshifted_30000_category_column_from_merged_minutes(
+    a: float, n: int
+) -> None:
+    # The issue's case: one profile of the reference rows against 60 merged minute
+    # profiles. Each lists other frequent items; the unlisted rest used to be compared as
+    # one category (0.11-0.126 at 1e5 rows of Zipf(1.0)). Measured now: 0.01-0.064.
+    k = 30_000
+    rng = np.random.default_rng(n)
+    reference, current = (
+        _categories(rng, k, n, _zipf_probabilities(k, a)),
+        _categories(rng, k, n, _zipf_probabilities(k, a)),
+    )
+    ref = CategoricalProfile()
+    ref.update_many(reference)
+    minutes = []
+    for part in np.array_split(current, 60):
+        minute = CategoricalProfile()
+        minute.update_many(part)
+        minutes.append(minute)
+    cur = CategoricalProfile.merge_all(minutes)
+    assert not (ref.is_exact or cur.is_exact)
+    result = column_drift_from_profiles(ref, cur, column="c")
+    assert result.status is Status.OK, result.value
+    assert result.value < 0.08

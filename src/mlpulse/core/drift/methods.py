@@ -112,21 +112,27 @@ NUMERIC: Final[dict[str, Method]] = {
 
 
 def _lumped_js(reference: Counts, current: Counts) -> tuple[float, dict[str, Any]]:
-    # Rare categories lumped into one bucket: see categorical.high_cardinality for why.
-    ref, cur = categorical.top_k_with_other(reference, current, k=100)
-    return categorical.jensen_shannon(ref, cur), {"categories_kept": min(len(reference), 100)}
+    # Counts here are exact and complete: only as many bins as the rows carry, and a
+    # Good-Turing bin for categories the reference never saw (see categorical.binning).
+    singletons = sum(1 for n in reference.values() if n == 1)
+    bins = categorical.comparable_bins(reference, current, reference_singletons=singletons)
+    return categorical.jensen_shannon(bins.reference, bins.current), {
+        "categories_kept": bins.kept,
+        "noise": bins.noise,
+    }
+
+
+def _binned_chi_square(reference: Counts, current: Counts) -> tuple[float, dict[str, Any]]:
+    # Cells expected fewer than 5 times merged into one (the chi-square rule): sparse
+    # cells of a high-cardinality column otherwise bury a new category at 8% of rows.
+    bins = categorical.comparable_bins(reference, current, max_noise=None, max_bins=10**9)
+    return _test(categorical.chi_square(bins.reference, bins.current))
 
 
 CATEGORICAL: Final[dict[str, Method]] = {
     m.name: m
     for m in (
-        Method(
-            "chi_square",
-            "categorical",
-            True,
-            _P_VALUE,
-            lambda r, c: _test(categorical.chi_square(r, c)),
-        ),
+        Method("chi_square", "categorical", True, _P_VALUE, _binned_chi_square),
         Method(
             "proportion_z",
             "categorical",
@@ -178,8 +184,11 @@ def choose_method(group: Group, n_reference: int, n_current: int, n_categories: 
       above, the Wasserstein distance normalised by the reference's standard deviation
       (warning at 0.1 sd, critical at 0.2 sd);
     - categorical and boolean: up to 1,000 rows, the two-proportion z-test for two
-      categories and chi-square otherwise; above, the Jensen–Shannon distance over the
-      100 categories most frequent in the reference plus one bucket for the rest.
+      categories and chi-square otherwise (categories expected fewer than 5 times
+      merged into one cell); above, the Jensen–Shannon distance over at
+      most 100 categories frequent enough for the sample sizes, one bucket for the rest
+      and one for categories new to the reference (see
+      :func:`~mlpulse.core.drift.categorical.comparable_bins`).
 
     >>> choose_method("numeric", 500, 100_000), choose_method("numeric", 5_000, 100_000)
     ('ks', 'wasserstein')

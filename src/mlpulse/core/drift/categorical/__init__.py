@@ -4,8 +4,9 @@ Each function takes two mappings category → count, so it serves raw data (coun
 :func:`counts`) and mergeable profiles (frequent-items sketches give counts) alike.
 Categories seen only in current (unseen categories) are kept by every statistic and
 reported by :func:`unseen_categories`. For columns with many rare categories, lump them
-first with :func:`top_k_with_other` (or correct for the noise with
-:func:`jensen_shannon_noise_corrected`), or sampling noise reads as drift.
+first with :func:`comparable_bins` (as many bins as the sample sizes carry; what the
+``jensen_shannon`` drift method does) or :func:`top_k_with_other`, or correct for the
+noise with :func:`jensen_shannon_noise_corrected`, or sampling noise reads as drift.
 
 - tests: :func:`chi_square` (any k), :func:`proportion_z` and :func:`fisher_exact` (binary)
 - distances in [0, 1]: :func:`jensen_shannon`, :func:`hellinger`, :func:`total_variation`
@@ -14,6 +15,11 @@ first with :func:`top_k_with_other` (or correct for the noise with
 
 from __future__ import annotations
 
+from mlpulse.core.drift.categorical.binning import (
+    BinningResult,
+    comparable_bins,
+    expected_noise,
+)
 from mlpulse.core.drift.categorical.chi_square import chi_square
 from mlpulse.core.drift.categorical.counts import (
     AlignedCounts,
@@ -37,12 +43,15 @@ from mlpulse.core.drift.categorical.unseen import UnseenResult, unseen_categorie
 
 __all__ = [
     "AlignedCounts",
+    "BinningResult",
     "CategoryCounts",
     "NoiseCorrectedResult",
     "UnseenResult",
     "aligned",
     "chi_square",
+    "comparable_bins",
     "counts",
+    "expected_noise",
     "fisher_exact",
     "hellinger",
     "jensen_shannon",

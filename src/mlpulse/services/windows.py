@@ -108,6 +108,9 @@ def _feature_array(values: Sequence[Any], kind: ColumnKind) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
+PROFILED_KINDS: Final = frozenset({ColumnKind.NUMERIC, ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN})
+
+
 def block_profiles(
     block: PredictionBlock,
     kinds: Mapping[str, ColumnKind],
@@ -136,7 +139,13 @@ def block_profiles(
     else:
         for i, (segment, minute) in enumerate(zip(segments, minutes.tolist(), strict=True)):
             groups.setdefault((segment, minute), []).append(i)
-    feature_kinds = {name: kinds[name] for name in block.features if name in kinds}
+    # Text, embedding and datetime columns (declared in a schema) have no minute profile:
+    # the profiles hold numbers, categories and booleans only.
+    feature_kinds = {
+        name: kinds[name]
+        for name in block.features
+        if name in kinds and kinds[name] in PROFILED_KINDS
+    }
     names = list(feature_kinds)
     out: dict[tuple[str, float], WindowProfile] = {}
     for key, rows in groups.items():

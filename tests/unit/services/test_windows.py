@@ -121,3 +121,21 @@ def test_paced_listener_gets_a_small_batch_as_it_is() -> None:
     seen: list[AcceptedBatch] = []
     paced(seen.append, lambda: None)(batch)
     assert seen == [batch] and seen[0] is batch
+
+
+@pytest.mark.parametrize("declared", [ColumnKind.TEXT, ColumnKind.EMBEDDING, ColumnKind.DATETIME])
+def test_block_profiles_leave_out_columns_declared_of_a_kind_profiles_do_not_hold(
+    declared: ColumnKind,
+) -> None:
+    block, kinds = _wide_block(4, 30, seed=7)
+    features = {**block.features, "note": ["x"] * 30}
+    block = PredictionBlock(
+        model=block.model, version=block.version, request_id=block.request_id,
+        features=features, timestamp=block.timestamp, segment=block.segment,
+        score=block.score, latency_ms=block.latency_ms, error=block.error,
+        prediction=block.prediction,
+    )  # fmt: skip
+    profiles = block_profiles(block, {**kinds, "note": declared}, received_at=MINUTE_START)
+    for profile in profiles.values():
+        assert "note" not in profile.features
+        assert set(profile.features) == set(kinds)

@@ -23,6 +23,7 @@ from mlpulse.errors import InvalidInputError, MalformedBodyError
 from mlpulse.ports import Clock, MetadataStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_body
+from mlpulse.server.nesting import check_json_depth
 from mlpulse.server.openapi import response_schema
 
 router = APIRouter(prefix="/v1/config", tags=["config"])
@@ -86,6 +87,7 @@ async def put_config(request: Request) -> Response:
     metadata: MetadataStore = request.app.state.metadata
     clock: Clock = request.app.state.clock
     body = await read_body(request, 4 * 1024 * 1024)
+    check_json_depth(body)
     try:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:

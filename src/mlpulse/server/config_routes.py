@@ -24,7 +24,7 @@ from mlpulse.ports import Clock, MetadataStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_body
 from mlpulse.server.nesting import check_json_depth
-from mlpulse.server.openapi import response_schema
+from mlpulse.server.openapi import body_schema, response_schema
 
 router = APIRouter(prefix="/v1/config", tags=["config"])
 
@@ -80,7 +80,7 @@ async def get_config(request: Request) -> Response:
 @router.put(
     "",
     summary="Validate and apply a monitors-as-code document (JSON of mlpulse.yaml)",
-    openapi_extra=response_schema(ApplyResult),
+    openapi_extra={**body_schema(Config, msgpack=False), **response_schema(ApplyResult)},
     dependencies=[Depends(require(Scope.ADMIN))],
 )
 async def put_config(request: Request) -> Response:

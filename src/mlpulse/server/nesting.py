@@ -48,14 +48,12 @@ def json_depth(body: bytes) -> int:
     )  # fmt: skip
     quotes = is_quote[marks]
     if b"\\" in body:  # a quote after an odd run of backslashes is inside a string
-        after_backslash = quotes & (text[np.maximum(marks - 1, 0)] == _BACKSLASH)
-        after_backslash &= marks > 0
-        for k in np.flatnonzero(after_backslash):
-            at = int(marks[k])
-            run = 0
-            while at - run - 1 >= 0 and body[at - run - 1] == _BACKSLASH:
-                run += 1
-            quotes[k] = run % 2 == 0
+        positions = np.arange(len(text), dtype=np.int64)
+        # For each position, the last one at or before it that is not a backslash.
+        last_other = np.maximum.accumulate(np.where(text != _BACKSLASH, positions, -1))
+        before = np.maximum(marks - 1, 0)
+        run = np.where(marks > 0, before - last_other[before], 0)
+        quotes &= run % 2 == 0
     outside = (np.cumsum(quotes, dtype=np.int64) & 1) == 0
     chars = text[marks]
     steps = np.where(outside & ((chars == _OPENERS[0]) | (chars == _OPENERS[1])), 1, 0)

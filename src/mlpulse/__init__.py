@@ -28,7 +28,13 @@ def __getattr__(name: str) -> Any:
     # Library mode (numpy, scipy, scikit-learn) is loaded on first use, so that
     # `import mlpulse` in a serving process stays as light as the SDK.
     if name == "report":
-        from mlpulse.library.report import report
-
+        try:
+            from mlpulse.library.report import report
+        except ModuleNotFoundError as exc:  # an SDK-only install: the base has no numpy
+            raise ImportError(
+                f"mlpulse.report needs the analysis extra (no module named {exc.name!r}): "
+                "pip install 'mlpulse[analysis]'",
+                name=exc.name,
+            ) from exc
         return report
     raise AttributeError(f"module 'mlpulse' has no attribute {name!r}")

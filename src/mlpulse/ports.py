@@ -130,6 +130,16 @@ class MetadataStore(Protocol):
         """Replace the applied configuration (JSON text of a validated Config)."""
         ...
 
+    def end_session(self, session_id: str, *, expires_at: float, now: float) -> None:
+        """Record that a dashboard session was logged out, so that every replica refuses
+        its cookie until ``expires_at`` (when the cookie expires anyway: records older
+        than ``now`` may be dropped)."""
+        ...
+
+    def session_ended(self, session_id: str) -> bool:
+        """Whether :meth:`end_session` was called for ``session_id``."""
+        ...
+
     def close(self) -> None: ...
 
 

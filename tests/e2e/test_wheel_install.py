@@ -29,12 +29,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from mlpulse.server.dashboard.assets import STATIC, VENDOR
 from mlpulse.testing.process import free_port
+
+if TYPE_CHECKING:
+    from tests.conftest import RunningCollector
 
 # The fixtures' time counts against a test's time-out: a cold pip cache can make the
 # install alone take minutes.
@@ -349,3 +353,88 @@ def test_installed_dashboard_runs_echarts_and_htmx_in_the_browser(
         finally:
             browser.close()
     assert problems == []
+
+
+# -- the SDK alone: `pip install mlpulse` in a serving process --------------------------------
+
+# What the SDK-only install may add to a bare venv's site-packages (measured: about 7 MiB,
+# mlpulse itself 4 MiB; with numpy, scipy, DataSketches and scikit-learn it was 216 MiB).
+SDK_INSTALL_MAX_KIB = 20 * 1024
+SDK_SCRIPT = """
+import sys, time
+import mlpulse
+
+with mlpulse.Client(sys.argv[1], sys.argv[2]) as client:
+    for i in range(50):
+        client.log_prediction("sdk-only", "v1", {"amount": float(i)}, 1, score=0.5,
+                              latency_ms=3.0, timestamp=time.time())
+    assert client.flush(timeout=30), client.stats()
+    print(client.stats().sent)
+heavy = [m for m in ("numpy", "scipy", "sklearn", "datasketches") if m in sys.modules]
+print(heavy)
+try:
+    mlpulse.report
+except ImportError as exc:
+    print(exc)
+"""
+
+
+def _site_kib(venv: Path) -> int:
+    (site,) = venv.glob("lib/python*/site-packages")
+    return (
+        sum(f.stat().st_size for f in site.rglob("*") if f.is_file() and not f.is_symlink()) // 1024
+    )
+
+
+@dataclass(frozen=True)
+class SdkOnly:
+    python: Path
+    added_kib: int  # site-packages over a bare venv's
+
+
+@pytest.fixture(scope="module")
+def sdk_only(built: Built, tmp_path_factory: pytest.TempPathFactory) -> SdkOnly:
+    """The wheel without extras in a fresh venv, and a bare venv to measure it against."""
+    root = tmp_path_factory.mktemp("serving")
+    for name in ("bare", "sdk"):
+        _run([sys.executable, "-m", "venv", str(root / name)], root, _clean_env())
+    _run([str(root / "sdk" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+          "--no-compile", str(built.wheel)], root, _clean_env(), timeout=600)  # fmt: skip
+    added = _site_kib(root / "sdk") - _site_kib(root / "bare")
+    return SdkOnly(root / "sdk" / "bin" / "python", added)
+
+
+def test_sdk_only_install_is_small_and_has_no_numeric_stack(sdk_only: SdkOnly) -> None:
+    listed = _run([str(sdk_only.python), "-m", "pip", "list", "--format=freeze"],
+                  sdk_only.python.parent, _clean_env())  # fmt: skip
+    names = {line.split("==")[0].lower() for line in listed.split()}
+    assert {"mlpulse", "msgspec", "httpx"} <= names
+    assert names.isdisjoint({"numpy", "scipy", "scikit-learn", "datasketches", "fastapi"})
+    assert 0 < sdk_only.added_kib < SDK_INSTALL_MAX_KIB, f"{sdk_only.added_kib} KiB"
+
+
+def test_sdk_only_install_logs_to_a_collector(
+    sdk_only: SdkOnly, collector: RunningCollector, tmp_path: Path
+) -> None:
+    script = tmp_path / "serving.py"
+    script.write_text(SDK_SCRIPT, encoding="utf-8")
+
+    out = _run([str(sdk_only.python), str(script), collector.url, collector.ingest_key],
+               tmp_path, _clean_env()).splitlines()  # fmt: skip
+
+    assert out[0] == "50" and out[1] == "[]"
+    assert "pip install 'mlpulse[analysis]'" in out[2]
+    headers = collector.headers(collector.read_key)
+    summary = httpx.get(f"{collector.url}/v1/models/sdk-only/summary",
+                        params={"window": "1h"}, headers=headers, timeout=10)  # fmt: skip
+    assert summary.status_code == 200, summary.text
+    assert [(v["version"], v["count"]) for v in summary.json()["versions"]] == [("v1", 50)]
+
+
+def test_sdk_only_install_cli_names_the_server_extra(sdk_only: SdkOnly, tmp_path: Path) -> None:
+    done = subprocess.run([str(sdk_only.python.parent / "mlpulse"), "serve"], cwd=tmp_path,
+                          env=_clean_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: no module named 'typer'; install it with: pip install 'mlpulse[server]'"
+    ]

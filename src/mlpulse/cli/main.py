@@ -23,7 +23,9 @@ from mlpulse.cli import (
     experiment_commands,
     incident_commands,
     registry_commands,
+    serve_command,
 )
+from mlpulse.cli.failures import run
 from mlpulse.domain.auth import Scope
 from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
@@ -57,6 +59,10 @@ def _options(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit"
         ),
     ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="On a failure, print the traceback too (not only its cause)"),
+    ] = False,
 ) -> None:
     """Options of every command (the commands are below)."""
 
@@ -69,36 +75,7 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-@app.command()
-def serve(
-    data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on [127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [8080]")] = None,
-) -> None:
-    """Run the collector (HTTP API, /metrics) on the store MLPULSE_STORE names."""
-    import uvicorn
-
-    from mlpulse.server.app import create_app
-    from mlpulse.server.http_server import CollectorServer
-
-    settings = _settings(data_dir=data_dir, host=host, port=port)
-    with _metadata(settings) as metadata:
-        keys = metadata.list_keys()
-    if not keys:
-        err.print(
-            "[yellow]No API keys yet.[/] Create one with: "
-            f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
-        )
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
-    CollectorServer(config, app).run()
+app.command("serve")(serve_command.serve)
 
 
 @contextmanager
@@ -369,4 +346,4 @@ app.command("doctor")(backup_commands.doctor_command)
 
 
 def main() -> None:
-    app()
+    run(app)

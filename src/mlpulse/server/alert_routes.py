@@ -16,7 +16,7 @@ from mlpulse.errors import InvalidInputError
 from mlpulse.ports import AlertStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_json
-from mlpulse.server.openapi import response_schema
+from mlpulse.server.openapi import body_schema, response_schema
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.alertmanager import AlertmanagerIntake
 
@@ -130,7 +130,7 @@ async def list_silences(request: Request) -> Response:
 @router.post(
     "/v1/silences",
     summary="Silence the alerts matching label matchers for a while",
-    openapi_extra=response_schema(Silence),
+    openapi_extra={**body_schema(SilenceRequest, msgpack=False), **response_schema(Silence)},
 )
 async def add_silence(request: Request, key: AdminKey) -> Response:
     body = await read_json(request, SilenceRequest)
@@ -184,6 +184,12 @@ async def outbox(
     "/v1/alertmanager/webhook",
     summary="Alertmanager's webhook: Prometheus alerts enter mlpulse's routing "
     "(an alertmanager-scope key; at most 1,000 alerts a request, 5,000 a minute)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    },
     dependencies=[Depends(require(Scope.ALERTMANAGER))],
 )
 async def alertmanager_webhook(request: Request) -> Response:

@@ -11,6 +11,7 @@ import binascii
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from typing import get_type_hints
 
 from fastapi import Request
 
@@ -92,3 +93,14 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[ApiKey]]:
         return auth.authenticate(token, scope)
 
     return dependency
+
+
+def requires_key(call: object) -> bool:
+    """Whether ``call`` is a dependency that authenticates a key (it returns the caller's
+    :class:`ApiKey`, as :func:`require`'s do): for the OpenAPI document's 401/403."""
+    if not callable(call):
+        return False
+    try:
+        return get_type_hints(call).get("return") is ApiKey
+    except (NameError, TypeError):
+        return False

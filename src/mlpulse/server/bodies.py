@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.responses import Response
 
 from mlpulse.errors import InvalidInputError, MalformedBodyError, PayloadTooLargeError
+from mlpulse.server.nesting import check_json_depth
 from mlpulse.server.validation_errors import field_and_reason
 
 T = TypeVar("T")
@@ -39,6 +40,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 async def read_json(request: Request, kind: type[T], *, limit: int = 1024 * 1024) -> T:
     body = await read_body(request, limit)
+    check_json_depth(body)
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:

@@ -27,7 +27,8 @@ from mlpulse.errors import InvalidInputError, MalformedBodyError
 from mlpulse.ports import Clock, MetadataStore, SeriesStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_body
-from mlpulse.server.openapi import response_schema
+from mlpulse.server.nesting import check_json_depth
+from mlpulse.server.openapi import body_schema, response_schema
 
 router = APIRouter(prefix="/v1/config", tags=["config"])
 
@@ -130,13 +131,14 @@ async def get_known(request: Request) -> Response:
 @router.put(
     "",
     summary="Validate and apply a monitors-as-code document (JSON of mlpulse.yaml)",
-    openapi_extra=response_schema(ApplyResult),
+    openapi_extra={**body_schema(Config, msgpack=False), **response_schema(ApplyResult)},
     dependencies=[Depends(require(Scope.ADMIN))],
 )
 async def put_config(request: Request) -> Response:
     metadata: MetadataStore = request.app.state.metadata
     clock: Clock = request.app.state.clock
     body = await read_body(request, 4 * 1024 * 1024)
+    check_json_depth(body)
     try:
         raw = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:

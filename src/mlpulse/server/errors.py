@@ -5,11 +5,13 @@ Body: ``{"error": {"type": "...", "message": "...", "field": "..."}}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 import msgspec
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -68,8 +70,15 @@ def status_of(exc: MlpulseError) -> tuple[int, str]:
     return 500, "internal"
 
 
-def error_response(status: int, kind: str, message: str, *, field: str | None = None) -> Response:
-    headers: dict[str, str] = {}
+def error_response(
+    status: int,
+    kind: str,
+    message: str,
+    *,
+    field: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    headers = dict(headers or {})
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer, Basic realm="mlpulse"'
     if status == 503:
@@ -93,10 +102,25 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return error_response(422, "invalid_input", f"{field}: {first['msg']}", field=field or None)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at the request's path (Starlette's own 405
+    names only the first route that matched the path; GET and PUT are often two)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for route in iter_route_contexts(request.app.router.routes):
+        pattern = getattr(route, "path_regex", None)
+        if route.methods and pattern is not None and pattern.match(path):
+            methods.update(route.methods)
+    return sorted(methods)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, kind, str(exc.detail))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+    return error_response(exc.status_code, kind, str(exc.detail), headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -285,6 +285,14 @@ class InMemoryMetadataStore:
         self._inferred: dict[str, dict[str, ColumnKind]] = {}
         self._overrides: dict[str, dict[str, ColumnKind]] = {}
         self._config: tuple[str, float] | None = None
+        self._ended_sessions: dict[str, float] = {}
+
+    def end_session(self, session_id: str, *, expires_at: float, now: float) -> None:
+        self._ended_sessions = {s: t for s, t in self._ended_sessions.items() if t >= now}
+        self._ended_sessions.setdefault(session_id, expires_at)
+
+    def session_ended(self, session_id: str) -> bool:
+        return session_id in self._ended_sessions
 
     def create_key(self, scopes: Sequence[Scope], *, name: str, now: float) -> tuple[ApiKey, str]:
         key_id = secrets.token_hex(6)

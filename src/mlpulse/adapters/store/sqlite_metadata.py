@@ -93,6 +93,23 @@ class SQLiteMetadataStore:
             ]
         )
 
+    # -- dashboard sessions ended by logout -------------------------------------------------
+
+    def end_session(self, session_id: str, *, expires_at: float, now: float) -> None:
+        self._run_many(
+            [
+                ("DELETE FROM ended_sessions WHERE expires_at < ?", (now,)),
+                (
+                    "INSERT OR IGNORE INTO ended_sessions (session_id, expires_at) VALUES (?, ?)",
+                    (session_id, expires_at),
+                ),
+            ]
+        )
+
+    def session_ended(self, session_id: str) -> bool:
+        rows = self._run("SELECT 1 FROM ended_sessions WHERE session_id = ?", (session_id,))
+        return bool(rows)
+
     # -- models -----------------------------------------------------------------------------
 
     def upsert_models(

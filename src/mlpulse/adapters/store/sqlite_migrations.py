@@ -225,6 +225,14 @@ _APPROVALS = (
 )
 
 
+# Dashboard sessions logged out before their cookie expires (kept until it would).
+_ENDED_SESSIONS = (
+    """CREATE TABLE IF NOT EXISTS ended_sessions (
+        session_id TEXT PRIMARY KEY, expires_at REAL NOT NULL
+    )""",
+)
+
+
 def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -273,6 +281,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(3, "runbook approvals kept across restarts", _create(_APPROVALS)),
     Migration(4, "the outbox read by receiver (a delivery lane each)", _create(_OUTBOX_LANES)),
+    Migration(5, "dashboard sessions ended by logout", _create(_ENDED_SESSIONS)),
 )
 CURRENT_VERSION = MIGRATIONS[-1].version
 

@@ -102,6 +102,8 @@ def logout(request: Request, csrf_token: str = Form("")) -> Response:
     session = current_session(request)
     if session is not None and not hmac.compare_digest(csrf_token, session.csrf_token):
         raise ForbiddenError("the CSRF token is missing or wrong: reload the page and try again")
+    if session is not None:
+        sessions(request).end(session)  # a copy of the cookie no longer works anywhere
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

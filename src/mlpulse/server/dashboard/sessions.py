@@ -1,11 +1,16 @@
 """Dashboard sessions: a signed cookie naming the API key that logged in.
 
-The cookie holds ``{key id, CSRF token, expiry}`` as base64 JSON, signed with
+The cookie holds ``{session id, key id, CSRF token, expiry}`` as base64 JSON, signed with
 HMAC-SHA256 under a secret kept in the data directory (``dashboard.secret``, made on
 first use with mode 0600), so sessions survive a restart of the collector and a
 tampered cookie is refused. The key itself is never in the cookie: each request looks
 the key up by id (cached for the collector's key cache time), so revoking the key or
 changing its scopes ends or narrows its sessions within that time.
+
+Logging out ends the session in the metadata store (:meth:`MetadataStore.end_session`,
+kept until the cookie would expire), and every request checks it there: a cookie copied
+before logout is refused at once, by every replica sharing the store. Cookies without a
+session id (made before sessions had one) are refused, since they could not be ended.
 
 Expiry uses the wall clock, on purpose: the collector's clock may be simulated (the
 demo runs days in minutes) and a session is a security matter in real time.
@@ -97,6 +102,7 @@ class Session:
     key: ApiKey
     csrf_token: str
     expires_at: float
+    session_id: str
 
     @property
     def who(self) -> str:
@@ -142,23 +148,38 @@ class Sessions:
         """A new session of ``key``: the cookie value and the session."""
         expires = self._wall() + SESSION_SECONDS
         csrf = secrets.token_urlsafe(24)
-        token = self._signer.sign("session", {"k": key.key_id, "c": csrf, "e": expires})
-        return token, Session(key, csrf, expires)
+        session_id = secrets.token_urlsafe(18)
+        payload: dict[str, object] = {"s": session_id, "k": key.key_id, "c": csrf, "e": expires}
+        token = self._signer.sign("session", payload)
+        return token, Session(key, csrf, expires, session_id)
+
+    def end(self, session: Session) -> None:
+        """Log ``session`` out everywhere: its cookie is refused from now on."""
+        self._metadata.end_session(
+            session.session_id, expires_at=session.expires_at, now=self._wall()
+        )
 
     def read(self, token: str | None) -> Session | None:
         """The session a cookie holds, if it is signed, unexpired and its key still reads."""
         payload = self._signer.verify("session", token)
         if payload is None:
             return None
-        key_id, csrf, expires = payload.get("k"), payload.get("c"), payload.get("e")
-        if not isinstance(key_id, str) or not isinstance(csrf, str):
+        session_id, key_id = payload.get("s"), payload.get("k")
+        csrf, expires = payload.get("c"), payload.get("e")
+        if not isinstance(session_id, str) or not isinstance(key_id, str):
+            return None
+        if not isinstance(csrf, str):
             return None
         if not isinstance(expires, int | float) or expires <= self._wall():
             return None
         key = self._key(key_id)
         if key is None or not key.allows(Scope.READ):
             return None
-        return Session(key, csrf, float(expires))
+        # Not cached: a logout on any replica must end the session on all of them at once
+        # (one primary-key read; dashboard requests are few).
+        if self._metadata.session_ended(session_id):
+            return None
+        return Session(key, csrf, float(expires), session_id)
 
     def _key(self, key_id: str) -> ApiKey | None:
         now = time.monotonic()

@@ -38,6 +38,7 @@ from mlpulse.errors import (
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
 )
+from mlpulse.server.nesting import check_json_depth, check_msgpack_depth, too_deep
 from mlpulse.server.validation_errors import AT, field_and_reason
 
 MSGPACK_TYPES: Final = frozenset(
@@ -61,9 +62,10 @@ class _Format:
     block: msgspec.json.Decoder[PredictionBlock] | msgspec.msgpack.Decoder[PredictionBlock]
     untyped: msgspec.json.Decoder[Any] | msgspec.msgpack.Decoder[Any]
     encode: Callable[[Any], bytes]
+    check_depth: Callable[[bytes], None]
 
 
-def _format(name: str, codec: Any) -> _Format:
+def _format(name: str, codec: Any, check_depth: Callable[[bytes], None]) -> _Format:
     """Decoders for one wire format; ``codec`` is ``msgspec.json`` or ``msgspec.msgpack``."""
     return _Format(
         name,
@@ -73,11 +75,12 @@ def _format(name: str, codec: Any) -> _Format:
         codec.Decoder(PredictionBlock),
         codec.Decoder(),
         codec.Encoder().encode,
+        check_depth,
     )
 
 
-_JSON = _format("JSON", msgspec.json)
-_MSGPACK = _format("MessagePack", msgspec.msgpack)
+_JSON = _format("JSON", msgspec.json, check_json_depth)
+_MSGPACK = _format("MessagePack", msgspec.msgpack, check_msgpack_depth)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +132,21 @@ def decompress(body: bytes, encoding: str | None, *, limit: int) -> bytes:
 
 
 def decode_batch(body: bytes, fmt: _Format) -> DecodedBatch:
-    """The valid events of ``body``, and a :class:`Rejection` for each invalid one."""
+    """The valid events of ``body``, and a :class:`Rejection` for each invalid one.
+
+    A batch the typed decoder accepts nests only as deep as its types (a few levels),
+    so the nesting limit is checked only before the slower paths that decode parts of
+    the body untyped, and when the decoder itself gives up on the depth."""
     try:
         batch = fmt.batch.decode(body)
     except msgspec.ValidationError:
+        fmt.check_depth(body)
         return _decode_each(body, fmt)
     except msgspec.DecodeError as exc:
+        fmt.check_depth(body)
         raise _malformed(exc, body, fmt) from exc
+    except RecursionError:
+        raise too_deep() from None
     blocks: list[PredictionBlock] = []
     rejected: list[Rejection] = []
     places: list[tuple[int, Sequence[int]]] = []

@@ -90,6 +90,25 @@ class PostgresMetadataStore:
             ],
         )
 
+    # -- dashboard sessions ended by logout -------------------------------------------------
+
+    def end_session(self, session_id: str, *, expires_at: float, now: float) -> None:
+        self._run_many(
+            "end a dashboard session",
+            [
+                ("DELETE FROM ended_sessions WHERE expires_at < %s", (now,)),
+                (
+                    "INSERT INTO ended_sessions (session_id, expires_at) VALUES (%s, %s) "
+                    "ON CONFLICT (session_id) DO NOTHING",
+                    (session_id, expires_at),
+                ),
+            ],
+        )
+
+    def session_ended(self, session_id: str) -> bool:
+        rows = self._run("SELECT 1 FROM ended_sessions WHERE session_id = %s", (session_id,))
+        return bool(rows)
+
     # -- models -----------------------------------------------------------------------------
 
     def upsert_models(

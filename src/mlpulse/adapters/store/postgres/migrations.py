@@ -191,4 +191,12 @@ MIGRATIONS: Final = (
             " WHERE status = 'pending'",
         ),
     ),
+    Migration(
+        5,
+        "dashboard sessions ended by logout",
+        (
+            f"""CREATE TABLE ended_sessions (
+            session_id {_C} PRIMARY KEY, expires_at double precision NOT NULL)""",
+        ),
+    ),
 )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mlpulse.core.drift.check import Kind
@@ -56,7 +57,7 @@ ThresholdsFile = Annotated[
 
 
 def _usage_error(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}", markup=True, highlight=False)
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)  # names may hold [ ]
     return typer.Exit(2)
 
 
@@ -216,7 +217,7 @@ def check_command(
         if bad or show_all:
             shown = "n/a" if value is None else f"{value:.4g}"
             colour = "red" if bad else "green" if status == "ok" else "yellow"
-            table.add_row(check, column, shown, threshold, f"[{colour}]{status}")
+            table.add_row(escape(check), escape(column), shown, threshold, f"[{colour}]{status}")
     if table.row_count:
         Console().print(table)
     statuses = [row[4] for row in rows]

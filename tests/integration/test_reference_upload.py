@@ -151,6 +151,13 @@ def test_reference_upload_over_its_limit_is_413_naming_the_setting(tmp_path: Pat
             headers={**admin, "Content-Type": "text/csv"},
         )
         assert csv.status_code == 201 and csv.json()["rows"] == 3
+        for media, content in (("application/json", b"{}"), ("application/octet-stream", b"a,b")):
+            refused = httpx.post(
+                f"{process.url}/v1/models/m/reference",
+                content=content,
+                headers={**admin, "Content-Type": media},
+            )
+            assert refused.status_code == 415, refused.text
         assert list(temporary.iterdir()) == []
     finally:
         process.stop()

@@ -105,25 +105,34 @@ async def _spool(request: Request, limit: int) -> Path:
     return path
 
 
-def _batches(path: Path, content_type: str) -> Iterator[dict[str, np.ndarray]]:
+def _media(content_type: str) -> str:
+    """The upload's media type, refused (415) unless Parquet, CSV or octet-stream."""
+    media = content_type.split(";")[0].strip().lower()
+    if media not in (*PARQUET_TYPES, "text/csv", "application/csv", "application/octet-stream"):
+        raise UnsupportedMediaTypeError(
+            f"upload a Parquet file ({PARQUET_TYPES[0]}) or CSV (text/csv); got {media or 'none'}"
+        )
+    return media
+
+
+def _batches(path: Path, media: str) -> Iterator[dict[str, np.ndarray]]:
     """The file's rows, a batch at a time, as numpy columns."""
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    media = content_type.split(";")[0].strip().lower()
-    with path.open("rb") as file:
-        magic = file.read(4)
-    if media == "application/octet-stream" and magic == b"PAR1":
+    if media == "application/octet-stream":
+        with path.open("rb") as file:
+            if file.read(4) != b"PAR1":
+                raise UnsupportedMediaTypeError(
+                    "an application/octet-stream body must be a Parquet file; upload CSV "
+                    "as text/csv"
+                )
         media = PARQUET_TYPES[0]
-    if media not in (*PARQUET_TYPES, "text/csv", "application/csv"):
-        raise UnsupportedMediaTypeError(
-            f"upload a Parquet file ({PARQUET_TYPES[0]}) or CSV (text/csv); got {media or 'none'}"
-        )
     try:
         if media in PARQUET_TYPES:
             # Read a buffer at a time, decoded on this thread: pre-buffering a row group
             # or decoding its columns in parallel holds (much) more of it in memory.
-            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+            parquet = pq.ParquetFile(path, pre_buffer=False, buffer_size=_READ_BYTES)
             batches: Iterator[Any] = parquet.iter_batches(batch_size=_BATCH_ROWS, use_threads=False)
         else:
             batches = iter(pacsv.open_csv(path))
@@ -153,10 +162,11 @@ async def upload(
     series: SeriesStore = request.app.state.series
     metadata: MetadataStore = request.app.state.metadata
     clock: Clock = request.app.state.clock
+    media = _media(request.headers.get("content-type", ""))
     body = await _spool(request, request.app.state.settings.max_reference_bytes)
 
     def build() -> StoredReference:
-        batches = _batches(body, request.headers.get("content-type", ""))
+        batches = _batches(body, media)
         first = next(batches, {})
         overrides = next((m.schema for m in metadata.list_models() if m.model == model), {})
         kinds: dict[str, Kind] = {

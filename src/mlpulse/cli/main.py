@@ -23,6 +23,7 @@ from mlpulse.cli import (
     experiment_commands,
     incident_commands,
     registry_commands,
+    report_commands,
     serve_command,
 )
 from mlpulse.cli.failures import run
@@ -31,7 +32,6 @@ from mlpulse.errors import MlpulseError
 from mlpulse.server.settings import Settings
 
 if TYPE_CHECKING:
-    from mlpulse.library.report import Report
     from mlpulse.ports import MetadataStore
 
 app = typer.Typer(help="mlpulse: monitoring for machine-learning systems in production.")
@@ -219,115 +219,8 @@ def demo(
     sys.exit(run_demo(options, Console()))
 
 
-def _read_table(path: Path) -> object:
-    """A CSV or Parquet file as a pyarrow Table."""
-    suffix = path.suffix.lower()
-    if not path.is_file():
-        err.print(f"[red]error:[/] no such file: {path}")
-        raise typer.Exit(2)
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return pq.read_table(path)
-    if suffix in (".csv", ".tsv", ".txt"):
-        import pyarrow.csv as pacsv
-
-        delimiter = "\t" if suffix == ".tsv" else ","
-        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delimiter))
-    err.print(f"[red]error:[/] {path}: expected a .csv, .tsv or .parquet file")
-    raise typer.Exit(2)
-
-
-def _drift_report(reference: Path, current: Path, *, multivariate: bool = False) -> Report:
-    from rich.progress import Progress
-
-    from mlpulse.library.report import report
-
-    tables = _read_table(reference), _read_table(current)
-    # A bar on a terminal; nothing in a log (Airflow, CI) where no one watches it.
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("checks", total=None)
-
-        def advance(step: str, done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total, description=f"checked: {step}")
-
-        return report(*tables, multivariate=multivariate, progress=advance)
-
-
-ReferenceFile = Annotated[Path, typer.Option("--reference", help="CSV or Parquet file")]
-Multivariate = Annotated[
-    bool,
-    typer.Option(help="Also run PCA reconstruction and a domain classifier over all columns"),
-]
-CurrentFile = Annotated[Path, typer.Option("--current", help="CSV or Parquet file")]
-
-
-@app.command("report")
-def report_command(
-    reference: ReferenceFile,
-    current: CurrentFile,
-    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write")] = Path(
-        "drift-report.html"
-    ),
-    json_output: Annotated[
-        Path | None, typer.Option("--json", help="Also write the report as JSON")
-    ] = None,
-    multivariate: Multivariate = False,
-) -> None:
-    """Write a drift report (self-contained HTML, optionally JSON) of two datasets."""
-    result = _drift_report(reference, current, multivariate=multivariate)
-    result.save_html(output)
-    if json_output is not None:
-        json_output.write_text(result.to_json(), encoding="utf-8")
-    summary = result.to_dict()["dataset"]
-    err.print(
-        f"{summary['n_drifted']} of {summary['n_columns']} columns drifted "
-        f"(dataset: {summary['status']}); wrote {output}"
-    )
-
-
-_SEVERITY = {"warning": ("warning", "critical"), "critical": ("critical",)}
-
-
-@app.command("check")
-def check_command(
-    reference: ReferenceFile,
-    current: CurrentFile,
-    fail_on: Annotated[
-        str, typer.Option(help="Exit 1 when a check reaches this status: warning or critical")
-    ] = "critical",
-    multivariate: Multivariate = False,
-) -> None:
-    """Run the drift checks as a pass/fail suite (for CI, Airflow, Dagster, Kubeflow)."""
-    if fail_on not in _SEVERITY:
-        err.print(f"[red]error:[/] --fail-on must be warning or critical; got {fail_on!r}")
-        raise typer.Exit(2)
-    result = _drift_report(reference, current, multivariate=multivariate).to_dict()
-    table = Table("check", "column", "value", "threshold", "status")
-    rows = [
-        ("drift: " + c["method"], name, c["value"], f"{c['threshold']:.4g}", c["status"])
-        for name, c in sorted(result["columns"].items())
-    ] + [
-        (q["check"], q["column"] or "(dataset)", q["value"], "", q["status"])
-        for q in result["quality"]
-    ] + [
-        ("drift: " + m["check"], "(dataset)", m["value"], f"{m['thresholds']['warning']:.4g}",
-         m["status"])
-        for m in result["multivariate"]
-    ]  # fmt: skip
-    failed = 0
-    for check, column, value, threshold, status in rows:
-        bad = status in _SEVERITY[fail_on]
-        failed += bad
-        shown = "n/a" if value is None else f"{value:.4g}"
-        table.add_row(check, column, shown, threshold, f"[{'red' if bad else 'green'}]{status}")
-    Console().print(table)
-    if failed:
-        err.print(f"[red]FAILED:[/] {failed} of {len(rows)} checks at {fail_on} or worse")
-        raise typer.Exit(1)
-    err.print(f"[green]passed:[/] {len(rows)} checks below {fail_on}")
-
-
+app.command("report")(report_commands.report_command)
+app.command("check")(report_commands.check_command)
 app.command("plan")(config_commands.plan_command)
 app.command("apply")(config_commands.apply_command)
 app.add_typer(config_commands.reference_app, name="reference")

@@ -16,6 +16,8 @@ from mlpulse.errors import ConfigurationError
 T = TypeVar("T", int, float)
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# Reference uploads (training data) stream to a temporary file: a larger limit of their own.
+DEFAULT_MAX_REFERENCE_BYTES = 1024**3
 # Where `make` installs the dashboard's browser libraries (web/package.json) in a checkout.
 CHECKOUT_WEB_ASSETS = Path(__file__).resolve().parents[3] / "web" / "node_modules"
 
@@ -43,6 +45,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_reference_bytes: int = DEFAULT_MAX_REFERENCE_BYTES
     # How long a key's look-up is cached: a revoked key stops working within this time.
     key_cache_seconds: float = 5.0
     # DuckDB write-ahead log size that triggers a checkpoint (see DuckDBEventStore).
@@ -104,6 +107,9 @@ class Settings:
             "host": env.get("MLPULSE_HOST", "127.0.0.1"),
             "port": env.get("MLPULSE_PORT", "8080"),
             "max_body_bytes": env.get("MLPULSE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES)),
+            "max_reference_bytes": env.get(
+                "MLPULSE_MAX_REFERENCE_BYTES", str(DEFAULT_MAX_REFERENCE_BYTES)
+            ),
             "key_cache_seconds": env.get("MLPULSE_KEY_CACHE_SECONDS", "5"),
             "checkpoint_mb": env.get("MLPULSE_CHECKPOINT_MB", "128"),
             "evaluator_interval_s": env.get("MLPULSE_EVALUATOR_INTERVAL", "10"),
@@ -125,6 +131,13 @@ class Settings:
             port=_number(int, "MLPULSE_PORT", values["port"], low=0, high=65535),
             max_body_bytes=_number(
                 int, "MLPULSE_MAX_BODY_BYTES", values["max_body_bytes"], low=1024, high=2**31
+            ),
+            max_reference_bytes=_number(
+                int,
+                "MLPULSE_MAX_REFERENCE_BYTES",
+                values["max_reference_bytes"],
+                low=1024,
+                high=2**40,
             ),
             key_cache_seconds=_number(
                 float, "MLPULSE_KEY_CACHE_SECONDS", values["key_cache_seconds"], low=0, high=3600

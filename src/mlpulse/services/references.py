@@ -10,7 +10,7 @@ estimation calibrates on.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import msgspec
@@ -46,44 +46,110 @@ def reference_from_columns(
         If a named column is not in the data (``field`` names the parameter), or the
         data has no rows.
     """
-    for field, name in (
-        ("label_column", label_column),
-        ("prediction_column", prediction_column),
-        ("score_column", score_column),
-    ):
-        if name is not None and name not in columns:
-            raise InvalidInputError(
-                f"{field}: no column {name!r} in the data; it has {sorted(columns)}", field=field
-            )
-    rows = len(next(iter(columns.values()))) if columns else 0
-    if rows == 0:
-        raise InvalidInputError("the reference data has no rows", field="body")
+    return reference_from_batches(
+        model, [columns], kinds, version=version, source=source, now=now,
+        label_column=label_column, prediction_column=prediction_column,
+        score_column=score_column, seed=seed,
+    )  # fmt: skip
+
+
+def reference_from_batches(
+    model: str,
+    batches: Iterable[Mapping[str, np.ndarray]],
+    kinds: Mapping[str, str],
+    *,
+    version: str = "",
+    source: str,
+    now: float,
+    label_column: str | None = None,
+    prediction_column: str | None = None,
+    score_column: str | None = None,
+    seed: int = 0,
+) -> StoredReference:
+    """:func:`reference_from_columns` of data read a batch of rows at a time.
+
+    Each batch is profiled and the profiles merged, so memory holds one batch (and the
+    score and label columns, for the sample), not the whole dataset. Every batch has
+    the same columns, those of the first.
+
+    Raises
+    ------
+    InvalidInputError
+        As :func:`reference_from_columns`.
+    """
     special = {label_column, prediction_column, score_column}
-    features = {n: v for n, v in columns.items() if n not in special}
-    feature_kinds = {n: kinds[n] for n in features}
-    score = columns[score_column].astype(np.float64) if score_column else None
-    profile = WindowProfile.from_columns(
-        features,
-        feature_kinds,
-        prediction=columns[prediction_column] if prediction_column else None,
-        score=score,
-        rows=rows,
-    )
-    sample = b""
-    if score is not None and label_column is not None:
-        chosen = np.arange(rows)
-        if rows > SAMPLE_ROWS:
-            chosen = np.sort(np.random.default_rng(seed).choice(rows, SAMPLE_ROWS, replace=False))
-        labels: list[Any] = columns[label_column][chosen].tolist()
-        sample = msgspec.msgpack.encode({"score": score[chosen].tolist(), "label": labels})
+    profiles: list[WindowProfile] = []
+    sample = _Sample(seed) if score_column and label_column else None
+    for index, columns in enumerate(batches):
+        if index == 0:
+            _check_named(columns, label_column, prediction_column, score_column)
+        rows = len(next(iter(columns.values()))) if columns else 0
+        if rows == 0:
+            continue
+        features = {n: v for n, v in columns.items() if n not in special}
+        score = columns[score_column].astype(np.float64) if score_column else None
+        profiles.append(
+            WindowProfile.from_columns(
+                features,
+                {n: kinds[n] for n in features},
+                prediction=columns[prediction_column] if prediction_column else None,
+                score=score,
+                rows=rows,
+            )
+        )
+        if sample is not None and score is not None and label_column is not None:
+            sample.update(score, columns[label_column])
+    if not profiles:
+        raise InvalidInputError("the reference data has no rows", field="body")
+    profile = profiles[0] if len(profiles) == 1 else WindowProfile.merge_all(profiles)
     return StoredReference(
         model=model,
         version=version,
         created_at=now,
         source=source,
         profile=profile.to_bytes(),
-        sample=sample,
+        sample=sample.to_bytes() if sample is not None else b"",
     )
+
+
+class _Sample:
+    """A uniform sample of up to :data:`SAMPLE_ROWS` (score, label) pairs of a stream of
+    batches, in their original order: the rows with the smallest random keys (bottom-k
+    sampling), so memory holds the sample and one batch, never every row."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = np.random.default_rng(seed)
+        self._rows = 0
+        self._keys = np.empty(0)
+        self._index = np.empty(0, dtype=np.int64)
+        self._score = np.empty(0)
+        self._label: np.ndarray = np.empty(0)
+
+    def update(self, score: np.ndarray, label: np.ndarray) -> None:
+        keys = np.concatenate([self._keys, self._rng.random(score.size)])
+        index = np.concatenate([self._index, np.arange(self._rows, self._rows + score.size)])
+        scores = np.concatenate([self._score, score])
+        labels = np.concatenate([self._label, label]) if self._label.size else label
+        self._rows += score.size
+        if keys.size > SAMPLE_ROWS:
+            kept = np.argpartition(keys, SAMPLE_ROWS)[:SAMPLE_ROWS]
+            keys, index, scores, labels = keys[kept], index[kept], scores[kept], labels[kept]
+        self._keys, self._index, self._score, self._label = keys, index, scores, labels
+
+    def to_bytes(self) -> bytes:
+        order = np.argsort(self._index)
+        labels: list[Any] = self._label[order].tolist()
+        return msgspec.msgpack.encode({"score": self._score[order].tolist(), "label": labels})
+
+
+def _check_named(columns: Mapping[str, np.ndarray], *named: str | None) -> None:
+    for field, name in zip(
+        ("label_column", "prediction_column", "score_column"), named, strict=True
+    ):
+        if name is not None and name not in columns:
+            raise InvalidInputError(
+                f"{field}: no column {name!r} in the data; it has {sorted(columns)}", field=field
+            )
 
 
 def reference_from_window(

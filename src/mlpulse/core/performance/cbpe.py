@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Self
+from statistics import NormalDist
+from typing import Final, Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -40,6 +41,8 @@ from mlpulse.errors import InvalidInputError, MlpulseError, parameter_error
 __all__ = ["CBPE", "METRICS", "CBPEResult"]
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+# Rows the ROC AUC's standard error is drawn from at most (see CBPE.estimate).
+AUC_ROWS: Final = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,12 @@ class CBPEResult:
     ``metrics`` maps each name of :data:`METRICS` to its estimate, None where undefined
     (``roc_auc`` when the expected labels are all of one class; everything when
     ``status`` is ``insufficient_data``). ``confusion_matrix`` holds the expected
-    ``tp``, ``fp``, ``fn`` and ``tn``. ``standard_errors`` holds, for ``accuracy``, the
-    standard deviation of the realised accuracy around the estimate.
+    ``tp``, ``fp``, ``fn`` and ``tn``. ``standard_errors`` holds, per metric, the
+    standard deviation of the *realised* metric around the estimate when the labels
+    are drawn from the calibrated probabilities (None where undefined, and for
+    ``roc_auc`` when ``estimate`` was asked for no ``draws``). It measures the
+    sampling noise of the window, not an error of the calibrator: if calibration no
+    longer holds (concept drift), the realised metric can fall outside the interval.
     """
 
     n: int
@@ -58,6 +65,26 @@ class CBPEResult:
     confusion_matrix: Mapping[str, float]
     standard_errors: Mapping[str, float | None]
     status: Status
+
+    def interval(self, metric: str, *, confidence: float = 0.95) -> tuple[float, float] | None:
+        """A normal ``confidence`` interval of the realised ``metric``, clipped to [0, 1];
+        None where the estimate or its standard error is undefined.
+
+        >>> result = CBPEResult(100, {"accuracy": 0.9}, {}, {"accuracy": 0.03}, Status.OK)
+        >>> [round(bound, 4) for bound in result.interval("accuracy")]
+        [0.8412, 0.9588]
+        """
+        if metric not in METRICS:
+            raise parameter_error("metric", "CBPEResult.interval", f"one of {METRICS}", metric)
+        if not (isinstance(confidence, float) and 0.0 < confidence < 1.0):
+            raise parameter_error(
+                "confidence", "CBPEResult.interval", "a float in (0, 1)", confidence
+            )
+        estimate, se = self.metrics.get(metric), self.standard_errors.get(metric)
+        if estimate is None or se is None:
+            return None
+        half = NormalDist().inv_cdf(0.5 + confidence / 2) * se
+        return max(estimate - half, 0.0), min(estimate + half, 1.0)
 
 
 class CBPE:
@@ -162,8 +189,18 @@ class CBPE:
         """The calibrated probabilities of ``scores`` (as ``IsotonicRegression.predict``)."""
         return self._calibrate(self._checked(scores)[0])
 
-    def estimate(self, scores: ArrayLike) -> CBPEResult:
-        """The expected performance of a window of ``scores`` whose labels are unknown."""
+    def estimate(self, scores: ArrayLike, *, draws: int = 200, seed: int = 0) -> CBPEResult:
+        """The expected performance of a window of ``scores`` whose labels are unknown.
+
+        The standard errors of accuracy, precision, recall and F1 are analytic; that of
+        ``roc_auc`` comes from ``draws`` sets of labels drawn from the calibrated
+        probabilities (seeded by ``seed``; ``draws=0`` leaves it None). Over
+        :data:`AUC_ROWS` rows, the draws are of a random subset of that many rows and
+        the standard error is scaled by √(subset / n) (the realised AUC's variance goes
+        as 1/n), so they cost at most about 50 ms however large the window.
+        """
+        if not isinstance(draws, int) or isinstance(draws, bool) or draws < 0:
+            raise parameter_error("draws", "CBPE.estimate", "an int >= 0", draws)
         values, threshold = self._checked(scores)
         p = self._calibrate(values)
         n = p.size
@@ -172,13 +209,12 @@ class CBPE:
                 n,
                 dict.fromkeys(METRICS),
                 dict.fromkeys(("tp", "fp", "fn", "tn"), math.nan),
-                {"accuracy": None},
+                dict.fromkeys(METRICS),
                 Status.INSUFFICIENT_DATA,
             )
         predicted = values >= threshold
         tp, fp = float(p[predicted].sum()), float((1 - p[predicted]).sum())
         fn, tn = float(p[~predicted].sum()), float((1 - p[~predicted]).sum())
-        correct = np.where(predicted, p, 1 - p)
         metrics: dict[str, float | None] = {
             "accuracy": (tp + tn) / n,
             "precision": _ratio(tp, tp + fp),
@@ -186,13 +222,10 @@ class CBPE:
             "f1": _ratio(2 * tp, 2 * tp + fp + fn),
             "roc_auc": roc_auc_weighted(values, p, 1 - p),
         }
-        return CBPEResult(
-            n,
-            metrics,
-            {"tp": tp, "fp": fp, "fn": fn, "tn": tn},
-            {"accuracy": float(np.sqrt(np.sum(correct * (1 - correct)))) / n},
-            Status.OK,
-        )
+        errors = _standard_errors(p, predicted, tp=tp, fn=fn)
+        if metrics["roc_auc"] is not None and draws > 0:
+            errors["roc_auc"] = _auc_standard_error(values, p, draws=draws, seed=seed)
+        return CBPEResult(n, metrics, {"tp": tp, "fp": fp, "fn": fn, "tn": tn}, errors, Status.OK)
 
     def _checked(self, scores: ArrayLike) -> tuple[NDArray[np.float64], float]:
         if self._threshold is None:
@@ -203,6 +236,67 @@ class CBPE:
         if self._x is None or self._y is None:
             return values
         return np.interp(np.clip(values, self._x[0], self._x[-1]), self._x, self._y)
+
+
+def _standard_errors(
+    p: NDArray[np.float64], predicted: NDArray[np.bool_], *, tp: float, fn: float
+) -> dict[str, float | None]:
+    r"""The standard deviations of the realised accuracy, precision, recall and F1
+    when each label is an independent Bernoulli(:math:`p_i`).
+
+    The realised TP is :math:`A = \sum_{\hat y_i=1} y_i` and FN is
+    :math:`B = \sum_{\hat y_i=0} y_i`, independent, with variances
+    :math:`V_A = \sum_{\hat y_i=1} p_i(1-p_i)` and :math:`V_B` likewise; the number of
+    predicted positives :math:`m` is fixed by the scores. Accuracy is
+    :math:`(A + (n - m) - B)/n`, precision :math:`A/m` (both exact); recall
+    :math:`A/(A+B)` and F1 :math:`2A/(A+B+m)` by the delta method at the expectations.
+    """
+    n, m = p.size, int(predicted.sum())
+    variance = p * (1 - p)
+    v_a, v_b = float(variance[predicted].sum()), float(variance[~predicted].sum())
+    positives, f1_denominator = tp + fn, tp + fn + m
+    return {
+        "accuracy": math.sqrt(v_a + v_b) / n,
+        "precision": math.sqrt(v_a) / m if m else None,
+        "recall": (math.sqrt(fn**2 * v_a + tp**2 * v_b) / positives**2 if positives > 0 else None),
+        "f1": (
+            2 * math.sqrt((fn + m) ** 2 * v_a + tp**2 * v_b) / f1_denominator**2
+            if f1_denominator > 0
+            else None
+        ),
+        "roc_auc": None,
+    }
+
+
+def _auc_standard_error(
+    scores: NDArray[np.float64], p: NDArray[np.float64], *, draws: int, seed: int
+) -> float | None:
+    """The standard deviation of the realised ROC AUC over ``draws`` label sets drawn
+    from ``p``: each is the Mann-Whitney statistic of the scores' mid-ranks."""
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    scale = 1.0
+    if p.size > AUC_ROWS:
+        subset = rng.choice(p.size, AUC_ROWS, replace=False)
+        scale = math.sqrt(AUC_ROWS / p.size)
+        scores, p = scores[subset], p[subset]
+    ranks = rankdata(scores)
+    n = p.size
+    chunk = max(1, 2_000_000 // n)  # draws per batch: about 2M random numbers at a time
+    aucs: list[NDArray[np.float64]] = []
+    for start in range(0, draws, chunk):
+        labels = rng.random((min(chunk, draws - start), n)) < p
+        positives = labels.sum(axis=1).astype(np.float64)
+        rank_sums = labels @ ranks
+        negatives = n - positives
+        valid = (positives > 0) & (negatives > 0)
+        aucs.append(
+            (rank_sums[valid] - positives[valid] * (positives[valid] + 1) / 2)
+            / (positives[valid] * negatives[valid])
+        )
+    realised = np.concatenate(aucs)
+    return scale * float(np.std(realised, ddof=1)) if realised.size > 1 else None
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.series import MinuteProfile
@@ -78,7 +79,8 @@ class WindowReader:
         """Forget this tick's windows; drop blocks no window has used for an hour."""
         self._tick.clear()
         self._now = now
-        for cache in (self._blocks, self._minute_cache, self._spans):
+        caches: tuple[dict[Any, _Block], ...] = (self._blocks, self._minute_cache, self._spans)
+        for cache in caches:
             # A minute or block no window used this tick or the last few is let go.
             stale = [key for key, block in cache.items() if block.used_at < now - STALE_S]
             for key in stale:

@@ -113,7 +113,8 @@ class WindowReader:
             return parts[0] if len(parts) == 1 else _merge_segments(parts)
         parts.append(self._span(model, version, first_block, last_block, index))
         if start < first_block:  # the tail of the block before: a cached suffix
-            parts.append(self._suffix(model, version, first_block - BLOCK, start))
+            tail = tuple(e for e in index if start <= e[0] < first_block)
+            parts.append(self._suffix(model, version, first_block - BLOCK, start, tail))
         head = tuple(e for e in index if last_block <= e[0] < end)
         if head:  # the open block so far: a cached prefix, grown by the new minutes
             parts.append(self._prefix(model, version, last_block, head))
@@ -153,17 +154,29 @@ class WindowReader:
         cached.used_at = self._now
         return cached.segments
 
-    def _suffix(self, model: str, version: str, block_start: float, start: float) -> Segments:
-        """The merge of the block's minutes from ``start`` on. All suffixes of a block are
-        made at once, backwards (one merge each), and kept while the block is unchanged:
-        a sliding window's start edge is one of them every tick."""
+    def _suffix(
+        self,
+        model: str,
+        version: str,
+        block_start: float,
+        start: float,
+        tail: tuple[tuple[float, int, int], ...],
+    ) -> Segments:
+        """The merge of the block's minutes from ``start`` on (``tail``: their index
+        entries). All suffixes of a block are made at once, backwards (one merge each), and
+        kept while the block is unchanged: a sliding window's start edge is one of them
+        every tick. While the minutes from ``start`` on are those the suffixes were made
+        of, the block's index is not even read again."""
+        key = (model, version, block_start)
+        cached = self._suffixes.get(key)
+        if cached is not None and tuple(e for e in cached[0] if e[0] >= start) == tail:
+            self._suffixes[key] = (cached[0], cached[1], self._now)
+            return next((cached[1][m] for m, *_ in tail), {})
         index = tuple(
             self._series.profile_index(
                 model, start=block_start, end=block_start + BLOCK, version=version
             )
         )
-        key = (model, version, block_start)
-        cached = self._suffixes.get(key)
         if cached is None or cached[0] != index:
             suffixes: dict[float, Segments] = {}
             running: Segments = {}

@@ -130,6 +130,7 @@ class Evaluator:
         self._last_run: dict[tuple[str, str, str], float] = {}
         # (monitor, model, version) → the tick its labels were last read at.
         self._labels_checked: dict[tuple[str, str, str], float] = {}
+        self._labels_read: dict[tuple[str, str, str], float] = {}  # this tick's, until written
         self._estimators: dict[tuple[str, str], tuple[float, CBPE | None]] = {}
         self._windows = WindowReader(series)
         self._references: dict[tuple[str, str, float], WindowProfile] = {}
@@ -152,6 +153,7 @@ class Evaluator:
         now = self._clock.now() if now is None else now
         report = TickReport()
         self._windows.new_tick(now)
+        self._labels_read.clear()
         pending: list[MetricPoint] = []
         config = self._config()
         versions = {
@@ -178,6 +180,9 @@ class Evaluator:
         if pending:
             self._series.append_points(pending)
             report.points = len(pending)
+        # Labels count as read once the points made of them are stored.
+        self._labels_checked.update(self._labels_read)
+        self._labels_read.clear()
         return report
 
     # ------------------------------------------------------------------ one monitor
@@ -307,7 +312,7 @@ class Evaluator:
                     task=model_config.task,
                     positive_class=model_config.positive_class or DEFAULT_POSITIVE_CLASS,
                 )
-        self._labels_checked[key] = now - LABEL_COMMIT_SLACK_S  # once the windows are done
+        self._labels_read[key] = now - LABEL_COMMIT_SLACK_S  # once the windows are done
         return points
 
     def _estimator(

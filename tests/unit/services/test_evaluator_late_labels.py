@@ -3,10 +3,14 @@ clock for hours, labels arriving up to 90 minutes after their predictions."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn import metrics as sk
 
+from mlpulse.adapters.store.duckdb_events import DuckDBEventStore
 from mlpulse.demo.clock import SimulatedClock
 from mlpulse.domain.events import Label, PredictionBlock
 from mlpulse.domain.monitoring import Config, ModelConfig, MonitorConfig
@@ -23,7 +27,20 @@ PER_MINUTE = 4
 LAG_S = (60.0, 90 * 60.0)  # a label arrives 1 to 90 minutes after its prediction
 
 
-def test_evaluator_picks_up_late_labels_at_the_default_cadence() -> None:
+@pytest.fixture(params=["memory", "duckdb"])
+def events(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InMemoryEventStore]:
+    """The labels' store: the in-memory fake, and the embedded DuckDB adapter."""
+    if request.param == "memory":
+        yield InMemoryEventStore()
+        return
+    store = DuckDBEventStore(tmp_path / "events.duckdb")
+    yield store  # type: ignore[misc]
+    store.close()
+
+
+def test_evaluator_picks_up_late_labels_at_the_default_cadence(
+    events: InMemoryEventStore,
+) -> None:
     """The issue's case: labels were marked checked on every tick, also when the
     performance monitor (``every`` 1m, or 1h) did not run, so most late labels of closed
     windows were never read (coverage 0.65-0.77). Two monitors read the same labels."""
@@ -37,7 +54,7 @@ def test_evaluator_picks_up_late_labels_at_the_default_cadence() -> None:
         },
     )
     clock = SimulatedClock(T0)
-    events, series, metadata = InMemoryEventStore(), InMemorySeriesStore(), InMemoryMetadataStore()
+    series, metadata = InMemorySeriesStore(), InMemoryMetadataStore()
     metadata.upsert_models({("m", "v1"): {"x": ColumnKind.NUMERIC}}, now=T0)
     evaluator = Evaluator(
         series=series, labels=events, metadata=metadata, clock=clock, config=lambda: config

@@ -18,6 +18,13 @@ from prometheus_client.registry import Collector
 from mlpulse.ports import SeriesStore
 from mlpulse.services.monitor_checks import SERIES_HELP
 
+# The streaming detectors' series (written per event, not by the evaluator's checks).
+DETECTION_HELP: Final = {
+    "mlpulse_stream_change": "A change the streaming detectors found in a version's errors, "
+    "latency or scores: seconds from its estimated onset to the point.",
+    "mlpulse_canary_change": "A version worse than its baseline in the canary comparison: "
+    "seconds from the change's estimated onset to the point.",
+}
 STATUS_VALUE: Final = {"ok": 0.0, "warning": 1.0, "critical": 2.0, "insufficient_data": -1.0}
 
 
@@ -32,7 +39,9 @@ class CheckPoints(Collector):
             keys = tuple(sorted(point.labels))
             family = families.get((point.name, keys))
             if family is None:
-                help_text = SERIES_HELP.get(point.name, f"mlpulse check series {point.name}.")
+                help_text = SERIES_HELP.get(point.name) or DETECTION_HELP.get(
+                    point.name, f"mlpulse series {point.name}."
+                )
                 family = families[(point.name, keys)] = GaugeMetricFamily(
                     point.name, help_text, labels=list(keys)
                 )

@@ -93,3 +93,28 @@ def test_populated_metrics_pass_promtool_check() -> None:
     # promtool exits 1 on a parse error and 3 on a lint problem (a unit not in base units, ...).
     assert checked.returncode == 0, checked.stdout.decode() + checked.stderr.decode()
     assert "mlpulse_drift_score" in text and "mlpulse_check_status" in text
+
+
+def test_detection_series_have_their_own_help_and_unknown_ones_a_named_one() -> None:
+    from mlpulse.domain.series import MetricPoint
+    from mlpulse.server.check_metrics import DETECTION_HELP
+    from mlpulse.testing.fakes import InMemorySeriesStore
+
+    series = InMemorySeriesStore()
+    labels = {"model": "m", "version": "v1"}
+    series.append_points(
+        [
+            MetricPoint(T0, "mlpulse_stream_change", {**labels, "stream": "score"}, 3.0),
+            MetricPoint(T0, "mlpulse_other_thing", labels, 1.0),
+        ]
+    )
+    metrics = CollectorMetrics()
+    metrics.registry.register(CheckPoints(series))
+    families = {
+        f.name: f
+        for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+    }
+    assert (
+        families["mlpulse_stream_change"].documentation == (DETECTION_HELP["mlpulse_stream_change"])
+    )
+    assert families["mlpulse_other_thing"].documentation == "mlpulse series mlpulse_other_thing."

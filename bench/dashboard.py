@@ -79,9 +79,9 @@ def _day_points(start: float, rng: np.random.Generator) -> list[MetricPoint]:
                 points.append(
                     MetricPoint(
                         ts,
-                        "mlpulse_latency_ms",
-                        {**labels, "quantile": quantile},
-                        ms * (1 + 0.05 * noise[4]),
+                        "mlpulse_latency_seconds",
+                        {**labels, "percentile": quantile},
+                        ms / 1000 * (1 + 0.05 * noise[4]),
                     )
                 )
             if version == "v1":

@@ -6,8 +6,9 @@ categorical with 20 categories); each model has five monitors over 1-hour window
 drift against the previous hour, data quality, latency p99, error rate, throughput —
 all due at the tick. The tick reads the minute profiles, merges them into windows and
 writes the metric points. Reported per grid cell: the first tick after start (cold)
-and the median of ticks one simulated minute apart (warm: new minutes only), the
-evaluator's memory, and the size of one (model, feature, minute) column profile.
+and the median of ticks one simulated minute apart (warm: new minutes only; wall and
+process CPU time, which a machine shared with other work inflates less), the evaluator's
+memory, and the size of one (model, feature, minute) column profile.
 
     .venv/bin/python bench/evaluator.py [--models 10 25 50] [--features 10 25 50]
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import math
 import statistics
 import tempfile
 import time
@@ -128,14 +130,15 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
         first = evaluator.tick()
         cold = time.perf_counter() - started
         assert not first.failures, first.failures[:3]
-        warm = []
+        warm, warm_cpu = [], []
         for k in range(ticks - 1):
             minute = T0 + (MINUTES - ticks + k) * 60
             series.append_profiles([r for r in rows if r.minute == minute])
             clock.t = minute + 60
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = evaluator.tick()
             warm.append(time.perf_counter() - started)
+            warm_cpu.append(time.process_time() - cpu)
             assert report.runs == models * 5, report
         rss_after = _rss_mb()
         # Python-level peak of one more tick, traced apart: tracing slows every allocation.
@@ -152,6 +155,7 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
     return {
         "cold_s": cold,
         "warm_s": statistics.median(warm) if warm else cold,
+        "warm_cpu_s": statistics.median(warm_cpu) if warm_cpu else math.nan,
         "points": first.points,
         "peak_mb": peak / 2**20,
         "rss_mb": rss_after - rss_before,
@@ -167,12 +171,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100, help="predictions per model-minute")
     parser.add_argument("--ticks", type=int, default=4)
     args = parser.parse_args()
-    print(f"{'models':>6} {'features':>8} {'cold s':>7} {'warm s':>7} {'points':>7} "
+    print(f"{'models':>6} {'features':>8} {'cold s':>7} {'warm s':>7} {'CPU s':>7} {'points':>7} "
           f"{'RSS+ MB':>8} {'peak MB':>8} {'num KB':>7} {'cat KB':>7}")  # fmt: skip
     for models in args.models:
         for features in args.features:
             r = run(models, features, args.events, args.ticks)
             print(f"{models:6} {features:8} {r['cold_s']:7.2f} {r['warm_s']:7.2f} "
+                  f"{r['warm_cpu_s']:7.2f} "
                   f"{r['points']:7.0f} {r['rss_mb']:8.0f} {r['peak_mb']:8.0f} "
                   f"{r['numeric_kb']:7.1f} {r['categorical_kb']:7.1f}", flush=True)  # fmt: skip
 

@@ -181,7 +181,7 @@ def _version_points(
             # their own (as an mlpulse.yaml that wants the percentiles declares them).
             monitor = "latency" if quantile == "p99" else f"latency-{quantile}"
             status = "ok" if value < 500 else "warning" if value < 1000 else "critical"
-            add(ts, "mlpulse_latency_ms", monitor, value, status, quantile=quantile)
+            add(ts, "mlpulse_latency_seconds", monitor, value / 1000, status, percentile=quantile)
         if int(ts) % int(HOUR):
             continue  # drift, performance and labels: hourly monitors
         drifting = max(0.0, (12 * HOUR - age) / (12 * HOUR)) if v.model == "fraud" else 0.0
@@ -231,12 +231,12 @@ CONFIG: dict[str, Any] = {
     "rules": {
         "latency-high": {
             "kind": "threshold",
-            "series": "mlpulse_latency_ms",
-            "match": {"model": "fraud", "quantile": "p99"},
+            "series": "mlpulse_latency_seconds",
+            "match": {"model": "fraud", "percentile": "p99"},
             "op": ">",
-            "value": 150,
+            "value": 0.15,
             "severity": "critical",
-            "annotations": {"summary": "{{ $labels.model }} p99 is {{ $value }} ms"},
+            "annotations": {"summary": "{{ $labels.model }} p99 is {{ $value }} s"},
         },
         # The seeded drift: `amount` critical over the last hours, on both versions.
         "drift-share": {

@@ -42,9 +42,9 @@ def test_slow_model_fires_a_latency_alert_to_the_webhook_and_the_cli_acks_it(
             "monitors": {"slow-p99": {"model": "slow", "check": "latency", "metric": "p99",
                                       "window": "1h"}},
             "rules": {"latency-high": {
-                "kind": "threshold", "series": "mlpulse_latency_ms", "match": {"model": "slow"},
-                "op": ">", "value": 100, "severity": "critical",
-                "annotations": {"summary": "{{ $labels.model }} p99 is {{ $value }} ms"}}},
+                "kind": "threshold", "series": "mlpulse_latency_seconds",
+                "match": {"model": "slow"}, "op": ">", "value": 0.1, "severity": "critical",
+                "annotations": {"summary": "{{ $labels.model }} p99 is {{ $value }} s"}}},
             "receivers": {"hook": {"kind": "webhook",
                                    "settings": {"url": receiver.url + "/alerts", "secret": "s3"}}},
             "route": {"receiver": "hook", "group_wait": "1s", "group_by": ["alertname", "model"]},

@@ -60,8 +60,8 @@ def _fire_an_alert(collector: RunningCollector) -> None:
         "version": 1,
         "monitors": {"slow-p99": {"model": "slow", "check": "latency", "metric": "p99",
                                   "window": "1h"}},
-        "rules": {"latency-high": {"kind": "threshold", "series": "mlpulse_latency_ms",
-                                   "match": {"model": "slow"}, "op": ">", "value": 100,
+        "rules": {"latency-high": {"kind": "threshold", "series": "mlpulse_latency_seconds",
+                                   "match": {"model": "slow"}, "op": ">", "value": 0.1,
                                    "severity": "warning"}},
     }  # fmt: skip
     applied = httpx.put(f"{collector.url}/v1/config", json=config, headers=admin)

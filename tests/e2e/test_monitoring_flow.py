@@ -136,9 +136,9 @@ def test_reference_config_and_evaluator_produce_drift_and_traffic_series(
     assert set(by_column) == {"amount", "age", "plan"}
     assert by_column["age"][2] in ("warning", "critical")  # shifted by 0.8 sd
     assert by_column["amount"][2] == "ok" and by_column["plan"][2] == "ok"
-    latency = _query(collector, "mlpulse_latency_ms", match=["monitor=shop-p95"])
-    assert latency[0]["labels"]["quantile"] == "p95"
-    assert 30 < latency[0]["points"][-1][1] < 60  # gamma(2, 10): p95 ≈ 47 ms
+    latency = _query(collector, "mlpulse_latency_seconds", match=["monitor=shop-p95"])
+    assert latency[0]["labels"]["percentile"] == "p95"
+    assert 0.030 < latency[0]["points"][-1][1] < 0.060  # gamma(2, 10) ms: p95 ≈ 0.047 s
     assert throughput, "default throughput monitor ran"
 
     text = httpx.get(f"{collector.url}/metrics", headers=collector.headers(collector.read_key)).text

@@ -86,7 +86,9 @@ def _points(now: float) -> list[MetricPoint]:
             ]
             for quantile, ms in (("p50", 10.0), ("p95", 30.0), ("p99", 50.0 + i % 2)):
                 points.append(
-                    MetricPoint(ts, "mlpulse_latency_ms", {**labels, "quantile": quantile}, ms)
+                    MetricPoint(
+                        ts, "mlpulse_latency_seconds", {**labels, "percentile": quantile}, ms / 1000
+                    )
                 )
         v1 = {**base, "version": "v1"}
         points += [
@@ -151,9 +153,9 @@ def _seed(app: Any, clock: FixedClock) -> tuple[Alert, str, float]:
             [
                 MetricPoint(
                     hour + 5 * MINUTE,
-                    "mlpulse_latency_ms",
-                    {"model": MODEL, "monitor": "b", "version": "v1", "quantile": "p99"},
-                    200.0 - revenue,
+                    "mlpulse_latency_seconds",
+                    {"model": MODEL, "monitor": "b", "version": "v1", "percentile": "p99"},
+                    (200.0 - revenue) / 1000,
                 )
             ]
         )
@@ -567,8 +569,8 @@ def test_latency_chart_draws_each_quantile_with_the_bucket_max(reader: Dashboard
 
     series = {s["name"]: s["data"] for s in body["series"]}
     assert {"v1 p50", "v1 p95", "v1 p99", "v2 p99"} <= set(series)
-    assert {v for _, v in series["v1 p50"]} == {10.0}
-    assert {v for _, v in series["v2 p99"]} <= {50.0, 51.0}
+    assert {v for _, v in series["v1 p50"]} == {10.0 / 1000}  # seconds
+    assert {v for _, v in series["v2 p99"]} <= {50.0 / 1000, 51.0 / 1000}
     # p99 shows; p50 and p95 start switched off in the legend
     assert set(body["hidden"]) == {"v1 p50", "v1 p95", "v2 p50", "v2 p95"}
     assert body["color_of"]["v1 p50"] == body["color_of"]["v1 p99"] == "v1"
@@ -697,7 +699,7 @@ def test_business_charts_give_each_unit_an_axis_of_its_own(reader: Dashboard) ->
     }
     assert [p["series"] for p in kpis["panels"]] == [[s["name"]] for s in kpis["series"]]
     units = {p["unit"]: p["series"] for p in technical["panels"]}
-    assert units["ms"] == ["p99 latency (ms)"]
+    assert units["s"] == ["p99 latency (s)"]
     assert units["share of predictions"] == ["error rate"]
     assert units["share of features"] == ["drift share"]
     assert units["predictions/s"] == ["throughput (/s)"]
@@ -708,7 +710,7 @@ def test_business_page_measures_correlations_as_scipy_does(reader: Dashboard) ->
 
     assert 'data-chart="kpis"' in html and 'id="correlations"' in html
     row = re.search(
-        r'data-kpi="revenue \(sum\)" data-metric="p99 latency \(ms\)" data-status="ok">(.*?)</tr>',
+        r'data-kpi="revenue \(sum\)" data-metric="p99 latency \(s\)" data-status="ok">(.*?)</tr>',
         html,
         re.S,
     )

@@ -7,9 +7,9 @@
         kind: threshold
         series: mlpulse_drift_score
         match: {column: amount}
-        op: ">"
-        value: 0.25
-        resolve_value: 0.2          # hysteresis: resolves only below 0.2
+        op: ">="
+        value: 1                    # severity: 1 = the warning threshold, 2 = critical
+        resolve_value: 0.8          # hysteresis: resolves only below 0.8
         for: 10m
         severity: warning
         annotations:

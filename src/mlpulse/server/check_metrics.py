@@ -1,6 +1,7 @@
 """The evaluator's latest metric points as Prometheus gauges on ``/metrics``.
 
-Each series name becomes a gauge family with the point's labels; a second family,
+Each series name becomes a gauge family with the point's labels and its own HELP (from
+:data:`~mlpulse.services.monitor_checks.SERIES_HELP`); a second family,
 ``mlpulse_check_status``, carries every graded point's status as a number
 (0 ok, 1 warning, 2 critical, -1 insufficient data) with the series name as label
 ``check``, so one alert rule can watch every check.
@@ -15,7 +16,15 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mlpulse.ports import SeriesStore
+from mlpulse.services.monitor_checks import SERIES_HELP
 
+# The streaming detectors' series (written per event, not by the evaluator's checks).
+DETECTION_HELP: Final = {
+    "mlpulse_stream_change": "A change the streaming detectors found in a version's errors, "
+    "latency or scores: seconds from its estimated onset to the point.",
+    "mlpulse_canary_change": "A version worse than its baseline in the canary comparison: "
+    "seconds from the change's estimated onset to the point.",
+}
 STATUS_VALUE: Final = {"ok": 0.0, "warning": 1.0, "critical": 2.0, "insufficient_data": -1.0}
 
 
@@ -30,8 +39,11 @@ class CheckPoints(Collector):
             keys = tuple(sorted(point.labels))
             family = families.get((point.name, keys))
             if family is None:
+                help_text = SERIES_HELP.get(point.name) or DETECTION_HELP.get(
+                    point.name, f"mlpulse series {point.name}."
+                )
                 family = families[(point.name, keys)] = GaugeMetricFamily(
-                    point.name, f"mlpulse check series {point.name}", labels=list(keys)
+                    point.name, help_text, labels=list(keys)
                 )
             family.add_metric([point.labels[k] for k in keys], point.value, timestamp=None)
             if point.status is not None:

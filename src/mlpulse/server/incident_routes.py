@@ -24,13 +24,13 @@ from mlpulse.services.postmortem import postmortem
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 AdminKey = Annotated[ApiKey, Depends(require(Scope.ADMIN))]
 # Series compared between the hour before the onset and the incident, for the hints.
-MOVED_SERIES = ("mlpulse_error_rate", "mlpulse_latency_ms", "mlpulse_throughput_per_second",
+MOVED_SERIES = ("mlpulse_error_rate", "mlpulse_latency_seconds", "mlpulse_throughput_per_second",
                 "mlpulse_drift_share", "mlpulse_estimated_performance")  # fmt: skip
 
 
 # Labels that name a series rather than a segment of the traffic.
 NOT_SEGMENTS = frozenset(
-    {"model", "version", "monitor", "quantile", "metric", "column", "method", "stream",
+    {"model", "version", "monitor", "percentile", "metric", "column", "method", "stream",
      "detector", "window"}
 )  # fmt: skip
 

@@ -9,8 +9,9 @@ once per segment value.
 Windows: drift, quality, traffic and estimated performance read the last ``window``
 of minute profiles (sliding; the point's time is the tick). Realised performance uses
 tumbling windows aligned to ``window`` (the point's time is the window's start) and
-recomputes every window whose predictions received labels since the last tick, so a
-late label changes the value of the window it belongs to.
+recomputes every window whose predictions received labels since that monitor last ran
+(per monitor, version and process), so a late label changes the value of the window it
+belongs to at any cadence.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ log = logging.getLogger("mlpulse.evaluator")
 CBPE_REFIT_S = 3600.0
 CBPE_HISTORY_S = 7 * 86400.0
 CBPE_MIN_ROWS = 100
+# Labels are read again from this long before a performance monitor's last run: a batch
+# stamped before the run may commit after its read (a window recomputed twice is cheap).
+LABEL_COMMIT_SLACK_S = 60.0
 # A new reference upload is picked up within this many seconds.
 REFERENCE_RECHECK_S = 300.0
 
@@ -124,7 +128,9 @@ class Evaluator:
         self._clock = clock
         self._config = config
         self._last_run: dict[tuple[str, str, str], float] = {}
-        self._labels_checked: dict[str, float] = {}
+        # (monitor, model, version) → the tick its labels were last read at.
+        self._labels_checked: dict[tuple[str, str, str], float] = {}
+        self._labels_read: dict[tuple[str, str, str], float] = {}  # this tick's, until written
         self._estimators: dict[tuple[str, str], tuple[float, CBPE | None]] = {}
         self._windows = WindowReader(series)
         self._references: dict[tuple[str, str, float], WindowProfile] = {}
@@ -147,6 +153,7 @@ class Evaluator:
         now = self._clock.now() if now is None else now
         report = TickReport()
         self._windows.new_tick(now)
+        self._labels_read.clear()
         pending: list[MetricPoint] = []
         config = self._config()
         versions = {
@@ -173,8 +180,9 @@ class Evaluator:
         if pending:
             self._series.append_points(pending)
             report.points = len(pending)
-        for model in versions:
-            self._labels_checked[model] = now
+        # Labels count as read once the points made of them are stored.
+        self._labels_checked.update(self._labels_read)
+        self._labels_read.clear()
         return report
 
     # ------------------------------------------------------------------ one monitor
@@ -189,7 +197,9 @@ class Evaluator:
     ) -> list[MetricPoint]:
         base = {"model": monitor.model, "version": version, "monitor": name}
         if monitor.check == "performance":
-            return self._performance(base, monitor, model_config, version, now)
+            return self._performance(
+                (name, monitor.model, version), base, monitor, model_config, now
+            )
         window = parse_duration(monitor.window)
         end = math.floor(now / MINUTE) * MINUTE  # whole minutes: the open one is not stored
         segments = self._windows.window(monitor.model, version, start=end - window, end=end)
@@ -264,25 +274,28 @@ class Evaluator:
 
     def _performance(
         self,
+        key: tuple[str, str, str],
         base: Mapping[str, str],
         monitor: MonitorConfig,
         model_config: ModelConfig | None,
-        version: str,
         now: float,
     ) -> list[MetricPoint]:
         if model_config is None or model_config.task is None:
             return []  # the metrics depend on the task: nothing to compute without it
+        _, model, version = key
         window = parse_duration(monitor.window)
         starts = {math.floor(now / window) * window}
-        # Windows whose predictions got labels since the last tick (since ever, on the
-        # first tick of this process), so late labels update the window they belong to.
-        since = self._labels_checked.get(monitor.model, 0.0)
-        late = self._labels.labelled_since(monitor.model, since=since, window=window)
+        # Windows whose predictions got labels since this monitor last read them (since
+        # ever, on its first run in this process), so late labels update the window they
+        # belong to. Marked per monitor and only when it runs: a tick that skips it (its
+        # ``every`` not yet passed) must not swallow the labels that came in between.
+        since = self._labels_checked.get(key, 0.0)
+        late = self._labels.labelled_since(model, since=since, window=window)
         starts.update(start for label_version, start in late if label_version == version)
         points: list[MetricPoint] = []
         for start in sorted(starts):
             rows = self._labels.labelled_predictions(
-                monitor.model, start=start, end=start + window, version=version
+                model, start=start, end=start + window, version=version
             )
             groups: dict[tuple[tuple[str, str], ...], list[int]] = {}
             for i, segment in enumerate(rows.segment):
@@ -299,6 +312,7 @@ class Evaluator:
                     task=model_config.task,
                     positive_class=model_config.positive_class or DEFAULT_POSITIVE_CLASS,
                 )
+        self._labels_read[key] = now - LABEL_COMMIT_SLACK_S  # once the windows are done
         return points
 
     def _estimator(

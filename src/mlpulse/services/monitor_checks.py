@@ -1,23 +1,43 @@
 """What one monitor measures on one window: the checks behind the evaluator.
 
 Each function takes the merged window profile (and what else its check needs) and
-returns metric points. Series names (Prometheus style, one unit each):
+returns metric points. Series names (Prometheus style, base units), each with its HELP
+on ``/metrics`` (:data:`SERIES_HELP` reads this list):
 
-=================================  ==============================================
-``mlpulse_drift_score``            per column: the drift method's value
-``mlpulse_drift_share``            share of columns drifted (warning 25%, critical 50%)
-``mlpulse_prediction_drift``       drift of the ``score`` / ``prediction`` outputs
-``mlpulse_missing_rate``           per column: share of missing values
-``mlpulse_type_error_rate``        per column: share of values of the wrong type
-``mlpulse_out_of_range_share``     per numeric column: share outside the reference range
-``mlpulse_unseen_share``           per categorical column: share of unseen categories
-``mlpulse_latency_ms``             latency quantile (label ``quantile``)
-``mlpulse_throughput_per_second``  predictions per second over the window
-``mlpulse_error_rate``             share of failed predictions
-``mlpulse_performance``            realised performance from labels (label ``metric``)
-``mlpulse_label_coverage``         share of the window's predictions with a label
-``mlpulse_estimated_performance``  performance estimated from scores (CBPE)
-=================================  ==============================================
+``mlpulse_drift_score``
+    Drift severity per column, higher = more drift: 0 none, 1 at warning, 2 at critical threshold.
+``mlpulse_drift_statistic``
+    Raw value of the column's drift method: the distance, or a p-value test's statistic.
+``mlpulse_drift_p_value``
+    P-value of the column's drift test (p-value methods only; lower = more drift).
+``mlpulse_drift_share``
+    Share of columns drifted (warning at 25%, critical at 50%).
+``mlpulse_prediction_drift``
+    Drift severity of the score / prediction outputs, on the scale of mlpulse_drift_score.
+``mlpulse_prediction_drift_statistic``
+    Raw value of the output's drift method: the distance, or the test statistic.
+``mlpulse_prediction_drift_p_value``
+    P-value of the output's drift test (p-value methods only).
+``mlpulse_missing_rate``
+    Share of missing values per column.
+``mlpulse_type_error_rate``
+    Share of values of the wrong type per numeric column.
+``mlpulse_out_of_range_share``
+    Share of values outside the reference range per numeric column.
+``mlpulse_unseen_share``
+    Share of categories the reference never had per categorical column.
+``mlpulse_latency_seconds``
+    Prediction latency percentile over the window (label percentile: p50, p95, p99).
+``mlpulse_throughput_per_second``
+    Predictions per second over the window.
+``mlpulse_error_rate``
+    Share of failed predictions over the window.
+``mlpulse_performance``
+    Realised performance from labels per tumbling window (label metric).
+``mlpulse_label_coverage``
+    Share of the window's predictions that have a label.
+``mlpulse_estimated_performance``
+    Performance estimated from scores before labels arrive (CBPE, label metric).
 
 A point's ``status`` is the check's verdict when the monitor has thresholds, else None.
 """
@@ -33,6 +53,7 @@ import numpy as np
 from mlpulse.core.drift.check import DEFAULT_SHARE, ColumnCheck, Status, drift_status
 from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Thresholds
 from mlpulse.core.drift.profiled import column_drift_from_profiles
+from mlpulse.core.drift.severity import severity
 from mlpulse.core.performance import (
     CBPE,
     classification_performance,
@@ -55,6 +76,21 @@ _METRIC_KEYS: Final = {
 _METRIC_NAMES: Final = {key: name for name, key in _METRIC_KEYS.items()}
 MISSING_RISE: Final = Thresholds(warning=0.05, critical=0.2)
 SHARE_OF_BAD_VALUES: Final = Thresholds(warning=0.01, critical=0.05)
+DRIFT_SCORE: Final = "mlpulse_drift_score"
+PREDICTION_DRIFT: Final = "mlpulse_prediction_drift"
+LATENCY: Final = "mlpulse_latency_seconds"
+_DOC_LINES: Final = (__doc__ or "").splitlines()
+SERIES_HELP: Final[dict[str, str]] = {
+    line.strip("`"): _DOC_LINES[i + 1].strip()
+    for i, line in enumerate(_DOC_LINES)
+    if line.startswith("``mlpulse_")
+}
+"""Series name → its one-line description (the module docstring's table)."""
+# Severity series → its raw companions (statistic, p-value).
+RAW_SERIES: Final = {
+    DRIFT_SCORE: ("mlpulse_drift_statistic", "mlpulse_drift_p_value"),
+    PREDICTION_DRIFT: ("mlpulse_prediction_drift_statistic", "mlpulse_prediction_drift_p_value"),
+}
 
 
 def graded(value: float, monitor: MonitorConfig, metric: str) -> str | None:
@@ -112,10 +148,15 @@ def drift_points(
     reference: Profile,
     current: Profile,
     *,
-    name: str = "mlpulse_drift_score",
+    name: str = DRIFT_SCORE,
 ) -> list[MetricPoint]:
-    """Per column drift between two profiles, and the share of drifted columns."""
+    """Per column drift between two profiles, and the share of drifted columns.
+
+    ``name`` (the severity, graded) comes with ``<stem>_statistic`` and, for p-value
+    methods, ``<stem>_p_value`` (see :data:`RAW_SERIES`), ungraded.
+    """
     columns = [c for c in (monitor.columns or list(current)) if c in current and c in reference]
+    statistic_name, p_value_name = RAW_SERIES[name]
     points: list[MetricPoint] = []
     drifted = judged = 0
     for column in columns:
@@ -125,21 +166,24 @@ def drift_points(
         result = column_drift_from_profiles(
             ref, cur, column=column, check=_column_check(monitor, column)
         )
-        points.append(
-            _point(
-                now,
-                name,
-                labels,
-                result.value,
-                result.status.value,
-                column=column,
-                method=result.method,
-            )
+        extra = {"column": column, "method": result.method}
+        level = severity(
+            result.value,
+            warning=result.thresholds.warning,
+            critical=result.thresholds.critical,
+            p_value=result.p_value,
         )
+        points.append(_point(now, name, labels, level, result.status.value, **extra))
+        if result.p_value:
+            raw = float(result.details.get("statistic", math.nan))
+            points.append(_point(now, statistic_name, labels, raw, None, **extra))
+            points.append(_point(now, p_value_name, labels, result.value, None, **extra))
+        else:
+            points.append(_point(now, statistic_name, labels, result.value, None, **extra))
         if result.status != Status.INSUFFICIENT_DATA:
             judged += 1
             drifted += result.drifted
-    if name == "mlpulse_drift_score":
+    if name == DRIFT_SCORE:
         share = drifted / judged if judged else math.nan
         status = drift_status(share, DEFAULT_SHARE, p_value=False)
         points.append(_point(now, "mlpulse_drift_share", labels, share, status.value))
@@ -240,16 +284,10 @@ def traffic_points(
         value = (
             float(current.latency.quantiles([q])[0]) if current.latency.finite_count else math.nan
         )
-        return [
-            _point(
-                now,
-                "mlpulse_latency_ms",
-                labels,
-                value,
-                graded(value, monitor, metric),
-                quantile=metric,
-            )
-        ]
+        # Thresholds in mlpulse.yaml stay in milliseconds (what serving code reports);
+        # the series is in seconds, the base unit Prometheus expects.
+        status = graded(value, monitor, metric)
+        return [_point(now, LATENCY, labels, value / 1000.0, status, percentile=metric)]
     if monitor.check == "throughput":
         value = current.requests / window_s
         return [

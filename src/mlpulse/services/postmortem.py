@@ -130,7 +130,9 @@ def postmortem(
         if p.status in ("warning", "critical"):
             method = p.labels.get("method", "drift")
             column = p.labels.get("column")
-            hints.append(f"Feature `{column}` drifted: {method} {p.value:.3g} ({p.status})")
+            hints.append(
+                f"Feature `{column}` drifted: {method}, severity {p.value:.3g} ({p.status})"
+            )
     for name, was, during in sorted(moved, key=lambda m: -_change(m[1], m[2]))[:5]:
         if _change(was, during) > 0.2:
             hints.append(f"`{name}` moved from {was:.4g} to {during:.4g} "

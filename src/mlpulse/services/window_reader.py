@@ -4,9 +4,10 @@ A one-hour window moves by one minute a tick, so almost all of it was merged the
 before. The reader keeps, per (model, version), merged *blocks* of
 :data:`BLOCK_MINUTES` aligned minutes, each with the fingerprint of the rows it was
 made of (:meth:`~mlpulse.ports.SeriesStore.profile_index`: rows and bytes per minute,
-read without the profiles). A window is then the merge of the blocks it covers and the
-few minutes at its edges; a block is re-read only when its rows changed (a late
-partial row, another collector's flush). Within one tick, every monitor asking for the
+read without the profiles). A window is then the merge
+of the blocks it covers (kept while they are unchanged) and the few minutes at its
+edges; a block is re-read only when its rows changed (a late partial row, another
+collector's flush). Within one tick, every monitor asking for the
 same window gets the same merged profiles.
 
 Blocks older than the longest window asked for in the last :data:`KEEP_TICKS` ticks'
@@ -18,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.series import MinuteProfile
@@ -67,6 +69,8 @@ class WindowReader:
             tuple[str, str, float], tuple[Entries, dict[float, Segments], float]
         ] = {}
         self._prefixes: dict[tuple[str, str, float], tuple[Entries, Segments, float]] = {}
+        # (model, version, first block, end of the last) → the blocks' merge, as _Block
+        self._spans: dict[tuple[str, str, float, float], _Block] = {}
         self._tick: dict[tuple[str, str, float, float], Segments] = {}
         self._now = 0.0
         self.blocks_read = 0
@@ -75,7 +79,8 @@ class WindowReader:
         """Forget this tick's windows; drop blocks no window has used for an hour."""
         self._tick.clear()
         self._now = now
-        for cache in (self._blocks, self._minute_cache):
+        caches: tuple[dict[Any, _Block], ...] = (self._blocks, self._minute_cache, self._spans)
+        for cache in caches:
             # A minute or block no window used this tick or the last few is let go.
             stale = [key for key, block in cache.items() if block.used_at < now - STALE_S]
             for key in stale:
@@ -106,14 +111,10 @@ class WindowReader:
         if last_block <= first_block:  # a window inside one block: its minutes
             parts += self._minutes(model, version, [e for e in index if start <= e[0] < end])
             return parts[0] if len(parts) == 1 else _merge_segments(parts)
-        for block_start in range_of(first_block, last_block, BLOCK):
-            fingerprint = tuple(
-                entry for entry in index if block_start <= entry[0] < block_start + BLOCK
-            )
-            if fingerprint:
-                parts.append(self._block(model, version, block_start, fingerprint))
+        parts.append(self._span(model, version, first_block, last_block, index))
         if start < first_block:  # the tail of the block before: a cached suffix
-            parts.append(self._suffix(model, version, first_block - BLOCK, start))
+            tail = tuple(e for e in index if start <= e[0] < first_block)
+            parts.append(self._suffix(model, version, first_block - BLOCK, start, tail))
         head = tuple(e for e in index if last_block <= e[0] < end)
         if head:  # the open block so far: a cached prefix, grown by the new minutes
             parts.append(self._prefix(model, version, last_block, head))
@@ -122,17 +123,60 @@ class WindowReader:
             return {}
         return parts[0] if len(parts) == 1 else _merge_segments(parts)
 
-    def _suffix(self, model: str, version: str, block_start: float, start: float) -> Segments:
-        """The merge of the block's minutes from ``start`` on. All suffixes of a block are
-        made at once, backwards (one merge each), and kept while the block is unchanged:
-        a sliding window's start edge is one of them every tick."""
+    def _span(
+        self,
+        model: str,
+        version: str,
+        first_block: float,
+        last_block: float,
+        index: Sequence[tuple[float, int, int]],
+    ) -> Segments:
+        """The merge of the whole blocks in [first_block, last_block), kept while none of
+        them changes: a sliding window covers the same blocks for ``BLOCK_MINUTES`` ticks,
+        so a tick merges this span, one suffix and one prefix instead of every block."""
+        inside = tuple(e for e in index if first_block <= e[0] < last_block)
+        key = (model, version, first_block, last_block)
+        cached = self._spans.get(key)
+        if cached is None or cached.fingerprint != inside:
+            parts = []
+            for block_start in range_of(first_block, last_block, BLOCK):
+                fingerprint = tuple(e for e in inside if block_start <= e[0] < block_start + BLOCK)
+                if fingerprint:
+                    parts.append(self._block(model, version, block_start, fingerprint))
+            parts = [part for part in parts if part]
+            merged = parts[0] if len(parts) == 1 else _merge_segments(parts) if parts else {}
+            cached = self._spans[key] = _Block(inside, merged, self._now)
+        else:  # the blocks stay cached for the next span, which reuses all but one
+            for block_start in range_of(first_block, last_block, BLOCK):
+                block = self._blocks.get((model, version, block_start))
+                if block is not None:
+                    block.used_at = self._now
+        cached.used_at = self._now
+        return cached.segments
+
+    def _suffix(
+        self,
+        model: str,
+        version: str,
+        block_start: float,
+        start: float,
+        tail: tuple[tuple[float, int, int], ...],
+    ) -> Segments:
+        """The merge of the block's minutes from ``start`` on (``tail``: their index
+        entries). All suffixes of a block are made at once, backwards (one merge each), and
+        kept while the block is unchanged: a sliding window's start edge is one of them
+        every tick. While the minutes from ``start`` on are those the suffixes were made
+        of, the block's index is not even read again."""
+        key = (model, version, block_start)
+        cached = self._suffixes.get(key)
+        if cached is not None and tuple(e for e in cached[0] if e[0] >= start) == tail:
+            self._suffixes[key] = (cached[0], cached[1], self._now)
+            return next((cached[1][m] for m, *_ in tail), {})
         index = tuple(
             self._series.profile_index(
                 model, start=block_start, end=block_start + BLOCK, version=version
             )
         )
-        key = (model, version, block_start)
-        cached = self._suffixes.get(key)
         if cached is None or cached[0] != index:
             suffixes: dict[float, Segments] = {}
             running: Segments = {}

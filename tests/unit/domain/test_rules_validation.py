@@ -17,7 +17,7 @@ def _problems(**sections: Any) -> list[str]:
 
 
 def _rule(**fields: Any) -> list[str]:
-    rule = {"series": "mlpulse_latency_ms", **fields}
+    rule = {"series": "mlpulse_latency_seconds", **fields}
     return _problems(rules={"r": rule}, route={"receiver": "team"})
 
 

@@ -88,10 +88,11 @@ def test_evaluator_compares_batch_and_online_inference_side_by_side() -> None:
     world.send(T0, x=[1.0] * n, latency_ms=latency, segment=[{"mode": m} for m in mode])
     world.clock.t = T0 + HOUR
     assert world.evaluator.tick().failures == []
-    by_mode = {dict(k).get("mode"): v for k, v in world.latest("mlpulse_latency_ms").items()}
-    assert by_mode["online"] == pytest.approx(20, abs=1)
-    assert by_mode["batch"] == pytest.approx(200, abs=1)
-    assert 20 < by_mode[None] < 200  # the overall series, without a mode label
+    latest = world.latest("mlpulse_latency_seconds", percentile="p50")
+    by_mode = {dict(k).get("mode"): v for k, v in latest.items()}
+    assert by_mode["online"] == pytest.approx(0.020, abs=0.001)  # seconds: the base unit
+    assert by_mode["batch"] == pytest.approx(0.200, abs=0.001)
+    assert 0.020 < by_mode[None] < 0.200  # the overall series, without a mode label
 
 
 def test_evaluator_flags_drift_against_the_previous_window_only_when_it_moved() -> None:
@@ -126,11 +127,43 @@ def test_evaluator_grades_drift_with_the_one_threshold_set_and_the_method_defaul
     world.send(T0 + HOUR, x=rng.normal(0.19, 1, 200).tolist())
     world.clock.t = T0 + 2 * HOUR
     assert world.evaluator.tick().failures == []
+    points = world.series.query_points(
+        "mlpulse_drift_statistic", matchers={}, start=0, end=T0 + 1e6
+    )
+    distance = {p.labels["monitor"]: p.value for p in points}
+    assert 0.15 < distance["strict"] < 0.18
+    assert distance["lenient"] == distance["strict"]
+    # The severity: 1 at the warning threshold, 2 at the critical one, linear between.
     points = world.series.query_points("mlpulse_drift_score", matchers={}, start=0, end=T0 + 1e6)
     graded = {p.labels["monitor"]: (p.value, p.status) for p in points}
-    assert 0.15 < graded["strict"][0] < 0.18
-    assert graded == {"strict": (graded["strict"][0], "critical"),
-                      "lenient": (graded["strict"][0], "ok")}  # fmt: skip
+    d = distance["strict"]
+    assert graded["strict"][0] == pytest.approx(2.0 + (d - 0.15) / (0.15 - 0.1))
+    assert graded["lenient"][0] == pytest.approx(d / 0.18)
+    assert (graded["strict"][1], graded["lenient"][1]) == ("critical", "ok")
+
+
+def test_evaluator_publishes_a_p_value_method_as_severity_statistic_and_p_value() -> None:
+    from scipy import stats
+
+    world = World(
+        _monitors(d=MonitorConfig(model="m", check="drift", compare_to="previous_window"))
+    )
+    rng = np.random.default_rng(4)
+    # 200 rows a window (≤ 1,000: KS by default) fit the KLL sketches uncompacted: exact.
+    before, after = rng.normal(size=200), rng.normal(0.3, 1, 200)
+    world.send(T0, x=before.tolist())
+    world.send(T0 + HOUR, x=after.tolist())
+    world.clock.t = T0 + 2 * HOUR
+    assert world.evaluator.tick().failures == []
+    statistic = stats.ks_2samp(before, after).statistic
+    p_value = stats.kstwo.sf(statistic, 100)  # asymptotic, n m / (n + m) = 100
+    (d,) = world.latest("mlpulse_drift_statistic", method="ks").values()
+    (p,) = world.latest("mlpulse_drift_p_value", method="ks").values()
+    (level,) = world.latest("mlpulse_drift_score", method="ks").values()
+    assert d == pytest.approx(statistic)
+    assert p == pytest.approx(p_value)
+    assert level == pytest.approx(-np.log10(p_value) / -np.log10(0.05) if p_value > 0.05
+                                  else 1 + np.log10(0.05 / p_value) / np.log10(5))  # fmt: skip
 
 
 def test_cbpe_estimate_tracks_realised_accuracy_of_a_calibrated_model() -> None:

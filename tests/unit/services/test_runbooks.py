@@ -307,9 +307,9 @@ def test_incident_onset_of_a_relative_rule_is_the_series_change_point(world: Wor
     series = InMemorySeriesStore()
     labels = {"model": "recs", "version": "v3"}
     values = [100.0, 104.0, 98.0, 101.0, 99.0, 103.0, 250.0, 260.0, 255.0, 248.0]
-    series.append_points([MetricPoint(T0 - 540 + 60 * i, "mlpulse_latency_ms", labels, v)
+    series.append_points([MetricPoint(T0 - 540 + 60 * i, "mlpulse_latency_seconds", labels, v)
                           for i, v in enumerate(values)])  # fmt: skip
-    rule = RuleConfig(kind="relative", series="mlpulse_latency_ms", op=">", ratio=2.0,
+    rule = RuleConfig(kind="relative", series="mlpulse_latency_seconds", op=">", ratio=2.0,
                       severity="critical")  # fmt: skip
     world.config = Config(version=1, rules={"errors": rule})
     service = IncidentService(world.alerts, world.clock, lambda: world.config,

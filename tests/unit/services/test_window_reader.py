@@ -45,3 +45,45 @@ def test_sliding_windows_match_a_full_merge_also_after_late_rows() -> None:
             assert mine.features["c"].counts() == expected.features["c"].counts()
             assert np.isclose(mine.features["x"].mean, expected.features["x"].mean)
             assert mine.latency.count == expected.latency.count
+
+
+class _CountingStore(InMemorySeriesStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    def read_profiles(  # type: ignore[override]
+        self, model: str, *, start: float, end: float, version: str | None = None
+    ) -> list[MinuteProfile]:
+        self.reads += 1
+        return super().read_profiles(model, start=start, end=end, version=version)
+
+
+def test_a_window_sliding_a_minute_a_tick_reads_only_new_minutes_and_sees_late_rows() -> None:
+    """The span of whole blocks and the start edge's suffix are kept between ticks; a late
+    row in the span, the suffix or the open block is still merged in."""
+    rng = np.random.default_rng(1)
+    series = _CountingStore()
+    series.append_profiles([_row(T0 + 60 * i, rng) for i in range(150)])
+    reader = WindowReader(series)
+    late = {
+        75: 40,
+        83: 25,
+        97: 96,
+        121: 63,
+    }  # tick → minute of a late row: span, suffix, prefix, suffix
+    for tick in range(60, 150):
+        end = T0 + 60 * tick
+        start = end - 60 * 60
+        if tick in late:
+            series.append_profiles([_row(T0 + 60 * late[tick], rng)])
+        reader.new_tick(end)
+        before = series.reads
+        got = reader.window("m", "v1", start=start, end=end)[""]
+        if tick > 61 and tick not in late and tick % 10 not in (0, 1):
+            assert series.reads - before <= 2, tick  # the new minutes at the two edges
+        rows = series.read_profiles("m", start=start, end=end, version="v1")
+        expected = merge_profiles(rows)
+        assert got.requests == expected.requests, tick
+        assert got.features["c"].counts() == expected.features["c"].counts(), tick
+        assert np.isclose(got.features["x"].mean, expected.features["x"].mean), tick

@@ -43,18 +43,18 @@ class Technical:
 
 
 TECHNICAL: Final = (
-    Technical("p99 latency (ms)", LATENCY, (("quantile", "p99"),), "max", "max"),
+    Technical("p99 latency (s)", LATENCY, (("percentile", "p99"),), "max", "max"),
     Technical("error rate", ERROR_RATE, (), "avg", "max"),
     Technical("drift share", DRIFT_SHARE, (), "max", "max"),
     Technical("throughput (/s)", THROUGHPUT, (), "avg", "sum"),
 )
 
 
-# The technical chart's small multiples, one per metric: milliseconds and a share on one
+# The technical chart's small multiples, one per metric: seconds and a share on one
 # axis flatten the share into a line at zero, and even two shares rarely share a scale
 # (an error rate of 1 % under a drift share of 50 %).
 TECHNICAL_PANELS: Final = (
-    Panel("p99 latency", "ms", ("p99 latency (ms)",)),
+    Panel("p99 latency", "s", ("p99 latency (s)",)),
     Panel("error rate", "share of predictions", ("error rate",)),
     Panel("drift share", "share of features", ("drift share",)),
     Panel("throughput", "predictions/s", ("throughput (/s)",)),

@@ -2,7 +2,7 @@
 into the model as a whole and its segments.
 
 A point belongs to the model as a whole when all its labels name the series (model,
-version, monitor, column, quantile, metric, ...); any other label (``country``,
+version, monitor, column, percentile, metric, ...); any other label (``country``,
 ``mode``, a ``segment_by`` tag) makes it a segment's point.
 """
 
@@ -20,7 +20,7 @@ from mlpulse.server.incident_routes import NOT_SEGMENTS
 STATUS_RANK: Final = {"critical": 3, "warning": 2, "ok": 1, "insufficient_data": 0}
 
 THROUGHPUT: Final = "mlpulse_throughput_per_second"
-LATENCY: Final = "mlpulse_latency_ms"
+LATENCY: Final = "mlpulse_latency_seconds"
 ERROR_RATE: Final = "mlpulse_error_rate"
 DRIFT_SCORE: Final = "mlpulse_drift_score"
 DRIFT_SHARE: Final = "mlpulse_drift_share"
@@ -38,7 +38,7 @@ QUALITY: Final = {
 def is_overall(labels: Mapping[str, str]) -> bool:
     """True for a point of the model as a whole, False for a segment's.
 
-    >>> is_overall({"model": "m", "version": "v1", "quantile": "p99"})
+    >>> is_overall({"model": "m", "version": "v1", "percentile": "p99"})
     True
     >>> is_overall({"model": "m", "version": "v1", "country": "DE"})
     False

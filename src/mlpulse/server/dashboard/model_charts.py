@@ -36,7 +36,7 @@ def _by_version(labels: Mapping[str, str]) -> str | None:
 
 
 def _latency_line(labels: Mapping[str, str]) -> str | None:
-    quantile = labels.get("quantile", "")
+    quantile = labels.get("percentile", "")
     if not is_overall(labels) or quantile not in LATENCY_QUANTILES:
         return None
     return f"{labels.get('version', '')} {quantile}".strip()
@@ -147,7 +147,7 @@ def model_chart(
         hidden = [name for name in lines if not name.endswith("p99")]
         return line_chart(
             lines,
-            unit="ms",
+            unit="s",
             markers=marks,
             hidden=hidden,
             color_of={name: _version_of(name) for name in lines},

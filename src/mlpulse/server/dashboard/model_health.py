@@ -118,7 +118,7 @@ def model_health(
     throughput = sum(p.value for p in traffic.values()) if traffic else None
     if rate is not None:
         throughput = rate
-    p99 = _newest_per_version(of(LATENCY, quantile="p99"))
+    p99 = _newest_per_version(of(LATENCY, percentile="p99"))
     errors = _newest_per_version(of(ERROR_RATE))
     error_rate: float | None = None
     if errors:
@@ -172,7 +172,7 @@ def model_health(
         model=model,
         status=shown,
         throughput=throughput,
-        p99_ms=max((p.value for p in p99.values()), default=None),
+        p99_ms=max((1000.0 * p.value for p in p99.values()), default=None),  # s → ms
         error_rate=error_rate,
         worst_drift=worst.labels.get("column") if worst else None,
         worst_drift_score=worst.value if worst else None,

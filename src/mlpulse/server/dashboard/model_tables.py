@@ -75,7 +75,7 @@ def version_rows(
     for version in sorted(set(seen) | set(by_name)):
         reg = by_name.get(version)
         throughput = _newest(overall, THROUGHPUT, version=version)
-        p99 = _newest(overall, LATENCY, version=version, quantile="p99")
+        p99 = _newest(overall, LATENCY, version=version, percentile="p99")
         errors = _newest(overall, ERROR_RATE, version=version)
         rows.append(
             VersionRow(
@@ -86,7 +86,7 @@ def version_rows(
                 registered_at=reg.created_at if reg else None,
                 first_seen=seen.get(version),
                 throughput=throughput.value if throughput else None,
-                p99_ms=p99.value if p99 else None,
+                p99_ms=1000.0 * p99.value if p99 else None,  # the series is in seconds
                 error_rate=errors.value if errors else None,
             )
         )
@@ -127,8 +127,9 @@ def segment_rows(points: Sequence[MetricPoint]) -> list[SegmentRow]:
         row.status = worst_status([row.status, p.status])
         if p.name == THROUGHPUT:
             row.throughput = (row.throughput or 0.0) + p.value  # versions add up
-        elif p.name == LATENCY and p.labels.get("quantile") == "p99":
-            row.p99_ms = max(row.p99_ms or p.value, p.value)
+        elif p.name == LATENCY and p.labels.get("percentile") == "p99":
+            ms = 1000.0 * p.value  # the series is in seconds
+            row.p99_ms = max(row.p99_ms or ms, ms)
         elif p.name == ERROR_RATE:
             row.error_rate = max(row.error_rate or p.value, p.value)
         elif p.name == DRIFT_SHARE:

@@ -32,8 +32,8 @@ rules:
     value: 0.5
   p99:
     kind: threshold
-    series: mlpulse_latency_ms
-    match: {model: cancer, quantile: "0.99"}
+    series: mlpulse_latency_seconds
+    match: {model: cancer, percentile: "0.99"}
     op: ">"
     value: 500
 """
@@ -87,7 +87,7 @@ def test_plan_warns_with_did_you_mean_and_exits_1_only_with_strict(
         "did you mean 'mlpulse_drift_share'?" in text
     )
     assert (
-        "rules.p99.match.quantile: mlpulse_latency_ms never has quantile '0.99' "
+        "rules.p99.match.percentile: mlpulse_latency_seconds never has percentile '0.99' "
         "(its values: p50, p95, p99)" in text
     )
 
@@ -121,7 +121,7 @@ def test_plan_offline_checks_series_names_without_a_collector(tmp_path: Path) ->
     planned = _cli(url, "none", "plan", "-f", str(config), "--offline")
     assert planned.returncode == 0, planned.stderr
     assert "offline" in planned.stdout
-    assert "rules.share.series" in planned.stderr and "rules.p99.match.quantile" in planned.stderr
+    assert "rules.share.series" in planned.stderr and "rules.p99.match.percentile" in planned.stderr
     # Offline the collector's models are unknown: cancr is not called a typo.
     assert "cancr" not in planned.stderr
     strict = _cli(url, "none", "plan", "-f", str(config), "--offline", "--strict")

@@ -349,7 +349,7 @@ monitors:
 rules:
   slow:
     kind: threshold
-    series: mlpulse_latency_ms
+    series: mlpulse_latency_seconds
     op: "=>"
     value: 0.5
     for: soon

@@ -1,7 +1,7 @@
 """Names in ``mlpulse.yaml`` that nothing will ever match: warnings, with "did you mean".
 
 A file can be valid and still never alert: a rule over ``mlpulse_drift_shar`` (no such
-series), a ``match`` on model ``cancr`` or on ``quantile: "0.99"`` (latency points carry
+series), a ``match`` on model ``cancr`` or on ``percentile: "0.99"`` (latency points carry
 ``p99``), a monitor of column ``mean radiu``. These are warnings, not errors: a model may
 simply not have sent traffic yet. :func:`config_warnings` finds them against
 

@@ -3,9 +3,11 @@
 A monitor's ``warning`` and ``critical`` grade its points (the status the dashboard and
 reports colour); only rules make alerts. So that a threshold set once also pages,
 ``page: true`` derives the threshold rule ``<monitor>-page`` over the monitor's series,
-matching its points (``model``, ``monitor``, and ``quantile`` or ``metric``), that fires
+matching its points (``model``, ``monitor``, and ``percentile`` or ``metric``), that fires
 exactly when a point is graded critical: ``>`` critical when larger values are worse,
-``<`` critical when smaller ones are (a p-value, an accuracy), as the check grades. Its
+``<`` critical when smaller ones are (an accuracy), as the check grades; latency
+thresholds are in milliseconds and its series in seconds; a drift monitor's series is a
+severity, critical past 2 for every column and method. Its
 severity is ``critical``; it is routed like any other rule. The derived rule is written
 into the config's ``rules`` when the file is decoded, so ``mlpulse plan`` shows it and the
 alert engine runs it like a rule written by hand.
@@ -14,9 +16,9 @@ alert engine runs it like a rule written by hand.
 >>> rule = paging_rule("fraud-p99", MonitorConfig(
 ...     model="fraud", check="latency", metric="p99", critical=800.0, page=True))
 >>> rule.series, rule.op, rule.value, rule.severity
-('mlpulse_latency_ms', '>', 800.0, 'critical')
+('mlpulse_latency_seconds', '>', 0.8, 'critical')
 >>> rule.match
-{'model': 'fraud', 'monitor': 'fraud-p99', 'quantile': 'p99'}
+{'model': 'fraud', 'monitor': 'fraud-p99', 'percentile': 'p99'}
 """
 
 from __future__ import annotations
@@ -24,14 +26,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Final
 
-from mlpulse.domain.monitoring import MonitorConfig, default_direction, drift_direction
+from mlpulse.domain.monitoring import MonitorConfig, default_direction
 from mlpulse.domain.rules import Op, RuleConfig
 from mlpulse.domain.series_catalogue import series_of_check
+
+CRITICAL_SEVERITY: Final = 2.0
+"""The drift severity of a column's critical threshold (mlpulse.core.drift.severity)."""
 
 __all__ = ["PAGE_SUFFIX", "paging_problems", "paging_rule", "paging_rule_name", "paging_rules"]
 
 PAGE_SUFFIX: Final = "-page"
-_LABEL: Final = {"latency": "quantile", "performance": "metric", "estimated_performance": "metric"}
+_LABEL: Final = {
+    "latency": "percentile",
+    "performance": "metric",
+    "estimated_performance": "metric",
+}
 
 
 def paging_rule_name(monitor: str) -> str:
@@ -49,13 +58,6 @@ def paging_problems(monitor: MonitorConfig) -> Iterator[str]:
         )
     elif monitor.critical is None:
         yield "needs critical: the monitor pages when a point is graded critical"
-    elif monitor.check in ("drift", "prediction_drift") and any(
-        c.method is not None or c.critical is not None for c in monitor.columns_config.values()
-    ):
-        yield (
-            "columns_config sets other methods or thresholds, which one rule cannot follow; "
-            "write a rule per column instead"
-        )
 
 
 def paging_rule(name: str, monitor: MonitorConfig) -> RuleConfig | None:
@@ -63,13 +65,16 @@ def paging_rule(name: str, monitor: MonitorConfig) -> RuleConfig | None:
     series = series_of_check(monitor.check)
     if not monitor.page or series is None or monitor.critical is None:
         return None
+    value = monitor.critical
     if monitor.check in ("drift", "prediction_drift"):
-        if monitor.method is None:
-            return None
-        direction = drift_direction(monitor.method)
+        # The drift series is a severity: 2 is each column's own critical threshold
+        # (monitor_checks grades a column critical strictly past it, whatever its method).
+        direction, value = "above", CRITICAL_SEVERITY
     else:
         metric = monitor.metric or ""
         direction = monitor.direction or default_direction(metric)
+        if monitor.check == "latency":
+            value = monitor.critical / 1000.0  # thresholds in ms, the series in seconds
     match = {"model": monitor.model, "monitor": name}
     label = _LABEL.get(monitor.check)
     if label is not None and monitor.metric is not None:
@@ -82,11 +87,11 @@ def paging_rule(name: str, monitor: MonitorConfig) -> RuleConfig | None:
         series=series,
         match=match,
         op=op,
-        value=monitor.critical,
+        value=value,
         severity="critical",
         annotations={
             "summary": f"{{{{ $labels.model }}}}: monitor {name} is critical "
-            f"({{{{ $value }}}} {op} {monitor.critical:g})",
+            f"({{{{ $value }}}} {op} {value:g})",
         },
     )
 

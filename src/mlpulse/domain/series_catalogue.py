@@ -1,7 +1,7 @@
 """Every metric series the collector writes, with its labels: what a rule can watch.
 
 The single list of series names and label keys that checks of ``mlpulse.yaml`` read (a
-rule over ``mlpulse_drift_shar`` or a ``match`` on ``quantile: "0.99"`` can never fire).
+rule over ``mlpulse_drift_shar`` or a ``match`` on ``percentile: "0.99"`` can never fire).
 The evaluator's checks (:mod:`mlpulse.services.monitor_checks`) and the streaming
 detectors (:mod:`mlpulse.services.stream_detection`) write them; a test compares this
 list with the names those modules emit, so the two cannot drift apart silently.
@@ -9,7 +9,7 @@ list with the names those modules emit, so the two cannot drift apart silently.
 Each evaluator series carries ``model``, ``version`` and ``monitor``; a monitor with
 ``segment_by`` adds one label per segment, and traffic tagged ``mode`` or
 ``environment`` (shadow, canary) is also checked apart, with that label. ``values``
-lists a label's values where the collector fixes them (``quantile: p99``); the others
+lists a label's values where the collector fixes them (``percentile: p99``); the others
 (``model``, ``column``) are names the collector has seen.
 """
 
@@ -48,10 +48,23 @@ _METHODS: Final = tuple(sorted(DRIFT_METHODS))
 
 SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
     "mlpulse_drift_score": _evaluator(
-        "per column: the drift method's value", "column", "method", method=_METHODS),
+        "per column: drift severity (0 none, 1 warning threshold, 2 critical)",
+        "column", "method", method=_METHODS),
+    "mlpulse_drift_statistic": _evaluator(
+        "per column: the drift method's raw value (distance or test statistic)",
+        "column", "method", method=_METHODS),
+    "mlpulse_drift_p_value": _evaluator(
+        "per column: the drift test's p-value (p-value methods only)",
+        "column", "method", method=_METHODS),
     "mlpulse_drift_share": _evaluator("share of columns drifted"),
     "mlpulse_prediction_drift": _evaluator(
-        "drift of the score / prediction outputs", "column", "method",
+        "drift severity of the score / prediction outputs", "column", "method",
+        column=("score", "prediction"), method=_METHODS),
+    "mlpulse_prediction_drift_statistic": _evaluator(
+        "the raw drift value of the score / prediction outputs", "column", "method",
+        column=("score", "prediction"), method=_METHODS),
+    "mlpulse_prediction_drift_p_value": _evaluator(
+        "the drift test's p-value of the score / prediction outputs", "column", "method",
         column=("score", "prediction"), method=_METHODS),
     "mlpulse_missing_rate": _evaluator("per column: share of missing values", "column"),
     "mlpulse_type_error_rate": _evaluator(
@@ -60,8 +73,8 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
         "per numeric column: share outside the reference range", "column"),
     "mlpulse_unseen_share": _evaluator(
         "per categorical column: share of unseen categories", "column"),
-    "mlpulse_latency_ms": _evaluator(
-        "latency quantile, milliseconds", "quantile", quantile=METRICS["latency"]),
+    "mlpulse_latency_seconds": _evaluator(
+        "latency percentile, seconds", "percentile", percentile=METRICS["latency"]),
     "mlpulse_throughput_per_second": _evaluator("predictions per second over the window"),
     "mlpulse_error_rate": _evaluator("share of failed predictions"),
     "mlpulse_performance": _evaluator(
@@ -91,7 +104,7 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
 _GRADED: Final[Mapping[str, str]] = MappingProxyType({
     "drift": "mlpulse_drift_score",
     "prediction_drift": "mlpulse_prediction_drift",
-    "latency": "mlpulse_latency_ms",
+    "latency": "mlpulse_latency_seconds",
     "throughput": "mlpulse_throughput_per_second",
     "errors": "mlpulse_error_rate",
     "performance": "mlpulse_performance",
@@ -103,6 +116,6 @@ def series_of_check(check: str) -> str | None:
     """The series whose points a ``check`` monitor's warning and critical grade.
 
     >>> series_of_check("latency"), series_of_check("quality")
-    ('mlpulse_latency_ms', None)
+    ('mlpulse_latency_seconds', None)
     """
     return _GRADED.get(check)

@@ -17,7 +17,7 @@ MIXED: dict[str, Any] = {
         "drift": {"model": "fraud", "check": "drift", "segment_by": ["country"]},
     },
     "rules": {
-        "slow": {"kind": "threshold", "series": "mlpulse_latency_ms", "op": "=>",
+        "slow": {"kind": "threshold", "series": "mlpulse_latency_seconds", "op": "=>",
                  "value": "0.5", "for": "soon"},
     },
     "receivers": {"team": {"kind": "slack", "settings": {"url": "http://x"}}},

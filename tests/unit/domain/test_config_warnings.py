@@ -50,9 +50,9 @@ def test_config_warnings_suggests_the_series_for_a_misspelt_one() -> None:
 
 
 def test_config_warnings_lists_the_values_of_a_label_when_none_matches() -> None:
-    found = _warnings(_rule("mlpulse_latency_ms", quantile="0.99"))
+    found = _warnings(_rule("mlpulse_latency_seconds", percentile="0.99"))
     assert found == {
-        "rules.r.match.quantile": "mlpulse_latency_ms never has quantile '0.99' "
+        "rules.r.match.percentile": "mlpulse_latency_seconds never has percentile '0.99' "
         "(its values: p50, p95, p99)"
     }
 
@@ -72,7 +72,7 @@ def test_config_warnings_accepts_segment_labels_and_an_empty_value() -> None:
 
 def test_config_warnings_names_a_model_the_collector_has_not_seen() -> None:
     raw = {"monitors": {"m": {"model": "cancr", "check": "latency"}},
-           **_rule("mlpulse_latency_ms", model="cancr")}  # fmt: skip
+           **_rule("mlpulse_latency_seconds", model="cancr")}  # fmt: skip
     found = _warnings(raw, BREAST)
     assert found["monitors.m.model"] == (
         "no model named 'cancr'; did you mean 'cancer'? "
@@ -104,9 +104,9 @@ def test_config_warnings_names_a_column_the_model_never_sent() -> None:
 
 
 def test_config_warnings_knows_the_default_monitors_of_a_model() -> None:
-    raw = _rule("mlpulse_latency_ms", model="cancer", monitor="cancer-latency")
+    raw = _rule("mlpulse_latency_seconds", model="cancer", monitor="cancer-latency")
     assert _warnings(raw, BREAST) == {}
-    raw = _rule("mlpulse_latency_ms", model="cancer", monitor="cancer-latncy")
+    raw = _rule("mlpulse_latency_seconds", model="cancer", monitor="cancer-latncy")
     assert "did you mean 'cancer-latency'?" in _warnings(raw, BREAST)["rules.r.match.monitor"]
 
 

@@ -8,14 +8,15 @@ import msgspec
 import numpy as np
 import pytest
 
+from mlpulse.core.profiles.profile import Profile
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_plan import plan
-from mlpulse.domain.monitoring import Config, MonitorConfig
+from mlpulse.domain.monitoring import ColumnConfig, Config, MonitorConfig
 from mlpulse.domain.paging_rules import paging_rule
 from mlpulse.domain.series import MetricPoint
 from mlpulse.services.alert_rules import Freshness, RuleConditions
-from mlpulse.services.monitor_checks import graded, traffic_points
+from mlpulse.services.monitor_checks import drift_points, graded, traffic_points
 from mlpulse.testing.fakes import InMemorySeriesStore
 
 
@@ -30,9 +31,9 @@ def test_decode_config_writes_the_rule_of_a_paging_latency_monitor() -> None:
     assert problems == {}
     rule = config.rules["m-page"]
     assert (rule.kind, rule.series, rule.op, rule.value, rule.severity) == (
-        "threshold", "mlpulse_latency_ms", ">", 800.0, "critical"
+        "threshold", "mlpulse_latency_seconds", ">", 0.8, "critical"
     )  # fmt: skip
-    assert rule.match == {"model": "fraud", "monitor": "m", "quantile": "p95"}
+    assert rule.match == {"model": "fraud", "monitor": "m", "percentile": "p95"}
 
 
 @pytest.mark.parametrize(
@@ -41,7 +42,7 @@ def test_decode_config_writes_the_rule_of_a_paging_latency_monitor() -> None:
         ({"check": "performance", "metric": "accuracy", "critical": 0.8}, "<"),
         ({"check": "performance", "metric": "rmse", "critical": 3}, ">"),
         ({"check": "errors", "critical": 0.1}, ">"),
-        ({"check": "drift", "method": "ks", "critical": 0.01, "columns": ["a"]}, "<"),
+        ({"check": "drift", "method": "ks", "critical": 0.01, "columns": ["a"]}, ">"),
         ({"check": "drift", "method": "wasserstein", "critical": 0.2, "columns": ["a"]}, ">"),
         ({"check": "throughput", "direction": "below", "critical": 1}, "<"),
     ],
@@ -59,9 +60,10 @@ def test_paging_rule_is_active_exactly_when_the_point_is_graded_critical() -> No
     rule = paging_rule("m", monitor)
     assert rule is not None
     conditions = RuleConditions(InMemorySeriesStore(), started_at=0.0)
-    labels = {"model": "fraud", "version": "v1", "monitor": "m", "quantile": "p99"}
+    labels = {"model": "fraud", "version": "v1", "monitor": "m", "percentile": "p99"}
     for value in (100.0, 500.0, 799.9, 800.0, 800.1, 5000.0):
-        point = MetricPoint(ts=100.0, name=rule.series, labels=labels, value=value)
+        # The series is in seconds, the monitor's thresholds in milliseconds.
+        point = MetricPoint(ts=100.0, name=rule.series, labels=labels, value=value / 1000)
         (seen,) = conditions.observe("m-page", rule, [point], 100.0,
                                      freshness=Freshness({"m": monitor}))  # fmt: skip
         assert seen.active == (graded(value, monitor, "p99") == "critical"), value
@@ -107,8 +109,6 @@ def test_monitor_without_page_writes_no_rule() -> None:
     [
         ({"check": "latency", "warning": 300}, "needs critical"),
         ({"check": "quality"}, "thresholds of its own"),
-        ({"check": "drift", "method": "psi", "critical": 0.2,
-          "columns_config": {"a": {"method": "ks"}}}, "columns_config"),
     ],
 )  # fmt: skip
 def test_decode_config_refuses_a_monitor_that_cannot_page(
@@ -144,3 +144,46 @@ def test_plan_shows_the_paging_rule_as_derived_from_its_monitor() -> None:
         "Plan: 1 to create, 1 to update, 0 to delete.",
     ]
     assert "- rule m-page (derived from monitors.m.page)" in plan(after, before).render()
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        MonitorConfig(model="fraud", check="drift", method="ks", critical=0.01, page=True),
+        MonitorConfig(model="fraud", check="drift", method="wasserstein", critical=0.2, page=True),
+        # Columns with methods and thresholds of their own: one rule over the severity.
+        MonitorConfig(
+            model="fraud",
+            check="drift",
+            method="psi",
+            critical=0.25,
+            page=True,
+            columns_config={"b": ColumnConfig(method="ks", critical=0.001)},
+        ),
+    ],
+)
+def test_paging_rule_of_a_drift_monitor_fires_on_its_points_exactly_when_critical(
+    monitor: MonitorConfig,
+) -> None:
+    rule = paging_rule("m", monitor)
+    assert rule is not None
+    conditions = RuleConditions(InMemorySeriesStore(), started_at=0.0)
+    rng = np.random.default_rng(3)
+    reference = Profile.from_columns(
+        {"a": rng.normal(size=800), "b": rng.normal(size=800)}, {"a": "numeric", "b": "numeric"}
+    )
+    statuses = set()
+    for shift in (0.0, 0.05, 0.15, 0.3, 0.6):
+        current = Profile.from_columns(
+            {"a": rng.normal(shift, 1, 800), "b": rng.normal(shift, 1, 800)},
+            {"a": "numeric", "b": "numeric"},
+        )
+        labels = {"model": "fraud", "version": "v1", "monitor": "m"}
+        points = [p for p in drift_points(100.0, labels, monitor, reference, current)
+                  if p.name == rule.series]  # fmt: skip
+        seen = conditions.observe("m-page", rule, points, 100.0,
+                                  freshness=Freshness({"m": monitor}))  # fmt: skip
+        for point, state in zip(points, seen, strict=True):
+            assert state.active == (point.status == "critical"), (shift, point)
+            statuses.add(point.status)
+    assert {"ok", "critical"} <= statuses

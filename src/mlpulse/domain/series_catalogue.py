@@ -86,6 +86,12 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
     "mlpulse_estimated_performance": _evaluator(
         "performance estimated from scores (CBPE)", "metric",
         metric=METRICS["estimated_performance"]),
+    "mlpulse_estimated_performance_lower": _evaluator(
+        "lower end of the 95% interval around the CBPE estimate", "metric",
+        metric=METRICS["estimated_performance"]),
+    "mlpulse_estimated_performance_upper": _evaluator(
+        "upper end of the 95% interval around the CBPE estimate", "metric",
+        metric=METRICS["estimated_performance"]),
     "mlpulse_stream_change": SeriesLabels(
         "a streaming detector fired (seconds since the onset)",
         ("model", "version", "stream", "detector"),

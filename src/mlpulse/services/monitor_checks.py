@@ -38,6 +38,10 @@ on ``/metrics`` (:data:`SERIES_HELP` reads this list):
     Share of the window's predictions that have a label.
 ``mlpulse_estimated_performance``
     Performance estimated from scores before labels arrive (CBPE, label metric).
+``mlpulse_estimated_performance_lower``
+    Lower end of the 95% interval of the realised metric around the CBPE estimate.
+``mlpulse_estimated_performance_upper``
+    Upper end of the 95% interval of the realised metric around the CBPE estimate.
 
 A point's ``status`` is the check's verdict when the monitor has thresholds, else None.
 """
@@ -74,6 +78,10 @@ _METRIC_KEYS: Final = {
     "hit_rate": "hit_rate_at_k",
 }
 _METRIC_NAMES: Final = {key: name for name, key in _METRIC_KEYS.items()}
+_PSEUDO_ROWS: Final = 1000
+# ROC AUC's standard error: label draws over the pseudo-sample (about 1 ms each).
+_AUC_DRAWS: Final = 50
+_Z95: Final = 1.959963984540054
 MISSING_RISE: Final = Thresholds(warning=0.05, critical=0.2)
 SHARE_OF_BAD_VALUES: Final = Thresholds(warning=0.01, critical=0.05)
 DRIFT_SCORE: Final = "mlpulse_drift_score"
@@ -399,8 +407,13 @@ def estimated_points(
     sketch = current.outputs["score"]
     if not isinstance(sketch, NumericProfile) or sketch.finite_count < 10:
         return []
-    scores = sketch.quantiles((np.arange(1000) + 0.5) / 1000)
-    metrics = estimator.estimate(np.asarray(scores, dtype=np.float64)).metrics
+    scores = sketch.quantiles((np.arange(_PSEUDO_ROWS) + 0.5) / _PSEUDO_ROWS)
+    result = estimator.estimate(np.asarray(scores, dtype=np.float64), draws=_AUC_DRAWS)
+    metrics = result.metrics
+    # The standard errors are those of the pseudo-sample's 1,000 rows; the window's own
+    # sampling noise scales as 1 / sqrt(rows) (every metric is a mean, or a ratio of
+    # means, of per-row terms).
+    scale = math.sqrt(_PSEUDO_ROWS / sketch.finite_count)
     wanted = (
         [monitor.metric] if monitor.metric else sorted(_METRIC_NAMES.get(m, m) for m in metrics)
     )
@@ -417,4 +430,14 @@ def estimated_points(
                 metric=metric,
             )
         )
+        error = result.standard_errors.get(_METRIC_KEYS.get(metric, metric))
+        if error is None or math.isnan(value):
+            continue
+        low = max(0.0, value - _Z95 * error * scale)
+        high = min(1.0, value + _Z95 * error * scale)
+        for name, bound in (("lower", low), ("upper", high)):
+            points.append(
+                _point(now, f"mlpulse_estimated_performance_{name}", labels, bound, None,
+                       metric=metric)
+            )  # fmt: skip
     return points

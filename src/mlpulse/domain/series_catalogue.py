@@ -22,7 +22,14 @@ from typing import Final
 
 from mlpulse.domain.monitoring import DRIFT_METHODS, METRICS
 
-__all__ = ["EVALUATOR_LABELS", "SERIES", "SIDE_BY_SIDE_LABELS", "SeriesLabels", "series_of_check"]
+__all__ = [
+    "EVALUATOR_LABELS",
+    "NOT_SEGMENTS",
+    "SERIES",
+    "SIDE_BY_SIDE_LABELS",
+    "SeriesLabels",
+    "series_of_check",
+]
 
 EVALUATOR_LABELS: Final = ("model", "version", "monitor")
 # Tags whose values the evaluator checks side by side (one series per value).
@@ -125,3 +132,10 @@ def series_of_check(check: str) -> str | None:
     ('mlpulse_latency_seconds', None)
     """
     return _GRADED.get(check)
+
+
+NOT_SEGMENTS: Final = frozenset(
+    label for spec in SERIES.values() for label in spec.labels if label not in SIDE_BY_SIDE_LABELS
+)
+"""The labels the collector itself puts on its series (``model``, ``column``,
+``percentile``, ``baseline``, ...): every other label of a point is a segment tag."""

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from mlpulse.domain.auth import ApiKey, Scope
 from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 from mlpulse.domain.series import MetricPoint
+from mlpulse.domain.series_catalogue import NOT_SEGMENTS
 from mlpulse.ports import EventStore, SeriesStore
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import json_response, read_json
@@ -29,10 +30,6 @@ MOVED_SERIES = ("mlpulse_error_rate", "mlpulse_latency_seconds", "mlpulse_throug
 
 
 # Labels that name a series rather than a segment of the traffic.
-NOT_SEGMENTS = frozenset(
-    {"model", "version", "monitor", "percentile", "metric", "column", "method", "stream",
-     "detector", "window"}
-)  # fmt: skip
 
 
 class IncidentView(msgspec.Struct, frozen=True):

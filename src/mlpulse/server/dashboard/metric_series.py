@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from mlpulse.domain.series import MetricPoint
+from mlpulse.domain.series_catalogue import NOT_SEGMENTS
 from mlpulse.ports import SeriesStore
 from mlpulse.server.dashboard.chart_data import Line
 from mlpulse.server.dashboard.time_range import TimeRange
-from mlpulse.server.incident_routes import NOT_SEGMENTS
 
 STATUS_RANK: Final = {"critical": 3, "warning": 2, "ok": 1, "insufficient_data": 0}
 

@@ -204,3 +204,20 @@ def test_cli_check_fails_on_multivariate_drift_only_when_asked(tmp_path: Path) -
     failing = _mlpulse("check", *files, "--multivariate")
     assert failing.returncode == 1
     assert "domain_classifier" in failing.stdout and "pca_reconstruction" in failing.stdout
+
+
+def test_report_counts_infinities_as_a_quality_problem_and_drifts_on_finite_values() -> None:
+    rng = np.random.default_rng(0)
+    reference, current = rng.normal(size=2_000), rng.normal(size=2_000)
+    current[:30], current[30:40] = np.inf, -np.inf
+    reference[:5] = -np.inf
+    result = mlpulse.report({"x": reference, "y": reference}, {"x": current, "y": reference})
+    data = result.to_dict()
+    assert data["columns"]["x"]["n_current"] == 1_960
+    assert data["columns"]["x"]["n_reference"] == 1_995
+    assert data["columns"]["x"]["status"] == "ok"
+    (finite,) = [q for q in data["quality"] if q["check"] == "non_finite" and q["column"] == "x"]
+    assert finite["value"] == pytest.approx(40 / 2_000)
+    assert finite["status"] == "critical"
+    assert finite["details"]["n_positive_inf"] == 30
+    assert result.distributions["x"].labels  # the charts use the finite values too

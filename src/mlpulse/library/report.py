@@ -169,11 +169,13 @@ def report(
     (numeric, categorical, boolean) of some columns; ``checks`` the method and thresholds
     of some columns; ``importances`` weighs the dataset verdict. Columns in only one of
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
-    report them, with missing values, type errors, out-of-range values, unseen
-    categories, constant columns, cardinality changes and duplicated rows
-    (``quality=False`` leaves them out). ``multivariate=True`` adds PCA reconstruction
-    drift and a domain classifier over all compared columns (about 1-3 s more at any
-    size; ``seed`` makes them deterministic). Columns are checked in ``workers`` threads
+    report them, with missing values, type errors, out-of-range values, infinities,
+    unseen categories, constant columns, cardinality changes and duplicated rows
+    (``quality=False`` leaves them out); they cost less than the drift checks (see
+    bench/README.md). Infinite numbers are counted by the quality checks and left out
+    of drift, like missing ones. ``multivariate=True`` adds PCA reconstruction drift
+    and a domain classifier over all compared columns (about 1-3 s more at any size;
+    ``seed`` makes them deterministic). Columns are checked in ``workers`` threads
     (default: one per CPU); ``progress(step, done, total)`` hears of each step done
     (``"quality"``, each column's name, ``"multivariate"``).
     """
@@ -189,8 +191,8 @@ def report(
     checked = quality_checks(ref, cur, kinds=every) if quality else []
     if quality:
         step("quality", 1, total)
-    ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
-    cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
+    ref = {n: _finite(as_kind(ref[n], k), k) for n, k in column_kinds.items()}
+    cur = {n: _finite(as_kind(cur[n], k), k) for n, k in column_kinds.items()}
     options: dict[str, Any] = {
         "checks": checks,
         "importances": importances,
@@ -205,6 +207,18 @@ def report(
         joint = multivariate_checks(ref, cur, column_kinds, seed=seed)
         step("multivariate", total, total)
     return Report(drift, checked, (ref, cur, column_kinds), joint)
+
+
+def _finite(values: np.ndarray, kind: Kind) -> np.ndarray:
+    """A numeric column with its infinities as NaN (a copy only when it has some).
+
+    Drift compares the finite numbers; the infinities are a data-quality problem, which
+    the ``non_finite`` quality check counts, rather than a reason to fail the report.
+    """
+    if kind != "numeric" or values.dtype.kind != "f":
+        return values
+    infinite = np.isinf(values)
+    return np.where(infinite, np.nan, values) if infinite.any() else values
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

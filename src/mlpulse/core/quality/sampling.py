@@ -115,3 +115,32 @@ def difference_lower(
     _, baseline_high = _wilson(baseline_successes, baseline_n, z)
     baseline = baseline_successes / baseline_n
     return share - baseline - math.hypot(share - low, baseline_high - baseline)
+
+
+def excess_lower(
+    successes: float,
+    n: float,
+    expected: float,
+    expected_error: float,
+    *,
+    alpha: float = DEFAULT_ALPHA,
+) -> float:
+    """The one-sided lower confidence bound of ``successes/n - expected``.
+
+    ``expected`` is an estimate with standard error ``expected_error`` (normal on that
+    side); the share's side is Wilson's, combined as in Newcombe's hybrid interval
+    (see :func:`difference_lower`). NaN when ``n`` is 0.
+
+    Examples
+    --------
+    >>> round(excess_lower(30, 100, 0.1, 0.0, alpha=0.5), 12)
+    0.2
+    >>> round(excess_lower(30, 100, 0.1, 0.02, alpha=0.025), 4)
+    0.11
+    """
+    if n <= 0:
+        return math.nan
+    z = _z(alpha)
+    low, _ = _wilson(successes, n, z)
+    share = successes / n
+    return share - expected - math.hypot(share - low, z * expected_error)

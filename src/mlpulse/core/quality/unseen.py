@@ -12,7 +12,7 @@ from typing import Any, Final
 from mlpulse.core.drift.check import Status
 from mlpulse.core.drift.methods import Thresholds
 from mlpulse.core.quality.result import QualityResult, grade_share, validate_thresholds
-from mlpulse.core.quality.sampling import DEFAULT_ALPHA, difference_lower, validate_alpha
+from mlpulse.core.quality.sampling import DEFAULT_ALPHA, excess_lower, validate_alpha
 from mlpulse.core.quality.summary import ColumnSummary, summarize
 from mlpulse.core.quality.values import Values, as_column
 from mlpulse.errors import parameter_error
@@ -38,10 +38,11 @@ def unseen_share(
     same-sized reference missed. What the reference predicts is the Good-Turing
     estimate of its missing mass, the share of its rows whose category occurs once
     (Good, 1953, Biometrika 40(3-4)): ``n1 / n``. The status grades the one-sided lower
-    confidence bound of ``value - n1 / n`` at ``alpha`` (Newcombe's hybrid score
-    interval, both shares treated as binomial; see
-    :mod:`~mlpulse.core.quality.sampling`), so only unseen rows beyond that prediction
-    and beyond sampling error are flagged. ``value`` is the unseen share itself.
+    confidence bound of ``value - n1 / n`` at ``alpha`` (Wilson's bound for the current
+    share, Esty's (1983) standard error for the estimate, combined as in Newcombe's
+    hybrid interval; see :mod:`~mlpulse.core.quality.sampling`), so only unseen rows
+    beyond that prediction and beyond sampling error are flagged. ``value`` is the
+    unseen share itself.
     Missing values are left out on both sides. An empty reference or current gives
     ``insufficient_data``.
 
@@ -111,14 +112,20 @@ def unseen_share_from(
     unseen.sort(key=lambda pair: -pair[1])
     n_unseen = sum(n for _, n in unseen)
     singletons = sum(1 for n in ref.values() if n == 1)
+    doubletons = sum(1 for n in ref.values() if n == 2)
+    expected = singletons / n_ref
+    # Esty (1983, Annals of Statistics 11(3)): the Good-Turing estimate's error has
+    # variance (n1 (1 - n1/n) + 2 n2) / n^2, larger than a binomial share's, as the
+    # missed categories come in lumps.
+    error = math.sqrt(singletons * (1.0 - expected) + 2.0 * doubletons) / n_ref
     value = n_unseen / n_cur
-    lower = difference_lower(n_unseen, n_cur, singletons, n_ref, alpha=alpha)
+    lower = excess_lower(n_unseen, n_cur, expected, error, alpha=alpha)
     details = {
         "top_unseen": unseen[:top],
         "n_unseen_categories": len(unseen),
         "n_unseen": n_unseen,
         "n_current": n_cur,
-        "expected_share": singletons / n_ref,
+        "expected_share": expected,
         "lower_bound": lower,
     }
     return QualityResult(

@@ -16,7 +16,7 @@ from mlpulse.core.quality.missing import missing_values
 from mlpulse.core.quality.non_finite import non_finite
 from mlpulse.core.quality.out_of_range import out_of_range
 from mlpulse.core.quality.result import QualityResult
-from mlpulse.core.quality.suite import quality_checks
+from mlpulse.core.quality.suite import column_summaries, quality_checks
 from mlpulse.core.quality.type_errors import type_errors
 from mlpulse.core.quality.unseen import unseen_share
 
@@ -24,6 +24,7 @@ __all__ = [
     "QualityResult",
     "cardinality",
     "column_changes",
+    "column_summaries",
     "constant",
     "duplicate_rows",
     "duplicated_share",

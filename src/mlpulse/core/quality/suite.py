@@ -43,6 +43,7 @@ def quality_checks(
     current: Mapping[str, Values],
     *,
     kinds: Mapping[str, Kind],
+    summaries: Mapping[str, tuple[ColumnSummary, ColumnSummary]] | None = None,
 ) -> list[QualityResult]:
     """Run every data-quality check that applies, with default thresholds.
 
@@ -71,6 +72,10 @@ def quality_checks(
         Datasets as column → values.
     kinds : mapping of str to {'numeric', 'categorical', 'boolean'}
         The columns to check and what each holds.
+    summaries : mapping of str to (ColumnSummary, ColumnSummary), optional
+        The reference and current summaries of some columns, from
+        :func:`column_summaries`, when they were made already (library mode shares their
+        category counts with the drift checks).
 
     Returns
     -------
@@ -101,13 +106,35 @@ def quality_checks(
     for name, kind in kinds.items():
         if name not in reference or name not in current:
             continue
-        ref = _summary(reference[name], kind, "reference")
-        cur = _summary(current[name], kind, "current")
+        known = (summaries or {}).get(name)
+        ref, cur = known or column_summaries(reference, current, kinds={name: kind})[name]
         results.append(missing_values_from(ref, cur, column=name))
         results.append(type_errors_from(ref, cur, column=name))
         results.extend(check(ref, cur, column=name) for check in BY_KIND[kind])
     return by_severity(results)
 
 
-def _summary(values: Values, kind: Kind, name: str) -> ColumnSummary:
-    return summarize(as_column(values, "quality_checks", name), kind)
+def column_summaries(
+    reference: Mapping[str, Values],
+    current: Mapping[str, Values],
+    *,
+    kinds: Mapping[str, Kind],
+) -> dict[str, tuple[ColumnSummary, ColumnSummary]]:
+    """The reference and current :class:`~.summary.ColumnSummary` of each column in
+    ``kinds`` found on both sides.
+
+    Examples
+    --------
+    >>> ref, cur = column_summaries({"a": ["x", "y"]}, {"a": ["y", None]},
+    ...                             kinds={"a": "categorical"})["a"]
+    >>> ref.counts, cur.counts, cur.n_missing
+    ({'x': 1, 'y': 1}, {'y': 1}, 1)
+    """
+    return {
+        name: (
+            summarize(as_column(reference[name], "quality_checks", "reference"), kind),
+            summarize(as_column(current[name], "quality_checks", "current"), kind),
+        )
+        for name, kind in kinds.items()
+        if name in reference and name in current
+    }

@@ -147,3 +147,10 @@ def test_quality_checks_report_infinities_in_an_object_column_instead_of_raising
     assert by_check["non_finite"].value == pytest.approx(0.2)
     assert by_check["non_finite"].status == Status.CRITICAL
     assert by_check["out_of_range"].value == 0.0
+
+
+def test_summarize_reads_dates_asked_for_as_numbers_as_seconds() -> None:
+    values = np.array(["1970-01-01T00:00:10", "NaT", "1970-01-02"], dtype="datetime64[s]")
+    summary = summarize(values, "numeric")
+    assert (summary.n_missing, summary.n_wrong, summary.n_numbers) == (1, 0, 2)
+    assert (summary.minimum, summary.maximum) == (10.0, 86_400.0)

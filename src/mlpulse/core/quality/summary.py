@@ -167,10 +167,18 @@ def _numeric(values: NDArray[Any]) -> ColumnSummary:
     elif dtype_kind == "f":
         numbers = values
         n_missing, n_wrong = int(np.isnan(values).sum()), 0
+    elif dtype_kind in "mM":
+        # Dates and durations asked for as numbers: seconds (since the epoch), as the
+        # library's drift checks compare them; NaT is missing.
+        missing = np.isnat(values)
+        unit = "datetime64[ns]" if dtype_kind == "M" else "timedelta64[ns]"
+        numbers = values.astype(unit).view(np.int64) / 1e9
+        numbers[missing] = np.nan
+        n_missing, n_wrong = int(missing.sum()), 0
     else:
         missing = missing_mask(values)
         fits = type_mask(values, "numeric") & ~missing if dtype_kind == "O" else ~missing
-        if dtype_kind != "O":  # booleans, strings, dates: no numbers at all
+        if dtype_kind != "O":  # booleans, strings: no numbers at all
             fits[:] = False
         n_missing, n_wrong = int(missing.sum()), int((~(fits | missing)).sum())
         numbers = np.full(n_rows, np.nan)

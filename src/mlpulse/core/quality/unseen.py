@@ -34,17 +34,16 @@ def unseen_share(
     """The share of ``current``'s present rows whose category is not in ``reference``.
 
     A long-tailed column shows new categories in every sample, shifted or not: at 30,000
-    Zipf-distributed categories about 5% of a new sample's rows fall on categories a
-    same-sized reference missed. What the reference predicts is the Good-Turing
-    estimate of its missing mass, the share of its rows whose category occurs once
+    Zipf-distributed categories about 8% of the rows of a new sample of 100,000 fall on
+    categories a same-sized reference missed. What the reference predicts is the
+    Good-Turing estimate of its missing mass, the share of its rows whose category occurs once
     (Good, 1953, Biometrika 40(3-4)): ``n1 / n``. The status grades the one-sided lower
     confidence bound of ``value - n1 / n`` at ``alpha`` (Wilson's bound for the current
     share, Esty's (1983) standard error for the estimate, combined as in Newcombe's
     hybrid interval; see :mod:`~mlpulse.core.quality.sampling`), so only unseen rows
     beyond that prediction and beyond sampling error are flagged. ``value`` is the
-    unseen share itself.
-    Missing values are left out on both sides. An empty reference or current gives
-    ``insufficient_data``.
+    unseen share itself. Missing values are left out on both sides. An empty reference
+    or current gives ``insufficient_data``.
 
     Parameters
     ----------

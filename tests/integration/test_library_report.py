@@ -204,3 +204,49 @@ def test_cli_check_fails_on_multivariate_drift_only_when_asked(tmp_path: Path) -
     failing = _mlpulse("check", *files, "--multivariate")
     assert failing.returncode == 1
     assert "domain_classifier" in failing.stdout and "pca_reconstruction" in failing.stdout
+
+
+def test_report_counts_infinities_as_a_quality_problem_and_drifts_on_finite_values() -> None:
+    rng = np.random.default_rng(0)
+    reference, current = rng.normal(size=2_000), rng.normal(size=2_000)
+    current[:30], current[30:40] = np.inf, -np.inf
+    reference[:5] = -np.inf
+    result = mlpulse.report({"x": reference, "y": reference}, {"x": current, "y": reference})
+    data = result.to_dict()
+    assert data["columns"]["x"]["n_current"] == 1_960
+    assert data["columns"]["x"]["n_reference"] == 1_995
+    assert data["columns"]["x"]["status"] == "ok"
+    (finite,) = [q for q in data["quality"] if q["check"] == "non_finite" and q["column"] == "x"]
+    assert finite["value"] == pytest.approx(40 / 2_000)
+    assert finite["status"] == "critical"
+    assert finite["details"]["n_positive_inf"] == 30
+    assert result.distributions["x"].labels  # the charts use the finite values too
+
+
+def test_report_drift_is_the_same_whether_the_quality_checks_share_their_counts() -> None:
+    # With quality on, the drift checks reuse the quality summaries' category counts.
+    rng = np.random.default_rng(5)
+    n = 3_000
+    mixed = np.empty(n, dtype=object)
+    mixed[:] = rng.choice(np.array(["a", 1, 2.5, None, float("nan"), "b"], dtype=object), n)
+    labels = np.array([f"c{i}" for i in range(300)], dtype=object)
+    flags = np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.4).astype(object)
+
+    def frame(shift: float) -> dict[str, np.ndarray]:
+        return {
+            "x": rng.normal(shift, 1.0, n),
+            "labels": labels[rng.zipf(1.3 + shift, n) % 300],
+            "mixed": mixed[rng.permutation(n)],
+            "typed": rng.integers(0, 7, n),
+            "flags": flags[rng.permutation(n)],
+            "texts": np.array(["u", "v", "w"])[rng.integers(0, 3, n)],
+        }
+
+    reference, current = frame(0.0), frame(0.2)
+    kinds = {"typed": "categorical"}
+    with_quality = mlpulse.report(reference, current, kinds=kinds).to_dict()
+    without = mlpulse.report(reference, current, kinds=kinds, quality=False).to_dict()
+    assert with_quality["columns"] == without["columns"]
+    assert with_quality["dataset"] == without["dataset"]
+    assert with_quality["columns"]["labels"]["kind"] == "categorical"
+    assert with_quality["columns"]["flags"]["kind"] == "boolean"

@@ -30,7 +30,7 @@ from mlpulse.core.drift.check import (
     dataset_drift,
 )
 from mlpulse.core.drift.methods import Thresholds
-from mlpulse.core.quality import QualityResult, quality_checks
+from mlpulse.core.quality import QualityResult, column_summaries, quality_checks
 from mlpulse.library.frames import DATETIME_REASON, as_kind, columns_of, infer_kind, is_datetime
 from mlpulse.library.multivariate import MultivariateCheck, multivariate_checks
 
@@ -175,11 +175,13 @@ def report(
     left out and listed in ``skipped`` with the reason, unless ``kinds`` names their
     kind (``"numeric"`` compares them as seconds since the epoch). Columns in only one of
     the two datasets are a data-quality matter, not drift: the ``quality`` checks
-    report them, with missing values, type errors, out-of-range values, unseen
-    categories, constant columns, cardinality changes and duplicated rows
-    (``quality=False`` leaves them out). ``multivariate=True`` adds PCA reconstruction
-    drift and a domain classifier over all compared columns (about 1-3 s more at any
-    size; ``seed`` makes them deterministic). Columns are checked in ``workers`` threads
+    report them, with missing values, type errors, out-of-range values, infinities,
+    unseen categories, constant columns, cardinality changes and duplicated rows
+    (``quality=False`` leaves them out); they cost less than the drift checks (see
+    bench/README.md). Infinite numbers are counted by the quality checks and left out
+    of drift, like missing ones. ``multivariate=True`` adds PCA reconstruction drift
+    and a domain classifier over all compared columns (about 1-3 s more at any size;
+    ``seed`` makes them deterministic). Columns are checked in ``workers`` threads
     (default: one per CPU); ``progress(step, done, total)`` hears of each step done
     (``"quality"``, each column's name, ``"multivariate"``).
     """
@@ -201,11 +203,17 @@ def report(
     # Steps: quality first, then the columns (numbered by dataset_drift, whose calls
     # come from its worker threads), then the multivariate checks.
     step: Callable[[str, int, int], None] = progress or (lambda _name, _done, _total: None)
-    checked = quality_checks(ref, cur, kinds=every) if quality else []
+    summaries = column_summaries(ref, cur, kinds=column_kinds) if quality else {}
+    checked = quality_checks(ref, cur, kinds=every, summaries=summaries) if quality else []
     if quality:
         step("quality", 1, total)
-    ref = {n: as_kind(ref[n], k) for n, k in column_kinds.items()}
-    cur = {n: as_kind(cur[n], k) for n, k in column_kinds.items()}
+    ref = {n: _finite(as_kind(ref[n], k), k) for n, k in column_kinds.items()}
+    cur = {n: _finite(as_kind(cur[n], k), k) for n, k in column_kinds.items()}
+    # The quality checks counted the categories already: the drift checks reuse the
+    # counts rather than hash every value again (half the quality suite's cost).
+    counted = {n: pair for n, pair in summaries.items() if pair[0].counts is not None}
+    drift_ref: dict[str, Any] = {n: counted[n][0].counts if n in counted else ref[n] for n in ref}
+    drift_cur: dict[str, Any] = {n: counted[n][1].counts if n in counted else cur[n] for n in cur}
     options: dict[str, Any] = {
         "checks": checks,
         "importances": importances,
@@ -214,12 +222,24 @@ def report(
     }
     if share is not None:
         options["share"] = share
-    drift = dataset_drift(ref, cur, kinds=column_kinds, **options)
+    drift = dataset_drift(drift_ref, drift_cur, kinds=column_kinds, **options)
     joint: list[MultivariateCheck] = []
     if multivariate:
         joint = multivariate_checks(ref, cur, column_kinds, seed=seed)
         step("multivariate", total, total)
     return Report(drift, checked, (ref, cur, column_kinds), joint, skipped)
+
+
+def _finite(values: np.ndarray, kind: Kind) -> np.ndarray:
+    """A numeric column with its infinities as NaN (a copy only when it has some).
+
+    Drift compares the finite numbers; the infinities are a data-quality problem, which
+    the ``non_finite`` quality check counts, rather than a reason to fail the report.
+    """
+    if kind != "numeric" or values.dtype.kind != "f":
+        return values
+    infinite = np.isinf(values)
+    return np.where(infinite, np.nan, values) if infinite.any() else values
 
 
 def _distribution(reference: np.ndarray, current: np.ndarray, kind: Kind) -> Distribution:

@@ -77,7 +77,9 @@ def test_factorize_codes_values_that_do_not_sort_together() -> None:
 
 
 def test_missing_values_measures_the_rise_of_the_rate() -> None:
-    result = missing_values([1.0, np.nan, 3.0, 4.0, 5.0], _objects(1.0, None, np.nan, 4.0, 5.0))
+    result = missing_values(
+        [1.0, np.nan, 3.0, 4.0, 5.0], _objects(1.0, None, np.nan, 4.0, 5.0), alpha=0.5
+    )
     assert result.check == "missing_values"
     assert result.value == pytest.approx(0.2)
     assert result.details["reference_rate"] == pytest.approx(0.2)
@@ -135,7 +137,8 @@ def test_type_errors_rejects_an_unknown_kind() -> None:
 
 
 def test_out_of_range_widens_the_reference_range_by_the_tolerance() -> None:
-    result = out_of_range([0.0, 5.0, 10.0], [-0.5, -0.6, 10.5, 10.6, 5.0, np.nan])
+    reference = np.linspace(0.0, 10.0, 101)
+    result = out_of_range(reference, [-0.5, -0.6, 10.5, 10.6, 5.0, np.nan], alpha=0.5)
     assert (result.details["low"], result.details["high"]) == (-0.5, 10.5)
     assert (result.details["n_below"], result.details["n_above"]) == (1, 1)
     assert result.value == pytest.approx(2 / 5)
@@ -168,7 +171,8 @@ def test_out_of_range_rejects_bad_options(option: str, value: object) -> None:
 
 
 def test_unseen_share_counts_rows_and_lists_the_top_unseen_categories() -> None:
-    result = unseen_share(["a", "b", "c"], ["a", "x", "y", "x", "b", None, "x", "y", "z"], top=2)
+    current = ["a", "x", "y", "x", "b", None, "x", "y", "z"]
+    result = unseen_share(["a", "b", "c"] * 2, current, top=2, alpha=0.5)
     assert result.check == "unseen_categories"
     assert result.value == pytest.approx(6 / 8)
     assert result.details["top_unseen"] == [("x", 3), ("y", 2)]
@@ -243,7 +247,7 @@ def test_duplicated_share_treats_nan_and_none_as_equal() -> None:
 def test_duplicate_rows_is_judged_against_the_reference_share() -> None:
     reference = {"x": [1, 1, 2, 3]}
     current = {"x": [1, 1, 1, 2]}
-    result = duplicate_rows(reference, current)
+    result = duplicate_rows(reference, current, alpha=0.5)
     assert result.column is None
     assert result.details["reference_share"] == 0.25
     assert result.details["current_share"] == 0.5
@@ -289,8 +293,8 @@ def test_column_changes_lists_removed_and_added_columns() -> None:
 
 def test_quality_checks_sorts_worst_first() -> None:
     results = quality_checks(
-        {"x": [1.0, 2.0, 3.0, 4.0, 5.0], "gone": [1, 2, 3, 4, 5]},
-        {"x": [1.0, 2.0, 3.0, 4.0, 50.0]},
+        {"x": [float(v) for v in range(100)], "gone": list(range(100))},
+        {"x": [float(v) for v in range(80)] + [500.0] * 20},
         kinds={"x": "numeric", "gone": "numeric"},
     )
     order = {Status.CRITICAL: 0, Status.WARNING: 1, Status.INSUFFICIENT_DATA: 2, Status.OK: 3}
@@ -377,7 +381,8 @@ def synthetic(request: pytest.FixtureRequest) -> tuple[dict[str, np.ndarray], ..
 
 EXPECTED = {
     ("missing_values", "income"): Status.WARNING,  # +8 points: warning at +5, critical at +20
-    ("type_errors", "score"): Status.CRITICAL,  # 1%: critical from 1%
+    # 1% is at the critical threshold, not beyond its sampling error: a warning.
+    ("type_errors", "score"): Status.WARNING,
     ("out_of_range", "amount"): Status.WARNING,  # 3%: warning from 1%, critical from 5%
     ("unseen_categories", "city"): Status.WARNING,  # 3%: warning from 1%, critical from 5%
     ("constant", "sensor"): Status.WARNING,
@@ -413,5 +418,5 @@ def test_quality_checks_are_all_ok_on_a_clean_current(
     reference, _, clean = synthetic
     results = quality_checks(reference, clean, kinds=KINDS)
     assert {(r.check, r.column): r.status for r in results if r.status != Status.OK} == {}
-    # 2 dataset-level + 2 per column + 2 more per numeric, 3 per categorical, 1 per boolean
-    assert len(results) == 2 + 8 * 2 + 5 * 2 + 2 * 3 + 1 * 1
+    # 2 dataset-level + 2 per column + 3 more per numeric, 3 per categorical, 1 per boolean
+    assert len(results) == 2 + 8 * 2 + 5 * 3 + 2 * 3 + 1 * 1

@@ -20,8 +20,8 @@ from typing import Any, Final, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from mlpulse.core.drift.categorical import CategoryCounts, unseen_categories
 from mlpulse.core.drift.categorical import counts as count_categories
-from mlpulse.core.drift.categorical import unseen_categories
 from mlpulse.core.drift.methods import (
     CATEGORICAL,
     NUMERIC,
@@ -103,14 +103,14 @@ def _group(kind: Kind) -> Group:
     return "numeric" if kind == "numeric" else "categorical"
 
 
-def _numbers(values: ArrayLike) -> np.ndarray:
+def _numbers(values: ArrayLike | CategoryCounts) -> np.ndarray:
     array = np.asarray(values, dtype=np.float64)
     return array[~np.isnan(array)]
 
 
 def column_drift(
-    reference: ArrayLike,
-    current: ArrayLike,
+    reference: ArrayLike | CategoryCounts,
+    current: ArrayLike | CategoryCounts,
     *,
     kind: Kind,
     column: str = "value",
@@ -120,7 +120,9 @@ def column_drift(
 
     Missing values (NaN, None) are left out: their rate is a data-quality check. The
     method is :func:`~mlpulse.core.drift.methods.choose_method`'s unless ``check`` names
-    one; a categorical column also reports its unseen categories in ``details``.
+    one; a categorical column also reports its unseen categories in ``details``. A
+    categorical column may come as its counts (category → count, as
+    :func:`~mlpulse.core.drift.categorical.counts` makes them) when they are known.
     """
     check = check or ColumnCheck()
     group = _group(kind)
@@ -130,8 +132,8 @@ def column_drift(
         cur: Any = _numbers(current)
         n_ref, n_cur, n_categories = len(ref), len(cur), 0
     else:
-        ref = count_categories(reference)
-        cur = count_categories(current)
+        ref = reference if isinstance(reference, Mapping) else count_categories(reference)
+        cur = current if isinstance(current, Mapping) else count_categories(current)
         n_ref, n_cur = int(sum(ref.values())), int(sum(cur.values()))
         n_categories = len(set(ref) | set(cur))
     name = check.method or choose_method(group, n_ref, n_cur, n_categories)
@@ -184,8 +186,8 @@ DEFAULT_SHARE: Final = Thresholds(warning=0.25, critical=0.5)
 
 
 def dataset_drift(
-    reference: Mapping[str, ArrayLike],
-    current: Mapping[str, ArrayLike],
+    reference: Mapping[str, ArrayLike | CategoryCounts],
+    current: Mapping[str, ArrayLike | CategoryCounts],
     *,
     kinds: Mapping[str, Kind],
     checks: Mapping[str, ColumnCheck] | None = None,

@@ -9,12 +9,11 @@ from __future__ import annotations
 import math
 from typing import Final
 
-import numpy as np
-
 from mlpulse.core.drift.check import MIN_ROWS, Status
 from mlpulse.core.drift.methods import Thresholds
 from mlpulse.core.quality.result import QualityResult, grade, validate_thresholds
-from mlpulse.core.quality.values import Values, as_column, factorize
+from mlpulse.core.quality.summary import ColumnSummary, summarize
+from mlpulse.core.quality.values import Values, as_column
 
 # The fold change of the distinct count, either way: x1.5 (or /1.5) warns, x3 is critical.
 DEFAULT_THRESHOLDS: Final = Thresholds(warning=1.5, critical=3.0)
@@ -58,13 +57,26 @@ def cardinality(
     (3.0, 0.333..., 'critical')
     """
     validate_thresholds(thresholds, "cardinality")
-    (ref, cur), _ = factorize(
-        as_column(reference, "cardinality", "reference"), as_column(current, "cardinality")
+    return cardinality_from(
+        summarize(as_column(reference, "cardinality", "reference"), "categorical"),
+        summarize(as_column(current, "cardinality"), "categorical"),
+        column=column,
+        thresholds=thresholds,
     )
-    ref, cur = ref[ref >= 0], cur[cur >= 0]
-    n_ref, n_cur = int(np.unique(ref).size), int(np.unique(cur).size)
+
+
+def cardinality_from(
+    reference: ColumnSummary,
+    current: ColumnSummary,
+    *,
+    column: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> QualityResult:
+    """:func:`cardinality` of two categorical column summaries (the suite's way)."""
+    ref, cur = reference.counts or {}, current.counts or {}
+    n_ref, n_cur = len(ref), len(cur)
     details = {"n_distinct_reference": n_ref, "n_distinct_current": n_cur, "ratio": math.nan}
-    if min(len(ref), len(cur)) < MIN_ROWS:
+    if min(sum(ref.values()), sum(cur.values())) < MIN_ROWS:
         return QualityResult(
             "cardinality", column, math.nan, thresholds, Status.INSUFFICIENT_DATA, details
         )

@@ -73,6 +73,23 @@ def grade(value: float, thresholds: Thresholds) -> Status:
     return Status.WARNING if value >= thresholds.warning else Status.OK
 
 
+def grade_share(value: float, lower_bound: float, thresholds: Thresholds) -> Status:
+    """The status of a share measured on a sample: :func:`grade` of its lower bound.
+
+    ``value`` is the point estimate (NaN → ``insufficient_data``) and ``lower_bound`` its
+    one-sided lower confidence bound (see :mod:`~mlpulse.core.quality.sampling`), so a
+    share is flagged only when it is above a threshold beyond its sampling error.
+
+    Examples
+    --------
+    >>> grade_share(0.015, 0.004, Thresholds(0.01, 0.05))
+    <Status.OK: 'ok'>
+    """
+    if math.isnan(value):
+        return Status.INSUFFICIENT_DATA
+    return grade(value if math.isnan(lower_bound) else lower_bound, thresholds)
+
+
 def validate_thresholds(thresholds: Thresholds, owner: str) -> None:
     """Raise a :class:`~mlpulse.errors.ParameterError` unless ``0 < warning <= critical``.
 

@@ -60,7 +60,14 @@ def as_column(values: Values, owner: str, name: str = "current") -> NDArray[Any]
 _type_of = np.frompyfunc(type, 1, 1)
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
+    """Whether one value is missing: ``None``, or NaN-like (``x != x``), as :func:`missing_mask`.
+
+    Examples
+    --------
+    >>> is_missing(None), is_missing(float("nan")), is_missing("nan")
+    (True, True, False)
+    """
     if value is None:
         return True
     try:
@@ -99,7 +106,7 @@ def missing_mask(values: NDArray[Any]) -> Mask:
             return np.asarray(is_none | is_nan, dtype=bool)
         except (TypeError, ValueError):
             # Some value compares to an array (an array or similar inside the column).
-            return np.asarray(np.frompyfunc(_is_missing, 1, 1)(values), dtype=bool)
+            return np.asarray(np.frompyfunc(is_missing, 1, 1)(values), dtype=bool)
     return np.zeros(values.shape, dtype=bool)
 
 
@@ -111,7 +118,14 @@ def _is_container(kind_of: type) -> bool:
     return issubclass(kind_of, (Collection, np.ndarray)) and not issubclass(kind_of, (str, bytes))
 
 
-def _fits(kind_of: type, kind: Kind) -> bool:
+def fits_kind(kind_of: type, kind: Kind) -> bool:
+    """Whether a value of type ``kind_of`` fits a column of ``kind`` (see :func:`type_mask`).
+
+    Examples
+    --------
+    >>> fits_kind(int, "numeric"), fits_kind(bool, "numeric"), fits_kind(list, "categorical")
+    (True, False, False)
+    """
     if kind == "numeric":
         return _is_number(kind_of)
     if kind == "boolean":
@@ -146,7 +160,7 @@ def type_mask(values: NDArray[Any], kind: Kind) -> Mask:
     # Object arrays: one Python call per value is unavoidable to learn its type, done in
     # numpy's C loop (frompyfunc); the verdict is then worked out once per distinct type.
     types = np.asarray(_type_of(values))
-    verdict = {t: _fits(t, kind) for t in set(types.tolist())}
+    verdict = {t: fits_kind(t, kind) for t in set(types.tolist())}
     fits_array = np.frompyfunc(verdict.__getitem__, 1, 1)(types).astype(bool)
     return np.asarray(fits_array, dtype=bool) | missing_mask(values)
 

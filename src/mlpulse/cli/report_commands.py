@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mlpulse.core.drift.check import Kind
+from mlpulse.core.drift.family import FamilyGrade, family_graded
 from mlpulse.errors import MlpulseError
 
 if TYPE_CHECKING:
@@ -168,11 +169,21 @@ def report_command(
 _SEVERITY = {"warning": ("warning", "critical"), "critical": ("critical",)}
 
 
-def _rows(result: Mapping[str, Any]) -> list[tuple[str, str, float | None, str, str]]:
-    """Every check of a report: (check, column, value, threshold, status)."""
+def _rows(
+    result: Mapping[str, Any], grades: Mapping[str, FamilyGrade] | None = None
+) -> list[tuple[str, str, float | None, str, str]]:
+    """Every check of a report: (check, column, value, threshold, status); with
+    ``grades``, the drift columns as graded in their family (Holm-adjusted p-values)."""
+
+    def drift(name: str, c: Mapping[str, Any]) -> tuple[str, str, float | None, str, str]:
+        grade = grades.get(name) if grades else None
+        if grade is not None and grade.adjusted:
+            return (f"drift: {c['method']} (Holm-adjusted p)", name, grade.value,
+                    f"{c['threshold']:.4g}", grade.status.value)  # fmt: skip
+        return ("drift: " + c["method"], name, c["value"], f"{c['threshold']:.4g}", c["status"])
+
     return [
-        ("drift: " + c["method"], name, c["value"], f"{c['threshold']:.4g}", c["status"])
-        for name, c in sorted(result["columns"].items())
+        drift(name, c) for name, c in sorted(result["columns"].items())
     ] + [
         (q["check"], q["column"] or "(dataset)", q["value"], "", q["status"])
         for q in result["quality"]
@@ -197,18 +208,32 @@ def check_command(
     exclude: Exclude = None,
     method: Methods = None,
     thresholds: ThresholdsFile = None,
+    correction: Annotated[
+        str,
+        typer.Option(
+            help="How p-value drift tests of many columns are graded together: holm (the "
+            "chance that any column of unchanged data fails stays at the threshold's alpha) "
+            "or none (each column on its own p-value)"
+        ),
+    ] = "holm",
 ) -> None:
     """Run the drift checks as a pass/fail suite (for CI, Airflow, Dagster, Kubeflow).
 
     Prints the failing checks (every check with --all) and exits 1 when any fails.
+    The p-value drift tests (small samples) are graded as one family, on Holm-adjusted
+    p-values (--correction none grades each column alone).
     """
     if fail_on not in _SEVERITY:
         raise _usage_error(f"--fail-on must be warning or critical; got {fail_on!r}")
-    result = _drift_report(
+    if correction not in ("holm", "none"):
+        raise _usage_error(f"--correction must be holm or none; got {correction!r}")
+    drift_report = _drift_report(
         reference, current, multivariate=multivariate, exclude=exclude or [],
         methods=method or [], thresholds=thresholds,
-    ).to_dict()  # fmt: skip
-    rows = _rows(result)
+    )  # fmt: skip
+    result = drift_report.to_dict()
+    grades = family_graded(drift_report.drift.columns) if correction == "holm" else None
+    rows = _rows(result, grades)
     table = Table("check", "column", "value", "threshold", "status")
     failed = 0
     for check, column, value, threshold, status in rows:

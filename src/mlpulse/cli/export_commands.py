@@ -62,3 +62,29 @@ def prometheus_rules_command(file: ConfigFile, output: Output = None, tests: Tes
         relative = os.path.relpath(output.resolve(), tests.resolve().parent)
         tests.write_text(promtool_tests(result, rule_file=relative), encoding="utf-8")
         err.print(f"wrote promtool unit tests to {tests}")
+
+
+@export_app.command("grafana")
+def grafana_command(
+    file: ConfigFile,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="Folder for the dashboards' JSON files")
+    ] = Path("dashboards"),
+) -> None:
+    """Grafana dashboards: an overview and one per model, over a Prometheus data source.
+
+    Import the JSON files in Grafana (Dashboards > New > Import) or provision the folder;
+    pick the Prometheus that scrapes the collector in the dashboards' `datasource` menu.
+    """
+    try:
+        from mlpulse.adapters.export.grafana_dashboards import grafana_dashboards
+    except ImportError as exc:  # the `export` extra is not installed
+        err.print(
+            f"[red]error:[/] {exc.name or 'a package'} is missing: pip install 'mlpulse[export]'"
+        )
+        raise typer.Exit(2) from exc
+    result = grafana_dashboards(_load(file))
+    output.mkdir(parents=True, exist_ok=True)
+    for board in result.dashboards:
+        (output / board.file_name).write_text(board.json(), encoding="utf-8")
+        err.print(f"wrote {output / board.file_name} ({len(board.queries)} queries)")

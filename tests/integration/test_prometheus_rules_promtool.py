@@ -60,6 +60,14 @@ rules:
     match: {model: fraud}
     absent_for: 15m
     for: 2m
+  odd-text:
+    kind: threshold
+    series: mlpulse_missing_rate
+    match: {column: "naïve \\"x\\""}
+    op: ">"
+    value: 0.5
+    annotations:
+      summary: "{{ .NotMlpulse }} 50% of {{ $labels.column }} {{ $value }} {{"
   odd-errors: {kind: anomaly, series: mlpulse_error_rate}
   stream: {kind: detection, series: mlpulse_stream_change}
 """

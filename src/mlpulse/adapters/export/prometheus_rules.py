@@ -57,6 +57,7 @@ __all__ = [
     "duration",
     "prometheus_rules",
     "selector",
+    "template",
 ]
 
 ALERTS_GROUP: Final = "mlpulse-alerts"
@@ -82,8 +83,11 @@ TRAFFIC_RECORDING: Final[Mapping[str, str]] = {
     },
 }
 
-_VALUE: Final = re.compile(r"\{\{\s*\$value\s*\}\}")
-_DRIFTED: Final = re.compile(r"\{\{\s*\$drifted_columns\s*\}\}")
+# A template field mlpulse knows, any other {{ ... }} (text to mlpulse), or a lone {{.
+_ACTION: Final = re.compile(
+    r"\{\{\s*\$(?:(labels\.[A-Za-z_][A-Za-z0-9_]*)|(value)|(drifted_columns))\s*\}\}"
+    r"|\{\{.*?\}\}|\{\{"
+)
 _LABEL_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -224,11 +228,34 @@ def number(value: float) -> str:
     return text.removesuffix(".0")
 
 
+def template(text: str) -> str:
+    """An mlpulse annotation template as a Prometheus (Go) one that renders the same.
+
+    mlpulse fills in ``$labels.<name>``, ``$value`` (four significant digits) and
+    ``$drifted_columns`` and leaves any other ``{{`` as text, which Go would run or
+    reject: it becomes a Go string literal.
+
+    >>> template("{{ $labels.model }}: {{ $value }} {{ $drifted_columns }}")
+    '{{ $labels.model }}: {{ $value | printf "%.4g" }} {{ $labels.column }}'
+    >>> template("{{ .Secret }} and {{")
+    '{{ "{{ .Secret }}" }} and {{ "{{" }}'
+    """
+
+    def action(match: re.Match[str]) -> str:
+        label, value, drifted = match.groups()
+        if label is not None:
+            return f"{{{{ ${label} }}}}"
+        if value is not None:
+            return '{{ $value | printf "%.4g" }}'
+        if drifted is not None:
+            return "{{ $labels.column }}"
+        return f"{{{{ {json.dumps(match.group(0))} }}}}"
+
+    return _ACTION.sub(action, text)
+
+
 def _annotations(annotations: Mapping[str, str]) -> dict[str, str]:
-    return {
-        key: _DRIFTED.sub("{{ $labels.column }}", _VALUE.sub('{{ $value | printf "%.4g" }}', text))
-        for key, text in annotations.items()
-    }
+    return {key: template(text) for key, text in annotations.items()}
 
 
 def _threshold(name: str, rule: RuleConfig, base: str) -> str:

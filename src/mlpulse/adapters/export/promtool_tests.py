@@ -17,7 +17,11 @@ from typing import Any, Final
 
 import yaml
 
-from mlpulse.adapters.export.prometheus_rules import ExportedRule, PrometheusRulesResult
+from mlpulse.adapters.export.prometheus_rules import (
+    ExportedRule,
+    PrometheusRulesResult,
+    selector,
+)
 from mlpulse.domain.rules import RuleConfig
 from mlpulse.domain.window import parse_duration
 
@@ -72,8 +76,7 @@ def _sides(rule: RuleConfig) -> tuple[float, float]:
 def _series(rule: RuleConfig, case: str) -> str:
     labels = {k: v for k, v in rule.match.items() if v != ""}
     labels[CASE_LABEL] = case
-    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    return f"{rule.series}{{{inner}}}"
+    return selector(rule.series, labels)
 
 
 def _for_steps(exported: ExportedRule) -> int:

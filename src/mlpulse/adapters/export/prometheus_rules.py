@@ -33,17 +33,25 @@ Sloth's names, plug in there): ``prometheus_rules(config, sources=[slo_rule_grou
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Final
 
 import yaml
 
+from mlpulse.adapters.export.prometheus_rule_file import (
+    AlertingRule,
+    RecordingRule,
+    RuleGroup,
+    duration,
+    number,
+    seconds,
+    selector,
+    whole,
+)
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.rules import RuleConfig
-from mlpulse.domain.window import parse_duration
 
 __all__ = [
     "TRAFFIC_RECORDING",
@@ -92,57 +100,6 @@ _LABEL_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
-class RecordingRule:
-    record: str
-    expr: str
-    labels: Mapping[str, str] = field(default_factory=dict)
-
-    def document(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"record": self.record, "expr": self.expr}
-        if self.labels:
-            found["labels"] = dict(self.labels)
-        return found
-
-
-@dataclass(frozen=True, slots=True)
-class AlertingRule:
-    alert: str
-    expr: str
-    for_: str | None = None
-    keep_firing_for: str | None = None
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-
-    def document(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"alert": self.alert, "expr": self.expr}
-        if self.for_:
-            found["for"] = self.for_
-        if self.keep_firing_for:
-            found["keep_firing_for"] = self.keep_firing_for
-        if self.labels:
-            found["labels"] = dict(self.labels)
-        if self.annotations:
-            found["annotations"] = dict(self.annotations)
-        return found
-
-
-@dataclass(frozen=True, slots=True)
-class RuleGroup:
-    """A Prometheus rule group (evaluated in order, every ``interval`` when set)."""
-
-    name: str
-    rules: tuple[RecordingRule | AlertingRule, ...]
-    interval: str | None = None
-
-    def document(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"name": self.name}
-        if self.interval:
-            found["interval"] = self.interval
-        found["rules"] = [rule.document() for rule in self.rules]
-        return found
-
-
-@dataclass(frozen=True, slots=True)
 class ExportedRule:
     """A rule of the file and the Prometheus rule it became."""
 
@@ -179,53 +136,6 @@ class PrometheusRulesResult:
 
 GroupSource = Callable[[Config], Sequence[RuleGroup]]
 """More rule groups from the config (the extension point of SLO burn-rate rules)."""
-
-
-def duration(text: str) -> str | None:
-    """An mlpulse duration as Prometheus writes it (whole units; None for zero).
-
-    >>> duration("1.5h"), duration("10m"), duration("0m"), duration("7d")
-    ('90m', '10m', None, '7d')
-    """
-    return _whole(_seconds(text))
-
-
-def _seconds(text: str) -> float:
-    return 0.0 if text.strip() in ("0", "0s", "0m", "0h") else parse_duration(text)
-
-
-def _whole(seconds: float) -> str | None:
-    total = round(seconds)
-    if total <= 0:
-        return None
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if total % size == 0:
-            return f"{total // size}{unit}"
-    return f"{total}s"
-
-
-def selector(series: str, match: Mapping[str, str]) -> str:
-    """A PromQL selector; an empty value matches a missing label, as in mlpulse.
-
-    >>> selector("mlpulse_error_rate", {"model": "fraud", "mode": ""})
-    'mlpulse_error_rate{mode="",model="fraud"}'
-    """
-    if not match:
-        return series
-    inner = ",".join(f"{key}={json.dumps(value)}" for key, value in sorted(match.items()))
-    return f"{series}{{{inner}}}"
-
-
-def number(value: float) -> str:
-    """A float as a PromQL literal.
-
-    >>> number(2.0), number(0.8), number(1e-5)
-    ('2', '0.8', '1e-05')
-    """
-    if not math.isfinite(value):
-        return "NaN"
-    text = repr(value)
-    return text.removesuffix(".0")
 
 
 def template(text: str) -> str:
@@ -296,9 +206,9 @@ def _expression(name: str, rule: RuleConfig) -> str | SkippedRule:
 def _wait(rule: RuleConfig) -> float:
     """Seconds a condition holds before the alert fires: an absent rule's condition
     itself takes absent_for (from the start, as in mlpulse), then ``for``."""
-    wait = _seconds(rule.for_)
+    wait = seconds(rule.for_)
     if rule.kind == "absent" and rule.absent_for is not None:
-        wait += _seconds(rule.absent_for)
+        wait += seconds(rule.absent_for)
     return wait
 
 
@@ -319,7 +229,7 @@ def alert_rules(config: Config) -> tuple[list[ExportedRule], list[SkippedRule]]:
         alerting = AlertingRule(
             alert=name,
             expr=expr,
-            for_=_whole(_wait(rule)),
+            for_=whole(_wait(rule)),
             keep_firing_for=duration(rule.keep_firing_for),
             labels={**rule.labels, "severity": rule.severity},
             annotations=_annotations(rule.annotations),

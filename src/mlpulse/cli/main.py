@@ -21,6 +21,7 @@ from mlpulse.cli import (
     config_commands,
     experiment_admin_commands,
     experiment_commands,
+    export_commands,
     incident_commands,
     registry_commands,
     report_commands,
@@ -236,6 +237,7 @@ app.add_typer(bandit_commands.bandits_app, name="bandits")
 app.command("backup")(backup_commands.backup_command)
 app.command("restore")(backup_commands.restore_command)
 app.command("doctor")(backup_commands.doctor_command)
+app.add_typer(export_commands.export_app, name="export")
 
 
 def main() -> None:

@@ -1,0 +1,283 @@
+"""SLOs over the collector's own data: minute counts → SLI, budget, burn rates → series.
+
+Each tick, every SLO of the applied ``mlpulse.yaml`` gets its per-minute good and total
+counts over its period (:class:`~mlpulse.core.slo.MinuteCounts`) and writes, labelled
+``model`` and ``slo``:
+
+``mlpulse_slo_sli``
+    Share of good events over the SLO's period so far.
+``mlpulse_slo_error_budget_remaining``
+    Share of the period's error budget left: 1 untouched, 0 spent, below 0 overspent.
+``mlpulse_slo_burn_rate``
+    Burn rate over the last ``window`` (label): 1 spends the budget in exactly one period.
+``mlpulse_slo_alert_burn_rate``
+    Per burn-rate alert (labels ``long``, ``short``): the smaller of the burn rates over
+    its two windows, what its derived rule (:mod:`mlpulse.domain.slo_rules`) compares.
+
+Where the counts come from, by SLI kind:
+
+* ``availability`` — the minute profiles: requests, and requests without error;
+* ``latency`` — the minute latency sketches: predictions with a latency, and those at
+  most ``threshold_ms`` (the sketch's CDF at the threshold; exact for a minute of up to
+  200 latencies, else within the KLL rank error, 1.33% of the minute's count at k=200);
+* ``drift_free`` — one event per minute, bad when a drift point of the model in that
+  minute is critical (severity past 2, as the drift check grades it);
+* ``performance`` — each ``mlpulse_performance`` point of the metric, good when it meets
+  the target.
+
+Minute profiles are read once: the counts of a minute are kept with its fingerprint
+(:meth:`~mlpulse.ports.SeriesStore.profile_index`) and read again only when its rows
+changed (a late partial row), so a 30-day period costs one index read per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlpulse.core.profiles.window import WindowProfile
+from mlpulse.core.slo import MINUTE, BurnWindow, MinuteCounts, SloStatusResult, slo_status
+from mlpulse.domain.monitoring import LOWER_IS_BETTER, Config
+from mlpulse.domain.series import MetricPoint, MinuteProfile
+from mlpulse.domain.slos import SloConfig, period_bounds
+from mlpulse.domain.window import parse_duration
+from mlpulse.ports import Clock, SeriesStore
+from mlpulse.services.windows import merge_profiles
+
+__all__ = ["SloReport", "SloService", "SloState"]
+
+log = logging.getLogger("mlpulse.slos")
+
+SLI_SERIES = "mlpulse_slo_sli"
+BUDGET_SERIES = "mlpulse_slo_error_budget_remaining"
+BURN_SERIES = "mlpulse_slo_burn_rate"
+ALERT_SERIES = "mlpulse_slo_alert_burn_rate"
+DRIFT_SERIES = ("mlpulse_drift_score", "mlpulse_prediction_drift")
+PERFORMANCE_SERIES = "mlpulse_performance"
+CRITICAL_SEVERITY = 2.0  # mlpulse.core.drift.severity: critical strictly past 2
+# The burn rate the time to exhaustion assumes: the last hour's.
+CURRENT_WINDOW_S = 3600.0
+READ_CHUNK_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class SloState:
+    """One SLO at one time: its config and its state (the API's view)."""
+
+    name: str
+    slo: SloConfig
+    status: SloStatusResult
+    windows: dict[float, str]  # seconds → the window as written (``1h``)
+
+
+@dataclass(slots=True)
+class SloReport:
+    """What one tick did: SLOs evaluated, points written, failures."""
+
+    slos: int = 0
+    points: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Cached:
+    fingerprint: tuple[int, int]
+    good: int
+    total: int
+
+
+def _minute(ts: float) -> float:
+    return math.floor(ts / MINUTE) * MINUTE
+
+
+def _window_text(seconds: float) -> str:
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("m", 60.0)):
+        if seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"  # pragma: no cover - windows are whole minutes
+
+
+class SloService:
+    """Evaluates the SLOs of ``config()`` (the applied ``mlpulse.yaml``) from ``series``."""
+
+    def __init__(
+        self, series: SeriesStore, clock: Clock, config: Callable[[], Config | None]
+    ) -> None:
+        self._series = series
+        self._clock = clock
+        self._config = config
+        # SLO name → its definition when cached, and minute → counts with fingerprint.
+        self._minutes: dict[str, tuple[SloConfig, dict[float, _Cached]]] = {}
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self, now: float | None = None) -> SloReport:
+        """Evaluate every SLO at ``now`` and write its series (one write per tick)."""
+        now = self._clock.now() if now is None else now
+        report = SloReport()
+        points: list[MetricPoint] = []
+        for state in self._states(now, report):
+            points += _points(state, now)
+        if points:
+            self._series.append_points(points)
+        report.points = len(points)
+        return report
+
+    def states(self, now: float | None = None) -> list[SloState]:
+        """Every SLO's state at ``now``, by name (for ``GET /v1/slos``)."""
+        return self._states(self._clock.now() if now is None else now, SloReport())
+
+    def _states(self, now: float, report: SloReport) -> list[SloState]:
+        config = self._config()
+        slos = config.slos if config is not None else {}
+        for gone in self._minutes.keys() - slos.keys():
+            del self._minutes[gone]
+        found = []
+        for name, slo in sorted(slos.items()):
+            try:
+                found.append(self.state(name, slo, now))
+            except Exception as exc:  # a loop boundary: one SLO must not stop the rest
+                log.exception("SLO %s failed", name)
+                report.failures.append(f"{name}: {exc}")
+        report.slos = len(found)
+        return found
+
+    def state(self, name: str, slo: SloConfig, now: float) -> SloState:
+        """The state of SLO ``name`` at ``now``."""
+        alerts = slo.burn_alerts
+        windows = [
+            BurnWindow(parse_duration(a.long), parse_duration(a.short), a.burn_rate) for a in alerts
+        ]
+        start, end = period_bounds(slo.period, now)
+        # The alerts' long windows may reach before the period (a 3-day window on the
+        # 1st of a calendar month): counts cover both.
+        reach = max([w.long_s for w in windows] + [CURRENT_WINDOW_S])
+        counts = self.counts(name, slo, start=min(start, now - reach), end=now)
+        status = slo_status(
+            counts,
+            now=now,
+            objective=slo.objective,
+            period=(start, end),
+            windows=windows,
+            current_s=CURRENT_WINDOW_S,
+        )
+        texts = {parse_duration(a.long): a.long for a in alerts}
+        texts.update({parse_duration(a.short): a.short for a in alerts})
+        texts.setdefault(CURRENT_WINDOW_S, "1h")
+        return SloState(name, slo, status, texts)
+
+    # -- minute counts ---------------------------------------------------------------------
+
+    def counts(self, name: str, slo: SloConfig, *, start: float, end: float) -> MinuteCounts:
+        """Good and total events per minute of SLO ``name`` for the minutes in [start, end)."""
+        first, stop = _minute(start), _minute(end)
+        if slo.sli.kind in ("availability", "latency"):
+            by_minute = self._profile_counts(name, slo, first, stop)
+        elif slo.sli.kind == "drift_free":
+            by_minute = self._drift_counts(slo, first, stop)
+        else:
+            by_minute = self._performance_counts(slo, first, stop)
+        size = max(0, round((stop - first) / MINUTE))
+        good = np.zeros(size, dtype=np.int64)
+        total = np.zeros(size, dtype=np.int64)
+        for minute, (g, t) in by_minute.items():
+            i = round((minute - first) / MINUTE)
+            if 0 <= i < size:
+                good[i] += g
+                total[i] += t
+        return MinuteCounts.from_arrays(first, good=good, total=total)
+
+    def _profile_counts(
+        self, name: str, slo: SloConfig, start: float, end: float
+    ) -> dict[float, tuple[int, int]]:
+        cached_slo, cache = self._minutes.get(name, (slo, {}))
+        if cached_slo != slo:  # the definition changed: count again
+            cache = {}
+        self._minutes[name] = (slo, cache)
+        index = self._series.profile_index(slo.model, start=start, end=end, version=slo.version)
+        stale = [m for m, rows, stamp in index if _fp(cache.get(m)) != (rows, stamp)]
+        fingerprints = {m: (rows, stamp) for m, rows, stamp in index}
+        # Read a day at a time, so the first tick of a 30-day SLO holds one day's profiles.
+        days: dict[float, list[float]] = {}
+        for minute in stale:
+            days.setdefault(math.floor(minute / READ_CHUNK_S), []).append(minute)
+        for minutes in days.values():
+            grouped: dict[float, list[MinuteProfile]] = {}
+            for row in self._series.read_profiles(
+                slo.model, start=min(minutes), end=max(minutes) + MINUTE, version=slo.version
+            ):
+                grouped.setdefault(row.minute, []).append(row)
+            for minute in minutes:
+                good, total = _good_total(slo, merge_profiles(grouped.get(minute, [])))
+                cache[minute] = _Cached(fingerprints[minute], good, total)
+        for minute in [m for m in cache if m < start]:
+            del cache[minute]
+        return {m: (c.good, c.total) for m, c in cache.items() if start <= m < end}
+
+    def _drift_counts(
+        self, slo: SloConfig, start: float, end: float
+    ) -> dict[float, tuple[int, int]]:
+        matchers = {"model": slo.model} | ({"version": slo.version} if slo.version else {})
+        bad = {
+            _minute(p.ts)
+            for series in DRIFT_SERIES
+            for p in self._series.query_points(series, matchers=matchers, start=start, end=end)
+            if p.ts < end and p.value > CRITICAL_SEVERITY
+        }
+        minutes = np.arange(start, end, MINUTE)
+        return {float(m): (0 if m in bad else 1, 1) for m in minutes}
+
+    def _performance_counts(
+        self, slo: SloConfig, start: float, end: float
+    ) -> dict[float, tuple[int, int]]:
+        metric, target = slo.sli.metric or "", slo.sli.target
+        matchers = {"model": slo.model, "metric": metric}
+        if slo.version:
+            matchers["version"] = slo.version
+        lower = metric in LOWER_IS_BETTER
+        found: dict[float, tuple[int, int]] = {}
+        points = self._series.query_points(
+            PERFORMANCE_SERIES, matchers=matchers, start=start, end=end
+        )
+        for p in points:
+            if p.ts >= end or target is None or math.isnan(p.value):
+                continue
+            good = p.value <= target if lower else p.value >= target
+            g, t = found.get(_minute(p.ts), (0, 0))
+            found[_minute(p.ts)] = (g + int(good), t + 1)
+        return found
+
+
+def _fp(cached: _Cached | None) -> tuple[int, int] | None:
+    return None if cached is None else cached.fingerprint
+
+
+def _good_total(slo: SloConfig, profile: WindowProfile) -> tuple[int, int]:
+    """(good, total) predictions of one minute's merged profile."""
+    if slo.sli.kind == "availability":
+        return profile.requests - profile.errors, profile.requests
+    latency = profile.latency
+    total = latency.finite_count
+    if total == 0 or slo.sli.threshold_ms is None:
+        return 0, 0
+    share = float(latency.cdf([slo.sli.threshold_ms])[0])
+    return min(total, round(share * total)), total
+
+
+def _points(state: SloState, now: float) -> Sequence[MetricPoint]:
+    labels = {"model": state.slo.model, "slo": state.name}
+    status = state.status
+    points = [MetricPoint(now, BUDGET_SERIES, labels, status.budget_remaining)]
+    if not math.isnan(status.sli):
+        points.append(MetricPoint(now, SLI_SERIES, labels, status.sli))
+    for seconds, rate in status.burn_rates.items():
+        window = state.windows.get(seconds, _window_text(seconds))
+        points.append(MetricPoint(now, BURN_SERIES, labels | {"window": window}, rate))
+    for alert, config in zip(status.alerts, state.slo.burn_alerts, strict=True):
+        alert_labels = labels | {"long": config.long, "short": config.short}
+        points.append(MetricPoint(now, ALERT_SERIES, alert_labels, alert.rate))
+    return points

@@ -8,6 +8,7 @@ import msgspec
 
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_plan import plan
+from mlpulse.domain.config_warnings import Seen, config_warnings
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.slos import DEFAULT_ALERTS, period_bounds
 
@@ -129,3 +130,16 @@ def test_period_bounds_is_the_utc_calendar_month_when_period_is_calendar_month()
     start, end = period_bounds("calendar_month", 1_796_644_800.0)
     assert (start, (end - start) / 86400) == (1_796_083_200.0, 31.0)
     assert period_bounds("28d", 1_796_644_800.0) == (1_796_644_800.0 - 28 * 86400, 1_796_644_800.0)
+
+
+def test_config_warnings_names_an_slos_unknown_model_once_and_knows_the_slo_series() -> None:
+    config, problems = decode_config({"version": 1, "slos": {"avail": {
+        "model": "frud", "objective": 0.999, "sli": {"kind": "availability"}}},
+        "rules": {"slow-burn": {"kind": "threshold", "series": "mlpulse_slo_burn_rate",
+                                "match": {"slo": "avail", "window": "6h"}, "op": ">",
+                                "value": 2}}})  # fmt: skip
+    assert problems == []
+    seen = Seen(models={"fraud": frozenset({"amount"})})
+    warnings = {w.path: w.message for w in config_warnings(config, seen=seen)}
+    assert list(warnings) == ["slos.avail.model"]
+    assert "did you mean 'fraud'?" in warnings["slos.avail.model"]

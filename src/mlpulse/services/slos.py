@@ -25,20 +25,25 @@ Where the counts come from, by SLI kind:
 * ``performance`` — each ``mlpulse_performance`` point of the metric, good when it meets
   the target.
 
-Minute profiles are read once: the counts of a minute are kept with its fingerprint
+Minute profiles are read once, and only their request and error counts and latency
+sketch (:meth:`~mlpulse.core.profiles.window.WindowProfile.traffic_from_bytes`): the
+counts of a minute are kept with its fingerprint
 (:meth:`~mlpulse.ports.SeriesStore.profile_index`) and read again only when its rows
-changed (a late partial row), so a 30-day period costs one index read per tick.
+changed. A tick reads the index of the last two hours, and of the whole period every ten
+minutes, so a late row of an older minute counts within ten minutes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from mlpulse.core.profiles.numeric import NumericProfile
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.core.slo import MINUTE, BurnWindow, MinuteCounts, SloStatusResult, slo_status
 from mlpulse.domain.monitoring import LOWER_IS_BETTER, Config
@@ -46,7 +51,6 @@ from mlpulse.domain.series import MetricPoint, MinuteProfile
 from mlpulse.domain.slos import SloConfig, period_bounds
 from mlpulse.domain.window import parse_duration
 from mlpulse.ports import Clock, SeriesStore
-from mlpulse.services.windows import merge_profiles
 
 __all__ = ["SloReport", "SloService", "SloState"]
 
@@ -62,6 +66,10 @@ CRITICAL_SEVERITY = 2.0  # mlpulse.core.drift.severity: critical strictly past 2
 # The burn rate the time to exhaustion assumes: the last hour's.
 CURRENT_WINDOW_S = 3600.0
 READ_CHUNK_S = 86400.0
+# Each tick reads the profile index of the last RECENT_INDEX_S; every FULL_INDEX_S, the
+# whole period's (a minute's rows may change later: a late partial row).
+RECENT_INDEX_S = 2 * 3600.0
+FULL_INDEX_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,15 @@ class _Cached:
     total: int
 
 
+@dataclass(slots=True)
+class _MinuteCache:
+    """One SLO's counted minutes, for the definition they were counted with."""
+
+    slo: SloConfig
+    minutes: dict[float, _Cached] = field(default_factory=dict)
+    full_index_at: float = -math.inf
+
+
 def _minute(ts: float) -> float:
     return math.floor(ts / MINUTE) * MINUTE
 
@@ -111,7 +128,8 @@ class SloService:
         self._clock = clock
         self._config = config
         # SLO name → its definition when cached, and minute → counts with fingerprint.
-        self._minutes: dict[str, tuple[SloConfig, dict[float, _Cached]]] = {}
+        self._minutes: dict[str, _MinuteCache] = {}
+        self._lock = threading.Lock()
 
     # -- the tick --------------------------------------------------------------------------
 
@@ -132,6 +150,10 @@ class SloService:
         return self._states(self._clock.now() if now is None else now, SloReport())
 
     def _states(self, now: float, report: SloReport) -> list[SloState]:
+        with self._lock:  # the background tick and API requests share the minute caches
+            return self._states_locked(now, report)
+
+    def _states_locked(self, now: float, report: SloReport) -> list[SloState]:
         config = self._config()
         slos = config.slos if config is not None else {}
         for gone in self._minutes.keys() - slos.keys():
@@ -184,21 +206,29 @@ class SloService:
         size = max(0, round((stop - first) / MINUTE))
         good = np.zeros(size, dtype=np.int64)
         total = np.zeros(size, dtype=np.int64)
-        for minute, (g, t) in by_minute.items():
-            i = round((minute - first) / MINUTE)
-            if 0 <= i < size:
-                good[i] += g
-                total[i] += t
+        if by_minute:
+            minutes = np.fromiter(by_minute.keys(), dtype=np.float64, count=len(by_minute))
+            values = np.array(list(by_minute.values()), dtype=np.int64).reshape(-1, 2)
+            at = np.rint((minutes - first) / MINUTE).astype(np.int64)
+            inside = (at >= 0) & (at < size)
+            np.add.at(good, at[inside], values[inside, 0])
+            np.add.at(total, at[inside], values[inside, 1])
         return MinuteCounts.from_arrays(first, good=good, total=total)
 
     def _profile_counts(
         self, name: str, slo: SloConfig, start: float, end: float
     ) -> dict[float, tuple[int, int]]:
-        cached_slo, cache = self._minutes.get(name, (slo, {}))
-        if cached_slo != slo:  # the definition changed: count again
-            cache = {}
-        self._minutes[name] = (slo, cache)
-        index = self._series.profile_index(slo.model, start=start, end=end, version=slo.version)
+        kept = self._minutes.get(name)
+        if kept is None or kept.slo != slo:  # new, or its definition changed: count again
+            kept = self._minutes[name] = _MinuteCache(slo)
+        cache = kept.minutes
+        # The whole period's index now and then (a late row of an old minute, another
+        # collector's flush); in between only the recent minutes', where rows arrive.
+        if end - kept.full_index_at >= FULL_INDEX_S:
+            kept.full_index_at, since = end, start
+        else:
+            since = max(start, end - RECENT_INDEX_S)
+        index = self._series.profile_index(slo.model, start=since, end=end, version=slo.version)
         stale = [m for m, rows, stamp in index if _fp(cache.get(m)) != (rows, stamp)]
         fingerprints = {m: (rows, stamp) for m, rows, stamp in index}
         # Read a day at a time, so the first tick of a 30-day SLO holds one day's profiles.
@@ -212,7 +242,7 @@ class SloService:
             ):
                 grouped.setdefault(row.minute, []).append(row)
             for minute in minutes:
-                good, total = _good_total(slo, merge_profiles(grouped.get(minute, [])))
+                good, total = _good_total(slo, grouped.get(minute, []))
                 cache[minute] = _Cached(fingerprints[minute], good, total)
         for minute in [m for m in cache if m < start]:
             del cache[minute]
@@ -256,13 +286,17 @@ def _fp(cached: _Cached | None) -> tuple[int, int] | None:
     return None if cached is None else cached.fingerprint
 
 
-def _good_total(slo: SloConfig, profile: WindowProfile) -> tuple[int, int]:
-    """(good, total) predictions of one minute's merged profile."""
+def _good_total(slo: SloConfig, rows: Sequence[MinuteProfile]) -> tuple[int, int]:
+    """(good, total) predictions of one minute's partial profiles (their columns unread)."""
+    traffic = [WindowProfile.traffic_from_bytes(row.profile) for row in rows]
     if slo.sli.kind == "availability":
-        return profile.requests - profile.errors, profile.requests
-    latency = profile.latency
+        requests = sum(t[0] for t in traffic)
+        return requests - sum(t[1] for t in traffic), requests
+    if not traffic or slo.sli.threshold_ms is None:
+        return 0, 0
+    latency = NumericProfile.merge_all([t[2] for t in traffic])
     total = latency.finite_count
-    if total == 0 or slo.sli.threshold_ms is None:
+    if total == 0:
         return 0, 0
     share = float(latency.cdf([slo.sli.threshold_ms])[0])
     return min(total, round(share * total)), total

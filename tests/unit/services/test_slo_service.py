@@ -19,7 +19,7 @@ from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.series import MetricPoint, MinuteProfile
 from mlpulse.services.alert_engine import AlertEngine
-from mlpulse.services.slos import SloService
+from mlpulse.services.slos import FULL_INDEX_S, SloService
 from mlpulse.testing.fakes import InMemorySeriesStore
 
 T0 = 1_800_000_000.0  # a minute boundary
@@ -219,3 +219,18 @@ def test_slo_alert_resolves_soon_after_the_outage_ends_thanks_to_the_short_windo
     assert resolved_at == 10
     long_rate = _values(series, "mlpulse_slo_burn_rate")["1h"]
     assert long_rate > 14.4  # the long window alone would still page
+
+
+def test_slo_service_counts_a_late_row_of_an_old_minute_at_the_next_full_index() -> None:
+    series = InMemorySeriesStore()
+    series.append_profiles([_minute(T0 + 60 * i, rows=10) for i in range(180)])
+    config = _config(objective=0.9, sli={"kind": "availability"})
+    clock = _Clock(T0 + 180 * 60)
+    service = SloService(series, clock, lambda: config)
+    service.tick()
+    series.append_profiles([_minute(T0 + 60 * 3, rows=10, failed=10)])  # 3 hours late
+    clock.t += 60  # only the last two hours' index is read: not seen yet
+    assert service.states()[0].status.total == 1800
+    clock.t += FULL_INDEX_S  # the whole period's index again
+    (state,) = service.states()
+    assert (state.status.good, state.status.total) == (1800, 1810)

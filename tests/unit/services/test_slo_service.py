@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -234,3 +235,35 @@ def test_slo_service_counts_a_late_row_of_an_old_minute_at_the_next_full_index()
     clock.t += FULL_INDEX_S  # the whole period's index again
     (state,) = service.states()
     assert (state.status.good, state.status.total) == (1800, 1810)
+
+
+def test_slo_service_counts_only_the_slos_version_when_it_names_one() -> None:
+    series = InMemorySeriesStore()
+    for version, failed in (("v1", 1), ("v2", 5)):
+        series.append_profiles([
+            msgspec.structs.replace(_minute(T0 + 60 * i, rows=10, failed=failed), version=version)
+            for i in range(30)
+        ])  # fmt: skip
+    config = _config(objective=0.9, version="v2", sli={"kind": "availability"})
+    both = _config(objective=0.9, sli={"kind": "availability"})
+    clock = _Clock(T0 + 30 * 60)
+    (state,) = SloService(series, clock, lambda: config).states()
+    assert (state.status.good, state.status.total) == (150, 300)
+    (state,) = SloService(series, clock, lambda: both).states()
+    assert (state.status.good, state.status.total) == (420, 600)
+
+
+def test_slo_service_budget_covers_the_utc_month_when_period_is_calendar_month() -> None:
+    series = InMemorySeriesStore()
+    month = 1_796_083_200.0  # 2026-12-01 00:00 UTC
+    # Failures on the last day of November do not count against December's budget.
+    series.append_profiles([_minute(month - 600 + 60 * i, rows=10, failed=10) for i in range(10)])
+    series.append_profiles([_minute(month + 60 * i, rows=10, failed=i % 2) for i in range(20)])
+    config = _config(objective=0.99, period="calendar_month", sli={"kind": "availability"})
+    (state,) = SloService(series, _Clock(month + 20 * 60), lambda: config).states()
+    assert (state.status.good, state.status.total) == (190, 200)
+    assert state.status.budget_remaining == pytest.approx(1 - (10 / 200) / 0.01)
+    # The 1h window reaches into November: its burn counts those failures.
+    assert state.status.burn_rates[3600.0] == pytest.approx((110 / 300) / 0.01)
+    # Time to exhaustion: the budget is already overspent.
+    assert state.status.time_to_exhaustion_s == 0.0

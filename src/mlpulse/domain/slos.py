@@ -43,7 +43,7 @@ from typing import Annotated, Final, Literal, TypeAlias, get_args
 
 import msgspec
 
-from mlpulse.domain.events import FiniteFloat, Name
+from mlpulse.domain.events import MAX_NAME_LENGTH, FiniteFloat, Name
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
 
@@ -178,8 +178,23 @@ def slo_problems(
             yield ConfigProblem(
                 f"{path}.alerts", "must list an alert; leave it out for the defaults"
             )
+        seen: set[tuple[str, str]] = set()
         for i, alert in enumerate(slo.alerts or ()):
             yield from _alert(f"{path}.alerts[{i}]", alert)
+            if (alert.long, alert.short) in seen:
+                yield ConfigProblem(
+                    f"{path}.alerts[{i}]",
+                    f"another alert has the windows {alert.long}/{alert.short}; "
+                    f"one rule per pair of windows",
+                )
+            seen.add((alert.long, alert.short))
+        longest = max(len(f"{name}-burn-{a.long}-{a.short}") for a in slo.burn_alerts)
+        if slo.page and longest > MAX_NAME_LENGTH:
+            yield ConfigProblem(
+                path,
+                f"the name is too long for the rules its alerts write "
+                f"(<name>-burn-<long>-<short>, at most {MAX_NAME_LENGTH} characters)",
+            )
 
 
 def _period(path: str, period: str) -> Iterator[ConfigProblem]:

@@ -143,3 +143,17 @@ def test_config_warnings_names_an_slos_unknown_model_once_and_knows_the_slo_seri
     warnings = {w.path: w.message for w in config_warnings(config, seen=seen)}
     assert list(warnings) == ["slos.avail.model"]
     assert "did you mean 'fraud'?" in warnings["slos.avail.model"]
+
+
+def test_slo_config_refuses_two_alerts_with_the_same_windows_and_a_name_too_long() -> None:
+    alert = {"long": "1h", "short": "5m", "burn_rate": 14.4}
+    found = _problems({
+        "a": {"model": "m", "objective": 0.999, "sli": {"kind": "availability"},
+              "alerts": [alert, {**alert, "burn_rate": 10}]},
+        "n" * 195: {"model": "m", "objective": 0.999, "sli": {"kind": "availability"}},
+    })  # fmt: skip
+    assert found == {
+        "slos.a.alerts[1]": "another alert has the windows 1h/5m; one rule per pair of windows",
+        f"slos.{'n' * 195}": "the name is too long for the rules its alerts write "
+        "(<name>-burn-<long>-<short>, at most 200 characters)",
+    }

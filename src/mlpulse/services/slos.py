@@ -174,6 +174,9 @@ class SloService:
         windows = [
             BurnWindow(parse_duration(a.long), parse_duration(a.short), a.burn_rate) for a in alerts
         ]
+        # Whole minutes only: windows end where the minute under way starts (its
+        # profile is not complete), so a 5m window always holds five minutes.
+        now = _minute(now)
         start, end = period_bounds(slo.period, now)
         # The alerts' long windows may reach before the period (a 3-day window on the
         # 1st of a calendar month): counts cover both.

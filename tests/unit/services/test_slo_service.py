@@ -267,3 +267,13 @@ def test_slo_service_budget_covers_the_utc_month_when_period_is_calendar_month()
     assert state.status.burn_rates[3600.0] == pytest.approx((110 / 300) / 0.01)
     # Time to exhaustion: the budget is already overspent.
     assert state.status.time_to_exhaustion_s == 0.0
+
+
+def test_slo_service_windows_hold_whole_minutes_when_a_tick_falls_mid_minute() -> None:
+    series = InMemorySeriesStore()
+    series.append_profiles([_minute(T0 + 60 * i, rows=10, failed=i) for i in range(10)])
+    config = _config(objective=0.9, sli={"kind": "availability"})
+    # 30 s into minute 10 (not yet flushed): the 5m window is minutes 5 to 9.
+    (state,) = SloService(series, _Clock(T0 + 630), lambda: config).states()
+    assert state.status.burn_rates[300.0] == pytest.approx((35 / 50) / 0.1)
+    assert (state.status.good, state.status.total) == (55, 100)

@@ -55,6 +55,7 @@ def test_slo_counts_ingested_predictions_and_serves_its_budget_and_burn_rates(
     # Every prediction is in the last hour and none in the last 5 minutes.
     assert abs(slo["burn_rates"]["1h"] - (bad / n) / 0.01) < 1e-9
     assert slo["burn_rates"]["5m"] == 0.0
+    assert list(slo["versions"]) == ["v1"] and slo["versions"]["v1"]["total"] == n
     assert [(a["long"], a["short"], a["firing"]) for a in slo["alerts"]][:1] == [
         ("1h", "5m", False)
     ]

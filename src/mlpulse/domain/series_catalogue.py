@@ -105,15 +105,16 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
         MappingProxyType({"signal": ("errors", "latency", "score")}),
         per_monitor=False),
     # Written by the SLO service (mlpulse.services.slos) for each SLO of mlpulse.yaml.
+    # Without ``version``: the SLO's; with it, one version's (an SLO of every version).
     "mlpulse_slo_sli": SeriesLabels(
-        "an SLO's share of good events over its period so far", ("model", "slo"),
+        "an SLO's share of good events over its period so far", ("model", "slo", "version"),
         per_monitor=False),
     "mlpulse_slo_error_budget_remaining": SeriesLabels(
         "share of an SLO's error budget left in its period (below 0 when overspent)",
-        ("model", "slo"), per_monitor=False),
+        ("model", "slo", "version"), per_monitor=False),
     "mlpulse_slo_burn_rate": SeriesLabels(
         "an SLO's burn rate over the last window (1 spends the budget in one period)",
-        ("model", "slo", "window"), per_monitor=False),
+        ("model", "slo", "version", "window"), per_monitor=False),
     "mlpulse_slo_alert_burn_rate": SeriesLabels(
         "the smaller burn rate of a burn-rate alert's two windows (what its rule compares)",
         ("model", "slo", "long", "short"), per_monitor=False),

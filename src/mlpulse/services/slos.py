@@ -14,6 +14,9 @@ counts over its period (:class:`~mlpulse.core.slo.MinuteCounts`) and writes, lab
     Per burn-rate alert (labels ``long``, ``short``): the smaller of the burn rates over
     its two windows, what its derived rule (:mod:`mlpulse.domain.slo_rules`) compares.
 
+An SLO of every version (no ``version``) also writes the first three per version, with
+a ``version`` label: which version spends the budget. Its alerts stay the SLO's.
+
 Where the counts come from, by SLI kind:
 
 * ``availability`` — the minute profiles: requests, and requests without error;
@@ -80,6 +83,9 @@ class SloState:
     slo: SloConfig
     status: SloStatusResult
     windows: dict[float, str]  # seconds → the window as written (``1h``)
+    # Each version's own SLI, budget and burn rates, for an SLO of every version
+    # (availability, latency and performance SLIs; empty for drift_free).
+    by_version: dict[str, SloStatusResult] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -91,11 +97,14 @@ class SloReport:
     failures: list[str] = field(default_factory=list)
 
 
+# minute → version ("" where the source has none) → (good, total)
+_ByMinute = dict[float, dict[str, tuple[int, int]]]
+
+
 @dataclass(slots=True)
 class _Cached:
     fingerprint: tuple[int, int]
-    good: int
-    total: int
+    counts: dict[str, tuple[int, int]]  # version → (good, total)
 
 
 @dataclass(slots=True)
@@ -181,46 +190,44 @@ class SloService:
         # The alerts' long windows may reach before the period (a 3-day window on the
         # 1st of a calendar month): counts cover both.
         reach = max([w.long_s for w in windows] + [CURRENT_WINDOW_S])
-        counts = self.counts(name, slo, start=min(start, now - reach), end=now)
-        status = slo_status(
-            counts,
-            now=now,
-            objective=slo.objective,
-            period=(start, end),
-            windows=windows,
-            current_s=CURRENT_WINDOW_S,
-        )
+        first = _minute(min(start, now - reach))
+        by_minute = self._by_minute(name, slo, first, now)
+
+        def status_of(version: str | None) -> SloStatusResult:
+            return slo_status(
+                _counts(by_minute, first, now, version),
+                now=now,
+                objective=slo.objective,
+                period=(start, end),
+                windows=windows,
+                current_s=CURRENT_WINDOW_S,
+            )
+
+        versions = sorted({v for per in by_minute.values() for v in per} - {""})
+        by_version = {v: status_of(v) for v in versions} if slo.version is None else {}
         texts = {parse_duration(a.long): a.long for a in alerts}
         texts.update({parse_duration(a.short): a.short for a in alerts})
         texts.setdefault(CURRENT_WINDOW_S, "1h")
-        return SloState(name, slo, status, texts)
+        return SloState(name, slo, status_of(None), texts, by_version)
 
     # -- minute counts ---------------------------------------------------------------------
 
-    def counts(self, name: str, slo: SloConfig, *, start: float, end: float) -> MinuteCounts:
-        """Good and total events per minute of SLO ``name`` for the minutes in [start, end)."""
+    def counts(
+        self, name: str, slo: SloConfig, *, start: float, end: float, version: str | None = None
+    ) -> MinuteCounts:
+        """Good and total events per minute of SLO ``name`` for the minutes in [start, end),
+        of every version or of ``version`` only."""
         first, stop = _minute(start), _minute(end)
-        if slo.sli.kind in ("availability", "latency"):
-            by_minute = self._profile_counts(name, slo, first, stop)
-        elif slo.sli.kind == "drift_free":
-            by_minute = self._drift_counts(slo, first, stop)
-        else:
-            by_minute = self._performance_counts(slo, first, stop)
-        size = max(0, round((stop - first) / MINUTE))
-        good = np.zeros(size, dtype=np.int64)
-        total = np.zeros(size, dtype=np.int64)
-        if by_minute:
-            minutes = np.fromiter(by_minute.keys(), dtype=np.float64, count=len(by_minute))
-            values = np.array(list(by_minute.values()), dtype=np.int64).reshape(-1, 2)
-            at = np.rint((minutes - first) / MINUTE).astype(np.int64)
-            inside = (at >= 0) & (at < size)
-            np.add.at(good, at[inside], values[inside, 0])
-            np.add.at(total, at[inside], values[inside, 1])
-        return MinuteCounts.from_arrays(first, good=good, total=total)
+        return _counts(self._by_minute(name, slo, first, stop), first, stop, version)
 
-    def _profile_counts(
-        self, name: str, slo: SloConfig, start: float, end: float
-    ) -> dict[float, tuple[int, int]]:
+    def _by_minute(self, name: str, slo: SloConfig, start: float, end: float) -> _ByMinute:
+        if slo.sli.kind in ("availability", "latency"):
+            return self._profile_counts(name, slo, start, end)
+        if slo.sli.kind == "drift_free":
+            return self._drift_counts(slo, start, end)
+        return self._performance_counts(slo, start, end)
+
+    def _profile_counts(self, name: str, slo: SloConfig, start: float, end: float) -> _ByMinute:
         kept = self._minutes.get(name)
         if kept is None or kept.slo != slo:  # new, or its definition changed: count again
             kept = self._minutes[name] = _MinuteCache(slo)
@@ -245,15 +252,16 @@ class SloService:
             ):
                 grouped.setdefault(row.minute, []).append(row)
             for minute in minutes:
-                good, total = _good_total(slo, grouped.get(minute, []))
-                cache[minute] = _Cached(fingerprints[minute], good, total)
+                versions: dict[str, list[MinuteProfile]] = {}
+                for row in grouped.get(minute, []):
+                    versions.setdefault(row.version, []).append(row)
+                counts = {v: _good_total(slo, rows) for v, rows in versions.items()}
+                cache[minute] = _Cached(fingerprints[minute], counts)
         for minute in [m for m in cache if m < start]:
             del cache[minute]
-        return {m: (c.good, c.total) for m, c in cache.items() if start <= m < end}
+        return {m: c.counts for m, c in cache.items() if start <= m < end}
 
-    def _drift_counts(
-        self, slo: SloConfig, start: float, end: float
-    ) -> dict[float, tuple[int, int]]:
+    def _drift_counts(self, slo: SloConfig, start: float, end: float) -> _ByMinute:
         matchers = {"model": slo.model} | ({"version": slo.version} if slo.version else {})
         bad = {
             _minute(p.ts)
@@ -262,17 +270,15 @@ class SloService:
             if p.ts < end and p.value > CRITICAL_SEVERITY
         }
         minutes = np.arange(start, end, MINUTE)
-        return {float(m): (0 if m in bad else 1, 1) for m in minutes}
+        return {float(m): {"": (0 if m in bad else 1, 1)} for m in minutes}
 
-    def _performance_counts(
-        self, slo: SloConfig, start: float, end: float
-    ) -> dict[float, tuple[int, int]]:
+    def _performance_counts(self, slo: SloConfig, start: float, end: float) -> _ByMinute:
         metric, target = slo.sli.metric or "", slo.sli.target
         matchers = {"model": slo.model, "metric": metric}
         if slo.version:
             matchers["version"] = slo.version
         lower = metric in LOWER_IS_BETTER
-        found: dict[float, tuple[int, int]] = {}
+        found: _ByMinute = {}
         points = self._series.query_points(
             PERFORMANCE_SERIES, matchers=matchers, start=start, end=end
         )
@@ -280,9 +286,31 @@ class SloService:
             if p.ts >= end or target is None or math.isnan(p.value):
                 continue
             good = p.value <= target if lower else p.value >= target
-            g, t = found.get(_minute(p.ts), (0, 0))
-            found[_minute(p.ts)] = (g + int(good), t + 1)
+            per = found.setdefault(_minute(p.ts), {})
+            version = p.labels.get("version", "")
+            g, t = per.get(version, (0, 0))
+            per[version] = (g + int(good), t + 1)
         return found
+
+
+def _counts(by_minute: _ByMinute, first: float, stop: float, version: str | None) -> MinuteCounts:
+    """The minutes in [first, stop) as arrays, of every version or of ``version``."""
+    size = max(0, round((stop - first) / MINUTE))
+    good = np.zeros(size, dtype=np.int64)
+    total = np.zeros(size, dtype=np.int64)
+    rows = [
+        (minute, g, t)
+        for minute, per in by_minute.items()
+        for v, (g, t) in per.items()
+        if version is None or v == version
+    ]
+    if rows:
+        values = np.array(rows, dtype=np.float64)
+        at = np.rint((values[:, 0] - first) / MINUTE).astype(np.int64)
+        inside = (at >= 0) & (at < size)
+        np.add.at(good, at[inside], values[inside, 1].astype(np.int64))
+        np.add.at(total, at[inside], values[inside, 2].astype(np.int64))
+    return MinuteCounts.from_arrays(first, good=good, total=total)
 
 
 def _fp(cached: _Cached | None) -> tuple[int, int] | None:
@@ -317,4 +345,14 @@ def _points(state: SloState, now: float) -> Sequence[MetricPoint]:
     for alert, config in zip(status.alerts, state.slo.burn_alerts, strict=True):
         alert_labels = labels | {"long": config.long, "short": config.short}
         points.append(MetricPoint(now, ALERT_SERIES, alert_labels, alert.rate))
+    # Each version's SLI, budget and burn rates (its alerts are the SLO's: one page for
+    # a bad version, not two).
+    for version, own in state.by_version.items():
+        tagged = labels | {"version": version}
+        points.append(MetricPoint(now, BUDGET_SERIES, tagged, own.budget_remaining))
+        if not math.isnan(own.sli):
+            points.append(MetricPoint(now, SLI_SERIES, tagged, own.sli))
+        for seconds, rate in own.burn_rates.items():
+            window = state.windows.get(seconds, _window_text(seconds))
+            points.append(MetricPoint(now, BURN_SERIES, tagged | {"window": window}, rate))
     return points

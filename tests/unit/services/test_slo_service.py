@@ -50,8 +50,13 @@ def _minute(
 
 
 def _values(series: InMemorySeriesStore, name: str, **match: str) -> dict[str, float]:
+    """The newest value by window (or alert), of every version unless ``version`` is given."""
     points = series.query_points(name, matchers=match, start=0.0, end=4e9)
-    return {p.labels.get("window", p.labels.get("long", "")): p.value for p in points}
+    return {
+        p.labels.get("window", p.labels.get("long", "")): p.value
+        for p in points
+        if "version" in match or "version" not in p.labels
+    }
 
 
 def test_slo_service_counts_availability_from_the_minute_profiles_exactly() -> None:
@@ -277,3 +282,31 @@ def test_slo_service_windows_hold_whole_minutes_when_a_tick_falls_mid_minute() -
     (state,) = SloService(series, _Clock(T0 + 630), lambda: config).states()
     assert state.status.burn_rates[300.0] == pytest.approx((35 / 50) / 0.1)
     assert (state.status.good, state.status.total) == (55, 100)
+
+
+def test_slo_service_writes_each_versions_budget_beside_the_slos() -> None:
+    series = InMemorySeriesStore()
+    for version, failed in (("v1", 0), ("v2", 4)):
+        series.append_profiles([
+            msgspec.structs.replace(_minute(T0 + 60 * i, rows=100, failed=failed), version=version)
+            for i in range(60)
+        ])  # fmt: skip
+    config = _config(objective=0.99, sli={"kind": "availability"})
+    service = SloService(series, _Clock(T0 + 3600), lambda: config)
+    service.tick()
+    (state,) = service.states()
+    assert sorted(state.by_version) == ["v1", "v2"]
+    v1, v2 = state.by_version["v1"], state.by_version["v2"]
+    assert (v1.good, v1.total, v2.good, v2.total) == (6000, 6000, 5760, 6000)
+    assert (state.status.good, state.status.total) == (11760, 12000)
+    budget = "mlpulse_slo_error_budget_remaining"
+    assert _values(series, budget) == {"": pytest.approx(1 - 0.02 / 0.01)}
+    assert _values(series, budget, version="v1") == {"": 1.0}
+    assert _values(series, budget, version="v2") == {"": pytest.approx(1 - 0.04 / 0.01)}
+    assert _values(series, "mlpulse_slo_burn_rate", version="v2")["1h"] == pytest.approx(4.0)
+    # The alerts stay the SLO's: no version label on their series.
+    alerts = series.query_points("mlpulse_slo_alert_burn_rate", matchers={}, start=0, end=4e9)
+    assert alerts and all("version" not in p.labels for p in alerts)
+    # An SLO of one version has no breakdown.
+    one = _config(objective=0.99, version="v2", sli={"kind": "availability"})
+    assert SloService(series, _Clock(T0 + 3600), lambda: one).states()[0].by_version == {}

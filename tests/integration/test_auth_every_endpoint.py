@@ -83,6 +83,7 @@ ENDPOINTS = (
         "GET", "/v1/metrics/query", "/v1/metrics/query?name=mlpulse_error_rate", Scope.READ, 200
     ),
     Endpoint("POST", "/v1/evaluator/tick", "/v1/evaluator/tick", Scope.ADMIN, 200),
+    Endpoint("GET", "/v1/slos", "/v1/slos", Scope.READ, 200),
     Endpoint("GET", "/v1/config", "/v1/config", Scope.READ, 200),
     Endpoint("GET", "/v1/config/known", "/v1/config/known", Scope.READ, 200),
     Endpoint("PUT", "/v1/config", "/v1/config", Scope.ADMIN, 200, {"version": 1}),

@@ -35,6 +35,7 @@ from mlpulse.domain.monitoring import (
     default_direction,
 )
 from mlpulse.domain.paging_rules import PAGE_SUFFIX, paging_rules
+from mlpulse.domain.slo_rules import BURN_SUFFIX, slo_rules
 from mlpulse.errors import ConfigProblem
 
 __all__ = ["SettingsCheck", "decode_config"]
@@ -87,6 +88,14 @@ def decode_config(
                 f"rules.{name}",
                 f"is the name of the rule monitors.{monitor}.page writes; rename this rule",
             ))  # fmt: skip
+    for name, rule in slo_rules(config.slos).items():
+        if config.rules.get(name, rule) != rule or name in derived:
+            slo = name.split(BURN_SUFFIX, 1)[0]
+            problems.append(ConfigProblem(
+                f"rules.{name}",
+                f"is the name of a rule slos.{slo}.alerts writes; rename this rule",
+            ))  # fmt: skip
+        derived[name] = rule
     return msgspec.structs.replace(config, rules={**config.rules, **derived}), problems
 
 

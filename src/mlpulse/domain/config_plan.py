@@ -3,10 +3,10 @@
 Fields are compared flattened to dotted names (``reference.file``,
 ``columns_config.amount.method``, ``actions[0].kind``), defaults included, so writing a
 default out changes nothing. A rule that a monitor with ``page: true`` writes is shown
-``(derived from monitors.<name>.page)``. Changes come models first, then monitors, rules, receivers,
-users and runbooks, each by name, then one ``alerting`` line for each of the route,
-inhibit rules, schedules and escalation policies that changed, so the same two configs
-always give the same plan.
+``(derived from monitors.<name>.page)`` (or ``slos.<name>.alerts``). Changes come models
+first, then monitors, SLOs, rules, receivers, users and runbooks, each by name, then one
+``alerting`` line for each of the route, inhibit rules, schedules and escalation policies
+that changed, so the same two configs always give the same plan.
 
 >>> from mlpulse.domain.monitoring import Config, MonitorConfig
 >>> old = Config(version=1, monitors={"x": MonitorConfig(model="m", check="errors"),
@@ -30,11 +30,14 @@ import msgspec
 
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.paging_rules import PAGE_SUFFIX, paging_rules
+from mlpulse.domain.slo_rules import BURN_SUFFIX, slo_rules
 
 __all__ = ["Change", "Plan", "plan"]
 
 Action: TypeAlias = Literal["create", "update", "delete"]
-Kind: TypeAlias = Literal["model", "monitor", "rule", "receiver", "user", "runbook", "alerting"]
+Kind: TypeAlias = Literal[
+    "model", "monitor", "slo", "rule", "receiver", "user", "runbook", "alerting"
+]
 _SIGN: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
 
 
@@ -94,6 +97,7 @@ def plan(applied: Config, desired: Config) -> Plan:
     changes = [
         *_diff("model", applied.models, desired.models),
         *_diff("monitor", applied.monitors, desired.monitors),
+        *_diff("slo", applied.slos, desired.slos),
         *_derived(_diff("rule", applied.rules, desired.rules), applied, desired),
         *_diff("receiver", applied.receivers, desired.receivers),
         *_diff("user", applied.users, desired.users),
@@ -114,14 +118,17 @@ def plan(applied: Config, desired: Config) -> Plan:
 def _derived(changes: list[Change], applied: Config, desired: Config) -> list[Change]:
     """The rule changes, each written by a paging monitor marked as derived from it."""
     derived = {*paging_rules(applied.monitors), *paging_rules(desired.monitors)}
-    return [
-        msgspec.structs.replace(
-            change, derived_from=f"monitors.{change.name.removesuffix(PAGE_SUFFIX)}.page"
-        )
-        if change.name in derived
-        else change
-        for change in changes
-    ]
+    burns = {*slo_rules(applied.slos), *slo_rules(desired.slos)}
+    marked = []
+    for change in changes:
+        if change.name in derived:
+            source = f"monitors.{change.name.removesuffix(PAGE_SUFFIX)}.page"
+            change = msgspec.structs.replace(change, derived_from=source)
+        elif change.name in burns:
+            source = f"slos.{change.name.split(BURN_SUFFIX, 1)[0]}.alerts"
+            change = msgspec.structs.replace(change, derived_from=source)
+        marked.append(change)
+    return marked
 
 
 def _diff(kind: Kind, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:

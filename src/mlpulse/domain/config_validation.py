@@ -35,6 +35,7 @@ from mlpulse.domain.monitoring import (
 )
 from mlpulse.domain.paging_rules import paging_problems
 from mlpulse.domain.rules_validation import alerting_problems
+from mlpulse.domain.slos import slo_problems
 from mlpulse.domain.window import parse_duration
 from mlpulse.errors import ConfigProblem, InvalidInputError
 
@@ -71,6 +72,7 @@ def validate(config: Config) -> list[ConfigProblem]:
     for name, monitor in config.monitors.items():
         problems += _monitor(f"monitors.{name}", monitor, config.models.get(monitor.model))
     problems += alerting_problems(config)
+    problems += slo_problems(config.slos, performance_metrics=METRICS["performance"])
     return problems
 
 

@@ -27,6 +27,7 @@ from mlpulse.domain.monitoring import Config
 from mlpulse.domain.paging_rules import paging_rules
 from mlpulse.domain.rules import RouteConfig, RuleConfig
 from mlpulse.domain.series_catalogue import SERIES, SIDE_BY_SIDE_LABELS, SeriesLabels
+from mlpulse.domain.slo_rules import slo_rules
 from mlpulse.errors import ConfigProblem
 
 __all__ = ["Seen", "config_warnings"]
@@ -64,7 +65,10 @@ did you mean 'mlpulse_drift_share'?"]
             found += names.column(f"{path}.columns[{i}]", column, monitor.model, columns)
         for column in monitor.columns_config:
             found += names.column(f"{path}.columns_config.{column}", column, monitor.model, columns)
-    derived = paging_rules(config.monitors)  # their names are the monitor's, warned above
+    for name, slo in config.slos.items():
+        found += names.model(f"slos.{name}.model", slo.model)
+    # Derived rules name the monitor's or the SLO's series and model, warned above.
+    derived = paging_rules(config.monitors) | slo_rules(config.slos)
     for name, rule in config.rules.items():
         if derived.get(name) != rule:
             found += _rule(f"rules.{name}", rule, names)

@@ -50,6 +50,7 @@ from mlpulse.domain.rules import (
     RuleConfig,
     UserConfig,
 )
+from mlpulse.domain.slos import SloConfig
 
 Task: TypeAlias = Literal[
     "binary_classification", "multiclass_classification", "regression", "ranking"
@@ -241,6 +242,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     users: dict[Name, UserConfig] = msgspec.field(default_factory=dict)
     # Incident response (mlpulse.domain.incidents): automated actions for matching alerts.
     runbooks: dict[Name, RunbookConfig] = msgspec.field(default_factory=dict)
+    # Service level objectives (mlpulse.domain.slos): error budgets and burn-rate alerts.
+    slos: dict[Name, SloConfig] = msgspec.field(default_factory=dict)
 
 
 # The optional monitor fields each check reads; setting another is a problem.

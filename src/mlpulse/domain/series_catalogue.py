@@ -3,7 +3,8 @@
 The single list of series names and label keys that checks of ``mlpulse.yaml`` read (a
 rule over ``mlpulse_drift_shar`` or a ``match`` on ``percentile: "0.99"`` can never fire).
 The evaluator's checks (:mod:`mlpulse.services.monitor_checks`) and the streaming
-detectors (:mod:`mlpulse.services.stream_detection`) write them; a test compares this
+detectors (:mod:`mlpulse.services.stream_detection`) and the SLO service
+(:mod:`mlpulse.services.slos`) write them; a test compares this
 list with the names those modules emit, so the two cannot drift apart silently.
 
 Each evaluator series carries ``model``, ``version`` and ``monitor``; a monitor with
@@ -110,6 +111,20 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
         ("model", "version", "signal", "baseline"),
         MappingProxyType({"signal": ("errors", "latency", "score")}),
         per_monitor=False),
+    # Written by the SLO service (mlpulse.services.slos) for each SLO of mlpulse.yaml.
+    # Without ``version``: the SLO's; with it, one version's (an SLO of every version).
+    "mlpulse_slo_sli": SeriesLabels(
+        "an SLO's share of good events over its period so far", ("model", "slo", "version"),
+        per_monitor=False),
+    "mlpulse_slo_error_budget_remaining": SeriesLabels(
+        "share of an SLO's error budget left in its period (below 0 when overspent)",
+        ("model", "slo", "version"), per_monitor=False),
+    "mlpulse_slo_burn_rate": SeriesLabels(
+        "an SLO's burn rate over the last window (1 spends the budget in one period)",
+        ("model", "slo", "version", "window"), per_monitor=False),
+    "mlpulse_slo_alert_burn_rate": SeriesLabels(
+        "the smaller burn rate of a burn-rate alert's two windows (what its rule compares)",
+        ("model", "slo", "long", "short"), per_monitor=False),
 })  # fmt: skip
 
 # The series a monitor's thresholds grade, by check (quality writes four, graded by

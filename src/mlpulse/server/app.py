@@ -33,6 +33,7 @@ from mlpulse.server import (
     registry_routes,
     rollout_routes,
     series_routes,
+    slo_routes,
     system_routes,
 )
 from mlpulse.server.errors import ErrorBody, install_error_handlers
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(key_routes.router)
     app.include_router(reference_routes.router)
     app.include_router(series_routes.router)
+    app.include_router(slo_routes.router)
     app.include_router(config_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(incident_routes.router)
@@ -121,6 +123,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             reference_routes.PinnedWindow,
             series_routes.QueryResult,
             series_routes.TickResult,
+            slo_routes.SloList,
             config_routes.AppliedConfig,
             alert_routes.AlertList,
             incident_routes.IncidentView,

@@ -38,6 +38,7 @@ from mlpulse.services.outbox_worker import OutboxWorker
 from mlpulse.services.registry import Registry
 from mlpulse.services.rollouts import Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
+from mlpulse.services.slos import SloService
 from mlpulse.services.stream_detection import StreamDetectors
 from mlpulse.services.windows import (
     AggregatorThread,
@@ -126,6 +127,7 @@ def wire(
     evaluator = Evaluator(
         series=series, labels=backend.labels, metadata=metadata, clock=clock, config=config
     )
+    slos = state.slos = SloService(series, clock, config)
     registry = state.registry = Registry(backend.registry, clock)
     experiments = state.experiments = Experiments(
         backend.experiments, backend.experiment_outcomes, clock
@@ -200,6 +202,7 @@ def wire(
         retention_s=settings.retention_days * 86400.0,
         is_leader=lambda: leadership.is_leader,
         jobs=[  # each isolated: one that fails never stops the others
+            ("slos", slos.tick),  # SLI, budget and burn-rate series, before the alerts
             ("alerts", alert_loop.wake),
             ("experiments", experiments.check_running),  # early stopping for harm
             ("rollouts", rollouts.tick),  # hold, advance, promote or roll back

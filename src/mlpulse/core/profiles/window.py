@@ -37,6 +37,18 @@ class _WindowEnvelope(msgspec.Struct, array_like=True, frozen=True):
     latency: bytes
 
 
+def _envelope(data: bytes, where: str) -> _WindowEnvelope:
+    try:
+        envelope = msgspec.msgpack.decode(data, type=_WindowEnvelope)
+    except msgspec.DecodeError as exc:
+        raise parameter_error(
+            "data", where, "bytes from WindowProfile.to_bytes", data[:16]
+        ) from exc
+    if envelope.version != _FORMAT_VERSION:
+        raise parameter_error("data", where, f"format version {_FORMAT_VERSION}", envelope.version)
+    return envelope
+
+
 class WindowProfile:
     """Features, outputs, latency, requests and errors of a set of predictions.
 
@@ -235,19 +247,7 @@ class WindowProfile:
         ParameterError
             If ``data`` is not a window profile of a format version we read.
         """
-        try:
-            envelope = msgspec.msgpack.decode(data, type=_WindowEnvelope)
-        except msgspec.DecodeError as exc:
-            raise parameter_error(
-                "data", "WindowProfile.from_bytes", "bytes from WindowProfile.to_bytes", data[:16]
-            ) from exc
-        if envelope.version != _FORMAT_VERSION:
-            raise parameter_error(
-                "data",
-                "WindowProfile.from_bytes",
-                f"format version {_FORMAT_VERSION}",
-                envelope.version,
-            )
+        envelope = _envelope(data, "WindowProfile.from_bytes")
         return cls(
             features=Profile.from_bytes(envelope.features),
             outputs=Profile.from_bytes(envelope.outputs),
@@ -255,6 +255,20 @@ class WindowProfile:
             requests=envelope.requests,
             errors=envelope.errors,
         )
+
+    @staticmethod
+    def traffic_from_bytes(data: bytes) -> tuple[int, int, NumericProfile]:
+        """(requests, errors, latency) of a profile written by :meth:`to_bytes`, without
+        reading its columns (what an SLO counts: much cheaper than :meth:`from_bytes`).
+
+        >>> p = WindowProfile.from_columns({"x": [1.0, 2.0]}, {"x": "numeric"},
+        ...                                latency_ms=[3.0, 5.0], errors=[False, True])
+        >>> requests, errors, latency = WindowProfile.traffic_from_bytes(p.to_bytes())
+        >>> requests, errors, latency.count
+        (2, 1, 2)
+        """
+        envelope = _envelope(data, "WindowProfile.traffic_from_bytes")
+        return envelope.requests, envelope.errors, NumericProfile.from_bytes(envelope.latency)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WindowProfile):

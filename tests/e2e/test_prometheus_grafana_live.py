@@ -12,8 +12,6 @@ throughout on the wall clock.
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -32,6 +30,7 @@ from mlpulse.adapters.export.prometheus_rules import prometheus_rules
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.testing.process import free_port
 from tests.e2e.simulated_collector import SimulatedCollector
+from tests.prometheus_tools import prometheus_tool
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +60,7 @@ CONFIG: dict[str, Any] = {
 
 
 def _which(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("MLPULSE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail(f"{name} is not installed, and MLPULSE_REQUIRE_PROMTOOL=1 requires it")
-        pytest.skip(f"{name} is not installed (set MLPULSE_REQUIRE_PROMTOOL=1 to fail instead)")
-    return path
+    return prometheus_tool(name)
 
 
 def _reference(rng: np.random.Generator, n: int = 5_000) -> bytes:

@@ -4,8 +4,6 @@ on each wrapped in a recording rule), and ``mlpulse export grafana`` writes the 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,18 +13,14 @@ from typer.testing import CliRunner
 from mlpulse.adapters.export.grafana_dashboards import grafana_dashboards, queries_as_rules
 from mlpulse.cli.main import app
 from mlpulse.domain.monitoring import Config, ModelConfig
+from tests.prometheus_tools import prometheus_tool
 
 CONFIG = Config(version=1, models={"fraud": ModelConfig(), "recs": ModelConfig()})
 
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("MLPULSE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("promtool is not installed, and MLPULSE_REQUIRE_PROMTOOL=1 requires it")
-        pytest.skip("promtool is not installed (set MLPULSE_REQUIRE_PROMTOOL=1 to fail instead)")
-    return path
+    return prometheus_tool("promtool")
 
 
 def _check(promtool: str, text: str, folder: Path) -> subprocess.CompletedProcess[str]:

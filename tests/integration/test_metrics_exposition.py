@@ -8,8 +8,6 @@ that does not parse), so every counter has one right value.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mlpulse.domain.auth import Scope
 from mlpulse.testing.process import CollectorProcess, create_key
+from tests.prometheus_tools import prometheus_tool
 
 MODEL = "fraud"
 # Latencies in milliseconds; several fall exactly on a bucket bound (1 ms, 5 ms, 250 ms, 10 s),
@@ -123,12 +122,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("MLPULSE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("promtool is not installed, and MLPULSE_REQUIRE_PROMTOOL=1 requires it")
-        pytest.skip("promtool is not installed (set MLPULSE_REQUIRE_PROMTOOL=1 to fail instead)")
-    return path
+    return prometheus_tool("promtool")
 
 
 def test_metrics_output_passes_promtool_check(scraped: Scraped) -> None:

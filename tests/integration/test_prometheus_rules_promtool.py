@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from mlpulse.adapters.config.yaml_file import load_config
 from mlpulse.adapters.export.prometheus_rules import prometheus_rules
 from mlpulse.adapters.export.promtool_tests import promtool_tests
 from mlpulse.cli.main import app
+from tests.prometheus_tools import prometheus_tool
 
 DOCS_EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "mlpulse.yaml"
 
@@ -75,12 +74,7 @@ rules:
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("MLPULSE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("promtool is not installed, and MLPULSE_REQUIRE_PROMTOOL=1 requires it")
-        pytest.skip("promtool is not installed (set MLPULSE_REQUIRE_PROMTOOL=1 to fail instead)")
-    return path
+    return prometheus_tool("promtool")
 
 
 def _run(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
 import numpy as np
-import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -17,6 +14,7 @@ from mlpulse.domain.storage import AcceptedBatch
 from mlpulse.server.check_metrics import CheckPoints
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.services.monitor_checks import SERIES_HELP
+from tests.prometheus_tools import prometheus_tool
 from tests.unit.services.test_evaluator import HOUR, T0, World
 
 
@@ -81,11 +79,7 @@ def test_check_points_give_each_series_its_own_help() -> None:
 
 
 def test_populated_metrics_pass_promtool_check() -> None:
-    path = shutil.which("promtool")
-    if path is None:
-        if os.environ.get("MLPULSE_REQUIRE_PROMTOOL") == "1":
-            pytest.fail("promtool is not installed, and MLPULSE_REQUIRE_PROMTOOL=1 requires it")
-        pytest.skip("promtool is not installed (set MLPULSE_REQUIRE_PROMTOOL=1 to fail instead)")
+    path = prometheus_tool("promtool")
     text = _populated()
     checked = subprocess.run(
         [path, "check", "metrics"], input=text.encode(), capture_output=True, timeout=30

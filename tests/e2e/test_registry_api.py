@@ -182,3 +182,34 @@ def test_cli_promotes_and_rolls_back_and_the_history_shows_both(
         headers=collector.headers(collector.read_key),
     )  # fmt: skip
     assert too_many.status_code == 422 and too_many.json()["error"]["field"] == "query.limit"
+
+
+def test_registry_takes_a_model_name_with_a_slash_as_ingest_does(
+    shared_collector: RunningCollector,
+) -> None:
+    collector, model = shared_collector, "team-a/fraud"
+    for version in ("v1", "v2"):
+        registered = _mlpulse(collector, "registry", "register", model, version,
+                              "--artifact-uri", f"s3://m/{version}")  # fmt: skip
+        assert registered.returncode == 0, registered.stderr
+    promoted = _mlpulse(collector, "registry", "promote", model, "v2")
+    assert promoted.returncode == 0, promoted.stderr
+    rolled = _mlpulse(collector, "rollback", model, "--reason", "test")
+    assert rolled.returncode == 0, rolled.stderr
+    read = collector.headers(collector.read_key)
+    found = httpx.get(f"{collector.url}/v1/registry/{model}", headers=read)
+    assert found.status_code == 200, found.text
+    assert {v["version"]: v["stage"] for v in found.json()["versions"]} == {
+        "v1": "champion", "v2": "archived",
+    }  # fmt: skip
+    # The SDK's router asks with the name quoted whole (team-a%2Ffraud).
+    ingest = collector.headers(collector.ingest_key)
+    table = httpx.get(f"{collector.url}/v1/routing/team-a%2Ffraud", headers=ingest)
+    assert table.status_code == 200, table.text
+    assert table.json()["fallback"] == "v1"
+    slashed = httpx.post(
+        f"{collector.url}/v1/registry/{model}/versions",
+        json={"version": "v3/beta", "artifact_uri": "s3://m/v3"},
+        headers=collector.headers(collector.admin_key),
+    )
+    assert slashed.status_code == 422 and "version" in slashed.text

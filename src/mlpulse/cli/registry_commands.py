@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from rich.console import Console
@@ -75,7 +76,7 @@ def register(
         "metadata": _pairs(meta or [], "--meta"),
     }
     with client(url, api_key) as http:
-        added = call(http, "POST", f"/v1/registry/{model}/versions", json=body)
+        added = call(http, "POST", f"/v1/registry/{quote(model)}/versions", json=body)
     err.print(f"registered {model} {added['version']} as {added['stage']} ({added['weight']}%)")
 
 
@@ -83,7 +84,7 @@ def register(
 def show(model: str, url: Url = None, api_key: ApiKey = None) -> None:
     """A model's versions, stages and weights."""
     with client(url, api_key) as http:
-        found = call(http, "GET", f"/v1/registry/{model}")
+        found = call(http, "GET", f"/v1/registry/{quote(model)}")
     table = Table("version", "stage", "weight", "artifact", "created (UTC)", "metadata")
     for v in found["versions"]:
         meta = ",".join(f"{k}={value}" for k, value in sorted(v["metadata"].items()))
@@ -106,7 +107,7 @@ def route(
     """Set stages and weights of the listed versions (champion + challengers sum to 100)."""
     body = {"versions": _entries(entries), "reason": reason}
     with client(url, api_key) as http:
-        _print_table(call(http, "PUT", f"/v1/registry/{model}/routing", json=body))
+        _print_table(call(http, "PUT", f"/v1/registry/{quote(model)}/routing", json=body))
 
 
 @registry_app.command("promote")
@@ -115,7 +116,7 @@ def promote(
 ) -> None:
     """Make VERSION champion at 100%; the old champion stays as a challenger at 0%."""
     with client(url, api_key) as http:
-        table = call(http, "POST", f"/v1/registry/{model}/promote",
+        table = call(http, "POST", f"/v1/registry/{quote(model)}/promote",
                      json={"version": version, "reason": reason})  # fmt: skip
     _print_table(table)
 
@@ -184,6 +185,6 @@ def rollback_command(
     if to is not None:
         body["version"] = to
     with client(url, api_key) as http:
-        table = call(http, "POST", f"/v1/registry/{model}/rollback", json=body)
+        table = call(http, "POST", f"/v1/registry/{quote(model)}/rollback", json=body)
     err.print(f"rolled back {model} to {table['fallback']}")
     _print_table(table)

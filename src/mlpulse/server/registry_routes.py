@@ -167,7 +167,7 @@ async def _wait(request: Request, table: RoutingTable, wait: float) -> RoutingTa
 
 
 @router.post(
-    "/v1/registry/{model}/versions",
+    "/v1/registry/{model:path}/versions",
     summary="Register a version (shadow at weight 0; a model's first is champion at 100)",
     status_code=201,
     openapi_extra={**body_schema(VersionRequest, msgpack=False), **response_schema(ModelVersion)},
@@ -184,7 +184,7 @@ async def register_version(request: Request, model: str, key: AdminKey) -> Respo
 
 
 @router.get(
-    "/v1/registry/{model}",
+    "/v1/registry/{model:path}",
     summary="A model's versions and routing table",
     openapi_extra=response_schema(RegistryView),
     dependencies=[Depends(require(Scope.READ))],
@@ -197,7 +197,7 @@ async def show_model(request: Request, model: str) -> Response:
 
 
 @router.put(
-    "/v1/registry/{model}/routing",
+    "/v1/registry/{model:path}/routing",
     summary="Set stages and traffic weights (champion + challengers sum to 100)",
     openapi_extra={**body_schema(RoutingRequest, msgpack=False), **response_schema(RoutingTable)},
 )
@@ -211,7 +211,7 @@ async def set_routing(request: Request, model: str, key: AdminKey) -> Response:
 
 
 @router.post(
-    "/v1/registry/{model}/promote",
+    "/v1/registry/{model:path}/promote",
     summary="Make a version champion at 100 (the old champion stays as challenger at 0)",
     openapi_extra={**body_schema(PromoteRequest, msgpack=False), **response_schema(RoutingTable)},
 )
@@ -225,7 +225,7 @@ async def promote(request: Request, model: str, key: AdminKey) -> Response:
 
 
 @router.post(
-    "/v1/registry/{model}/rollback",
+    "/v1/registry/{model:path}/rollback",
     summary="Restore the previous (or the given) champion; the failing one is archived",
     openapi_extra={**body_schema(RollbackRequest, msgpack=False), **response_schema(RoutingTable)},
 )
@@ -287,7 +287,7 @@ async def deployment_impact(
 
 
 @router.get(
-    "/v1/routing/{model}",
+    "/v1/routing/{model:path}",
     summary=(
         "The routing table the SDK router polls, with each version's health "
         "(ETag; long-poll with If-None-Match + wait)"

@@ -55,11 +55,17 @@ def _entry(version: ModelVersion) -> RoutingEntry:
     return RoutingEntry(version.version, version.stage, version.weight)
 
 
-def _check_name(value: str, field: str) -> None:
-    if not value or len(value) > 200 or "/" in value or any(c.isspace() for c in value):
+def _check_name(value: str, field: str, *, slash: bool = False) -> None:
+    """A model name may hold ``/`` (``team/fraud``, as ingest takes it); a version not."""
+    if (
+        not value
+        or len(value) > 200
+        or any(c.isspace() for c in value)
+        or (not slash and "/" in value)
+    ):
+        rule = "without spaces" if slash else "without '/' or spaces"
         raise InvalidInputError(
-            f"{field}: must be 1 to 200 characters without '/' or spaces; got {value!r}",
-            field=field,
+            f"{field}: must be 1 to 200 characters {rule}; got {value!r}", field=field
         )
 
 
@@ -139,7 +145,7 @@ class Registry:
         actor: str,
     ) -> ModelVersion:
         """Add a version: shadow at weight 0, or champion at 100 when it is the model's first."""
-        _check_name(model, "model")
+        _check_name(model, "model", slash=True)
         _check_name(version, "version")
         with self._write_lock:
             current = self._store.versions(model)

@@ -1,0 +1,230 @@
+"""OpenTelemetry spans to prediction events: which span attributes mean what.
+
+A span describes one inference when it names a model. The attribute names follow the
+OpenTelemetry semantic conventions where one exists (the GenAI conventions for the model
+name and token usage) and an ``mlpulse.*`` namespace where none does:
+
+======================================  ==========================================
+span (or resource) attribute            prediction field
+======================================  ==========================================
+``mlpulse.model``                       ``model`` (required, or the next one)
+``gen_ai.request.model``                ``model`` when ``mlpulse.model`` is absent
+``mlpulse.version``                     ``version`` (required, or the next ones)
+``gen_ai.response.model``               ``version`` when ``mlpulse.version`` is absent
+resource ``service.version``            ``version`` when neither is set
+``mlpulse.feature.<name>``              ``features[<name>]``
+``gen_ai.usage.input_tokens``,          ``features["gen_ai.usage.input_tokens"]``, ...
+``gen_ai.usage.output_tokens``
+``mlpulse.prediction``                  ``prediction``
+``mlpulse.score``                       ``score``
+``mlpulse.probability.<class>``         ``probabilities[<class>]``
+``mlpulse.request_id``                  ``request_id`` (default: trace id + span id)
+``mlpulse.segment.<key>``               ``segment[<key>]``
+``mlpulse.error``                       ``error`` (else the status message of an
+                                        ERROR status, or ``"error"``)
+span end - start                        ``latency_ms``
+span end time                           ``timestamp``
+trace id (hex)                          ``trace_id``
+======================================  ==========================================
+
+Span attributes win over resource attributes of the same name. A span without a model
+is not an inference: it is ignored (counted), not refused. A span whose attributes do
+not make a valid prediction is refused with the attribute named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, TypeAlias
+
+import msgspec
+
+from mlpulse.domain.events import FeatureValue, Name, Prediction, Probability
+from mlpulse.domain.ingest import Rejection
+
+AttributeValue: TypeAlias = (
+    "str | bool | int | float | bytes | list[AttributeValue] | dict[str, AttributeValue] | None"
+)
+
+MODEL: Final = "mlpulse.model"
+VERSION: Final = "mlpulse.version"
+FEATURE: Final = "mlpulse.feature."
+PREDICTION: Final = "mlpulse.prediction"
+SCORE: Final = "mlpulse.score"
+PROBABILITY: Final = "mlpulse.probability."
+REQUEST_ID: Final = "mlpulse.request_id"
+SEGMENT: Final = "mlpulse.segment."
+ERROR: Final = "mlpulse.error"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+SERVICE_VERSION: Final = "service.version"
+GEN_AI_FEATURES: Final = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """What the mapping needs of one OTLP span, whatever its wire format.
+
+    ``where`` names the span in the request (``resourceSpans[0].scopeSpans[0].spans[3]``)
+    so a refusal can point at it; ids are lowercase hex, times nanoseconds since the epoch.
+    """
+
+    where: str
+    trace_id: str
+    span_id: str
+    start_ns: int
+    end_ns: int
+    attributes: Mapping[str, AttributeValue]
+    resource: Mapping[str, AttributeValue]
+    status_error: bool = False
+    status_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRefusal:
+    """Why a span that names a model is not a valid prediction."""
+
+    field: str
+    reason: str
+
+
+def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
+    """The prediction ``span`` describes, a refusal naming the attribute, or None when the
+    span names no model (it is not an inference)."""
+    attrs = span.attributes
+    model = _first(span, MODEL, GEN_AI_REQUEST_MODEL)
+    if model is None:
+        return None
+    version = _first(span, VERSION, GEN_AI_RESPONSE_MODEL, SERVICE_VERSION)
+    if version is None:
+        return SpanRefusal(
+            f'{span.where}.attributes["{VERSION}"]',
+            f"missing: a span with a model needs {VERSION} (or {GEN_AI_RESPONSE_MODEL}, "
+            f"or {SERVICE_VERSION} on the resource)",
+        )
+    fields: dict[str, object] = {
+        "model": model[1],
+        "version": version[1],
+        "request_id": f"{span.trace_id}{span.span_id}",
+    }
+    # Which attribute each field came from, to name it when the prediction is refused.
+    sources: dict[str, str] = {"model": model[0], "version": version[0]}
+    features: dict[str, object] = {}
+    probabilities: dict[str, object] = {}
+    segment: dict[str, object] = {}
+    for name, value in (*span.resource.items(), *attrs.items()):
+        if name.startswith(FEATURE):
+            features[name[len(FEATURE) :]] = value
+            sources[f"features.{name[len(FEATURE) :]}"] = name
+        elif name in GEN_AI_FEATURES:
+            features[name] = value
+            sources[f"features.{name}"] = name
+        elif name.startswith(PROBABILITY):
+            probabilities[name[len(PROBABILITY) :]] = value
+            sources[f"probabilities.{name[len(PROBABILITY) :]}"] = name
+        elif name.startswith(SEGMENT):
+            # Segment values are names; numbers and flags become their text.
+            segment[name[len(SEGMENT) :]] = _text(value)
+            sources[f"segment.{name[len(SEGMENT) :]}"] = name
+        elif name in (PREDICTION, SCORE, REQUEST_ID, ERROR):
+            key = name.removeprefix("mlpulse.")
+            fields[key] = value
+            sources[key] = name
+    fields["features"] = features
+    if probabilities:
+        fields["probabilities"] = probabilities
+    if segment:
+        fields["segment"] = segment
+    error = fields.get("error")
+    if error is True:
+        fields["error"] = "error"
+    elif error is False or (error is None and not span.status_error):
+        fields.pop("error", None)
+    elif error is None:
+        fields["error"] = span.status_message or "error"
+    if span.end_ns >= span.start_ns > 0:
+        fields["latency_ms"] = (span.end_ns - span.start_ns) / 1e6
+    if span.end_ns > 0:
+        fields["timestamp"] = span.end_ns / 1e9
+    if span.trace_id:
+        fields["trace_id"] = span.trace_id
+    try:
+        return msgspec.convert(fields, Prediction, strict=True)
+    except msgspec.ValidationError as exc:
+        return _refusal(span, str(exc), fields, sources)
+
+
+def _first(span: Span, *names: str) -> tuple[str, object] | None:
+    for name in names:
+        for attrs in (span.attributes, span.resource):
+            value = attrs.get(name)
+            if value is not None and value != "":
+                return name, value
+    return None
+
+
+def _text(value: AttributeValue) -> object:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+_ENTRY_TYPES: Final[dict[str, object]] = {
+    "features": FeatureValue,
+    "probabilities": Probability,
+    "segment": Name,
+}
+
+
+def _refusal(
+    span: Span, message: str, fields: Mapping[str, object], sources: Mapping[str, str]
+) -> SpanRefusal:
+    """msgspec says ``Expected `float`, got `str` - at `$.score```: name the attribute."""
+    reason, _, at = message.partition(" - at `$")
+    path = at.rstrip("`").lstrip(".")
+    head = path.split("[", 1)[0]
+    if path.endswith("[...]") and head in _ENTRY_TYPES:  # which entry: msgspec does not say
+        entries = fields.get(head)
+        assert isinstance(entries, dict)
+        for key, value in entries.items():
+            try:
+                msgspec.convert(key, Name)
+                msgspec.convert(value, _ENTRY_TYPES[head], strict=True)
+            except msgspec.ValidationError as exc:
+                head, reason = f"{head}.{key}", str(exc).partition(" - at `$")[0]
+                break
+    source = sources.get(head, head or "attributes")
+    return SpanRefusal(f'{span.where}.attributes["{source}"]', reason)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceIntake:
+    """The predictions of a request's spans: ``predictions[i]`` came from span number
+    ``indexes[i]`` (counted over the whole request); the refused spans; how many spans
+    named no model and were ignored."""
+
+    predictions: list[Prediction]
+    indexes: list[int]
+    rejected: list[Rejection]
+    ignored: int
+
+
+def trace_intake(spans: Iterable[Span]) -> TraceIntake:
+    """Map every span (see :func:`span_prediction`)."""
+    predictions: list[Prediction] = []
+    indexes: list[int] = []
+    rejected: list[Rejection] = []
+    ignored = 0
+    for index, span in enumerate(spans):
+        mapped = span_prediction(span)
+        if mapped is None:
+            ignored += 1
+        elif isinstance(mapped, SpanRefusal):
+            rejected.append(Rejection(index, mapped.field, mapped.reason))
+        else:
+            predictions.append(mapped)
+            indexes.append(index)
+    return TraceIntake(predictions, indexes, rejected, ignored)

@@ -210,6 +210,28 @@ class TraceIntake:
     indexes: list[int]
     rejected: list[Rejection]
     ignored: int
+    places: dict[int, str]  # span number -> where it is, for the accepted predictions
+
+    def attribute_rejection(self, rejection: Rejection) -> Rejection:
+        """A rejection of the ingest screen (``events[3].features.x``) that names the span
+        and the attribute instead (``...spans[3].attributes["mlpulse.feature.x"]``)."""
+        where = self.places.get(rejection.index)
+        prefix = f"events[{rejection.index}]."
+        if where is None or not rejection.field.startswith(prefix):
+            return rejection
+        field = rejection.field[len(prefix) :]
+        head, _, rest = field.partition(".")
+        if head == "features" and rest in GEN_AI_FEATURES:
+            attribute = rest
+        elif head in _PREFIXES:
+            attribute = _PREFIXES[head] + (rest or "*")
+        else:
+            attribute = f"mlpulse.{field}"
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in attribute)
+        return Rejection(rejection.index, f'{where}.attributes["{shown}"]', rejection.reason)
+
+
+_PREFIXES: Final = {"features": FEATURE, "segment": SEGMENT, "probabilities": PROBABILITY}
 
 
 def trace_intake(spans: Iterable[Span]) -> TraceIntake:
@@ -218,6 +240,7 @@ def trace_intake(spans: Iterable[Span]) -> TraceIntake:
     indexes: list[int] = []
     rejected: list[Rejection] = []
     ignored = 0
+    places: dict[int, str] = {}
     for index, span in enumerate(spans):
         mapped = span_prediction(span)
         if mapped is None:
@@ -227,4 +250,5 @@ def trace_intake(spans: Iterable[Span]) -> TraceIntake:
         else:
             predictions.append(mapped)
             indexes.append(index)
-    return TraceIntake(predictions, indexes, rejected, ignored)
+            places[index] = span.where
+    return TraceIntake(predictions, indexes, rejected, ignored, places)

@@ -56,7 +56,10 @@ def _decode_and_submit(
     events: list[Event] = list(intake.predictions)
     batch_id = f"otlp-{hashlib.blake2b(plain, digest_size=16).hexdigest()}"
     decoded = DecodedBatch(batch_id, events, [], intake.rejected, intake.indexes, [])
-    decoded = screen(decoded, service.names, service.schemas)
+    screened = screen(decoded, service.names, service.schemas)
+    if screened is not decoded:  # name the span and attribute, not the event
+        rejected = [intake.attribute_rejection(r) for r in screened.rejected]
+        decoded = DecodedBatch(batch_id, screened.events, [], rejected, screened.event_indexes, [])
     if not decoded.events:  # nothing to store: no batch, only the answer
         return intake, decoded, None
     pending = service.submit(decoded.batch_id, decoded.events, [], decoded.rejected)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import duckdb
 import httpx
 import numpy as np
 import pytest
@@ -78,6 +79,7 @@ def test_otlp_spans_from_opentelemetry_sdk_match_the_sdk_path_for_the_same_traff
     )
     provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=256))
     tracer = provider.get_tracer("test")
+    ids: list[tuple[str, str]] = []  # (trace id, span id) of each prediction span, in hex
     for i in range(N):
         start = now_ns - 60_000_000_000 + i * 10_000_000
         end = start + round(float(traffic["latency_ms"][i]) * 1e6)
@@ -100,6 +102,8 @@ def test_otlp_spans_from_opentelemetry_sdk_match_the_sdk_path_for_the_same_traff
             span.set_status(Status(StatusCode.ERROR, "ValueError: bad input"))
         span.end(end_time=end)
         parent.end(end_time=end)
+        context = span.get_span_context()
+        ids.append((f"{context.trace_id:032x}", f"{context.span_id:016x}"))
     assert provider.force_flush(30_000)
     provider.shutdown()
 
@@ -133,6 +137,21 @@ def test_otlp_spans_from_opentelemetry_sdk_match_the_sdk_path_for_the_same_traff
             assert got[p] == pytest.approx(want[p], abs=1e-6)
     assert _schema(collector, "otel") == _schema(collector, "sdk")
     assert _otlp_spans(collector) == N  # the HTTP parents
+
+    collector.process.stop()  # the event store is the collector's while it runs
+    with duckdb.connect(str(collector.process.data_dir / "events.duckdb"), read_only=True) as con:
+        rows = {
+            model: con.execute(
+                "SELECT request_id, trace_id, version, score, latency_ms, error "
+                "FROM predictions WHERE model = ? ORDER BY ts",
+                [model],
+            ).fetchall()
+            for model in ("otel", "sdk")
+        }
+    assert sorted((r[0], r[1]) for r in rows["otel"]) == sorted((t + s, t) for t, s in ids)
+    assert [(r[2], r[3], r[5]) for r in rows["otel"]] == [(r[2], r[3], r[5]) for r in rows["sdk"]]
+    # Span durations are whole nanoseconds: the latency agrees to a nanosecond.
+    assert [r[4] for r in rows["otel"]] == pytest.approx([r[4] for r in rows["sdk"]], abs=1e-6)
 
 
 _START_NS = time.time_ns() // 10**9 * 10**9

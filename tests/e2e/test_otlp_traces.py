@@ -63,7 +63,8 @@ def _otlp_spans(collector: RunningCollector) -> float:
             ).text
         )
         for sample in family.samples
-        if sample.name == "mlpulse_otlp_spans_total" and sample.labels["outcome"] == "ignored"
+        if sample.name == "mlpulse_otlp_received_total"
+        and sample.labels == {"signal": "traces", "outcome": "ignored"}
     )
 
 

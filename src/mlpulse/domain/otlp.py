@@ -1,6 +1,8 @@
 """OpenTelemetry spans to prediction events: which span attributes mean what.
 
-A span describes one inference when it names a model. The attribute names follow the
+A span (or an OTLP log record, read as a span without a duration: ``start_ns`` 0, its
+time as ``end_ns``, severity ERROR or above as an error status) describes one inference
+when it names a model. The attribute names follow the
 OpenTelemetry semantic conventions where one exists (the GenAI conventions for the model
 name and token usage) and an ``mlpulse.*`` namespace where none does:
 
@@ -19,6 +21,7 @@ resource ``service.version``            ``version`` when neither is set
 ``mlpulse.score``                       ``score``
 ``mlpulse.probability.<class>``         ``probabilities[<class>]``
 ``mlpulse.request_id``                  ``request_id`` (default: trace id + span id)
+``mlpulse.latency_ms``                  ``latency_ms`` (default: the span's duration)
 ``mlpulse.segment.<key>``               ``segment[<key>]``
 ``mlpulse.error``                       ``error`` (else the status message of an
                                         ERROR status, or ``"error"``)
@@ -56,6 +59,7 @@ PROBABILITY: Final = "mlpulse.probability."
 REQUEST_ID: Final = "mlpulse.request_id"
 SEGMENT: Final = "mlpulse.segment."
 ERROR: Final = "mlpulse.error"
+LATENCY: Final = "mlpulse.latency_ms"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 SERVICE_VERSION: Final = "service.version"
@@ -79,6 +83,7 @@ class Span:
     resource: Mapping[str, AttributeValue]
     status_error: bool = False
     status_message: str = ""
+    request_id: str = ""  # the default request id when there is no trace id (log records)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +111,7 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
     fields: dict[str, object] = {
         "model": model[1],
         "version": version[1],
-        "request_id": f"{span.trace_id}{span.span_id}",
+        "request_id": f"{span.trace_id}{span.span_id}" if span.trace_id else span.request_id,
     }
     # Which attribute each field came from, to name it when the prediction is refused.
     sources: dict[str, str] = {"model": model[0], "version": version[0]}
@@ -127,7 +132,7 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
             # Segment values are names; numbers and flags become their text.
             segment[name[len(SEGMENT) :]] = _text(value)
             sources[f"segment.{name[len(SEGMENT) :]}"] = name
-        elif name in (PREDICTION, SCORE, REQUEST_ID, ERROR):
+        elif name in (PREDICTION, SCORE, REQUEST_ID, ERROR, LATENCY):
             key = name.removeprefix("mlpulse.")
             fields[key] = value
             sources[key] = name
@@ -143,7 +148,7 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
         fields.pop("error", None)
     elif error is None:
         fields["error"] = span.status_message or "error"
-    if span.end_ns >= span.start_ns > 0:
+    if span.end_ns >= span.start_ns > 0 and "latency_ms" not in fields:
         fields["latency_ms"] = (span.end_ns - span.start_ns) / 1e6
     if span.end_ns > 0:
         fields["timestamp"] = span.end_ns / 1e9

@@ -74,7 +74,7 @@ def _protobuf_spans(body: bytes) -> Iterator[Span]:
             f"body is not a valid ExportTraceServiceRequest (protobuf): {exc}", field="body"
         ) from exc
     for r, resource_spans in enumerate(request.resource_spans):
-        resource = _proto_attributes(resource_spans.resource.attributes)
+        resource = proto_attributes(resource_spans.resource.attributes)
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             for i, span in enumerate(scope_spans.spans):
                 yield Span(
@@ -83,25 +83,25 @@ def _protobuf_spans(body: bytes) -> Iterator[Span]:
                     span_id=span.span_id.hex(),
                     start_ns=span.start_time_unix_nano,
                     end_ns=span.end_time_unix_nano,
-                    attributes=_proto_attributes(span.attributes),
+                    attributes=proto_attributes(span.attributes),
                     resource=resource,
                     status_error=span.status.code == _STATUS_ERROR,
                     status_message=span.status.message,
                 )
 
 
-def _proto_attributes(pairs: Iterable[KeyValue]) -> dict[str, AttributeValue]:
-    return {pair.key: _proto_value(pair.value) for pair in pairs}
+def proto_attributes(pairs: Iterable[KeyValue]) -> dict[str, AttributeValue]:
+    return {pair.key: proto_value(pair.value) for pair in pairs}
 
 
-def _proto_value(value: AnyValue) -> AttributeValue:
+def proto_value(value: AnyValue) -> AttributeValue:
     kind = value.WhichOneof("value")
     if kind is None:
         return None
     if kind == "array_value":
-        return [_proto_value(v) for v in value.array_value.values]
+        return [proto_value(v) for v in value.array_value.values]
     if kind == "kvlist_value":
-        return _proto_attributes(value.kvlist_value.values)
+        return proto_attributes(value.kvlist_value.values)
     scalar: AttributeValue = getattr(value, kind)
     return scalar
 
@@ -111,27 +111,27 @@ def _proto_value(value: AnyValue) -> AttributeValue:
 Int64 = int | str  # OTLP/JSON writes 64-bit integers as decimal strings (numbers also accepted)
 
 
-class _AnyValue(msgspec.Struct, rename="camel"):
+class AnyValueJson(msgspec.Struct, rename="camel"):
     string_value: str | None = None
     bool_value: bool | None = None
     int_value: Int64 | None = None
     double_value: float | str | None = None  # "NaN", "Infinity" as strings
     bytes_value: str | None = None  # base64
-    array_value: _ArrayValue | None = None
-    kvlist_value: _KeyValueList | None = None
+    array_value: ArrayValueJson | None = None
+    kvlist_value: KeyValueListJson | None = None
 
 
-class _ArrayValue(msgspec.Struct):
-    values: list[_AnyValue] = msgspec.field(default_factory=list)
+class ArrayValueJson(msgspec.Struct):
+    values: list[AnyValueJson] = msgspec.field(default_factory=list)
 
 
-class _KeyValue(msgspec.Struct):
+class KeyValueJson(msgspec.Struct):
     key: str
-    value: _AnyValue | None = None
+    value: AnyValueJson | None = None
 
 
-class _KeyValueList(msgspec.Struct):
-    values: list[_KeyValue] = msgspec.field(default_factory=list)
+class KeyValueListJson(msgspec.Struct):
+    values: list[KeyValueJson] = msgspec.field(default_factory=list)
 
 
 class _Status(msgspec.Struct):
@@ -145,7 +145,7 @@ class _Span(msgspec.Struct, rename="camel"):
     name: str = ""
     start_time_unix_nano: Int64 = 0
     end_time_unix_nano: Int64 = 0
-    attributes: list[_KeyValue] = msgspec.field(default_factory=list)
+    attributes: list[KeyValueJson] = msgspec.field(default_factory=list)
     status: _Status | None = None
 
 
@@ -153,12 +153,12 @@ class _ScopeSpans(msgspec.Struct, rename="camel"):
     spans: list[_Span] = msgspec.field(default_factory=list)
 
 
-class _Resource(msgspec.Struct):
-    attributes: list[_KeyValue] = msgspec.field(default_factory=list)
+class ResourceJson(msgspec.Struct):
+    attributes: list[KeyValueJson] = msgspec.field(default_factory=list)
 
 
 class _ResourceSpans(msgspec.Struct, rename="camel"):
-    resource: _Resource | None = None
+    resource: ResourceJson | None = None
     scope_spans: list[_ScopeSpans] = msgspec.field(default_factory=list)
 
 
@@ -184,7 +184,7 @@ def _json_spans(body: bytes) -> Iterator[Span]:
     for r, resource_spans in enumerate(request.resource_spans):
         where = f"resourceSpans[{r}]"
         resource_attrs = resource_spans.resource.attributes if resource_spans.resource else []
-        resource = _json_attributes(resource_attrs, f"{where}.resource")
+        resource = json_attributes(resource_attrs, f"{where}.resource")
         for s, scope_spans in enumerate(resource_spans.scope_spans):
             for i, span in enumerate(scope_spans.spans):
                 at = f"{where}.scopeSpans[{s}].spans[{i}]"
@@ -193,22 +193,20 @@ def _json_spans(body: bytes) -> Iterator[Span]:
                     where=at,
                     trace_id=span.trace_id.lower(),
                     span_id=span.span_id.lower(),
-                    start_ns=_int64(span.start_time_unix_nano, f"{at}.startTimeUnixNano"),
-                    end_ns=_int64(span.end_time_unix_nano, f"{at}.endTimeUnixNano"),
-                    attributes=_json_attributes(span.attributes, at),
+                    start_ns=to_int64(span.start_time_unix_nano, f"{at}.startTimeUnixNano"),
+                    end_ns=to_int64(span.end_time_unix_nano, f"{at}.endTimeUnixNano"),
+                    attributes=json_attributes(span.attributes, at),
                     resource=resource,
                     status_error=status.code in (_STATUS_ERROR, "STATUS_CODE_ERROR"),
                     status_message=status.message,
                 )
 
 
-def _json_attributes(pairs: list[_KeyValue], where: str) -> dict[str, AttributeValue]:
-    return {
-        pair.key: _json_value(pair.value, f'{where}.attributes["{pair.key}"]') for pair in pairs
-    }
+def json_attributes(pairs: list[KeyValueJson], where: str) -> dict[str, AttributeValue]:
+    return {pair.key: json_value(pair.value, f'{where}.attributes["{pair.key}"]') for pair in pairs}
 
 
-def _json_value(value: _AnyValue | None, where: str) -> AttributeValue:
+def json_value(value: AnyValueJson | None, where: str) -> AttributeValue:
     if value is None:
         return None
     if value.string_value is not None:
@@ -216,7 +214,7 @@ def _json_value(value: _AnyValue | None, where: str) -> AttributeValue:
     if value.bool_value is not None:
         return value.bool_value
     if value.int_value is not None:
-        return _int64(value.int_value, f"{where}.intValue")
+        return to_int64(value.int_value, f"{where}.intValue")
     if value.double_value is not None:
         if isinstance(value.double_value, str):
             try:
@@ -230,13 +228,13 @@ def _json_value(value: _AnyValue | None, where: str) -> AttributeValue:
         except ValueError:
             raise _bad(f"{where}.bytesValue", value.bytes_value, "base64") from None
     if value.array_value is not None:
-        return [_json_value(v, f"{where}.arrayValue") for v in value.array_value.values]
+        return [json_value(v, f"{where}.arrayValue") for v in value.array_value.values]
     if value.kvlist_value is not None:
-        return _json_attributes(value.kvlist_value.values, f"{where}.kvlistValue")
+        return json_attributes(value.kvlist_value.values, f"{where}.kvlistValue")
     return None
 
 
-def _int64(value: int | str, where: str) -> int:
+def to_int64(value: int | str, where: str) -> int:
     if isinstance(value, int):
         return value
     try:

@@ -1,4 +1,5 @@
-"""``POST /v1/traces``: OTLP/HTTP spans that describe inferences become prediction events.
+"""``POST /v1/traces`` and ``POST /v1/logs``: OTLP/HTTP spans and log records that describe
+inferences become prediction events.
 
 The spans take the path of ``POST /v1/ingest`` after decoding: the same screen (printable
 names, model and feature limits) and the same ingest service, so a span is acknowledged
@@ -10,6 +11,8 @@ does not store them twice.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from prometheus_client import Counter
@@ -19,7 +22,7 @@ from starlette.responses import Response
 from mlpulse.domain.auth import Scope
 from mlpulse.domain.events import Event
 from mlpulse.domain.ingest import IngestResult, Rejection
-from mlpulse.domain.otlp import TraceIntake, trace_intake
+from mlpulse.domain.otlp import Span, TraceIntake, trace_intake
 from mlpulse.errors import MlpulseError
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import read_body
@@ -28,6 +31,7 @@ from mlpulse.server.ingest.decode import DecodedBatch, decompress
 from mlpulse.server.ingest.screen import screen
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.otlp.decode import decode_spans, encode_response, media_type
+from mlpulse.server.otlp.log_records import decode_log_records, encode_logs_response
 from mlpulse.services.ingest import IngestService, PendingBatch
 
 router = APIRouter()
@@ -35,26 +39,58 @@ router = APIRouter()
 MESSAGE_REJECTIONS = 5
 
 
+@dataclass(frozen=True, slots=True)
+class _Signal:
+    """What differs between ``/v1/traces`` and ``/v1/logs``."""
+
+    name: str  # the signal label of the counter
+    items: str  # what the request carries, in messages
+    decode: Callable[[bytes, str, str], list[Span]]  # (body, media type, batch id)
+    encode: Callable[[str, int, str], bytes]  # (media type, rejected, message)
+
+
+_TRACES = _Signal(
+    "traces",
+    "spans",
+    lambda body, media, _: decode_spans(body, media),
+    lambda media, rejected, message: encode_response(media, rejected=rejected, message=message),
+)
+_LOGS = _Signal(
+    "logs",
+    "log records",
+    lambda body, media, batch_id: decode_log_records(body, media, id_prefix=batch_id),
+    lambda media, rejected, message: encode_logs_response(
+        media, rejected=rejected, message=message
+    ),
+)
+
+
 def install(app: FastAPI) -> None:
-    """Add the OTLP routes and their span counter (on the app's own metrics registry)."""
+    """Add the OTLP routes and their counter (on the app's own metrics registry)."""
     metrics: CollectorMetrics = app.state.metrics
-    app.state.otlp_spans = Counter(
-        "mlpulse_otlp_spans",
-        "OTLP spans received, by outcome: accepted (a prediction), rejected (names a model "
-        "but is not a valid prediction), ignored (names no model).",
-        ["outcome"],
+    app.state.otlp_received = Counter(
+        "mlpulse_otlp_received",
+        "OTLP spans and log records received, by signal (traces, logs) and outcome: "
+        "accepted (a prediction), rejected (names a model but is not a valid prediction), "
+        "ignored (names no model).",
+        ["signal", "outcome"],
         registry=metrics.registry,
     )
     app.include_router(router)
 
 
 def _decode_and_submit(
-    service: IngestService, body: bytes, media: str, encoding: str | None, limit: int
+    signal: _Signal,
+    service: IngestService,
+    body: bytes,
+    media: str,
+    encoding: str | None,
+    limit: int,
 ) -> tuple[TraceIntake, DecodedBatch, PendingBatch | None]:
     plain = decompress(body, encoding, limit=limit)
-    intake = trace_intake(decode_spans(plain, media))
-    events: list[Event] = list(intake.predictions)
     batch_id = f"otlp-{hashlib.blake2b(plain, digest_size=16).hexdigest()}"
+    intake = trace_intake(signal.decode(plain, media, batch_id))
+    events: list[Event] = list(intake.predictions)
     decoded = DecodedBatch(batch_id, events, [], intake.rejected, intake.indexes, [])
     screened = screen(decoded, service.names, service.schemas)
     if screened is not decoded:  # name the span and attribute, not the event
@@ -66,30 +102,16 @@ def _decode_and_submit(
     return intake, decoded, pending
 
 
-def _message(rejected: list[Rejection], total: int) -> str:
+def _message(rejected: list[Rejection], total: int, items: str) -> str:
     parts = [f"{r.field}: {r.reason}" for r in rejected[:MESSAGE_REJECTIONS]]
     if total > len(parts):
-        parts.append(f"... and {total - len(parts)} more rejected spans")
+        parts.append(f"... and {total - len(parts)} more rejected {items}")
     return "; ".join(parts)
 
 
-@router.post(
-    "/v1/traces",
-    summary="OTLP/HTTP trace export: spans with inference attributes become predictions",
-    description=(
-        "Body: an OTLP `ExportTraceServiceRequest`, protobuf (`application/x-protobuf`) "
-        "or JSON (`application/json`), optionally gzip-compressed. Spans that name a model "
-        "(`mlpulse.model` or `gen_ai.request.model`) are stored as predictions, durable "
-        "when the response is sent; the others are ignored. The answer is an "
-        "`ExportTraceServiceResponse` in the request's encoding; its `partial_success` "
-        "counts the refused spans and names the attribute and the problem of the first "
-        "few. See docs/opentelemetry.md for the attribute names."
-    ),
-    dependencies=[Depends(require(Scope.INGEST))],
-)
-async def export_traces(request: Request) -> Response:
+async def _export(request: Request, signal: _Signal) -> Response:
     metrics: CollectorMetrics = request.app.state.metrics
-    spans: Counter = request.app.state.otlp_spans
+    received: Counter = request.app.state.otlp_received
     service: IngestService = request.app.state.ingest
     limit: int = request.app.state.settings.max_body_bytes
     try:
@@ -97,6 +119,7 @@ async def export_traces(request: Request) -> Response:
         body = await read_body(request, limit)
         intake, decoded, pending = await run_in_threadpool(
             _decode_and_submit,
+            signal,
             service,
             body,
             media,
@@ -114,9 +137,44 @@ async def export_traces(request: Request) -> Response:
     except MlpulseError as exc:
         metrics.request_done(status_of(exc)[0])
         raise
-    spans.labels("accepted").inc(accepted)
-    spans.labels("rejected").inc(total)
-    spans.labels("ignored").inc(intake.ignored)
+    received.labels(signal.name, "accepted").inc(accepted)
+    received.labels(signal.name, "rejected").inc(total)
+    received.labels(signal.name, "ignored").inc(intake.ignored)
     metrics.request_done(200)
-    content = encode_response(media, rejected=total, message=_message(rejected, total))
+    content = signal.encode(media, total, _message(rejected, total, signal.items))
     return Response(content, 200, media_type=media)
+
+
+_ANSWER = (
+    "Spans or log records that name a model (`mlpulse.model` or `gen_ai.request.model`) "
+    "are stored as predictions, durable when the response is sent; the others are ignored. "
+    "The answer is in the request's encoding; its `partial_success` counts the refused "
+    "items and names the attribute and the problem of the first few. See "
+    "docs/opentelemetry.md for the attribute names."
+)
+
+
+@router.post(
+    "/v1/traces",
+    summary="OTLP/HTTP trace export: spans with inference attributes become predictions",
+    description=(
+        "Body: an OTLP `ExportTraceServiceRequest`, protobuf (`application/x-protobuf`) "
+        "or JSON (`application/json`), optionally gzip-compressed. " + _ANSWER
+    ),
+    dependencies=[Depends(require(Scope.INGEST))],
+)
+async def export_traces(request: Request) -> Response:
+    return await _export(request, _TRACES)
+
+
+@router.post(
+    "/v1/logs",
+    summary="OTLP/HTTP log export: log records with inference attributes become predictions",
+    description=(
+        "Body: an OTLP `ExportLogsServiceRequest`, protobuf (`application/x-protobuf`) "
+        "or JSON (`application/json`), optionally gzip-compressed. " + _ANSWER
+    ),
+    dependencies=[Depends(require(Scope.INGEST))],
+)
+async def export_logs(request: Request) -> Response:
+    return await _export(request, _LOGS)

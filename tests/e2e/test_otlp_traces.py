@@ -143,14 +143,16 @@ def test_otlp_spans_from_opentelemetry_sdk_match_the_sdk_path_for_the_same_traff
     with duckdb.connect(str(collector.process.data_dir / "events.duckdb"), read_only=True) as con:
         rows = {
             model: con.execute(
-                "SELECT request_id, trace_id, version, score, latency_ms, error "
+                "SELECT request_id, trace_id, version, score, latency_ms, error, numbers, strings "
                 "FROM predictions WHERE model = ? ORDER BY ts",
                 [model],
             ).fetchall()
             for model in ("otel", "sdk")
         }
     assert sorted((r[0], r[1]) for r in rows["otel"]) == sorted((t + s, t) for t, s in ids)
-    assert [(r[2], r[3], r[5]) for r in rows["otel"]] == [(r[2], r[3], r[5]) for r in rows["sdk"]]
+    assert [(r[2], r[3], r[5], r[6], r[7]) for r in rows["otel"]] == [
+        (r[2], r[3], r[5], r[6], r[7]) for r in rows["sdk"]
+    ]
     # Span durations are whole nanoseconds: the latency agrees to a nanosecond.
     assert [r[4] for r in rows["otel"]] == pytest.approx([r[4] for r in rows["sdk"]], abs=1e-6)
 

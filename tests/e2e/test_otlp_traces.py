@@ -9,6 +9,7 @@ import duckdb
 import httpx
 import numpy as np
 import pytest
+from google.rpc.status_pb2 import Status as RpcStatus  # type: ignore[import-untyped]  # googleapis-common-protos ships no stubs
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -160,6 +161,25 @@ def test_otlp_spans_from_opentelemetry_sdk_match_the_sdk_path_for_the_same_traff
 _START_NS = time.time_ns() // 10**9 * 10**9
 
 
+def test_otlp_answers_an_unreadable_protobuf_body_with_a_protobuf_status(
+    shared_collector: RunningCollector,
+) -> None:
+    response = httpx.post(
+        f"{shared_collector.url}/v1/traces",
+        content=b"\xff\xff\xff",
+        headers={
+            **shared_collector.headers(shared_collector.ingest_key),
+            "Content-Type": "application/x-protobuf",
+        },
+    )
+
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/x-protobuf"
+    status = RpcStatus.FromString(response.content)
+    assert status.code == 3  # INVALID_ARGUMENT
+    assert status.message.startswith("body is not a valid ExportTraceServiceRequest (protobuf): ")
+
+
 def _json_span(attributes: list[dict[str, object]], *, span_id: str) -> dict[str, object]:
     return {
         "traceId": "5b8efff798038103d269b633813fc60c",
@@ -230,7 +250,6 @@ def test_otlp_json_export_is_stored_and_bad_spans_are_named_in_partial_success(
     ("content_type", "body", "status", "field"),
     [
         ("text/plain", b"x", 415, "Content-Type"),
-        ("application/x-protobuf", b"\xff\xff\xff", 400, "body"),
         (
             "application/json",
             b'{"resourceSpans": [{"scopeSpans": 3}]}',

@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 import httpx
+from google.rpc.status_pb2 import Status  # type: ignore[import-untyped]  # googleapis-common-protos ships no stubs
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -117,6 +118,9 @@ def test_otlp_refuses_a_body_over_the_limit_with_413(shared_collector: RunningCo
     response = _post(shared_collector, body)
 
     assert response.status_code == 413, response.text
+    status = Status.FromString(response.content)  # OTLP: a google.rpc.Status, in protobuf
+    limit = f"body of {len(body)} bytes is over the limit of 262144 bytes"
+    assert (status.code, status.message) == (8, limit)
     assert _count(shared_collector, "otlp-big") == 0
 
 
@@ -141,7 +145,9 @@ def test_otlp_refuses_deeply_nested_attributes_with_400(
     deep_json = _post(shared_collector, json, {"Content-Type": "application/json"})
 
     assert deep_protobuf.status_code == 400, deep_protobuf.text
-    assert "not a valid ExportTraceServiceRequest" in deep_protobuf.json()["error"]["message"]
+    assert (
+        "not a valid ExportTraceServiceRequest" in Status.FromString(deep_protobuf.content).message
+    )
     assert deep_json.status_code == 400, deep_json.text
     assert "deeper than the limit" in deep_json.json()["error"]["message"]
     assert _count(shared_collector, "otlp-deep") == 0

@@ -63,6 +63,25 @@ def encode_response(media: str, *, rejected: int, message: str) -> bytes:
     return msgspec.json.encode({"partialSuccess": partial})
 
 
+# gRPC status codes for the HTTP statuses an export can fail with (OTLP/HTTP answers a
+# protobuf request's failure with a google.rpc.Status in protobuf).
+_GRPC_CODES: Final = {400: 3, 413: 8, 429: 8, 503: 14}  # INVALID_ARGUMENT, RESOURCE_EXHAUSTED
+
+
+def encode_status(http_status: int, message: str) -> bytes:
+    """A ``google.rpc.Status`` (code = 1, message = 2), encoded by hand: its class is in
+    googleapis-common-protos, which the collector does not otherwise need."""
+    code = _GRPC_CODES.get(http_status, 2)  # UNKNOWN
+    text = message.encode()
+    size, length = len(text), bytearray()
+    while True:  # the message's length as a varint
+        byte, size = size & 0x7F, size >> 7
+        length.append(byte | (0x80 if size else 0))
+        if not size:
+            break
+    return bytes([0x08, code, 0x12]) + bytes(length) + text
+
+
 # --- protobuf -----------------------------------------------------------------------------
 
 

@@ -23,14 +23,20 @@ from mlpulse.domain.auth import Scope
 from mlpulse.domain.events import Event
 from mlpulse.domain.ingest import IngestResult, Rejection
 from mlpulse.domain.otlp import Span, TraceIntake, trace_intake
-from mlpulse.errors import MlpulseError
+from mlpulse.errors import InvalidInputError, MlpulseError
 from mlpulse.server.auth import require
 from mlpulse.server.bodies import read_body
 from mlpulse.server.errors import status_of
 from mlpulse.server.ingest.decode import DecodedBatch, decompress
 from mlpulse.server.ingest.screen import screen
 from mlpulse.server.metrics import CollectorMetrics
-from mlpulse.server.otlp.decode import decode_spans, encode_response, media_type
+from mlpulse.server.otlp.decode import (
+    PROTOBUF,
+    decode_spans,
+    encode_response,
+    encode_status,
+    media_type,
+)
 from mlpulse.server.otlp.log_records import decode_log_records, encode_logs_response
 from mlpulse.services.ingest import IngestService, PendingBatch
 
@@ -102,6 +108,13 @@ def _decode_and_submit(
     return intake, decoded, pending
 
 
+def _described(exc: MlpulseError) -> str:
+    """The error's message, with the field it names (a protobuf Status has no field)."""
+    field = exc.field if isinstance(exc, InvalidInputError) else None
+    message = exc.message if isinstance(exc, InvalidInputError) else str(exc)
+    return message if not field or message.startswith(field) else f"{field}: {message}"
+
+
 def _message(rejected: list[Rejection], total: int, items: str) -> str:
     parts = [f"{r.field}: {r.reason}" for r in rejected[:MESSAGE_REJECTIONS]]
     if total > len(parts):
@@ -135,7 +148,11 @@ async def _export(request: Request, signal: _Signal) -> Response:
             total = result.rejected_total or len(result.rejected)
             accepted = result.accepted
     except MlpulseError as exc:
-        metrics.request_done(status_of(exc)[0])
+        status = status_of(exc)[0]
+        metrics.request_done(status)
+        content_type = request.headers.get("content-type") or ""
+        if content_type.split(";", 1)[0].strip().lower() == PROTOBUF:
+            return Response(encode_status(status, _described(exc)), status, media_type=PROTOBUF)
         raise
     received.labels(signal.name, "accepted").inc(accepted)
     received.labels(signal.name, "rejected").inc(total)

@@ -152,7 +152,9 @@ async def _export(request: Request, signal: _Signal) -> Response:
         metrics.request_done(status)
         content_type = request.headers.get("content-type") or ""
         if content_type.split(";", 1)[0].strip().lower() == PROTOBUF:
-            return Response(encode_status(status, _described(exc)), status, media_type=PROTOBUF)
+            retry = {"Retry-After": "1"} if status in (429, 503) else None
+            content = encode_status(status, _described(exc))
+            return Response(content, status, headers=retry, media_type=PROTOBUF)
         raise
     received.labels(signal.name, "accepted").inc(accepted)
     received.labels(signal.name, "rejected").inc(total)

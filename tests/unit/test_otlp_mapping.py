@@ -162,3 +162,22 @@ def test_trace_intake_counts_ignored_spans_and_numbers_refusals_by_span() -> Non
             "Expected `float | null`, got `str`",
         )
     ]
+
+
+def test_span_prediction_takes_numbers_as_text_for_version_and_request_id() -> None:
+    span = _span({"mlpulse.model": "m", "mlpulse.version": 3, "mlpulse.request_id": 12345})
+
+    prediction = span_prediction(span)
+
+    assert isinstance(prediction, Prediction)
+    assert (prediction.version, prediction.request_id) == ("3", "12345")
+
+
+def test_span_prediction_names_the_feature_namespace_when_there_are_too_many_features() -> None:
+    features: dict[str, AttributeValue] = {f"mlpulse.feature.x{i}": 1.0 for i in range(2_001)}
+
+    refused = span_prediction(_span({"mlpulse.model": "m", "mlpulse.version": "v", **features}))
+
+    assert isinstance(refused, SpanRefusal)
+    assert refused.field.endswith('.attributes["mlpulse.feature.*"]')
+    assert "length <= 2000" in refused.reason

@@ -109,8 +109,8 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
             f"or {SERVICE_VERSION} on the resource)",
         )
     fields: dict[str, object] = {
-        "model": model[1],
-        "version": version[1],
+        "model": _name(model[1]),
+        "version": _name(version[1]),
         "request_id": f"{span.trace_id}{span.span_id}" if span.trace_id else span.request_id,
     }
     # Which attribute each field came from, to name it when the prediction is refused.
@@ -134,7 +134,7 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
             sources[f"segment.{name[len(SEGMENT) :]}"] = name
         elif name in (PREDICTION, SCORE, REQUEST_ID, ERROR, LATENCY):
             key = name.removeprefix("mlpulse.")
-            fields[key] = value
+            fields[key] = _name(value) if key == "request_id" else value
             sources[key] = name
     fields["features"] = features
     if probabilities:
@@ -169,6 +169,13 @@ def _first(span: Span, *names: str) -> tuple[str, object] | None:
     return None
 
 
+def _name(value: object) -> object:
+    """A model, version or request id sent as a number (``mlpulse.version = 3``) is its text."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
 def _text(value: AttributeValue) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -201,7 +208,8 @@ def _refusal(
             except msgspec.ValidationError as exc:
                 head, reason = f"{head}.{key}", str(exc).partition(" - at `$")[0]
                 break
-    source = sources.get(head, head or "attributes")
+    default = _PREFIXES[head] + "*" if head in _PREFIXES else head or "attributes"
+    source = sources.get(head, default)
     return SpanRefusal(f'{span.where}.attributes["{source}"]', reason)
 
 

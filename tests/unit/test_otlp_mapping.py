@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from mlpulse.domain.events import Prediction
 from mlpulse.domain.ingest import Rejection
-from mlpulse.domain.otlp import AttributeValue, Span, SpanRefusal, span_prediction, trace_intake
+from mlpulse.domain.otlp import (
+    AttributeValue,
+    Span,
+    SpanRefusal,
+    place,
+    span_prediction,
+    trace_intake,
+)
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 SPAN = "eee19b7ec3c1b174"
@@ -181,3 +188,17 @@ def test_span_prediction_names_the_feature_namespace_when_there_are_too_many_fea
     assert isinstance(refused, SpanRefusal)
     assert refused.field.endswith('.attributes["mlpulse.feature.*"]')
     assert "length <= 2000" in refused.reason
+
+
+def test_place_names_the_attribute_a_field_came_from() -> None:
+    where = "resourceSpans[0].scopeSpans[0].spans[0]"
+    genai = _span({"gen_ai.request.model": "gpt-4o"}, resource={"service.version": "1"})
+
+    assert place(genai, "model") == f'{where}.attributes["gen_ai.request.model"]'
+    assert place(genai, "version") == f'{where}.attributes["service.version"]'
+    assert place(genai, "features.x") == f'{where}.attributes["mlpulse.feature.x"]'
+    assert place(genai, "features") == f'{where}.attributes["mlpulse.feature.*"]'
+    assert place(genai, "segment.a\x07") == f'{where}.attributes["mlpulse.segment.a\\x07"]'
+    assert place(genai, "score") == f'{where}.attributes["mlpulse.score"]'
+    assert place(genai, "timestamp") == f"{where}.endTimeUnixNano"
+    assert place(genai, "request_id") == f"{where}.traceId"

@@ -113,29 +113,22 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
         "version": _name(version[1]),
         "request_id": f"{span.trace_id}{span.span_id}" if span.trace_id else span.request_id,
     }
-    # Which attribute each field came from, to name it when the prediction is refused.
-    sources: dict[str, str] = {"model": model[0], "version": version[0]}
     features: dict[str, object] = {}
     probabilities: dict[str, object] = {}
     segment: dict[str, object] = {}
     for name, value in (*span.resource.items(), *attrs.items()):
         if name.startswith(FEATURE):
             features[name[len(FEATURE) :]] = value
-            sources[f"features.{name[len(FEATURE) :]}"] = name
         elif name in GEN_AI_FEATURES:
             features[name] = value
-            sources[f"features.{name}"] = name
         elif name.startswith(PROBABILITY):
             probabilities[name[len(PROBABILITY) :]] = value
-            sources[f"probabilities.{name[len(PROBABILITY) :]}"] = name
         elif name.startswith(SEGMENT):
             # Segment values are names; numbers and flags become their text.
             segment[name[len(SEGMENT) :]] = _text(value)
-            sources[f"segment.{name[len(SEGMENT) :]}"] = name
         elif name in (PREDICTION, SCORE, REQUEST_ID, ERROR, LATENCY):
             key = name.removeprefix("mlpulse.")
             fields[key] = _name(value) if key == "request_id" else value
-            sources[key] = name
     fields["features"] = features
     if probabilities:
         fields["probabilities"] = probabilities
@@ -157,7 +150,7 @@ def span_prediction(span: Span) -> Prediction | SpanRefusal | None:
     try:
         return msgspec.convert(fields, Prediction, strict=True)
     except msgspec.ValidationError as exc:
-        return _refusal(span, str(exc), fields, sources)
+        return _refusal(span, str(exc), fields)
 
 
 def _first(span: Span, *names: str) -> tuple[str, object] | None:
@@ -191,9 +184,7 @@ _ENTRY_TYPES: Final[dict[str, object]] = {
 }
 
 
-def _refusal(
-    span: Span, message: str, fields: Mapping[str, object], sources: Mapping[str, str]
-) -> SpanRefusal:
+def _refusal(span: Span, message: str, fields: Mapping[str, object]) -> SpanRefusal:
     """msgspec says ``Expected `float`, got `str` - at `$.score```: name the attribute."""
     reason, _, at = message.partition(" - at `$")
     path = at.rstrip("`").lstrip(".")
@@ -208,9 +199,32 @@ def _refusal(
             except msgspec.ValidationError as exc:
                 head, reason = f"{head}.{key}", str(exc).partition(" - at `$")[0]
                 break
-    default = _PREFIXES[head] + "*" if head in _PREFIXES else head or "attributes"
-    source = sources.get(head, default)
-    return SpanRefusal(f'{span.where}.attributes["{source}"]', reason)
+    return SpanRefusal(place(span, head), reason)
+
+
+_PREFIXES: Final = {"features": FEATURE, "segment": SEGMENT, "probabilities": PROBABILITY}
+# Prediction fields that come from the span itself, not from an attribute.
+_SPAN_FIELDS: Final = {"timestamp": "endTimeUnixNano", "trace_id": "traceId"}
+
+
+def place(span: Span, field: str) -> str:
+    """Where in the request a prediction ``field`` (``features.amount``) came from:
+    ``resourceSpans[0].scopeSpans[0].spans[3].attributes["mlpulse.feature.amount"]``."""
+    head, _, rest = field.partition(".")
+    if head == "model":
+        attribute = (_first(span, MODEL, GEN_AI_REQUEST_MODEL) or (MODEL,))[0]
+    elif head == "version":
+        attribute = (_first(span, VERSION, GEN_AI_RESPONSE_MODEL, SERVICE_VERSION) or (VERSION,))[0]
+    elif head == "features" and rest in GEN_AI_FEATURES:
+        attribute = rest
+    elif head in _PREFIXES:
+        attribute = _PREFIXES[head] + (rest or "*")
+    elif head in _SPAN_FIELDS or (head == "request_id" and REQUEST_ID not in span.attributes):
+        return f"{span.where}.{_SPAN_FIELDS.get(head, 'traceId')}"
+    else:
+        attribute = f"mlpulse.{field}" if field else "attributes"
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in attribute)
+    return f'{span.where}.attributes["{shown}"]'
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,28 +237,17 @@ class TraceIntake:
     indexes: list[int]
     rejected: list[Rejection]
     ignored: int
-    places: dict[int, str]  # span number -> where it is, for the accepted predictions
+    spans: dict[int, Span]  # the spans of the accepted predictions, by number
 
     def attribute_rejection(self, rejection: Rejection) -> Rejection:
         """A rejection of the ingest screen (``events[3].features.x``) that names the span
         and the attribute instead (``...spans[3].attributes["mlpulse.feature.x"]``)."""
-        where = self.places.get(rejection.index)
+        span = self.spans.get(rejection.index)
         prefix = f"events[{rejection.index}]."
-        if where is None or not rejection.field.startswith(prefix):
+        if span is None or not rejection.field.startswith(prefix):
             return rejection
         field = rejection.field[len(prefix) :]
-        head, _, rest = field.partition(".")
-        if head == "features" and rest in GEN_AI_FEATURES:
-            attribute = rest
-        elif head in _PREFIXES:
-            attribute = _PREFIXES[head] + (rest or "*")
-        else:
-            attribute = f"mlpulse.{field}"
-        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in attribute)
-        return Rejection(rejection.index, f'{where}.attributes["{shown}"]', rejection.reason)
-
-
-_PREFIXES: Final = {"features": FEATURE, "segment": SEGMENT, "probabilities": PROBABILITY}
+        return Rejection(rejection.index, place(span, field), rejection.reason)
 
 
 def trace_intake(spans: Iterable[Span]) -> TraceIntake:
@@ -253,7 +256,7 @@ def trace_intake(spans: Iterable[Span]) -> TraceIntake:
     indexes: list[int] = []
     rejected: list[Rejection] = []
     ignored = 0
-    places: dict[int, str] = {}
+    accepted: dict[int, Span] = {}
     for index, span in enumerate(spans):
         mapped = span_prediction(span)
         if mapped is None:
@@ -263,5 +266,5 @@ def trace_intake(spans: Iterable[Span]) -> TraceIntake:
         else:
             predictions.append(mapped)
             indexes.append(index)
-            places[index] = span.where
-    return TraceIntake(predictions, indexes, rejected, ignored, places)
+            accepted[index] = span
+    return TraceIntake(predictions, indexes, rejected, ignored, accepted)

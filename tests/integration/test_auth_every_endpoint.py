@@ -43,6 +43,9 @@ class Endpoint:
 
 ENDPOINTS = (
     Endpoint("POST", "/v1/ingest", "/v1/ingest", Scope.INGEST, 200, {"events": []}),
+    # OTLP/HTTP (JSON): an export with no spans is accepted.
+    Endpoint("POST", "/v1/traces", "/v1/traces", Scope.INGEST, 200, {"resourceSpans": []}),
+    Endpoint("POST", "/v1/logs", "/v1/logs", Scope.INGEST, 200, {"resourceLogs": []}),
     Endpoint("GET", "/v1/models", "/v1/models", Scope.READ, 200),
     Endpoint(
         "GET", "/v1/models/{model:path}/summary", f"/v1/models/{MODEL}/summary", Scope.READ, 200

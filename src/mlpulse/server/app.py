@@ -41,6 +41,7 @@ from mlpulse.server.ingest import routes as ingest_routes
 from mlpulse.server.leader_forwarding import LeaderForwarding
 from mlpulse.server.metrics import CollectorMetrics
 from mlpulse.server.openapi import install_openapi
+from mlpulse.server.otlp import routes as otlp_routes
 from mlpulse.server.settings import Settings
 from mlpulse.server.wiring import wire
 
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     )
     app.include_router(system_routes.router)
     app.include_router(ingest_routes.router)
+    otlp_routes.install(app)  # POST /v1/traces (OpenTelemetry spans)
     app.include_router(model_routes.router)
     app.include_router(key_routes.router)
     app.include_router(reference_routes.router)

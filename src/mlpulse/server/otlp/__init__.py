@@ -1,0 +1,1 @@
+"""OTLP/HTTP intake: spans that describe inferences become prediction events."""

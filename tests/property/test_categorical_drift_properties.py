@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -21,6 +22,9 @@ from mlpulse.core.drift.categorical import (
     top_k_with_other,
     total_variation,
 )
+from mlpulse.core.drift.categorical.binning import comparable_vectors
+from mlpulse.core.drift.categorical.jensen_shannon import jensen_shannon_of_vectors
+from mlpulse.core.drift.methods import CATEGORICAL
 
 Distance = Callable[[CategoryCounts, CategoryCounts], float]
 DISTANCES: list[Distance] = [jensen_shannon, hellinger, total_variation, psi]
@@ -191,3 +195,47 @@ def test_comparable_bins_keep_totals_and_the_noise_budget(
         # Lumping categories never increases an f-divergence (data-processing inequality).
         for distance in BOUNDED:
             assert distance(bins.reference, bins.current) <= distance(reference, current) + 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    reference=count_maps,
+    current=count_maps,
+    singletons=st.one_of(st.none(), st.integers(0, 20).map(float)),
+    max_noise=st.one_of(st.none(), st.floats(0.01, 0.5)),
+    max_bins=st.integers(1, 12),
+)
+def test_comparable_vectors_give_the_bins_and_distance_of_comparable_bins(
+    reference: dict[str, float],
+    current: dict[str, float],
+    singletons: float | None,
+    max_noise: float | None,
+    max_bins: int,
+) -> None:
+    # The drift method's vector path against the dictionaries: same bins, same order,
+    # and the very same Jensen-Shannon value (not just close).
+    options: dict[str, Any] = {
+        "reference_singletons": singletons,
+        "max_noise": max_noise,
+        "max_bins": max_bins,
+    }
+    bins = comparable_bins(reference, current, **options)
+    vectors = comparable_vectors(reference, current, **options)
+    assert vectors.names == list(bins.reference) == list(bins.current)
+    assert vectors.reference.tolist() == list(bins.reference.values())
+    assert vectors.current.tolist() == list(bins.current.values())
+    assert (vectors.kept, vectors.noise) == (bins.kept, bins.noise)
+    value = jensen_shannon_of_vectors(vectors.reference, vectors.current)
+    assert value == jensen_shannon(bins.reference, bins.current)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=count_maps, current=count_maps)
+def test_jensen_shannon_method_equals_the_distance_over_comparable_bins(
+    reference: dict[str, float], current: dict[str, float]
+) -> None:
+    singletons = sum(1 for n in reference.values() if n == 1)
+    bins = comparable_bins(reference, current, reference_singletons=singletons)
+    value, details = CATEGORICAL["jensen_shannon"].compute(reference, current)
+    assert value == jensen_shannon(bins.reference, bins.current)
+    assert details == {"categories_kept": bins.kept, "noise": bins.noise}

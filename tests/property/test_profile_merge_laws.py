@@ -219,3 +219,32 @@ def test_categorical_estimates_are_within_half_the_count_error_after_merges(
     assert merged.count_error <= merged.count_error_bound
     for category in probe:
         assert abs(estimates[category] - truth.get(category, 0)) <= half + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.sampled_from([f"c{i}" for i in range(8)] + [None]), max_size=12),
+        min_size=1,
+        max_size=6,
+    ),
+    exact_limit=st.integers(0, 8),
+)
+def test_categorical_counts_memo_equals_counts_recomputed_after_every_change(
+    batches: list[list[str | None]], exact_limit: int
+) -> None:
+    # counts() is memoised; a copy of the same state (from bytes) has no memo: the
+    # uncached path. Updates (crossing the exact limit), merges and the caller changing
+    # the returned dict must never leave the memo stale.
+    profile = CategoricalProfile(exact_limit=exact_limit)
+    merged = CategoricalProfile(exact_limit=exact_limit)
+    for batch in batches:
+        before = profile.counts()
+        before["changed by the caller"] = 1
+        profile.update_many(batch)
+        merged = merged.merge(profile)
+        for p in (profile, merged, CategoricalProfile.merge_all([profile, merged])):
+            fresh = CategoricalProfile.from_bytes(p.to_bytes()).counts()
+            assert p.counts() == fresh
+            if p.is_exact:
+                assert list(p.counts()) == list(fresh)  # most frequent first, ties by name

@@ -87,10 +87,10 @@ from scipy import stats
 
 from mlpulse.core.drift.categorical import (
     chi_square,
-    comparable_bins,
-    jensen_shannon,
     unseen_categories,
 )
+from mlpulse.core.drift.categorical.binning import comparable_vectors
+from mlpulse.core.drift.categorical.jensen_shannon import jensen_shannon_of_vectors
 from mlpulse.core.drift.check import MIN_ROWS, ColumnCheck, ColumnDriftResult, Kind, drift_status
 from mlpulse.core.drift.methods import CATEGORICAL, NUMERIC, Group, choose_method
 from mlpulse.core.drift.numeric.binning import smoothed
@@ -166,14 +166,20 @@ _NUMERIC: Final = {"ks": _ks, "wasserstein": _wasserstein, "psi": _psi}
 
 
 def _categorical(
-    reference: CategoricalProfile, current: CategoricalProfile, name: str
+    reference: CategoricalProfile,
+    current: CategoricalProfile,
+    name: str,
+    counts: tuple[dict[str, int], dict[str, int]],
 ) -> tuple[float, dict[str, Any]]:
-    """The method's value, on exact counts or on bins the sketches' errors cannot blur."""
+    """The method's value, on exact counts or on bins the sketches' errors cannot blur.
+
+    ``counts`` are both profiles' :meth:`~CategoricalProfile.counts`, read once by the caller.
+    """
     method = CATEGORICAL[name]
     if reference.is_exact and current.is_exact:
-        return method.compute(reference.counts(), current.counts())
-    listed = list(dict.fromkeys([*reference.counts(), *current.counts()]))
-    bins = comparable_bins(
+        return method.compute(*counts)
+    listed = list(dict.fromkeys([*counts[0], *counts[1]]))
+    bins = comparable_vectors(
         reference.estimates(listed),
         current.estimates(listed),
         reference_total=reference.count - reference.missing,
@@ -185,11 +191,13 @@ def _categorical(
     )
     if name == "jensen_shannon":
         details = {"categories_kept": bins.kept, "noise": bins.noise}
-        return jensen_shannon(bins.reference, bins.current), details
+        return jensen_shannon_of_vectors(bins.reference, bins.current), details
+    binned_reference = dict(zip(bins.names, bins.reference.tolist(), strict=True))
+    binned_current = dict(zip(bins.names, bins.current.tolist(), strict=True))
     if name == "chi_square":
-        test = chi_square(bins.reference, bins.current)
+        test = chi_square(binned_reference, binned_current)
         return test.p_value, {"statistic": test.statistic}
-    return method.compute(bins.reference, bins.current)
+    return method.compute(binned_reference, binned_current)
 
 
 def column_drift_from_profiles(
@@ -255,7 +263,8 @@ def column_drift_from_profiles(
     elif isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):
         kind, group = "categorical", "categorical"
         n_ref, n_cur = reference.count - reference.missing, current.count - current.missing
-        n_categories = len(set(reference.counts()) | set(current.counts()))
+        counts = reference.counts(), current.counts()
+        n_categories = len(counts[0].keys() | counts[1].keys())
     else:
         raise parameter_error(
             "current",
@@ -282,8 +291,8 @@ def column_drift_from_profiles(
     if isinstance(reference, NumericProfile) and isinstance(current, NumericProfile):
         value, details = _NUMERIC[name](reference, current)
     elif isinstance(reference, CategoricalProfile) and isinstance(current, CategoricalProfile):
-        value, details = _categorical(reference, current, name)
-        unseen = unseen_categories(reference.counts(), current.counts())
+        value, details = _categorical(reference, current, name, counts)
+        unseen = unseen_categories(*counts)
         details = {
             **details,
             "unseen_categories": list(unseen.categories[:20]),

@@ -45,11 +45,20 @@ from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
+from numpy.typing import NDArray
 
 from mlpulse.core.drift.categorical.counts import CategoryCounts, aligned
 from mlpulse.errors import InvalidInputError, parameter_error
 
-__all__ = ["OTHER", "UNSEEN", "BinningResult", "comparable_bins", "expected_noise"]
+__all__ = [
+    "OTHER",
+    "UNSEEN",
+    "BinnedVectors",
+    "BinningResult",
+    "comparable_bins",
+    "comparable_vectors",
+    "expected_noise",
+]
 
 OTHER: Final = "__other__"
 """The bin of every category not kept on its own (and of the rows a sketch does not list)."""
@@ -81,6 +90,18 @@ class BinningResult:
 
     reference: dict[Hashable, float]
     current: dict[Hashable, float]
+    kept: int
+    noise: float
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class BinnedVectors:
+    """:class:`BinningResult` as vectors: ``reference[i]`` and ``current[i]`` count bin
+    ``names[i]`` (the kept categories, then :data:`OTHER`, then :data:`UNSEEN`)."""
+
+    names: list[Hashable]
+    reference: NDArray[np.float64]
+    current: NDArray[np.float64]
     kept: int
     noise: float
 
@@ -179,6 +200,45 @@ def comparable_bins(
     >>> bins.current
     {'a': 450.0, 'b': 350.0, '__other__': 3.0}
     """
+    bins = comparable_vectors(
+        reference_counts,
+        current_counts,
+        reference_total=reference_total,
+        current_total=current_total,
+        reference_error=reference_error,
+        current_error=current_error,
+        reference_singletons=reference_singletons,
+        max_noise=max_noise,
+        max_bins=max_bins,
+    )
+    reference = dict(zip(bins.names, bins.reference.tolist(), strict=True))
+    current = dict(zip(bins.names, bins.current.tolist(), strict=True))
+    return BinningResult(reference, current, bins.kept, bins.noise)
+
+
+def comparable_vectors(
+    reference_counts: CategoryCounts,
+    current_counts: CategoryCounts,
+    *,
+    reference_total: float | None = None,
+    current_total: float | None = None,
+    reference_error: float = 0.0,
+    current_error: float = 0.0,
+    reference_singletons: float | None = None,
+    max_noise: float | None = 0.05,
+    max_bins: int = 1000,
+) -> BinnedVectors:
+    """:func:`comparable_bins` as two aligned count vectors, without the dictionaries.
+
+    Same options, checks and bins (``names`` in the order of the mappings
+    :func:`comparable_bins` returns); for a statistic that takes vectors, such as
+    :func:`~mlpulse.core.drift.categorical.jensen_shannon.jensen_shannon_of_vectors`:
+    what the evaluator's drift checks use on every column and tick.
+
+    >>> bins = comparable_vectors({"a": 500, "b": 300, "c": 2}, {"a": 450, "b": 350})
+    >>> bins.names, bins.reference.tolist(), bins.current.tolist()
+    (['a', 'b', '__other__'], [500.0, 300.0, 2.0], [450.0, 350.0, 0.0])
+    """
     owner = "comparable_bins"
     if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
         raise parameter_error("max_bins", owner, "an int in [1, inf)", max_bins)
@@ -211,8 +271,8 @@ def comparable_bins(
     keep = np.zeros(len(pair.categories), dtype=bool)
     keep[order] = True
     names = [pair.categories[i] for i in order.tolist()]
-    reference = dict(zip(names, pair.reference[order].tolist(), strict=True))
-    current = dict(zip(names, pair.current[order].tolist(), strict=True))
+    reference = pair.reference[order].tolist()
+    current = pair.current[order].tolist()
     other_r = max(0.0, n_r - float(pair.reference[keep].sum()))
     other_c = max(0.0, n_c - float(pair.current[keep].sum()))
     unseen_r = unseen_c = 0.0
@@ -225,7 +285,16 @@ def comparable_bins(
         # are in the other bin (a kept category is expected at least 5 times).
         unseen_r = min(max(float(reference_singletons), 0.0), other_r)
         other_r -= unseen_r
+    kept = len(names)
     for label, r, c in ((OTHER, other_r, other_c), (UNSEEN, unseen_r, unseen_c)):
         if r + c > 0:
-            reference[label], current[label] = r, c
-    return BinningResult(reference, current, len(names), expected_noise(len(reference), n_r, n_c))
+            names.append(label)
+            reference.append(r)
+            current.append(c)
+    return BinnedVectors(
+        names,
+        np.array(reference, dtype=np.float64),
+        np.array(current, dtype=np.float64),
+        kept,
+        expected_noise(len(names), n_r, n_c),
+    )

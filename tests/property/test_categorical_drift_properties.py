@@ -21,10 +21,15 @@ from mlpulse.core.drift.categorical import (
     psi,
     top_k_with_other,
     total_variation,
+    unseen_categories,
 )
-from mlpulse.core.drift.categorical.binning import comparable_vectors
+from mlpulse.core.drift.categorical.binning import (
+    comparable_vectors,
+    complete_comparable_vectors,
+)
 from mlpulse.core.drift.categorical.jensen_shannon import jensen_shannon_of_vectors
 from mlpulse.core.drift.methods import CATEGORICAL
+from mlpulse.core.drift.profiled import _unseen
 
 Distance = Callable[[CategoryCounts, CategoryCounts], float]
 DISTANCES: list[Distance] = [jensen_shannon, hellinger, total_variation, psi]
@@ -239,3 +244,43 @@ def test_jensen_shannon_method_equals_the_distance_over_comparable_bins(
     value, details = CATEGORICAL["jensen_shannon"].compute(reference, current)
     assert value == jensen_shannon(bins.reference, bins.current)
     assert details == {"categories_kept": bins.kept, "noise": bins.noise}
+
+
+int_count_maps = st.dictionaries(
+    st.sampled_from([*CATEGORIES, *(f"r{i}" for i in range(40))]),
+    st.one_of(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 10**9)),
+    min_size=1,
+).filter(lambda counts: sum(counts.values()) > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reference=int_count_maps,
+    current=int_count_maps,
+    max_noise=st.one_of(st.none(), st.floats(0.01, 0.5)),
+    max_bins=st.integers(1, 60),
+)
+def test_complete_comparable_vectors_equal_the_numpy_path_on_exact_counts(
+    reference: dict[str, int], current: dict[str, int], max_noise: float | None, max_bins: int
+) -> None:
+    # The one-pass path against comparable_vectors (the uncached, general path): the
+    # very same bins, counts, order and noise, so the very same distance.
+    singletons = sum(1 for n in reference.values() if n == 1)
+    fast = complete_comparable_vectors(reference, current, max_noise=max_noise, max_bins=max_bins)
+    general = comparable_vectors(
+        reference, current,
+        reference_singletons=singletons, max_noise=max_noise, max_bins=max_bins,
+    )  # fmt: skip
+    assert fast.names == general.names
+    assert fast.reference.tolist() == general.reference.tolist()
+    assert fast.current.tolist() == general.current.tolist()
+    assert (fast.kept, fast.noise) == (general.kept, general.noise)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reference=int_count_maps, current=int_count_maps)
+def test_profiled_unseen_pass_equals_unseen_categories(
+    reference: dict[str, int], current: dict[str, int]
+) -> None:
+    found = unseen_categories(reference, current)
+    assert _unseen(reference, current) == (list(found.categories), found.count)

@@ -57,6 +57,7 @@ __all__ = [
     "BinningResult",
     "comparable_bins",
     "comparable_vectors",
+    "complete_comparable_vectors",
     "expected_noise",
 ]
 
@@ -296,5 +297,87 @@ def comparable_vectors(
         np.array(reference, dtype=np.float64),
         np.array(current, dtype=np.float64),
         kept,
+        expected_noise(len(names), n_r, n_c),
+    )
+
+
+_SMALL: Final = 256  # categories up to which one pass of Python beats the numpy path
+
+
+def complete_comparable_vectors(
+    reference_counts: CategoryCounts,
+    current_counts: CategoryCounts,
+    *,
+    max_noise: float | None = 0.05,
+    max_bins: int = 1000,
+) -> BinnedVectors:
+    """:func:`comparable_vectors` of exact, complete counts, with the :data:`UNSEEN` bin.
+
+    The reference singletons are counted from ``reference_counts``. While every count is
+    an int (exact counts, as profiles and :func:`counts` give) and there are few
+    categories, the bins are chosen in one pass of Python over the categories instead
+    of about twenty numpy calls: what the evaluator's drift check does for each
+    categorical column every tick. The result is the very same (sums of integer counts
+    are exact in floating point whatever their order, and every other step is the same
+    operation on the same floats; property-tested); any other input takes the numpy path.
+
+    >>> bins = complete_comparable_vectors({"a": 500, "b": 300, "c": 1}, {"a": 450, "d": 2})
+    >>> bins.names, bins.reference.tolist(), bins.current.tolist()
+    (['a', 'b', '__new__'], [500.0, 300.0, 1.0], [450.0, 0.0, 2.0])
+    """
+    singletons = sum(1 for n in reference_counts.values() if n == 1)
+    fast = (
+        len(reference_counts) + len(current_counts) <= _SMALL
+        and isinstance(max_bins, int) and not isinstance(max_bins, bool) and max_bins >= 1
+        and (max_noise is None or (isinstance(max_noise, int | float) and 0 < max_noise < 1))
+        and all(type(n) is int and n >= 0 for n in reference_counts.values())
+        and all(type(n) is int and n >= 0 for n in current_counts.values())
+        and OTHER not in reference_counts and UNSEEN not in reference_counts
+        and OTHER not in current_counts and UNSEEN not in current_counts
+    )  # fmt: skip
+    n_r = float(sum(reference_counts.values())) if fast else 0.0
+    n_c = float(sum(current_counts.values())) if fast else 0.0
+    if n_r <= 0 or n_c <= 0:  # not fast, or a side without rows (which raises there)
+        return comparable_vectors(
+            reference_counts, current_counts,
+            reference_singletons=singletons, max_noise=max_noise, max_bins=max_bins,
+        )  # fmt: skip
+    categories = list(reference_counts)
+    r = [float(n) for n in reference_counts.values()]
+    c = [float(current_counts.get(k, 0)) for k in categories]
+    for k, n in current_counts.items():
+        if k not in reference_counts:
+            categories.append(k)
+            r.append(0.0)
+            c.append(float(n))
+    total = n_r + n_c
+    pooled = [(a + b) / total for a, b in zip(r, c, strict=True)]
+    room = max_bins
+    if max_noise is not None:
+        budget = max_noise**2 * 8 * math.log(2) / (1 / n_r + 1 / n_c)
+        room = max(1, min(max_bins, math.floor(budget + 1e-9) - 1))
+    eligible = [i for i, p in enumerate(pooled) if p * n_r >= _MIN_EXPECTED <= p * n_c]
+    order = sorted(eligible, key=lambda i: -pooled[i])[:room]  # stable, as numpy's
+    kept = set(order)
+    names = [categories[i] for i in order]
+    reference = [r[i] for i in order]
+    current = [c[i] for i in order]
+    other_r = max(0.0, n_r - sum(reference))
+    other_c = max(0.0, n_c - sum(current))
+    new = sum(c[i] for i in range(len(c)) if r[i] == 0 and i not in kept)
+    unseen_c = min(other_c, new)
+    other_c -= unseen_c
+    unseen_r = min(float(singletons), other_r)
+    other_r -= unseen_r
+    for label, a, b in ((OTHER, other_r, other_c), (UNSEEN, unseen_r, unseen_c)):
+        if a + b > 0:
+            names.append(label)
+            reference.append(a)
+            current.append(b)
+    return BinnedVectors(
+        names,
+        np.array(reference, dtype=np.float64),
+        np.array(current, dtype=np.float64),
+        len(order),
         expected_noise(len(names), n_r, n_c),
     )

@@ -139,8 +139,9 @@ def _wasserstein(
     a = max(reference.rank_error, current.rank_error)
     ranks = _body_ranks(a)
     gaps = current.quantiles(ranks) - reference.quantiles(ranks)
-    body = (1.0 - 2.0 * a) * float(np.mean(np.abs(gaps)))
-    tails = (current.mean - reference.mean) - (1.0 - 2.0 * a) * float(np.mean(gaps))
+    # sum / size is what np.mean computes (the same float), without its overhead
+    body = (1.0 - 2.0 * a) * (float(np.abs(gaps).sum()) / gaps.size)
+    tails = (current.mean - reference.mean) - (1.0 - 2.0 * a) * (float(gaps.sum()) / gaps.size)
     distance = body + abs(tails)
     scale = math.sqrt(reference.variance())
     if scale > 0.0:

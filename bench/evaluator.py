@@ -11,6 +11,9 @@ process CPU time, which a machine shared with other work inflates less), the eva
 memory, and the size of one (model, feature, minute) column profile.
 
     .venv/bin/python bench/evaluator.py [--models 10 25 50] [--features 10 25 50]
+
+With ``--reference``, each model has a stored reference (its first hour, merged) and
+the drift monitors compare to it (``compare_to: reference``; quality too, by default).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from mlpulse.adapters.store.sqlite_profiles import SQLiteProfileStore
 from mlpulse.core.profiles.window import WindowProfile
 from mlpulse.domain.monitoring import Config, MonitorConfig
 from mlpulse.domain.schema import ColumnKind
-from mlpulse.domain.series import MinuteProfile
+from mlpulse.domain.series import MinuteProfile, StoredReference
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.testing.fakes import InMemoryMetadataStore
 
@@ -76,12 +79,12 @@ def _minute_profiles(
     return rows
 
 
-def _config(models: int) -> Config:
+def _config(models: int, compare_to: str = "previous_window") -> Config:
     monitors: dict[str, MonitorConfig] = {}
     for m in range(models):
         model = f"model{m}"
         for check, extra in (
-            ("drift", {"compare_to": "previous_window"}),
+            ("drift", {"compare_to": compare_to}),
             ("quality", {}),
             ("latency", {"metric": "p99", "warning": 50.0, "critical": 100.0}),
             ("errors", {"metric": "rate", "warning": 0.05, "critical": 0.1}),
@@ -104,7 +107,9 @@ def _rss_mb() -> float:
     return 0.0
 
 
-def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]:
+def run(
+    models: int, features: int, events: int, ticks: int, *, reference: bool = False
+) -> dict[str, float]:
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         store = DuckDBEventStore(Path(tmp) / "events.duckdb")
@@ -117,7 +122,14 @@ def run(models: int, features: int, events: int, ticks: int) -> dict[str, float]
         metadata = InMemoryMetadataStore()
         kinds = {n: ColumnKind(k) for n, k in _kinds(features).items()}
         metadata.upsert_models({(f"model{m}", "v1"): kinds for m in range(models)}, now=T0)
-        config = _config(models)
+        config = _config(models, "reference" if reference else "previous_window")
+        for m in range(models) if reference else ():
+            first_hour = [r for r in rows if r.model == f"model{m}" and r.minute < T0 + 3600]
+            parts = [WindowProfile.from_bytes(r.profile) for r in first_hour]
+            merged = WindowProfile.merge_all(parts)
+            series.put_reference(
+                StoredReference(f"model{m}", "v1", T0, "bench", merged.to_bytes(), b"")
+            )
         clock = Clock(T0 + (MINUTES - ticks) * 60)
         evaluator = Evaluator(
             series=series, labels=store, metadata=metadata, clock=clock, config=lambda: config
@@ -170,12 +182,13 @@ def main() -> None:
     parser.add_argument("--features", type=int, nargs="+", default=[10, 25, 50])
     parser.add_argument("--events", type=int, default=100, help="predictions per model-minute")
     parser.add_argument("--ticks", type=int, default=4)
+    parser.add_argument("--reference", action="store_true", help="compare to stored references")
     args = parser.parse_args()
     print(f"{'models':>6} {'features':>8} {'cold s':>7} {'warm s':>7} {'CPU s':>7} {'points':>7} "
           f"{'RSS+ MB':>8} {'peak MB':>8} {'num KB':>7} {'cat KB':>7}")  # fmt: skip
     for models in args.models:
         for features in args.features:
-            r = run(models, features, args.events, args.ticks)
+            r = run(models, features, args.events, args.ticks, reference=args.reference)
             print(f"{models:6} {features:8} {r['cold_s']:7.2f} {r['warm_s']:7.2f} "
                   f"{r['warm_cpu_s']:7.2f} "
                   f"{r['points']:7.0f} {r['rss_mb']:8.0f} {r['peak_mb']:8.0f} "

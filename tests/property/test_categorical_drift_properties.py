@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,15 @@ from mlpulse.core.drift.categorical import (
     psi,
     top_k_with_other,
     total_variation,
+    unseen_categories,
 )
+from mlpulse.core.drift.categorical.binning import (
+    comparable_vectors,
+    complete_comparable_vectors,
+)
+from mlpulse.core.drift.categorical.jensen_shannon import jensen_shannon_of_vectors
+from mlpulse.core.drift.methods import CATEGORICAL
+from mlpulse.core.drift.profiled import _unseen
 
 Distance = Callable[[CategoryCounts, CategoryCounts], float]
 DISTANCES: list[Distance] = [jensen_shannon, hellinger, total_variation, psi]
@@ -191,3 +200,87 @@ def test_comparable_bins_keep_totals_and_the_noise_budget(
         # Lumping categories never increases an f-divergence (data-processing inequality).
         for distance in BOUNDED:
             assert distance(bins.reference, bins.current) <= distance(reference, current) + 1e-9
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    reference=count_maps,
+    current=count_maps,
+    singletons=st.one_of(st.none(), st.integers(0, 20).map(float)),
+    max_noise=st.one_of(st.none(), st.floats(0.01, 0.5)),
+    max_bins=st.integers(1, 12),
+)
+def test_comparable_vectors_give_the_bins_and_distance_of_comparable_bins(
+    reference: dict[str, float],
+    current: dict[str, float],
+    singletons: float | None,
+    max_noise: float | None,
+    max_bins: int,
+) -> None:
+    # The drift method's vector path against the dictionaries: same bins, same order,
+    # and the very same Jensen-Shannon value (not just close).
+    options: dict[str, Any] = {
+        "reference_singletons": singletons,
+        "max_noise": max_noise,
+        "max_bins": max_bins,
+    }
+    bins = comparable_bins(reference, current, **options)
+    vectors = comparable_vectors(reference, current, **options)
+    assert vectors.names == list(bins.reference) == list(bins.current)
+    assert vectors.reference.tolist() == list(bins.reference.values())
+    assert vectors.current.tolist() == list(bins.current.values())
+    assert (vectors.kept, vectors.noise) == (bins.kept, bins.noise)
+    value = jensen_shannon_of_vectors(vectors.reference, vectors.current)
+    assert value == jensen_shannon(bins.reference, bins.current)
+
+
+@settings(max_examples=100, deadline=None)
+@given(reference=count_maps, current=count_maps)
+def test_jensen_shannon_method_equals_the_distance_over_comparable_bins(
+    reference: dict[str, float], current: dict[str, float]
+) -> None:
+    singletons = sum(1 for n in reference.values() if n == 1)
+    bins = comparable_bins(reference, current, reference_singletons=singletons)
+    value, details = CATEGORICAL["jensen_shannon"].compute(reference, current)
+    assert value == jensen_shannon(bins.reference, bins.current)
+    assert details == {"categories_kept": bins.kept, "noise": bins.noise}
+
+
+int_count_maps = st.dictionaries(
+    st.sampled_from([*CATEGORIES, *(f"r{i}" for i in range(40))]),
+    st.one_of(st.integers(0, 3), st.integers(0, 10_000), st.integers(0, 10**9)),
+    min_size=1,
+).filter(lambda counts: sum(counts.values()) > 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    reference=int_count_maps,
+    current=int_count_maps,
+    max_noise=st.one_of(st.none(), st.floats(0.01, 0.5)),
+    max_bins=st.integers(1, 60),
+)
+def test_complete_comparable_vectors_equal_the_numpy_path_on_exact_counts(
+    reference: dict[str, int], current: dict[str, int], max_noise: float | None, max_bins: int
+) -> None:
+    # The one-pass path against comparable_vectors (the uncached, general path): the
+    # very same bins, counts, order and noise, so the very same distance.
+    singletons = sum(1 for n in reference.values() if n == 1)
+    fast = complete_comparable_vectors(reference, current, max_noise=max_noise, max_bins=max_bins)
+    general = comparable_vectors(
+        reference, current,
+        reference_singletons=singletons, max_noise=max_noise, max_bins=max_bins,
+    )  # fmt: skip
+    assert fast.names == general.names
+    assert fast.reference.tolist() == general.reference.tolist()
+    assert fast.current.tolist() == general.current.tolist()
+    assert (fast.kept, fast.noise) == (general.kept, general.noise)
+
+
+@settings(max_examples=200, deadline=None)
+@given(reference=int_count_maps, current=int_count_maps)
+def test_profiled_unseen_pass_equals_unseen_categories(
+    reference: dict[str, int], current: dict[str, int]
+) -> None:
+    found = unseen_categories(reference, current)
+    assert _unseen(reference, current) == (list(found.categories), found.count)

@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlpulse.core.profiles import CategoricalProfile, NumericProfile, Profile
+from mlpulse.core.profiles.numeric import Ranks
 
 RANKS = np.linspace(0.0, 1.0, 21)
 KINDS = {"x": "numeric", "c": "categorical", "b": "boolean"}
@@ -219,3 +220,64 @@ def test_categorical_estimates_are_within_half_the_count_error_after_merges(
     assert merged.count_error <= merged.count_error_bound
     for category in probe:
         assert abs(estimates[category] - truth.get(category, 0)) <= half + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.sampled_from([f"c{i}" for i in range(8)] + [None]), max_size=12),
+        min_size=1,
+        max_size=6,
+    ),
+    exact_limit=st.integers(0, 8),
+)
+def test_categorical_counts_memo_equals_counts_recomputed_after_every_change(
+    batches: list[list[str | None]], exact_limit: int
+) -> None:
+    # counts() is memoised; a copy of the same state (from bytes) has no memo: the
+    # uncached path. Updates (crossing the exact limit), merges and the caller changing
+    # the returned dict must never leave the memo stale.
+    profile = CategoricalProfile(exact_limit=exact_limit)
+    merged = CategoricalProfile(exact_limit=exact_limit)
+    for batch in batches:
+        before = profile.counts()
+        before["changed by the caller"] = 1
+        profile.update_many(batch)
+        merged = merged.merge(profile)
+        for p in (profile, merged, CategoricalProfile.merge_all([profile, merged])):
+            fresh = CategoricalProfile.from_bytes(p.to_bytes()).counts()
+            assert p.counts() == fresh
+            if p.is_exact:
+                assert list(p.counts()) == list(fresh)  # most frequent first, ties by name
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(st.one_of(finite_floats, odd_values, st.none()), max_size=300),
+        min_size=1,
+        max_size=5,
+    ),
+    one_by_one=st.booleans(),
+)
+def test_numeric_quantiles_memo_equals_quantiles_recomputed_after_every_update(
+    batches: list[list[float | None]], one_by_one: bool
+) -> None:
+    # quantiles() at a Ranks object is memoised; a copy from bytes has no memo (the
+    # uncached path) and the same sketch, so the same quantiles.
+    ranks = Ranks(np.linspace(0.0, 1.0, 41).tolist())
+    profile = NumericProfile()
+    for batch in batches:
+        before = profile.quantiles(ranks)
+        before[:] = -1.0  # the caller's copy: must not reach the memo
+        if one_by_one:
+            for x in batch:
+                profile.update(x)
+        else:
+            profile.update_many(batch)
+        fresh = NumericProfile.from_bytes(profile.to_bytes()).quantiles(ranks)
+        for merged in (profile, NumericProfile.merge_all([profile, profile])):
+            expected = NumericProfile.from_bytes(merged.to_bytes()).quantiles(ranks)
+            np.testing.assert_array_equal(merged.quantiles(ranks), expected)
+        np.testing.assert_array_equal(profile.quantiles(ranks), fresh)
+        np.testing.assert_array_equal(profile.quantiles(ranks), fresh)  # from the memo

@@ -46,7 +46,17 @@ def _by_segment(rows: Sequence[MinuteProfile]) -> Segments:
     groups: dict[str, list[MinuteProfile]] = {}
     for row in rows:
         groups.setdefault(row.segment, []).append(row)
-    return {segment: merge_profiles(group) for segment, group in groups.items()}
+    return {segment: _merged(group) for segment, group in groups.items()}
+
+
+def _merged(rows: Sequence[MinuteProfile]) -> WindowProfile:
+    """The merge of one segment's rows; one row (an edge minute, every tick) is its
+    profile as decoded: merge_all would copy it once more through bytes, the same content."""
+    if len(rows) == 1:
+        profile = WindowProfile.from_bytes(rows[0].profile)
+        if profile.requests:
+            return profile
+    return merge_profiles(rows)
 
 
 def _merge_segments(parts: Sequence[Segments]) -> Segments:

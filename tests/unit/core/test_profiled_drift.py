@@ -174,3 +174,22 @@ def test_profiled_drift_does_not_flag_an_unshifted_30000_category_column_from_me
     result = column_drift_from_profiles(ref, cur, column="c")
     assert result.status is Status.OK, result.value
     assert result.value < 0.08
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_profiled_wasserstein_equals_the_midpoint_formula_with_numpy_means(seed: int) -> None:
+    # The evaluator's path sums instead of calling np.mean: the very same float.
+    rng = np.random.default_rng(seed)
+    reference, current = NumericProfile(), NumericProfile()
+    reference.update_many(rng.lognormal(size=20_000))
+    current.update_many(rng.lognormal(0.1, 1.0, size=20_000))
+    a = max(reference.rank_error, current.rank_error)
+    ranks = a + (1.0 - 2.0 * a) * (np.arange(500) + 0.5) / 500
+    gaps = current.quantiles(ranks) - reference.quantiles(ranks)
+    body = (1.0 - 2.0 * a) * float(np.mean(np.abs(gaps)))
+    tails = (current.mean - reference.mean) - (1.0 - 2.0 * a) * float(np.mean(gaps))
+    expected = (body + abs(tails)) / math.sqrt(reference.variance())
+    result = column_drift_from_profiles(
+        reference, current, column="x", check=ColumnCheck(method="wasserstein")
+    )
+    assert result.value == expected

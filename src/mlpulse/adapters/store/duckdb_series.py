@@ -145,7 +145,8 @@ class DuckDBSeriesStore:
         for point in points:
             us = _micros(point.ts)
             labels = dict(sorted(point.labels.items()))
-            rows[point.name, labels_text(labels), us] = MetricPoint(
+            # labels_text(labels) without sorting them again (a tick writes thousands)
+            rows[point.name, _encode_labels(labels).decode(), us] = MetricPoint(
                 us / 1e6, point.name, labels, point.value, point.status
             )
         if not rows:

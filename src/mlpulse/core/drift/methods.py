@@ -15,6 +15,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from mlpulse.core.drift import categorical, numeric
+from mlpulse.core.drift.categorical.binning import complete_comparable_vectors
+from mlpulse.core.drift.categorical.jensen_shannon import jensen_shannon_of_vectors
 
 Group = Literal["numeric", "categorical"]
 Numbers = NDArray[np.float64]
@@ -114,9 +116,9 @@ NUMERIC: Final[dict[str, Method]] = {
 def _lumped_js(reference: Counts, current: Counts) -> tuple[float, dict[str, Any]]:
     # Counts here are exact and complete: only as many bins as the rows carry, and a
     # Good-Turing bin for categories the reference never saw (see categorical.binning).
-    singletons = sum(1 for n in reference.values() if n == 1)
-    bins = categorical.comparable_bins(reference, current, reference_singletons=singletons)
-    return categorical.jensen_shannon(bins.reference, bins.current), {
+    # As vectors: the value of jensen_shannon over comparable_bins, without the dicts.
+    bins = complete_comparable_vectors(reference, current)
+    return jensen_shannon_of_vectors(bins.reference, bins.current), {
         "categories_kept": bins.kept,
         "noise": bins.noise,
     }

@@ -124,6 +124,7 @@ class CategoricalProfile:
         "_items",
         "_lg_max_map_size",
         "_missing",
+        "_ranked",
     )
 
     def __init__(self, *, lg_max_map_size: int = 11, exact_limit: int = 1000) -> None:
@@ -143,6 +144,10 @@ class CategoricalProfile:
         # Invariant: both sketches are None while ``_exact`` is not (see _sketches).
         self._items: Any = None
         self._distinct: Any = None
+        # counts() memoised (a drift and a quality check each read both sides' counts,
+        # and a tick reads one window profile in several checks); only _add_counts
+        # changes a profile after it is built, and it drops the memo.
+        self._ranked: dict[str, int] | None = None
 
     # ------------------------------------------------------------------ updates
 
@@ -181,6 +186,7 @@ class CategoricalProfile:
         self._add_counts(counts)
 
     def _add_counts(self, counts: Mapping[str, int]) -> None:
+        self._ranked = None
         exact = self._exact
         if exact is not None:
             new = sum(1 for category in counts if category not in exact)
@@ -412,10 +418,14 @@ class CategoricalProfile:
         >>> p.counts()
         {'b': 2, 'a': 1}
         """
-        if self._exact is not None:
-            return dict(sorted(self._exact.items(), key=lambda item: (-item[1], item[0])))
-        rows = self._items.get_frequent_items(NO_FALSE_POSITIVES)
-        return {str(item): int(estimate) for item, estimate, _lower, _upper in rows}
+        if self._ranked is None:
+            if self._exact is not None:
+                ranked = sorted(self._exact.items(), key=lambda item: (-item[1], item[0]))
+                self._ranked = dict(ranked)
+            else:
+                rows = self._items.get_frequent_items(NO_FALSE_POSITIVES)
+                self._ranked = {str(item): int(n) for item, n, _lower, _upper in rows}
+        return dict(self._ranked)  # a copy: the caller may change it
 
     # ------------------------------------------------------------------ bytes
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import special
 
-from mlpulse.core.drift.categorical.counts import CategoryCounts, aligned
+from mlpulse.core.drift.categorical.counts import AlignedCounts, CategoryCounts, aligned
 
-__all__ = ["jensen_shannon"]
+__all__ = ["jensen_shannon", "jensen_shannon_of_vectors"]
 
 
 def jensen_shannon(reference_counts: CategoryCounts, current_counts: CategoryCounts) -> float:
@@ -55,7 +56,20 @@ def jensen_shannon(reference_counts: CategoryCounts, current_counts: CategoryCou
     >>> jensen_shannon({"a": 5}, {"b": 5})
     1.0
     """
-    p, q = aligned(reference_counts, current_counts).proportions()
+    pair = aligned(reference_counts, current_counts)
+    return jensen_shannon_of_vectors(pair.reference, pair.current)
+
+
+def jensen_shannon_of_vectors(
+    reference: NDArray[np.float64], current: NDArray[np.float64]
+) -> float:
+    """:func:`jensen_shannon` of two count vectors already aligned (``reference[i]`` and
+    ``current[i]`` count one category); the counts must be finite and non-negative.
+
+    >>> round(jensen_shannon_of_vectors(np.array([1.0, 1.0]), np.array([1.0, 3.0])), 4)
+    0.2209
+    """
+    p, q = AlignedCounts((), reference, current).proportions()
     m = (p + q) / 2
     divergence = float(np.sum(special.rel_entr(p, m) + special.rel_entr(q, m))) / (2 * math.log(2))
     return min(1.0, math.sqrt(max(divergence, 0.0)))

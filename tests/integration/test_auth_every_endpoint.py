@@ -119,16 +119,16 @@ ENDPOINTS = (
     # answers do not depend on the order the tests run in.
     Endpoint(
         "POST",
-        "/v1/registry/{model}/versions",
+        "/v1/registry/{model:path}/versions",
         f"/v1/registry/{MODEL}/versions",
         Scope.ADMIN,
         422,
         {"artifact_uri": "s3://m/v1"},
     ),
-    Endpoint("GET", "/v1/registry/{model}", "/v1/registry/no-such-model", Scope.READ, 404),
+    Endpoint("GET", "/v1/registry/{model:path}", "/v1/registry/no-such-model", Scope.READ, 404),
     Endpoint(
         "PUT",
-        "/v1/registry/{model}/routing",
+        "/v1/registry/{model:path}/routing",
         "/v1/registry/no-such-model/routing",
         Scope.ADMIN,
         404,
@@ -136,7 +136,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/v1/registry/{model}/promote",
+        "/v1/registry/{model:path}/promote",
         "/v1/registry/no-such-model/promote",
         Scope.ADMIN,
         404,
@@ -144,7 +144,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "POST",
-        "/v1/registry/{model}/rollback",
+        "/v1/registry/{model:path}/rollback",
         "/v1/registry/no-such-model/rollback",
         Scope.ADMIN,
         404,
@@ -160,7 +160,7 @@ ENDPOINTS = (
     ),
     Endpoint(
         "GET",
-        "/v1/routing/{model}",
+        "/v1/routing/{model:path}",
         "/v1/routing/no-such-model",
         Scope.READ,
         404,

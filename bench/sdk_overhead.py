@@ -9,6 +9,11 @@ in three conditions:
 - collector down, buffering: nothing listens on the port, the buffer has room for every call;
 - collector down, buffer full: nothing listens, every call takes the drop path.
 
+Then, with OpenTelemetry imported (the SDK looks it up in ``sys.modules`` and never imports
+it itself), the collector-up condition twice more: no span active, and every call inside an
+active span, so the SDK reads the span's trace id. The conditions without OpenTelemetry run
+first, before the benchmark imports it.
+
 Between timed calls the loop does a few microseconds of untimed "request work", so the
 shipper thread runs beside the serving thread as it would in a server (a bare loop would
 log a million events a second, more than any process serves).
@@ -36,7 +41,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -162,7 +168,12 @@ def percentile(samples: Sequence[int], q: float) -> float:
 
 
 def run_condition(
-    name: str, client: mlpulse.Client, calls: int, work: int
+    name: str,
+    client: mlpulse.Client,
+    calls: int,
+    work: int,
+    *,
+    context: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> dict[str, float | str]:
     histogram = Histogram(
         "request_latency_seconds", "Request latency.", registry=CollectorRegistry()
@@ -170,8 +181,9 @@ def run_condition(
     logged: list[int] = []
     observed: list[int] = []
     for _ in range(calls // CHUNK):
-        time_log_prediction(client, logged, work)
-        time_observe(histogram, observed, work)
+        with context():  # e.g. an active OpenTelemetry span around the chunk
+            time_log_prediction(client, logged, work)
+            time_observe(histogram, observed, work)
     stats = client.stats()
     return {
         "condition": name,
@@ -220,6 +232,8 @@ def serving_thread_table(calls: int, work_us: float, batch_size: int) -> None:
         rows.append(run_condition("collector down, buffer full", client, calls, work))
         client.close(timeout=0.0)
 
+    rows.extend(traced_rows(calls, work, batch_size))
+
     header = (
         f"{'condition':<30} {'log_prediction µs':>18} {'observe µs':>14} "
         f"{'ratio':>13}  client counters"
@@ -233,6 +247,35 @@ def serving_thread_table(calls: int, work_us: float, batch_size: int) -> None:
             f"{float(row['log_p50']) / float(row['obs_p50']):>6.1f} "
             f"{float(row['log_p99']) / float(row['obs_p99']):>6.1f}  {row['detail']}"
         )
+
+
+def traced_rows(calls: int, work: int, batch_size: int) -> list[dict[str, float | str]]:
+    """Collector up, with OpenTelemetry imported: no span active, then inside a span."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("bench")  # records spans, exports nowhere
+
+    @contextmanager
+    def in_span() -> Iterator[object]:
+        with tracer.start_as_current_span("request") as span:
+            yield span
+
+    rows = []
+    receiver, url = start_receiver()
+    try:
+        for name, context in (
+            ("up, OTel imported, no span", nullcontext),
+            ("up, inside an active span", in_span),
+        ):
+            with mlpulse.Client(
+                url, "bench-key", batch_size=batch_size, max_buffer=max(10_000, batch_size)
+            ) as client:
+                rows.append(run_condition(name, client, calls, work, context=context))
+                client.flush(timeout=30)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+    return rows
 
 
 # -- the shipper thread's side -------------------------------------------------------

@@ -10,6 +10,7 @@ last line (the cause) and, without ``--debug``, keeps the rest out of the log.
 from __future__ import annotations
 
 import logging
+import logging.config
 import socket
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -20,6 +21,7 @@ from rich.markup import escape
 
 from mlpulse.cli.failures import debug_requested, missing_module_hint
 from mlpulse.errors import MlpulseError
+from mlpulse.server.log_format import logging_config
 from mlpulse.server.settings import Settings
 
 err = Console(stderr=True, soft_wrap=True)
@@ -107,6 +109,10 @@ def serve(
         settings = Settings.from_env(None, data_dir=data_dir, host=host, port=port)
     except MlpulseError as exc:  # a bad MLPULSE_* variable (the flags are checked above)
         fail(str(exc))
+    # Before anything logs: MLPULSE_LOG_FORMAT (text or JSON lines) and MLPULSE_LOG_LEVEL.
+    logging.config.dictConfig(
+        logging_config(log_format=settings.log_format, level=settings.log_level)
+    )
     try:
         with open_metadata(settings) as metadata:
             keys = metadata.list_keys()
@@ -118,21 +124,23 @@ def serve(
         if debug:
             raise
         fail(f"the store needs the module {exc.name!r}", hint=missing_module_hint(exc.name))
-    if not keys:
-        err.print(
-            "[yellow]No API keys yet.[/] Create one with: "
-            f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
-        )
     sock = _listen(settings.host, settings.port)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # configured above
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+    if not keys:
+        hint = f"mlpulse keys create --scope admin --data-dir {settings.data_dir}"
+        if settings.log_format == "json":  # every stderr line stays a JSON object
+            logging.getLogger("mlpulse.serve").warning("No API keys yet. Create one with: %s", hint)
+        else:
+            err.print(f"[yellow]No API keys yet.[/] Create one with: {hint}")
     server = CollectorServer(config, app)
     watch = StartupFailure(debug=debug)
     logger = logging.getLogger("uvicorn.error")

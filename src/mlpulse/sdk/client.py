@@ -9,6 +9,7 @@ nothing and never raise (the one exception: ``attributions``, see
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import weakref
@@ -38,6 +39,7 @@ from mlpulse.sdk.reply import Transport
 from mlpulse.sdk.resources import ProcessSample, ResourceSampler, start_sampler
 from mlpulse.sdk.shipper import Shipper
 from mlpulse.sdk.stats import ClientStats
+from mlpulse.sdk.trace_context import OTEL_TRACE_MODULE, current_trace_id
 from mlpulse.sdk.track import Tracking
 from mlpulse.sdk.wire import LABEL, OUTCOME, PREDICTION, RESOURCE, Compression
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # the router imports httpx: loaded by Client.router, not by `
     from mlpulse.sdk.router import Router, RouterOptions
 
 Timestamp = float | datetime
+_modules = sys.modules  # a global read, not an attribute lookup, on the hot path
 
 
 class Client:
@@ -204,6 +207,10 @@ class Client:
         arguments they are checked here: a value that is not a finite number, or an
         ``attr:`` name that ``features`` already has, raises
         :class:`~mlpulse.errors.ParameterError`.
+
+        ``trace_id`` defaults to the trace of the active OpenTelemetry span, if the process
+        has imported OpenTelemetry and a span is current (32 hex digits), so an incident's
+        example requests lead to their traces; an explicit ``trace_id`` wins.
         """
         extra = None if attributions is None else attribution_features(attributions, features)
         shipper = self._shipper
@@ -222,6 +229,8 @@ class Client:
             pass  # sent as it is: the collector rejects the event, naming the field
         if extra is not None and type(features) is dict:
             features.update(extra)
+        if trace_id is None and OTEL_TRACE_MODULE in _modules:  # no OTel imported: no span
+            trace_id = current_trace_id()
         buffer.append(
             (
                 PREDICTION,

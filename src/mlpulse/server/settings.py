@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from mlpulse.domain.events import MAX_FEATURES, MAX_MODELS
 from mlpulse.errors import ConfigurationError
+from mlpulse.server.log_format import LOG_FORMATS, LOG_LEVELS, LogFormat
 
 T = TypeVar("T", int, float)
 
@@ -71,6 +72,9 @@ class Settings:
     # Limits enforced at ingest (docs/production.md, "Limits").
     max_models: int = MAX_MODELS
     max_features_per_model: int = MAX_FEATURES
+    # The collector's log lines: "text" or "json" (one object a line), and the least level.
+    log_format: LogFormat = "text"
+    log_level: str = "INFO"
 
     @property
     def uses_postgres(self) -> bool:
@@ -122,6 +126,8 @@ class Settings:
             "dashboard_secret": env.get("MLPULSE_DASHBOARD_SECRET", ""),
             "max_models": env.get("MLPULSE_MAX_MODELS", str(MAX_MODELS)),
             "max_features_per_model": env.get("MLPULSE_MAX_FEATURES_PER_MODEL", str(MAX_FEATURES)),
+            "log_format": env.get("MLPULSE_LOG_FORMAT", "text"),
+            "log_level": env.get("MLPULSE_LOG_LEVEL", "INFO"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(
@@ -169,6 +175,8 @@ class Settings:
                 low=1,
                 high=MAX_FEATURES,
             ),
+            log_format=_log_format(str(values["log_format"])),
+            log_level=_choice("MLPULSE_LOG_LEVEL", str(values["log_level"]).upper(), LOG_LEVELS),
         )
 
 
@@ -202,6 +210,21 @@ def _external_url(raw: str) -> str:
             f"MLPULSE_EXTERNAL_URL must be an http(s) URL like https://mlpulse.example.com; "
             f"got {raw!r}"
         )
+    return text
+
+
+def _log_format(raw: str) -> LogFormat:
+    text = raw.strip().lower()
+    for known in LOG_FORMATS:
+        if text == known:
+            return known
+    raise ConfigurationError(f"MLPULSE_LOG_FORMAT must be text or json; got {raw!r}")
+
+
+def _choice(name: str, raw: str, choices: tuple[str, ...]) -> str:
+    text = raw.strip()
+    if text not in choices:
+        raise ConfigurationError(f"{name} must be one of {', '.join(choices)}; got {raw!r}")
     return text
 
 

@@ -22,7 +22,8 @@ def test_settings_from_env_reads_mlpulse_variables_and_overrides_win() -> None:
     ("name", "value"),
     [("MLPULSE_PORT", "http"), ("MLPULSE_PORT", "70000"), ("MLPULSE_MAX_BODY_BYTES", "12"),
      ("MLPULSE_KEY_CACHE_SECONDS", "-1"), ("MLPULSE_MAX_MODELS", "0"),
-     ("MLPULSE_MAX_FEATURES_PER_MODEL", "2001")],
+     ("MLPULSE_MAX_FEATURES_PER_MODEL", "2001"), ("MLPULSE_LOG_FORMAT", "xml"),
+     ("MLPULSE_LOG_LEVEL", "LOUD")],
 )  # fmt: skip
 def test_settings_from_env_names_the_variable_when_a_value_is_bad(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
@@ -89,3 +90,10 @@ def test_settings_dashboard_secret_is_read_and_must_be_long_enough() -> None:
     with pytest.raises(ConfigurationError, match="at least 32 characters") as caught:
         Settings.from_env({"MLPULSE_DASHBOARD_SECRET": "short-secret"})
     assert "short-secret" not in str(caught.value)
+
+
+def test_settings_log_format_and_level_default_to_text_info_and_ignore_case() -> None:
+    assert (Settings.from_env({}).log_format, Settings.from_env({}).log_level) == ("text", "INFO")
+    env = {"MLPULSE_LOG_FORMAT": " JSON ", "MLPULSE_LOG_LEVEL": "warning"}
+    settings = Settings.from_env(env)
+    assert (settings.log_format, settings.log_level) == ("json", "WARNING")

@@ -58,6 +58,8 @@ def test_probe_of_a_failing_endpoint_writes_zero_and_its_rule_alert_reaches_the_
         assert all(0 < v < 1.0 for v in values("mlpulse_probe_latency_seconds"))
         assert {r.path for r in endpoint.requests} == {"/healthz"}
         assert not [r for r in hook.requests if r.json()["status"] == "firing"]
+        exposed = httpx.get(f"{collector.url}/metrics", headers=admin).text
+        assert 'mlpulse_probe_success{model="fraud",probe="fraud-health"} 1.0' in exposed
 
         endpoint.default = Reply(503, "overloaded")  # the endpoint starts failing
         assert _wait_for(lambda: ticked("mlpulse_probe_status_code", 503.0))

@@ -3,8 +3,10 @@
 Run from the collector's background loop (the leader only, like the SLO job). Each tick
 sends every due probe's request at once in a small thread pool and waits at most the
 longest due probe's ``timeout`` (plus a little grace): a probe with no answer by then is
-a failure, and is not sent again while its request is still out. Each run writes,
-labelled ``probe`` and ``model`` (when the probe names one), at the time it was sent:
+a failure, and is not sent again while its request is still out. One that never left
+the pool (every worker busy with slower probes) writes nothing and is due at the next
+tick: the collector's capacity is not the endpoint's failure. Each run writes, labelled
+``probe`` and ``model`` (when the probe names one), at the time it was sent:
 
 ``mlpulse_probe_success``
     1 when the answer had ``expect_status``, held ``body_contains`` and came within
@@ -16,7 +18,8 @@ labelled ``probe`` and ``model`` (when the probe names one), at the time it was 
 
 A probe runs when ``every`` has passed since its last run, checked each tick: with the
 default 10 s evaluator interval a ``30s`` probe runs every 30 s, and one shorter than the
-interval runs once a tick.
+interval runs once a tick. The reason a run fails is logged (``mlpulse.probes``) when
+a probe starts failing, and its recovery when it succeeds again.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class ProbeReport:
 
     runs: list[ProbeRun] = field(default_factory=list)
     points: int = 0
+    not_sent: list[str] = field(default_factory=list)  # every worker was busy: next tick
 
 
 class ProbeService:
@@ -72,7 +76,7 @@ class ProbeService:
         config: Callable[[], Config | None],
         http: HttpRequester,
         *,
-        max_workers: int = 4,
+        max_workers: int = 8,
     ) -> None:
         self._series = series
         self._clock = clock
@@ -109,15 +113,25 @@ class ProbeService:
             report = ProbeReport()
             points: list[MetricPoint] = []
             for name, probe in due.items():
+                if futures[name].cancel():  # never started: every worker busy with others
+                    report.not_sent.append(name)
+                    self._last.pop(name, None)
+                    continue
                 run = ProbeRun(name, now, *self._result(name, probe, futures[name]))
                 report.runs.append(run)
+                before = self.latest.get(name)
+                if before is None or before.outcome.success != run.outcome.success:
+                    if run.outcome.success:
+                        log.info("probe %s succeeds", name)
+                    else:
+                        log.warning("probe %s fails: %s", name, run.outcome.reason)
                 self.latest[name] = run
                 points += _points(run, probe)
-                if not run.outcome.success:
-                    log.info("probe %s failed: %s", name, run.outcome.reason)
             if points:
                 self._series.append_points(points)
             report.points = len(points)
+            if report.not_sent:
+                log.warning("probes not sent, every probe worker busy: %s", report.not_sent)
             return report
 
     def close(self) -> None:

@@ -159,3 +159,25 @@ def test_probe_service_counts_a_raising_requester_as_a_failure() -> None:
     (run,) = service.tick().runs
     assert (run.outcome.success, run.outcome.reason) == (False, "no answer: RuntimeError")
     service.close()
+
+
+def test_probe_service_writes_nothing_for_a_probe_the_busy_pool_never_sent() -> None:
+    release = threading.Event()
+
+    def answer(url: str) -> ProbeResponse:
+        if url.endswith("/hang"):
+            release.wait(10.0)
+        return ProbeResponse(200, "", 0.001)
+
+    series, clock = InMemorySeriesStore(), _Clock(T0)
+    config = _config(a={"url": "http://h/hang", "every": "1s", "timeout": "1s"},
+                     b={"url": "http://h/ok", "every": "1s", "timeout": "1s"})  # fmt: skip
+    service = ProbeService(series, clock, lambda: config, _Http(answer), max_workers=1)
+    report = service.tick()  # a holds the only worker past the timeout; b never starts
+    assert [r.probe for r in report.runs] == ["a"] and report.not_sent == ["b"]
+    assert set(_latest(series, "mlpulse_probe_success")) == {"a"}
+    release.set()
+    time.sleep(0.2)
+    clock.t = T0 + 0.1  # b is due at once; a is not (every 1s)
+    assert [r.probe for r in service.tick().runs] == ["b"]
+    service.close()

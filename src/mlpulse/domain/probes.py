@@ -9,6 +9,8 @@
         timeout: 5s                 # default 5s; at most every
         expect_status: 200          # default 200
         body_contains: ok           # optional: the body must hold this text
+        json_path: status           # optional, with json_equals: the JSON answer's
+        json_equals: ok             #   value at status (dotted keys, list indices) is ok
         max_latency_ms: 500         # optional: slower counts as a failure
         model: fraud                # optional: the series' model label
       fraud-predict:
@@ -25,6 +27,7 @@ and ``mlpulse_probe_status_code`` (0 when no answer came), labelled ``probe`` an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Final, Literal, TypeAlias
@@ -59,6 +62,8 @@ class ProbeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     timeout: Duration = "5s"
     expect_status: int = 200
     body_contains: str | None = None
+    json_path: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    json_equals: str | None = None
     max_latency_ms: FiniteFloat | None = None
     headers: dict[Header, Header] | None = None
     body: str | None = None
@@ -111,12 +116,47 @@ def probe_outcome(probe: ProbeConfig, response: ProbeResponse) -> ProbeOutcome:
         return ProbeOutcome(False, f"status {response.status}, expected {probe.expect_status}")
     if probe.body_contains is not None and probe.body_contains not in response.body:
         return ProbeOutcome(False, f"body does not contain {probe.body_contains!r}")
+    if probe.json_path is not None:
+        found = _json_text(response.body, probe.json_path)
+        if found != probe.json_equals:
+            what = "body is not JSON" if found is _NOT_JSON else (
+                f"no value at json_path {probe.json_path!r}" if found is None
+                else f"json_path {probe.json_path!r} is {found!r}")  # fmt: skip
+            return ProbeOutcome(False, f"{what}, expected {probe.json_equals!r}")
     latency_ms = response.elapsed_s * 1000.0
     if probe.max_latency_ms is not None and latency_ms > probe.max_latency_ms:
         return ProbeOutcome(
             False, f"latency {latency_ms:.0f} ms above max_latency_ms {probe.max_latency_ms:g}"
         )
     return ProbeOutcome(True)
+
+
+_NOT_JSON: Final = "\x00not json"
+
+
+def _json_text(body: str, path: str) -> str | None:
+    """The value at dotted ``path`` of the JSON ``body`` as text (strings as they are,
+    others as JSON: ``1``, ``true``, ``null``); None when there is none.
+
+    >>> _json_text('{"model": {"ready": true, "versions": ["v1", "v2"]}}', "model.ready")
+    'true'
+    >>> _json_text('{"model": {"versions": ["v1", "v2"]}}', "model.versions.1")
+    'v2'
+    >>> _json_text('{"a": 1}', "b") is None, _json_text("<html>", "a") == _NOT_JSON
+    (True, True)
+    """
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return _NOT_JSON
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return None
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _duration(path: str, text: str) -> Iterator[ConfigProblem]:
@@ -165,6 +205,11 @@ def probe_problems(probes: Mapping[str, ProbeConfig]) -> Iterator[ConfigProblem]
         if probe.max_latency_ms is not None and probe.max_latency_ms <= 0:
             yield ConfigProblem(
                 f"{path}.max_latency_ms", f"must be above 0; got {probe.max_latency_ms:g}"
+            )
+        if (probe.json_path is None) != (probe.json_equals is None):
+            field = "json_equals" if probe.json_equals is None else "json_path"
+            yield ConfigProblem(
+                f"{path}.{field}", "json_path and json_equals go together: set both or neither"
             )
         if probe.body is not None and probe.method in ("GET", "HEAD"):
             yield ConfigProblem(

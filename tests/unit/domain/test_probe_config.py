@@ -73,3 +73,24 @@ def test_probe_outcome_fails_on_body_and_when_no_answer_came() -> None:
     outcome = probe_outcome(probe, ProbeResponse(None, "", 5.0, "ConnectError"))
     assert (outcome.success, outcome.reason) == (False, "no answer: ConnectError")
     assert probe_outcome(probe, ProbeResponse(204, "ready", 0.01)).success
+
+
+def test_probe_config_wants_json_path_and_json_equals_together() -> None:
+    assert _problems(url="http://h/", json_path="status") == {
+        "probes.p.json_equals": "json_path and json_equals go together: set both or neither"
+    }
+
+
+def test_probe_outcome_compares_the_json_value_at_the_path_as_text() -> None:
+    probe = ProbeConfig(url="http://h/", json_path="model.ready", json_equals="true")
+    body = '{"model": {"ready": %s}}'
+    assert probe_outcome(probe, ProbeResponse(200, body % "true", 0.01)).success
+    assert probe_outcome(probe, ProbeResponse(200, body % "false", 0.01)).reason == (
+        "json_path 'model.ready' is 'false', expected 'true'"
+    )
+    assert probe_outcome(probe, ProbeResponse(200, '{"model": {}}', 0.01)).reason == (
+        "no value at json_path 'model.ready', expected 'true'"
+    )
+    assert probe_outcome(probe, ProbeResponse(200, "<html>", 0.01)).reason == (
+        "body is not JSON, expected 'true'"
+    )

@@ -159,3 +159,14 @@ def test_config_warnings_names_a_version_or_segment_value_no_series_has() -> Non
     }
     raw = _rule("mlpulse_error_rate", model="cancer", version="v2")
     assert _warnings(raw, seen) == {}
+
+
+def test_config_warnings_names_a_probe_the_file_does_not_declare() -> None:
+    raw = {"probes": {"fraud-health": {"url": "http://127.0.0.1:9/healthz"}},
+           **_rule("mlpulse_probe_success", probe="fraud-helth")}  # fmt: skip
+    assert _warnings(raw) == {
+        "rules.r.match.probe": "no probe named 'fraud-helth'; did you mean 'fraud-health'? "
+        "(the file declares: fraud-health)"
+    }
+    raw["rules"]["r"]["match"] = {"probe": "fraud-health"}
+    assert _warnings(raw) == {}

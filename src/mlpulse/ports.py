@@ -27,6 +27,7 @@ from mlpulse.domain.experiments import ExperimentSpec
 from mlpulse.domain.incidents import ActionOutcome, Approval, Incident
 from mlpulse.domain.ingest import IngestResult
 from mlpulse.domain.models import ModelInfo, ResourcePeak, VersionSummary
+from mlpulse.domain.probes import ProbeResponse
 from mlpulse.domain.registry import Deployment, ModelVersion, RoutingEntry
 from mlpulse.domain.rollouts import Rollout
 from mlpulse.domain.schema import ColumnKind
@@ -240,6 +241,23 @@ class Notifier(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class HttpRequester(Protocol):
+    """Sends one HTTP request for a synthetic probe (:mod:`mlpulse.services.probes`)."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        body: str | None,
+        timeout_s: float,
+    ) -> ProbeResponse:
+        """The answer, timed; never raises for the network's or the server's errors
+        (no answer is a response with ``status=None`` and ``error`` set)."""
+        ...
 
 
 class AlertStore(Protocol):

@@ -152,3 +152,11 @@ def test_the_alerting_example_passes_mlpulse_plan(tmp_path: Path) -> None:
     schedules = schedules_from_config(config.schedules)
     (policy,) = policies_from_config(config.escalation_policies, schedules).values()
     assert [step.delay_minutes for step in policy.steps] == [0, 10]
+
+
+def test_the_probes_example_is_valid(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "probes.md").read_text(encoding="utf-8")
+    (block,) = [m.group(1) for m in _FENCE.finditer(text) if m.group(1).startswith(MARKER)]
+    config = check_document(block, tmp_path)
+    assert set(config.probes) == {"fraud-health", "fraud-predict"}
+    assert config.rules["fraud-probe-down"].series == "mlpulse_probe_success"

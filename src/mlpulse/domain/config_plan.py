@@ -4,7 +4,7 @@ Fields are compared flattened to dotted names (``reference.file``,
 ``columns_config.amount.method``, ``actions[0].kind``), defaults included, so writing a
 default out changes nothing. A rule that a monitor with ``page: true`` writes is shown
 ``(derived from monitors.<name>.page)`` (or ``slos.<name>.alerts``). Changes come models
-first, then monitors, SLOs, rules, receivers, users and runbooks, each by name, then one
+first, then monitors, SLOs, probes, rules, receivers, users and runbooks, each by name, then one
 ``alerting`` line for each of the route, inhibit rules, schedules and escalation policies
 that changed, so the same two configs always give the same plan.
 
@@ -36,7 +36,7 @@ __all__ = ["Change", "Plan", "plan"]
 
 Action: TypeAlias = Literal["create", "update", "delete"]
 Kind: TypeAlias = Literal[
-    "model", "monitor", "slo", "rule", "receiver", "user", "runbook", "alerting"
+    "model", "monitor", "slo", "probe", "rule", "receiver", "user", "runbook", "alerting"
 ]
 _SIGN: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
 
@@ -98,6 +98,7 @@ def plan(applied: Config, desired: Config) -> Plan:
         *_diff("model", applied.models, desired.models),
         *_diff("monitor", applied.monitors, desired.monitors),
         *_diff("slo", applied.slos, desired.slos),
+        *_diff("probe", applied.probes, desired.probes),
         *_derived(_diff("rule", applied.rules, desired.rules), applied, desired),
         *_diff("receiver", applied.receivers, desired.receivers),
         *_diff("user", applied.users, desired.users),

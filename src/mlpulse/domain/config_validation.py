@@ -34,6 +34,7 @@ from mlpulse.domain.monitoring import (
     drift_direction,
 )
 from mlpulse.domain.paging_rules import paging_problems
+from mlpulse.domain.probes import probe_problems
 from mlpulse.domain.rules_validation import alerting_problems
 from mlpulse.domain.slos import slo_problems
 from mlpulse.domain.window import parse_duration
@@ -73,6 +74,7 @@ def validate(config: Config) -> list[ConfigProblem]:
         problems += _monitor(f"monitors.{name}", monitor, config.models.get(monitor.model))
     problems += alerting_problems(config)
     problems += slo_problems(config.slos, performance_metrics=METRICS["performance"])
+    problems += probe_problems(config.probes)
     return problems
 
 

@@ -134,6 +134,8 @@ def _label_value(
         yield from names.model(path, value)
     elif key == "monitor":
         yield from names.monitor(path, value, rule.match.get("model"))
+    elif key == "probe" and value not in names.config.probes:
+        yield names._unknown(path, "probe", value, set(names.config.probes), file_only=True)
     elif key == "column" and fixed is None:
         model = rule.match.get("model")
         columns = names.columns(model) if model else names.all_columns()

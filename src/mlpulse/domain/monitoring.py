@@ -43,6 +43,7 @@ import msgspec
 
 from mlpulse.domain.events import AwareDatetime, FiniteFloat, Name
 from mlpulse.domain.incidents import RunbookConfig
+from mlpulse.domain.probes import ProbeConfig
 from mlpulse.domain.rules import (
     InhibitRule,
     ReceiverConfig,
@@ -244,6 +245,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     runbooks: dict[Name, RunbookConfig] = msgspec.field(default_factory=dict)
     # Service level objectives (mlpulse.domain.slos): error budgets and burn-rate alerts.
     slos: dict[Name, SloConfig] = msgspec.field(default_factory=dict)
+    # Synthetic probes (mlpulse.domain.probes): HTTP checks of model endpoints.
+    probes: dict[Name, ProbeConfig] = msgspec.field(default_factory=dict)
 
 
 # The optional monitor fields each check reads; setting another is a problem.

@@ -4,7 +4,8 @@ The single list of series names and label keys that checks of ``mlpulse.yaml`` r
 rule over ``mlpulse_drift_shar`` or a ``match`` on ``percentile: "0.99"`` can never fire).
 The evaluator's checks (:mod:`mlpulse.services.monitor_checks`) and the streaming
 detectors (:mod:`mlpulse.services.stream_detection`) and the SLO service
-(:mod:`mlpulse.services.slos`) write them; a test compares this
+(:mod:`mlpulse.services.slos`) and the probe service (:mod:`mlpulse.services.probes`)
+write them; a test compares this
 list with the names those modules emit, so the two cannot drift apart silently.
 
 Each evaluator series carries ``model``, ``version`` and ``monitor``; a monitor with
@@ -125,6 +126,17 @@ SERIES: Final[Mapping[str, SeriesLabels]] = MappingProxyType({
     "mlpulse_slo_alert_burn_rate": SeriesLabels(
         "the smaller burn rate of a burn-rate alert's two windows (what its rule compares)",
         ("model", "slo", "long", "short"), per_monitor=False),
+    # Written by the probe service (mlpulse.services.probes) for each probe of mlpulse.yaml;
+    # ``model`` only when the probe names one.
+    "mlpulse_probe_success": SeriesLabels(
+        "a synthetic probe's run: 1 when its answer was as expected, else 0",
+        ("probe", "model"), per_monitor=False),
+    "mlpulse_probe_latency_seconds": SeriesLabels(
+        "a synthetic probe's seconds to the answer (its timeout when none came)",
+        ("probe", "model"), per_monitor=False),
+    "mlpulse_probe_status_code": SeriesLabels(
+        "a synthetic probe's HTTP status (0 when no answer came)",
+        ("probe", "model"), per_monitor=False),
 })  # fmt: skip
 
 # The series a monitor's thresholds grade, by check (quality writes four, graded by

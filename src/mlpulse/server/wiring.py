@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlpulse.adapters.http_poster import HttpPoster
+from mlpulse.adapters.http_requester import HttpRequester
 from mlpulse.domain.alerts import Notification
 from mlpulse.ports import Backend, Clock, Coordination
 from mlpulse.server import config_routes
@@ -35,6 +36,7 @@ from mlpulse.services.experiments import Experiments
 from mlpulse.services.incidents import IncidentService
 from mlpulse.services.ingest import IngestService, Observers, SchemaTracker
 from mlpulse.services.outbox_worker import OutboxWorker
+from mlpulse.services.probes import ProbeService
 from mlpulse.services.registry import Registry
 from mlpulse.services.rollouts import Rollouts
 from mlpulse.services.runbook_actions import RunbookActions
@@ -71,6 +73,8 @@ class Running:
     receivers: Receivers
     poster: HttpPoster
     registry: Registry
+    probes: ProbeService
+    requester: HttpRequester
 
     def start(self) -> None:
         self.coordination.changes.start()
@@ -90,6 +94,8 @@ class Running:
         self.worker.close()
         self.receivers.close()
         self.poster.close()
+        self.probes.close()
+        self.requester.close()
         self.registry.close()  # wakes long-polls before the store closes
         self.windows.close()  # writes every open minute before the store closes
 
@@ -128,6 +134,8 @@ def wire(
         series=series, labels=backend.labels, metadata=metadata, clock=clock, config=config
     )
     slos = state.slos = SloService(series, clock, config)
+    requester = HttpRequester()
+    probes = state.probes = ProbeService(series, clock, config, requester)
     registry = state.registry = Registry(backend.registry, clock)
     experiments = state.experiments = Experiments(
         backend.experiments, backend.experiment_outcomes, clock
@@ -203,6 +211,7 @@ def wire(
         is_leader=lambda: leadership.is_leader,
         jobs=[  # each isolated: one that fails never stops the others
             ("slos", slos.tick),  # SLI, budget and burn-rate series, before the alerts
+            ("probes", probes.tick),  # synthetic probes that are due (waits their timeout)
             ("alerts", alert_loop.wake),
             ("experiments", experiments.check_running),  # early stopping for harm
             ("rollouts", rollouts.tick),  # hold, advance, promote or roll back
@@ -211,7 +220,7 @@ def wire(
     )
     return Running(
         coordination, worker, action_worker, alert_loop, background, windows, receivers,
-        poster, registry,
+        poster, registry, probes, requester,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.config_warnings import Seen, config_warnings
 from mlpulse.domain.series_catalogue import SERIES, series_of_check
-from mlpulse.services import evaluator, monitor_checks, slos, stream_detection
+from mlpulse.services import evaluator, monitor_checks, probes, slos, stream_detection
 
 BREAST = Seen(models={"cancer": frozenset({"mean radius", "mean texture", "score"})})
 
@@ -29,7 +29,7 @@ def test_series_catalogue_lists_every_series_the_collector_writes() -> None:
     # The checks' docstring table and code, the evaluator and the streaming detectors:
     # a series renamed or added there must be renamed or added in the catalogue too.
     written = set()
-    for module in (monitor_checks, evaluator, slos):
+    for module in (monitor_checks, evaluator, slos, probes):
         with open(module.__file__ or "", encoding="utf-8") as source:
             written |= set(re.findall(r"\bmlpulse_[a-z_]+[a-z]\b", source.read()))
     written |= {stream_detection.STREAM_CHANGE, stream_detection.CANARY_CHANGE}
@@ -159,3 +159,14 @@ def test_config_warnings_names_a_version_or_segment_value_no_series_has() -> Non
     }
     raw = _rule("mlpulse_error_rate", model="cancer", version="v2")
     assert _warnings(raw, seen) == {}
+
+
+def test_config_warnings_names_a_probe_the_file_does_not_declare() -> None:
+    raw = {"probes": {"fraud-health": {"url": "http://127.0.0.1:9/healthz"}},
+           **_rule("mlpulse_probe_success", probe="fraud-helth")}  # fmt: skip
+    assert _warnings(raw) == {
+        "rules.r.match.probe": "no probe named 'fraud-helth'; did you mean 'fraud-health'? "
+        "(the file declares: fraud-health)"
+    }
+    raw["rules"]["r"]["match"] = {"probe": "fraud-health"}
+    assert _warnings(raw) == {}

@@ -15,6 +15,7 @@ from typing import Final
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mlpulse.domain.series_catalogue import SERIES
 from mlpulse.ports import SeriesStore
 from mlpulse.services.monitor_checks import SERIES_HELP
 
@@ -28,6 +29,18 @@ DETECTION_HELP: Final = {
 STATUS_VALUE: Final = {"ok": 0.0, "warning": 1.0, "critical": 2.0, "insufficient_data": -1.0}
 
 
+def _help(name: str) -> str:
+    """A series' HELP: the checks' own text, the detectors', else the catalogue's summary
+    (SLO and probe series)."""
+    found = SERIES_HELP.get(name) or DETECTION_HELP.get(name)
+    if found:
+        return found
+    spec = SERIES.get(name)
+    if spec is None:
+        return f"mlpulse series {name}."
+    return spec.summary[:1].upper() + spec.summary[1:] + "."
+
+
 class CheckPoints(Collector):
     def __init__(self, series: SeriesStore) -> None:
         self._series = series
@@ -39,9 +52,7 @@ class CheckPoints(Collector):
             keys = tuple(sorted(point.labels))
             family = families.get((point.name, keys))
             if family is None:
-                help_text = SERIES_HELP.get(point.name) or DETECTION_HELP.get(
-                    point.name, f"mlpulse series {point.name}."
-                )
+                help_text = _help(point.name)
                 family = families[(point.name, keys)] = GaugeMetricFamily(
                     point.name, help_text, labels=list(keys)
                 )

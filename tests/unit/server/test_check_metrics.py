@@ -112,3 +112,14 @@ def test_detection_series_have_their_own_help_and_unknown_ones_a_named_one() -> 
         families["mlpulse_stream_change"].documentation == (DETECTION_HELP["mlpulse_stream_change"])
     )
     assert families["mlpulse_other_thing"].documentation == "mlpulse series mlpulse_other_thing."
+
+
+def test_every_catalogued_series_has_a_help_of_its_own() -> None:
+    # SLO and probe series take their HELP from the series catalogue's summary.
+    from mlpulse.domain.series_catalogue import SERIES
+    from mlpulse.server.check_metrics import _help
+
+    texts = {name: _help(name) for name in SERIES}
+    assert not any(text.startswith("mlpulse series") for text in texts.values())
+    assert len(set(texts.values())) == len(texts)
+    assert _help("mlpulse_probe_success").endswith(".")

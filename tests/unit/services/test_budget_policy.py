@@ -10,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mlpulse.adapters.store.sqlite_experiments import SQLiteExperimentStore
 from mlpulse.adapters.store.sqlite_registry import SQLiteRegistryStore
+from mlpulse.adapters.store.sqlite_rollouts import SQLiteRolloutStore
+from mlpulse.core.experiments.rollout import RolloutPlan
 from mlpulse.domain.config_decode import decode_config
 from mlpulse.domain.experiments import ExperimentSpec, MetricSpec
 from mlpulse.domain.monitoring import Config
@@ -22,8 +25,10 @@ from mlpulse.domain.series import MetricPoint
 from mlpulse.services.budget_policy import BudgetPolicy, BudgetSpentError
 from mlpulse.services.experiments import Experiments
 from mlpulse.services.registry import Registry
+from mlpulse.services.rollouts import Rollout, Rollouts
 from mlpulse.services.slos import BUDGET_SERIES
 from mlpulse.testing.fakes import InMemorySeriesStore
+from tests.unit.services.test_rollouts_service import PURCHASE, FakeOutcomes
 
 T0 = 1_800_000_000.0
 
@@ -209,3 +214,51 @@ def test_slo_policy_decodes_and_refuses_an_unknown_field() -> None:
         {"version": 1, "slos": {"s": {**frozen, "policy": {"freeze": True}}}}
     )
     assert [(p.path, p.message) for p in problems] == [("slos.s.policy.freeze", "unknown field")]
+
+
+def test_budget_policy_holds_a_running_rollout_at_its_step_while_spent(
+    world: _World, tmp_path: Path
+) -> None:
+    store = SQLiteRolloutStore(tmp_path / "rollouts.sqlite")
+    outcomes = FakeOutcomes()
+    rollouts = Rollouts(store, outcomes, world.registry, world.clock)
+    plan = RolloutPlan(min_units_per_step=300, max_units_per_step=3000)
+    rollout = rollouts.start("fraud", "v2", primary=PURCHASE, plan=plan)  # budget left
+    assert world.stages()["v2"] == ("challenger", 1)
+    world.budget(-0.1)
+    rng = np.random.default_rng(5)
+
+    def serve_and_tick() -> Rollout:
+        share = world.stages()["v2"][1] / 100.0
+        world.clock.t += 1.0
+        for i in range(12_000):
+            version = "v2" if rng.random() < share else "v1"
+            unit = f"u{world.clock.t}-{i}"
+            outcomes.events.append((world.clock.t, "exposure", version, unit, 1.0))
+            if rng.random() < 0.1:
+                outcomes.events.append((world.clock.t, "purchase", version, unit, 1.0))
+        world.clock.t += 1.0
+        (ticked,) = rollouts.tick()
+        return ticked
+
+    for _ in range(6):  # enough units to advance, were the budget not spent
+        rollout = serve_and_tick()
+    assert rollout.status == "running" and rollout.step_index == 0
+    assert rollout.timeline[-1].action == "hold"
+    assert "'fraud-availability'" in rollout.timeline[-1].reason
+    assert world.stages()["v2"] == ("challenger", 1)
+    world.clock.t += 60.0
+    world.budget(0.2)  # the budget recovers: the next tick advances
+    rollout = serve_and_tick()
+    assert rollout.step_index == 1 and world.stages()["v2"] == ("challenger", 5)
+    store.close()
+
+
+def test_budget_policy_refuses_a_rollout_start_when_spent(world: _World, tmp_path: Path) -> None:
+    store = SQLiteRolloutStore(tmp_path / "rollouts.sqlite")
+    rollouts = Rollouts(store, FakeOutcomes(), world.registry, world.clock)
+    world.budget(-0.1)
+    with pytest.raises(BudgetSpentError, match="more traffic to v2"):
+        rollouts.start("fraud", "v2", primary=PURCHASE, plan=RolloutPlan())
+    assert rollouts.list() == [] and world.stages()["v2"] == ("shadow", 0)
+    store.close()

@@ -20,7 +20,7 @@ import math
 from typing import Any, Final
 
 from mlpulse.adapters.export.prometheus_rule_file import selector
-from mlpulse.adapters.export.slo_rules import _bound, _error_ratio, slo_alert_name
+from mlpulse.adapters.export.slo_rules import error_ratio, latency_bound, slo_alert_name
 from mlpulse.domain.monitoring import Config
 from mlpulse.domain.slos import SloConfig
 from mlpulse.domain.window import parse_duration
@@ -45,7 +45,7 @@ def _series(slo: SloConfig, good: str, total: str) -> list[dict[str, str]]:
             {"series": selector("mlpulse_prediction_errors_total", labels), "values": good},
         ]
     assert slo.sli.threshold_ms is not None
-    bound = _bound(slo.sli.threshold_ms)
+    bound = latency_bound(slo.sli.threshold_ms)
     assert bound is not None
     name = "mlpulse_prediction_latency_seconds"
     return [
@@ -127,7 +127,7 @@ def slo_promtool_cases(config: Config) -> list[dict[str, Any]]:
     """The test cases of every SLO that has Sloth rules (and pages)."""
     cases: list[dict[str, Any]] = []
     for name, slo in sorted(config.slos.items()):
-        if not slo.page or _error_ratio(slo, "5m") is None:
+        if not slo.page or error_ratio(slo, "5m") is None:
             continue
         outage = _outage(name, slo)
         cases += [outage] if outage is not None else []

@@ -58,6 +58,8 @@ __all__ = [
     "LATENCY_BUCKETS_S",
     "SLOTH_WINDOWS",
     "SkippedSlo",
+    "error_ratio",
+    "latency_bound",
     "slo_alert_name",
     "slo_rule_groups",
     "slo_rule_skips",
@@ -88,7 +90,7 @@ def _match(slo: SloConfig) -> dict[str, str]:
     return {"model": slo.model} | ({"version": slo.version} if slo.version else {})
 
 
-def _error_ratio(slo: SloConfig, window: str) -> str | None:
+def error_ratio(slo: SloConfig, window: str) -> str | None:
     """The SLI's error ratio over ``window`` in PromQL, or None where it has none."""
     match = _match(slo)
     if slo.sli.kind == "availability":
@@ -96,7 +98,7 @@ def _error_ratio(slo: SloConfig, window: str) -> str | None:
         total = _RATE.format(selector("mlpulse_predictions_total", match), window)
         return f"({errors}) / ({total})"
     if slo.sli.kind == "latency" and slo.sli.threshold_ms is not None:
-        bound = _bound(slo.sli.threshold_ms)
+        bound = latency_bound(slo.sli.threshold_ms)
         if bound is None:
             return None
         series = "mlpulse_prediction_latency_seconds"
@@ -106,7 +108,8 @@ def _error_ratio(slo: SloConfig, window: str) -> str | None:
     return None
 
 
-def _bound(threshold_ms: float) -> str | None:
+def latency_bound(threshold_ms: float) -> str | None:
+    """The histogram bound (its ``le`` label) equal to ``threshold_ms``, if one is."""
     for bound in LATENCY_BUCKETS_S:
         if math.isclose(bound * 1000.0, threshold_ms):
             return repr(bound)  # the le label as the collector writes it
@@ -117,7 +120,7 @@ def slo_rule_skips(config: Config) -> list[SkippedSlo]:
     """The SLOs :func:`slo_rule_groups` leaves out, and why."""
     skipped = []
     for name, slo in sorted(config.slos.items()):
-        if _error_ratio(slo, "5m") is not None:
+        if error_ratio(slo, "5m") is not None:
             continue
         if slo.sli.kind == "latency":
             bounds = ", ".join(f"{b * 1000:g}" for b in LATENCY_BUCKETS_S)
@@ -135,7 +138,7 @@ def slo_rule_groups(config: Config) -> Sequence[RuleGroup]:
     """Sloth's three rule groups for every SLO whose SLI PromQL can express."""
     groups: list[RuleGroup] = []
     for name, slo in sorted(config.slos.items()):
-        if _error_ratio(slo, "5m") is not None:
+        if error_ratio(slo, "5m") is not None:
             groups += _groups(name, slo)
     return groups
 
@@ -154,7 +157,7 @@ def _groups(name: str, slo: SloConfig) -> list[RuleGroup]:
     period = f"{days}d"
     sli: list[RecordingRule] = []
     for window in _windows(slo):
-        expr = _error_ratio(slo, window)
+        expr = error_ratio(slo, window)
         assert expr is not None
         sli.append(RecordingRule(f"{_SLI}{window}", expr, ids | {"sloth_window": window}))
     first = f"{_SLI}5m{mine}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import yaml
 from rich.markup import escape
 
 from mlpulse.cli.api import err
@@ -37,16 +38,25 @@ def prometheus_rules_command(file: ConfigFile, output: Output = None, tests: Tes
 
     Threshold, relative and absent rules (and the rules of monitors with page: true)
     become alerting rules; anomaly and detection rules are skipped with a warning.
+    Availability and latency SLOs also get Sloth-compatible recording and burn-rate
+    alerting rules (slo:sli_error:ratio_rate5m, ...).
     Check the output with `promtool check rules`, and the generated unit tests with
     `promtool test rules`.
     """
     from mlpulse.adapters.export.prometheus_rules import prometheus_rules
     from mlpulse.adapters.export.promtool_tests import promtool_tests
+    from mlpulse.adapters.export.slo_promtool_tests import slo_promtool_cases
+    from mlpulse.adapters.export.slo_rules import slo_rule_groups, slo_rule_skips
 
     if tests is not None and output is None:
         err.print("[red]error:[/] --tests needs -o: the tests load the rule file")
         raise typer.Exit(2)
-    result = prometheus_rules(_load(file))
+
+    config = _load(file)
+    result = prometheus_rules(config, sources=[slo_rule_groups])
+    for slo in slo_rule_skips(config):
+        what = escape(f"slo {slo.name} ({slo.kind}) has no Sloth rules: {slo.reason}")
+        err.print(f"[yellow]warning:[/] {what}")
     for skipped in result.skipped:
         err.print(
             f"[yellow]warning:[/] {escape(f'rule {skipped.name} ({skipped.kind}) not exported: ')}"
@@ -60,7 +70,10 @@ def prometheus_rules_command(file: ConfigFile, output: Output = None, tests: Tes
     err.print(f"wrote {len(result.exported)} alerting rule(s) to {output}")
     if tests is not None:
         relative = os.path.relpath(output.resolve(), tests.resolve().parent)
-        tests.write_text(promtool_tests(result, rule_file=relative), encoding="utf-8")
+        document = yaml.safe_load(promtool_tests(result, rule_file=relative))
+        document["tests"] += slo_promtool_cases(config)  # the SLO alerts' outage and slow burn
+        text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+        tests.write_text(text, encoding="utf-8")
         err.print(f"wrote promtool unit tests to {tests}")
 
 

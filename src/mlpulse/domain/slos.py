@@ -32,6 +32,15 @@ fires while the burn rate over both its ``long`` and its ``short`` window reache
 ``burn_rate``. Left out, ``alerts`` are the workbook's: page on 1h/5m at 14.4× and 6h/30m
 at 6×, ticket on 1d/2h at 3× and 3d/6h at 1×. With ``page: true`` (the default) each alert
 derives a rule (:mod:`mlpulse.domain.slo_rules`), routed like any other.
+
+A budget policy acts while the SLO's error budget is spent (remaining at most 0)::
+
+    policy: {freeze_rollouts: true}
+
+refuses what moves traffic onto a new version of the SLO's model: promotions, weight
+increases of a version that is not the champion (rollout steps, bandits, routing
+changes) and starting its experiments. Rollbacks and retirements stay allowed
+(:mod:`mlpulse.services.budget_policy`).
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ __all__ = [
     "BurnAlertConfig",
     "SliConfig",
     "SloConfig",
+    "SloPolicy",
     "period_bounds",
     "slo_problems",
 ]
@@ -91,6 +101,16 @@ class BurnAlertConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, o
     severity: AlertSeverity = "page"
 
 
+class SloPolicy(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What mlpulse does while the SLO's error budget is spent (remaining at most 0).
+
+    ``freeze_rollouts``: refuse promotions, weight increases of a version that is not the
+    champion and experiment starts of the SLO's model; rollbacks stay allowed.
+    """
+
+    freeze_rollouts: bool = False
+
+
 DEFAULT_ALERTS: Final = (
     BurnAlertConfig(long="1h", short="5m", burn_rate=14.4, severity="page"),
     BurnAlertConfig(long="6h", short="30m", burn_rate=6.0, severity="page"),
@@ -116,6 +136,12 @@ class SloConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     period: Duration = "30d"
     alerts: list[BurnAlertConfig] | None = None
     page: bool = True
+    policy: SloPolicy | None = None
+
+    @property
+    def freezes_rollouts(self) -> bool:
+        """Whether a spent budget freezes the model's rollouts (``policy.freeze_rollouts``)."""
+        return self.policy is not None and self.policy.freeze_rollouts
 
     @property
     def burn_alerts(self) -> tuple[BurnAlertConfig, ...]:

@@ -31,6 +31,7 @@ from mlpulse.services.action_worker import ActionWorker
 from mlpulse.services.alert_engine import AlertEngine
 from mlpulse.services.alertmanager import AlertmanagerIntake
 from mlpulse.services.bandits import Bandits
+from mlpulse.services.budget_policy import BudgetPolicy
 from mlpulse.services.evaluator import Evaluator
 from mlpulse.services.experiments import Experiments
 from mlpulse.services.incidents import IncidentService
@@ -136,9 +137,11 @@ def wire(
     slos = state.slos = SloService(series, clock, config)
     requester = HttpRequester()
     probes = state.probes = ProbeService(series, clock, config, requester)
-    registry = state.registry = Registry(backend.registry, clock)
+    # An SLO with policy freeze_rollouts and a spent budget refuses promotions and starts.
+    budget = state.budget_policy = BudgetPolicy(series, clock, config)
+    registry = state.registry = Registry(backend.registry, clock, guard=budget.check)
     experiments = state.experiments = Experiments(
-        backend.experiments, backend.experiment_outcomes, clock
+        backend.experiments, backend.experiment_outcomes, clock, guard=budget.check
     )
     worker = OutboxWorker(backend.alerts, {}, clock, is_leader=lambda: leadership.is_leader)
     metrics.registry.register(DeliverySeries(worker.counts, backend.alerts.outbox_depth, clock.now))

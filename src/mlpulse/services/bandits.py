@@ -61,6 +61,7 @@ from mlpulse.services.bandit_allocation import (
     percent_weights,
     probabilities,
 )
+from mlpulse.services.budget_policy import BudgetSpentError
 
 MAX_HISTORY = 1000
 _LOG = logging.getLogger("mlpulse.bandits")
@@ -172,6 +173,8 @@ class Bandits:
                     try:
                         bandit = self._tick(bandit)
                         self._store.save(bandit)
+                    except BudgetSpentError as exc:  # the budget policy: weights stay as they are
+                        _LOG.warning("bandit %s holds: %s", bandit.id, exc.message)
                     except Exception:  # a loop boundary: one bandit must not stop the rest
                         _LOG.exception("bandit %s of %s failed to tick", bandit.id, bandit.model)
                 done.append(bandit)

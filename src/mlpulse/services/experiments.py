@@ -25,6 +25,7 @@ Choices a reviewer should know:
   by the collector's background loop, does it for every running experiment at most once
   per ``guardrail_interval_s``.
 - A unit of an experiment that is not running gets the control (``enrolled`` false).
+- ``guard(model, action)`` (the error budget policy) may refuse a start; a stop never asks.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import threading
+from collections.abc import Callable
 
 import msgspec
 
@@ -61,8 +63,10 @@ class Experiments:
         clock: Clock,
         *,
         guardrail_interval_s: float = 60.0,
+        guard: Callable[[str, str], None] = lambda model, action: None,
     ) -> None:
         self._store = store
+        self._guard = guard
         self._outcomes = outcomes
         self._clock = clock
         self._lock = threading.Lock()
@@ -107,6 +111,7 @@ class Experiments:
                     "(create a new experiment to run it again)",
                     field="status",
                 )
+            self._guard(spec.model, f"experiment {name!r} start")
             started = msgspec.structs.replace(spec, status="running", started_at=self._clock.now())
             self._store.update(started)
         return started

@@ -19,6 +19,10 @@ Choices a reviewer should know:
 - ``rollback`` and ``retire`` take ``dry_run``: the table they would make, unchanged store.
 - ``set_routing`` changes the listed versions; the others keep their stage and weight, and
   the whole table must still validate. A change that changes nothing is not recorded.
+- ``guard(model, action)`` (the error budget policy, :mod:`mlpulse.services.budget_policy`)
+  may refuse a promotion or a change that gives a version other than the champion more
+  weight (or makes it champion); rollbacks, retirements and weight back to the champion
+  never ask it.
 """
 
 from __future__ import annotations
@@ -72,9 +76,16 @@ def _check_name(value: str, field: str, *, slash: bool = False) -> None:
 class Registry:
     """Models, their versions, the routing table and its history."""
 
-    def __init__(self, store: RegistryStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        clock: Clock,
+        *,
+        guard: Callable[[str, str], None] = lambda model, action: None,
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._guard = guard
         self._write_lock = threading.Lock()
         self._conditions: dict[str, threading.Condition] = {}
         self._conditions_lock = threading.Lock()
@@ -197,6 +208,16 @@ class Registry:
                         "list it too, with its new stage",
                         field=f"versions[{i}].stage",
                     )
+            weights = {v.version: v.weight for v in current}
+            onto = [
+                e.version
+                for e in entries
+                if e.version != champion
+                and e.stage != "archived"
+                and (e.weight > weights[e.version] or e.stage == "champion")
+            ]
+            if onto:
+                self._guard(model, f"more traffic to {', '.join(onto)}")
             if kind is None:
                 moves = any(known[e.version] != e.stage for e in entries)
                 kind = "stage" if moves else "weights"
@@ -213,6 +234,7 @@ class Registry:
                 raise InvalidInputError(
                     f"version: {version!r} is the champion of {model!r} already", field="version"
                 )
+            self._guard(model, f"promotion of {version}")
             changes = [RoutingEntry(version, "champion", 100)] + [
                 RoutingEntry(v.version, "challenger", 0)
                 for v in current

@@ -61,6 +61,7 @@ from mlpulse.domain.rollouts import Rollout as Rollout
 from mlpulse.domain.rollouts import RolloutMetric as RolloutMetric
 from mlpulse.errors import ConflictError, InvalidInputError, NotFoundError
 from mlpulse.ports import Clock, RolloutStore, VersionOutcomes
+from mlpulse.services.budget_policy import BudgetSpentError
 
 _LOG = logging.getLogger("mlpulse.rollouts")
 
@@ -197,6 +198,8 @@ class Rollouts:
                 if rollout.status == "running":
                     try:
                         rollout = self._tick(rollout)
+                    except BudgetSpentError as exc:  # the budget policy: wait, do not fail
+                        rollout = self._record(rollout, "hold", rollout.share, 0, exc.message)
                     except Exception as exc:  # a loop boundary: one must not stop the rest
                         _LOG.exception("rollout %s of %s failed to tick", rollout.id,
                                        rollout.model)  # fmt: skip

@@ -39,6 +39,11 @@ CONFIG = {
             "period": "30d",
             "sli": {"kind": "performance", "metric": "roc_auc", "target": 0.8},
         },
+        "shop-auc-loose": {
+            "model": "shop",
+            "objective": 0.5,
+            "sli": {"kind": "performance", "metric": "roc_auc", "target": 0.8},
+        },
         "quiet-auc": {
             "model": "quiet",
             "objective": 0.99,
@@ -119,11 +124,25 @@ def test_slo_page_shows_objective_sli_budget_and_exhaustion(seeded: Seeded) -> N
     assert f'title="{good} good of {total} events">SLI now <strong>{100 * sli:.3g}%' in section
     assert f">{100 * budget:.3g}% budget<" in section
     assert 'aria-valuenow="0.0"' in section  # the bar is empty once overspent
-    assert "Budget spent in <strong>" in section
+    assert 'class="exhaustion">Budget <strong>spent</strong>' in section  # overspent
     assert re.search(r"Burn rate, last hour <strong>5<", section)  # 30 of 60 bad / 0.1
     assert 'data-nav="slos"' in html and 'aria-current="page">SLOs<' in html
     (listed,) = [s for s in seeded.app.state.slos.states(NOW) if s.name == SLO]
     assert listed.status.good == good and listed.status.total == total
+
+
+def test_slo_page_shows_time_to_exhaustion_at_the_last_hours_burn_rate(seeded: Seeded) -> None:
+    html = seeded.client.get("/slos").text
+
+    loose = _section(html, "shop-auc-loose")
+    # budget 1 - (30/180) / 0.5 = 2/3 left; the last hour burns at (30/60) / 0.5 = 1, so
+    # what is left lasts 2/3 of the 30-day period: 480 hours.
+    assert 'data-status="ok"' in loose and ">66.7% budget<" in loose
+    assert 'aria-valuenow="66.7"' in loose
+    assert 'class="exhaustion">Budget spent in <strong>480.0 h</strong>' in loose
+    quiet = _section(html, "quiet-auc")  # every point good: nothing burns
+    assert ">100% budget<" in quiet and 'aria-valuenow="100.0"' in quiet
+    assert "Budget spent in <strong>— (not burning)</strong>" in quiet
 
 
 def test_slo_page_lists_each_alert_firing_or_not(seeded: Seeded) -> None:

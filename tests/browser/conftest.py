@@ -107,7 +107,26 @@ def _series_points(now: float, rng: np.random.Generator) -> list[MetricPoint]:
     ]
     end = math.floor(now / STEP) * STEP - STEP  # the last closed five minutes
     points = [point for v in versions for point in _version_points(v, now, end, rng)]
-    return points + _wide_points(end) + _fresh_points(now)
+    return points + _wide_points(end) + _fresh_points(now) + _slo_points(end, rng)
+
+
+# An availability SLO of the fraud model (in CONFIG): two days of its burn rates, as the
+# SLO service would have written them, with the error spike of ten hours ago.
+SLO = "fraud-availability"
+SLO_WINDOWS = ("5m", "30m", "1h", "6h")
+
+
+def _slo_points(end: float, rng: np.random.Generator) -> list[MetricPoint]:
+    labels = {"model": "fraud", "slo": SLO}
+    points = []
+    for ts in np.arange(end - 2 * DAY + STEP, end + 1, STEP):
+        spike = 6.0 if abs(end - ts - 10 * HOUR) < 20 * 60 else 1.0
+        for window in SLO_WINDOWS:
+            rate = abs(rng.normal(1.0, 0.2)) * spike
+            points.append(
+                MetricPoint(float(ts), "mlpulse_slo_burn_rate", {**labels, "window": window}, rate)
+            )
+    return points
 
 
 # A model with many features, one of them a long name and one HTML: the heatmap labels
@@ -257,6 +276,10 @@ CONFIG: dict[str, Any] = {
             "severity": "warning",
             "annotations": {"summary": "{{ $labels.model }} fails {{ $value }} of requests"},
         },
+    },
+    # No derived burn-rate rules (page: false): the alerts above are what the tests ack.
+    "slos": {
+        SLO: {"model": "fraud", "objective": 0.99, "sli": {"kind": "availability"}, "page": False}
     },
 }
 

@@ -22,7 +22,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import Seeded
 
-NAV = ("overview", "alerts", "incidents", "experiments", "business")
+NAV = ("overview", "alerts", "incidents", "experiments", "slos", "business")
 RANGES = ["1h", "6h", "24h", "7d", "30d"]
 MODEL_CHARTS = ["traffic", "latency", "errors", "drift-heatmap", "performance", "label-coverage"]
 # The seed's drift and performance points are hourly: the last hour may hold none of them.
@@ -316,6 +316,7 @@ def test_nav_links_lead_to_their_pages(admin_context: BrowserContext, seeded: Se
         ("alerts", "/alerts"),
         ("incidents", "/incidents"),
         ("experiments", "/experiments"),
+        ("slos", "/slos"),
         ("business", "/business"),
         ("overview", "/"),
     ]:

@@ -26,6 +26,11 @@ def test_demo_day_detects_rolls_back_decides_and_catches_the_fraud_shift(tmp_pat
     assert summary["rollback_done"]
     assert summary["recovered_after_detection_s"] < 10.0
     assert summary["deploy_time_to_detect_s"] < 60.0
+    # The recs availability SLO: v1's 0.2% errors spend a fifth of a 99% budget; the bad
+    # deploy burns more of it.
+    before, after = summary["slo_budget_before_deploy"], summary["slo_budget_after_deploy"]
+    assert 0.7 < before < 0.9
+    assert after < before - 0.001
     # The A/B test reaches a sequential decision, and the winner is promoted.
     assert summary["experiment_decided"] and summary["experiment_promoted"]
     assert summary["experiment"]["outcome"] == "better"
@@ -40,6 +45,7 @@ def test_demo_day_detects_rolls_back_decides_and_catches_the_fraud_shift(tmp_pat
 
     # What the user reads: the summary table, MTTD and MTTR, and the report files.
     assert "MTTD" in result.stdout and "MTTR" in result.stdout
+    assert "error budget (recs-availability" in result.stdout
     report = (data_dir / "report.html").read_text()
     assert "Post-mortem draft" in report and "rollback" in report
     assert (data_dir / "drift-recs.html").is_file()

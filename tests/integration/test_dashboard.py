@@ -432,7 +432,7 @@ def test_overview_shows_each_model_with_its_health(reader: Dashboard) -> None:
     # (the sparkline is the throughput monitor's: 10/s of v1 and 2/s of v2)
     assert re.search(r'<td class="spark"><svg class="sparkline"[^>]*><title>[^<]*newest 12<', cells)
     assert re.search(r'<span class="badge critical" title="Worst of [^"]*v1, v2', cells)
-    for nav in ("overview", "alerts", "incidents", "experiments", "business"):
+    for nav in ("overview", "alerts", "incidents", "experiments", "slos", "business"):
         assert f'data-nav="{nav}"' in html
 
 
@@ -865,11 +865,13 @@ DASHBOARD_ROUTES = {
     ("GET", "/experiments"): ("/experiments", 303),
     ("GET", "/experiments/{name}"): ("/experiments/x", 303),
     ("GET", "/business"): ("/business", 303),
+    ("GET", "/slos"): ("/slos", 303),
     ("GET", "/ui/partials/models"): ("/ui/partials/models", 401),
     ("GET", "/ui/partials/alerts"): ("/ui/partials/alerts", 401),
     ("GET", "/ui/data/models/{model:path}/{chart}"): (f"/ui/data/models/{MODEL}/traffic", 401),
     ("GET", "/ui/data/experiments/{name}/{chart}"): ("/ui/data/experiments/x/estimates", 401),
     ("GET", "/ui/data/business/{chart}"): (f"/ui/data/business/kpis?model={MODEL}", 401),
+    ("GET", "/ui/data/slos/{name}/burn"): ("/ui/data/slos/x/burn", 401),
     ("POST", "/alerts/{fingerprint}/ack"): ("/alerts/fp-high-errors/ack", 401),
     ("POST", "/alerts/silences"): ("/alerts/silences", 401),
 }

@@ -106,6 +106,10 @@ class Measured:
     promoted_at: float | None = None
     fraud_detected_at: float | None = None
     alerts_fired: list[str] = field(default_factory=list)
+    # The recs SLO's error budget left just before the deploy and after it (at when).
+    budget_before: float | None = None
+    budget_after: float | None = None
+    budget_after_at: float | None = None
 
 
 class Day:
@@ -202,6 +206,7 @@ class Day:
             self.feed.add(at, "recs: the price pipeline is fixed", "dim")
         elif offset == script.DEPLOY_AT:
             self.measured.deploy_at = at
+            self.measured.budget_before = self._budget(at)
             self._post("/v1/registry/recs/promote", {"version": "v2", "reason": "ci: deploy v2"})
             self._sync_router()
             self.feed.add(at, "recs v2 deployed as champion (it will fail 30% of calls)", "yellow")
@@ -419,9 +424,29 @@ class Day:
                 delay = points[0].ts - (script.DAY_START + script.FRAUD_SHIFT_AT)
                 self.feed.add(points[0].ts, f"fraud: score shift detected by ADWIN "
                               f"{delay:.2f} s after it began", "bold red")  # fmt: skip
+        self._read_budget_after_deploy(now)
         if self._experiment_running and now >= self._next_experiment_read:
             self._next_experiment_read = now + EXPERIMENT_EVERY
             self._read_experiment(now)
+
+    def _budget(self, now: float) -> float:
+        """The recs SLO's error budget left at ``now``, as ``GET /v1/slos`` serves it."""
+        states = self.app.state.slos.states(now)
+        state = next(s for s in states if s.name == script.SLO)
+        return float(state.status.budget_remaining)
+
+    def _read_budget_after_deploy(self, now: float) -> None:
+        measured = self.measured
+        deployed = measured.deploy_at
+        if measured.budget_after is not None or deployed is None:
+            return
+        if now < deployed + script.SLO_AFTER_DEPLOY:
+            return
+        measured.budget_after, measured.budget_after_at = self._budget(now), now
+        before = measured.budget_before
+        was = "" if before is None else f" ({before:.1%} before the deploy)"
+        self.feed.add(now, f"SLO {script.SLO}: {measured.budget_after:.1%} of the error "
+                      f"budget left{was}", "yellow")  # fmt: skip
 
     def _drifted_columns(self, now: float) -> list[str]:
         points = self.app.state.series.query_points(

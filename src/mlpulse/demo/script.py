@@ -2,7 +2,8 @@
 
 Times are seconds after the simulated midnight. The configuration is what a team would
 put in ``mlpulse.yaml``: a faster drift monitor than the default (the demo's day is
-short), three rules and a runbook, and an on-call webhook for every alert.
+short), three rules and a runbook, an on-call webhook for every alert, and an
+availability SLO whose error budget the 12:00 bad deploy burns.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ FRAUD_SHIFT_AT = 20 * HOUR  # fraud: velocity_1h arrives per minute, scores jump
 DAY_END = 24 * HOUR
 
 EXPERIMENT = "recs-ranker-v3"
+SLO = "recs-availability"
+SLO_OBJECTIVE = 0.99
+# The budget after the deploy is read ten minutes on: the SLO counts whole minutes whose
+# profiles are complete.
+SLO_AFTER_DEPLOY = 600.0
 FINE_STEP = 0.25  # seconds of traffic per lock step around the fast failures
 COARSE_STEP = 60.0
 
@@ -109,6 +115,10 @@ def monitoring_config(webhook_url: str) -> dict[str, Any]:
                                            "distribution changed"},
             },
         },
+        # v1 fails 0.2% of calls: a fifth of a 99% SLO's budget. ``page: false``: the
+        # errors-up detection pages for the bad deploy; the SLO shows what it cost.
+        "slos": {SLO: {"model": "recs", "objective": SLO_OBJECTIVE, "period": "30d",
+                       "sli": {"kind": "availability"}, "page": False}},
         "receivers": {"oncall": {"kind": "webhook", "settings": {"url": webhook_url}}},
         "route": {"receiver": "oncall", "group_by": ["alertname", "model"], "group_wait": "0s"},
         "runbooks": {

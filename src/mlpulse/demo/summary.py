@@ -39,6 +39,14 @@ class Summary:
     fraud_time_to_detect_s: float | None
     alerts_fired: list[str]
     notifications: list[str]
+    # The recs availability SLO's error budget left at 12:00 and ten minutes later.
+    slo_budget_before_deploy: float | None = None
+    slo_budget_after_deploy: float | None = None
+
+    @property
+    def budget_burned(self) -> bool:
+        before, after = self.slo_budget_before_deploy, self.slo_budget_after_deploy
+        return before is not None and after is not None and after < before
 
     @property
     def ok(self) -> bool:
@@ -51,6 +59,7 @@ class Summary:
             and self.experiment_promoted
             and self.fraud_time_to_detect_s is not None
             and self.fraud_time_to_detect_s <= MAX_FRAUD_DETECTION_S
+            and self.budget_burned
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,7 +99,13 @@ def summarize(
         fraud_time_to_detect_s=None if fraud is None else fraud - (day + script.FRAUD_SHIFT_AT),
         alerts_fired=list(measured.alerts_fired),
         notifications=notifications,
+        slo_budget_before_deploy=measured.budget_before,
+        slo_budget_after_deploy=measured.budget_after,
     )
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
 
 
 def _seconds(value: float | None) -> str:
@@ -129,6 +144,12 @@ def rows(summary: Summary) -> list[tuple[str, str, bool]]:
             summary.rollback_done
             and summary.recovered_after_detection_s is not None
             and summary.recovered_after_detection_s < MAX_RECOVERY_AFTER_DETECTION_S,
+        ),
+        (
+            f"error budget ({script.SLO}, {script.SLO_OBJECTIVE:.0%} over 30 days)",
+            f"{_share(summary.slo_budget_before_deploy)} left before the deploy, "
+            f"{_share(summary.slo_budget_after_deploy)} ten minutes after",
+            summary.budget_burned,
         ),
         (
             "A/B test (14:00, v3 vs v1, sequential)",

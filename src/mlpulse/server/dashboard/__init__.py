@@ -22,6 +22,8 @@ updates and actions. Modules:
 ``model_tables``    the model page's tables: versions, data quality, segments
 ``experiment_view`` estimates and sequential boundaries of an experiment
 ``business_view``   KPIs per hour beside technical metrics, and their correlations
+``slo_routes``      the SLO page and its burn-rate charts' JSON
+``slo_view``        SLO cards, burn-rate charts and the overview's budget badges
 ==================  ==============================================================
 
 ``app.include_router(dashboard.router)`` is all the collector needs.
@@ -37,10 +39,11 @@ from mlpulse.server.dashboard import (
     auth_routes,
     data_routes,
     page_routes,
+    slo_routes,
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (assets, auth_routes, page_routes, data_routes, action_routes):
+for _module in (assets, auth_routes, page_routes, slo_routes, data_routes, action_routes):
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -25,7 +25,7 @@ from mlpulse.server.dashboard.time_range import TimeRange, time_range
 router = APIRouter(include_in_schema=False)
 
 
-def _window(request: Request, span: str | None, end: float | None) -> TimeRange:
+def chart_window(request: Request, span: str | None, end: float | None) -> TimeRange:
     """The range ``span`` ending at ``end`` (the page's moment, so that every chart of a
     page spans the same range), never later than the collector's clock's now."""
     now: float = request.app.state.clock.now()
@@ -33,7 +33,7 @@ def _window(request: Request, span: str | None, end: float | None) -> TimeRange:
     return time_range(span, now=at)
 
 
-def _json(body: dict[str, Any], window: TimeRange | None = None) -> Response:
+def chart_json(body: dict[str, Any], window: TimeRange | None = None) -> Response:
     """``body`` as JSON; with ``window``, its range as every time axis's span."""
     if window is not None:
         body["range"] = window.key
@@ -53,7 +53,7 @@ def model_chart_data(
 ) -> Response:
     data_session(request)
     state = request.app.state
-    window = _window(request, span, end)
+    window = chart_window(request, span, end)
     markers = deployment_markers(state.registry.deployments(model=model), window)
     first_seen: dict[str, float] = {}
     if chart == "performance":
@@ -62,7 +62,7 @@ def model_chart_data(
     body = model_chart(chart, state.series, model, window, markers, first_seen=first_seen)
     if body is None:
         raise NotFoundError(f"no chart named {chart!r}")
-    return _json(body, window)
+    return chart_json(body, window)
 
 
 @router.get("/ui/data/experiments/{name}/{chart}")
@@ -70,10 +70,10 @@ def experiment_chart_data(request: Request, name: str, chart: str) -> Response:
     data_session(request)
     state = request.app.state
     if chart == "estimates":
-        return _json(estimates_chart(state.experiments.results(name)))
+        return chart_json(estimates_chart(state.experiments.results(name)))
     if chart == "sequential":
         spec = state.experiments.get(name)
-        return _json(sequential_chart(spec, state.experiment_outcomes, state.clock))
+        return chart_json(sequential_chart(spec, state.experiment_outcomes, state.clock))
     raise NotFoundError(f"no chart named {chart!r}")
 
 
@@ -87,11 +87,11 @@ def business_chart_data(
 ) -> Response:
     data_session(request)
     state = request.app.state
-    window = _window(request, span, end)
+    window = chart_window(request, span, end)
     if chart == "kpis":
         kpis = kpi_lines(state.traffic, model, window)
-        return _json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)), window)
+        return chart_json(line_chart(kpis, unit="per hour", panels=kpi_panels(kpis)), window)
     if chart == "technical":
         lines = hourly_cache(request).technical(state.series, model, window)
-        return _json(line_chart(lines, unit="", panels=TECHNICAL_PANELS), window)
+        return chart_json(line_chart(lines, unit="", panels=TECHNICAL_PANELS), window)
     raise NotFoundError(f"no chart named {chart!r}")

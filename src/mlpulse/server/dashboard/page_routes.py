@@ -34,6 +34,7 @@ from mlpulse.server.dashboard.model_tables import (
     version_rows,
 )
 from mlpulse.server.dashboard.sessions import Session
+from mlpulse.server.dashboard.slo_view import budget_badges
 from mlpulse.server.dashboard.sparklines import sparkline_cache
 from mlpulse.server.dashboard.templating import render
 from mlpulse.server.dashboard.time_range import time_range
@@ -81,6 +82,7 @@ def overview_rows(request: Request) -> list[Any]:
     models = known_models([m.model for m in metadata.list_models()], series)
     every = _monitor_every(metadata)
     traffic = sparkline_cache(request).traffic(series, now)
+    budgets = budget_badges(state.slos.states(now))
     return [
         (
             model_health(
@@ -94,6 +96,7 @@ def overview_rows(request: Request) -> list[Any]:
                 rate=recent_rate(state.traffic, model, now=now),
             ),
             traffic.get(model),
+            budgets.get(model),
         )
         for model in models
     ]

@@ -147,3 +147,20 @@ def test_slo_rule_tests_fail_when_a_burn_rate_changes(promtool: str, tmp_path: P
 def test_prometheus_rules_without_the_slo_source_have_no_sloth_groups() -> None:
     names = [g.name for g in prometheus_rules(_config()).groups]
     assert not any(name.startswith("sloth-") for name in names)
+
+
+def test_an_slo_exported_with_sloths_alerts_pages_through_those_only(tmp_path: Path) -> None:
+    rules, _, _ = _export(tmp_path)
+    alerts = [
+        rule["alert"]
+        for group in yaml.safe_load(rules.read_text())["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+    # availability and latency: Sloth's page and ticket, not also the config's own
+    # <slo>-burn-<long>-<short> rules; the SLOs PromQL cannot express keep theirs.
+    assert "fraud-availability-budget-burn-page" in alerts
+    assert not any(
+        a.startswith(("fraud-availability-burn-", "fraud-latency-burn-")) for a in alerts
+    )
+    assert any(a.startswith("fraud-drift-burn-") for a in alerts)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 import yaml
 from rich.markup import escape
@@ -46,14 +47,20 @@ def prometheus_rules_command(file: ConfigFile, output: Output = None, tests: Tes
     from mlpulse.adapters.export.prometheus_rules import prometheus_rules
     from mlpulse.adapters.export.promtool_tests import promtool_tests
     from mlpulse.adapters.export.slo_promtool_tests import slo_promtool_cases
-    from mlpulse.adapters.export.slo_rules import slo_rule_groups, slo_rule_skips
+    from mlpulse.adapters.export.slo_rules import replaced_rules, slo_rule_groups, slo_rule_skips
 
     if tests is not None and output is None:
         err.print("[red]error:[/] --tests needs -o: the tests load the rule file")
         raise typer.Exit(2)
 
     config = _load(file)
-    result = prometheus_rules(config, sources=[slo_rule_groups])
+    # An SLO exported with Sloth's burn-rate alerts pages through those, not also through
+    # the config's rules over mlpulse_slo_alert_burn_rate.
+    replaced = replaced_rules(config)
+    own = msgspec.structs.replace(
+        config, rules={n: r for n, r in config.rules.items() if n not in replaced}
+    )
+    result = prometheus_rules(own, sources=[slo_rule_groups])
     for slo in slo_rule_skips(config):
         what = escape(f"slo {slo.name} ({slo.kind}) has no Sloth rules: {slo.reason}")
         err.print(f"[yellow]warning:[/] {what}")

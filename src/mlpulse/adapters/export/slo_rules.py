@@ -51,6 +51,7 @@ from mlpulse.adapters.export.prometheus_rule_file import (
     selector,
 )
 from mlpulse.domain.monitoring import Config
+from mlpulse.domain.slo_rules import slo_rule_name
 from mlpulse.domain.slos import CALENDAR_MONTH, SloConfig
 from mlpulse.domain.window import parse_duration
 
@@ -132,6 +133,17 @@ def slo_rule_skips(config: Config) -> list[SkippedSlo]:
             )
         skipped.append(SkippedSlo(name, slo.sli.kind, reason))
     return skipped
+
+
+def replaced_rules(config: Config) -> set[str]:
+    """The config's own burn-rate rules (``<slo>-burn-<long>-<short>``) of the SLOs that
+    get Sloth's alerts here: left out of the export, so that one set of rules pages."""
+    return {
+        slo_rule_name(name, alert)
+        for name, slo in config.slos.items()
+        if error_ratio(slo, "5m") is not None
+        for alert in slo.burn_alerts
+    }
 
 
 def slo_rule_groups(config: Config) -> Sequence[RuleGroup]:

@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
@@ -268,8 +268,15 @@ _MATRICES = st.integers(5, 30).flatmap(
 )
 
 
+_TINY = np.full((12, 3), 8.65298679e-147)  # constant: its mean is off by rounding
+
+
 @settings(max_examples=40, deadline=None)
 @given(reference=_MATRICES, current=_MATRICES)
+# Found by hypothesis: a spread of rounding error taken as a scale (PCA), and a median
+# of cancellation residues taken as the kernel's bandwidth (MMD), both overflowing.
+@example(reference=_TINY[:11], current=np.array([[0.0, 1, 1], *[[1.0, 1, 1]] * 4]))
+@example(reference=np.full((5, 3), 4.0), current=_TINY)
 def test_multivariate_statistics_stay_in_range_for_any_data(
     reference: np.ndarray, current: np.ndarray
 ) -> None:

@@ -52,7 +52,10 @@ def _squared_distances(rows: NDArray[np.float64]) -> NDArray[np.float64]:
     norms = np.einsum("ij,ij->i", rows, rows)
     distances = norms[:, None] + norms[None, :] - 2.0 * (rows @ rows.T)
     np.fill_diagonal(distances, 0.0)
-    clipped: NDArray[np.float64] = np.clip(distances, 0.0, None)
+    # |a|² + |b|² - 2a·b cancels: what is left under rounding of the norms is no distance
+    # (else a median of such residues makes a bandwidth that overflows the kernel).
+    noise = 1e-12 * (norms[:, None] + norms[None, :])
+    clipped: NDArray[np.float64] = np.where(distances > noise, distances, 0.0)
     return clipped
 
 

@@ -123,7 +123,9 @@ class PCAReconstruction:
         self._mean = np.where(counts > 0, np.nansum(data, axis=0) / np.maximum(counts, 1), 0.0)
         centred = np.where(present, data - self._mean, 0.0)
         std = np.sqrt((centred**2).sum(axis=0) / np.maximum(counts - 1, 1))
-        self._scale = np.where(std > 0, std, 1.0)
+        # A spread within rounding of the mean (a constant column whose mean is off by an
+        # ulp) is no spread: dividing by it would blow a current value up to overflow.
+        self._scale = np.where(std > 1e-12 * np.abs(self._mean), std, 1.0)
         z = centred / self._scale
         covariance = z.T @ z / (z.shape[0] - 1)
         eigenvalues, eigenvectors = np.linalg.eigh(covariance)

@@ -111,11 +111,12 @@ def test_reference_upload_streams_a_large_parquet_file_in_bounded_memory(
     assert view["rows"] == 1_000_000 and view["sample_rows"] == 100_000
     assert sorted(view["columns"]) == [f"f{i}" for i in range(8)]
     grown = _peak_rss_mb(collector.process.pid) - before
-    # Measured on a loaded 2-core machine: 21 MiB for this 71 MiB body (55-74 MiB
-    # without the warm-up: first allocations of Arrow, the allocators and the store).
-    # Before, reading the body alone took 143 MiB (the chunks, then one bytes object),
-    # and the upload 261 MiB or more (with MLPULSE_MAX_BODY_BYTES raised to let it in).
-    assert grown < 0.5 * size / 1024**2, f"peak memory grew {grown:.0f} MiB"
+    # Measured on a 2-core machine: 21 MiB for this 71 MiB body on the branch that built
+    # it, 41-43 MiB on the merged tree (3 runs; the profiles now keep their counts and
+    # quantile reads). Before, reading the body alone took 143 MiB (the chunks, then one
+    # bytes object), and the upload 261 MiB or more (with MLPULSE_MAX_BODY_BYTES raised
+    # to let it in): the bound is well under the body and under a third of that.
+    assert grown < 0.75 * size / 1024**2, f"peak memory grew {grown:.0f} MiB"
     assert len(latencies) >= 5 and set(answers) == {200}
     assert max(latencies) < 3.0, f"other requests waited up to {max(latencies):.1f} s"
     assert list(temporary.iterdir()) == []  # the temporary file is gone

@@ -166,20 +166,8 @@ def wire(
     incidents = state.incidents = IncidentService(
         backend.incidents, clock, config, actions, run_later=action_worker.submit, series=series
     )
-    steering = threading.Lock()  # one job steers a model: checked and started in one step
-    rollouts = state.rollouts = Rollouts(
-        backend.rollouts, backend.rollout_outcomes, registry, clock,
-        incidents=incidents,  # a rollback runs as an audited action on the incident
-        busy=lambda model: next(  # one job steers a model: a bandit refuses a rollout
-            (f"{model!r} has a running bandit ({b.id})" for b in backend.bandits.list()
-             if b.model == model and b.status == "running"), None,
-        ),
-        steering=steering,
-    )  # fmt: skip
-    state.bandits = bandits = Bandits(
-        backend.bandits, backend.bandit_rewards, registry, clock, busy=_busy(rollouts),
-        steering=steering,
-    )  # fmt: skip
+    rollouts, bandits = _steering(backend, registry, clock, incidents)
+    state.rollouts, state.bandits = rollouts, bandits
     registry.on_deployment = lambda d: incidents.add_deployment(
         d.model, f"{d.kind}: {d.model} champion {d.version} (by {d.actor})", d.at
     )
@@ -225,6 +213,27 @@ def wire(
         coordination, worker, action_worker, alert_loop, background, windows, receivers,
         poster, registry, probes, requester,
     )  # fmt: skip
+
+
+def _steering(
+    backend: Backend, registry: Registry, clock: Clock, incidents: IncidentService
+) -> tuple[Rollouts, Bandits]:
+    """Rollouts and bandits: one job steers a model, checked and started in one step."""
+    steering = threading.Lock()
+    rollouts = Rollouts(
+        backend.rollouts, backend.rollout_outcomes, registry, clock,
+        incidents=incidents,  # a rollback runs as an audited action on the incident
+        busy=lambda model: next(  # one job steers a model: a bandit refuses a rollout
+            (f"{model!r} has a running bandit ({b.id})" for b in backend.bandits.list()
+             if b.model == model and b.status == "running"), None,
+        ),
+        steering=steering,
+    )  # fmt: skip
+    bandits = Bandits(
+        backend.bandits, backend.bandit_rewards, registry, clock, busy=_busy(rollouts),
+        steering=steering,
+    )  # fmt: skip
+    return rollouts, bandits
 
 
 def _busy(rollouts: Rollouts) -> Callable[[str], str | None]:
